@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// daxlab: the command line. Bad usage exits 2 with one line naming the flag; a failed run exits 1.
+
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { readFileSync } from 'node:fs';
+import { EXIT_FAILED, EXIT_USAGE, isUsageError } from './errors.js';
+import { layoutCommand } from './layout_cmd.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`daxlab: ${message}\n`);
+  process.exit(code);
+}
+
+try {
+  await yargs(hideBin(process.argv))
+    .scriptName('daxlab')
+    .usage('$0 <command> [options]\n\nA lab that models and measures how Linux keeps memory-mapped persistent memory (DAX) durable.')
+    .command(layoutCommand)
+    .demandCommand(1, 'name a command (see --help)')
+    .strict()
+    .version(pkg.version)
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      if (err && !isUsageError(err)) throw err;
+      fail(`${msg ?? err?.message ?? 'bad usage'} (see daxlab --help)`, EXIT_USAGE);
+    })
+    .parseAsync();
+} catch (err) {
+  if (isUsageError(err)) fail(err.message, EXIT_USAGE);
+  fail(err instanceof Error ? (err.stack ?? err.message) : String(err), EXIT_FAILED);
+}

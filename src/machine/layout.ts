@@ -1,0 +1,197 @@
+// The one table of shared memory. Every SharedArrayBuffer the CPUs share is a region
+// declared here, every record inside a region is a struct declared here, and every
+// typed view anywhere in the lab is built from these tables: no magic offsets elsewhere.
+//
+// Records that different CPUs write often (lock words, per-CPU counters, wait-queue
+// buckets) are padded to 64 bytes so that one CPU's writes do not bounce another's line.
+
+import { checkInt, checkMultiple, checkOneOf } from '../util/check.js';
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+export const GiB = 1024 * MiB;
+export const PAGE_SIZE = 4096;
+export const PAGE_SHIFT = 12;
+export const PMD_SIZE = 2 * MiB;
+export const CACHELINE = 64;
+export const CACHELINE_SHIFT = 6;
+
+/** Persistence domains: ADR needs a flush, eADR makes the caches persistent, ramdisk flushes free (seed 002). */
+export const PMEM_MODES = ['adr', 'eadr', 'ramdisk'] as const;
+export type PmemMode = (typeof PMEM_MODES)[number];
+
+/** lock_stat classes, in the order their figures are stored. */
+export const LOCK_CLASSES = ['tree_lock', 'radix_node_pool', 'dax_entry_lock'] as const;
+export type LockClassName = (typeof LOCK_CLASSES)[number];
+export const LOCK_CLASS = {
+  tree_lock: 0,
+  radix_node_pool: 1,
+  dax_entry_lock: 2,
+} as const satisfies Record<LockClassName, number>;
+
+export interface MachineConfig {
+  /** CPU slots: every worker, kernel thread and the main thread that takes locks or stores. */
+  cpus: number;
+  /** Size of the PMEM device in bytes, a multiple of 2 MiB. */
+  pmemBytes: number;
+  pmemMode: PmemMode;
+  /** Mapping indexes (one per inode's address_space). */
+  mappings: number;
+  /** Capacity of the radix-tree node pool shared by all mapping indexes. */
+  indexNodes: number;
+  /** Measure lock hold times (two clock reads per acquisition, as CONFIG_LOCK_STAT costs the kernel). */
+  lockStatHoldTimes: boolean;
+  /** How long a CPU spins on a held lock before it sleeps in Atomics.wait (ns). */
+  lockSpinNs: number;
+}
+
+export const DEFAULT_CONFIG: MachineConfig = {
+  cpus: 8,
+  pmemBytes: 256 * MiB,
+  pmemMode: 'adr',
+  mappings: 16,
+  indexNodes: 4096,
+  lockStatHoldTimes: false,
+  // A sleep and wake through Atomics.wait/notify costs about 10 µs each way on these
+  // machines, as long as a whole page fault in the seed's table: spin through holds of a
+  // few microseconds rather than pay it.
+  lockSpinNs: 50_000,
+};
+
+export const LIMITS = {
+  cpus: { min: 1, max: 64 },
+  pmemBytes: { min: 2 * MiB, max: 4 * GiB },
+  mappings: { min: 1, max: 1 << 16 },
+  indexNodes: { min: 2, max: 1 << 22 },
+  lockSpinNs: { min: 0, max: 10_000_000 },
+} as const;
+
+/** A record of named 32-bit or 64-bit words; `stride` is its size in words. */
+function struct<const F extends Record<string, number>>(fields: F, stride: number): F & { readonly stride: number } {
+  return Object.freeze({ ...fields, stride });
+}
+
+// ---- pmem/ ----------------------------------------------------------------------------
+
+/** Per-CPU device counters (Float64, one 64-byte line per CPU). */
+export const PMEM_COUNTERS = struct(
+  { linesStored: 0, linesFlushed: 1, linesWrittenBack: 2, fences: 3, storeOps: 4, flushOps: 5 },
+  8,
+);
+
+// ---- sync/ ----------------------------------------------------------------------------
+
+/** A spinlock's words: state (0 free, 1 held, 2 held with sleepers) and last owner (CPU + 1). */
+export const LOCK_WORDS = struct({ state: 0, owner: 1 }, 2);
+
+/** lock_stat figures per CPU and class (Float64), nanoseconds. */
+export const LOCK_STAT = struct(
+  {
+    acquisitions: 0,
+    contentions: 1,
+    conBounces: 2,
+    acqBounces: 3,
+    waitNsMin: 4,
+    waitNsMax: 5,
+    waitNsTotal: 6,
+    holdNsMin: 7,
+    holdNsMax: 8,
+    holdNsTotal: 9,
+    sleeps: 10,
+    holdSamples: 11,
+  },
+  16,
+);
+
+/** One hashed wait queue (DAX_WAIT_TABLE_ENTRIES of them): an event count and its sleepers. */
+export const WAIT_BUCKET = struct({ seq: 0, waiters: 1 }, 16);
+export const WAIT_TABLE_BITS = 12;
+
+/** Per-CPU scheduler-visible state, read by the watchdog: what this CPU waits on, if anything. */
+export const CPU_STATE = struct({ waitKind: 0, waitRegion: 1, waitAt: 2, waitClass: 3, holding: 4 }, 16);
+
+// ---- dax/ mapping index ---------------------------------------------------------------
+
+export const RADIX_TREE_MAP_SHIFT = 6;
+export const RADIX_TREE_MAP_SIZE = 1 << RADIX_TREE_MAP_SHIFT;
+export const RADIX_TREE_MAX_TAGS = 2;
+export const PAGECACHE_TAG_DIRTY = 0;
+export const PAGECACHE_TAG_TOWRITE = 1;
+
+/** Per-mapping root (struct address_space + radix_tree_root): tree_lock words first. */
+export const INDEX_ROOT = struct(
+  { lockState: 0, lockOwner: 1, rnode: 2, shift: 3, nrexceptional: 4, tags: 5, nodes: 6 },
+  16,
+);
+
+/**
+ * A radix_tree_node: 64 slots (a child node number in an interior node, a DAX entry in a
+ * leaf, 0 when empty), one 64-bit bitmap per tag as two words, and the node's place in the tree.
+ */
+export const INDEX_NODE = struct(
+  { slots: 0, tags: RADIX_TREE_MAP_SIZE, parent: 68, offset: 69, shift: 70, count: 71 },
+  72,
+);
+
+/** The node pool's header: its lock words, free list head, nodes in use, never-used watermark. */
+export const INDEX_POOL = struct({ lockState: 0, lockOwner: 1, freeHead: 2, used: 3, highWater: 4 }, 16);
+
+// ---- the region table ------------------------------------------------------------------
+
+type ViewCtor = Uint8ArrayConstructor | Int32ArrayConstructor | Float64ArrayConstructor;
+
+interface RegionSpec<C extends ViewCtor> {
+  view: C;
+  length(c: MachineConfig): number;
+  doc: string;
+}
+
+function region<C extends ViewCtor>(view: C, length: (c: MachineConfig) => number, doc: string): RegionSpec<C> {
+  return { view, length, doc };
+}
+
+export const REGIONS = {
+  pmemData: region(Uint8Array, (c) => c.pmemBytes, 'device contents as CPUs see them (media + CPU caches)'),
+  pmemMedia: region(Uint8Array, (c) => c.pmemBytes, 'device media: what survives power loss'),
+  pmemDirty: region(Int32Array, (c) => c.pmemBytes / CACHELINE / 32, 'dirty cache-line bitmap'),
+  pmemCounters: region(Float64Array, (c) => c.cpus * PMEM_COUNTERS.stride, 'per-CPU device counters'),
+  lockStat: region(
+    Float64Array,
+    (c) => c.cpus * LOCK_CLASSES.length * LOCK_STAT.stride,
+    'lock_stat figures per CPU and lock class',
+  ),
+  waitTable: region(Int32Array, () => (1 << WAIT_TABLE_BITS) * WAIT_BUCKET.stride, 'hashed entry wait queues'),
+  cpuState: region(Int32Array, (c) => c.cpus * CPU_STATE.stride, 'what each CPU waits on (watchdog)'),
+  indexRoots: region(Int32Array, (c) => c.mappings * INDEX_ROOT.stride, 'mapping index roots and tree_locks'),
+  indexNodes: region(Int32Array, (c) => (c.indexNodes + 1) * INDEX_NODE.stride, 'radix-tree node pool (node 0 is NULL)'),
+  indexPool: region(Int32Array, () => INDEX_POOL.stride, 'node pool header'),
+} as const;
+
+export type RegionName = keyof typeof REGIONS;
+export const REGION_NAMES = Object.keys(REGIONS) as RegionName[];
+export type MachineViews = { [K in RegionName]: InstanceType<(typeof REGIONS)[K]['view']> };
+
+/** Bytes each region takes for a configuration. */
+export function regionBytes(config: MachineConfig): Record<RegionName, number> {
+  const out = {} as Record<RegionName, number>;
+  for (const name of REGION_NAMES) {
+    const spec = REGIONS[name];
+    out[name] = spec.length(config) * spec.view.BYTES_PER_ELEMENT;
+  }
+  return out;
+}
+
+/** Fills defaults and rejects an impossible configuration with a RangeError naming the field. */
+export function resolveConfig(partial: Partial<MachineConfig> = {}): MachineConfig {
+  const c: MachineConfig = { ...DEFAULT_CONFIG, ...partial };
+  checkInt('cpus', c.cpus, LIMITS.cpus.min, LIMITS.cpus.max);
+  checkMultiple('pmemBytes', c.pmemBytes, PMD_SIZE, '2 MiB', LIMITS.pmemBytes.min, LIMITS.pmemBytes.max);
+  checkOneOf('pmemMode', c.pmemMode, PMEM_MODES);
+  checkInt('mappings', c.mappings, LIMITS.mappings.min, LIMITS.mappings.max);
+  checkInt('indexNodes', c.indexNodes, LIMITS.indexNodes.min, LIMITS.indexNodes.max);
+  checkInt('lockSpinNs', c.lockSpinNs, LIMITS.lockSpinNs.min, LIMITS.lockSpinNs.max);
+  if (typeof c.lockStatHoldTimes !== 'boolean') {
+    throw new RangeError(`lockStatHoldTimes: expected true or false, got ${String(c.lockStatHoldTimes)}`);
+  }
+  return c;
+}

@@ -1,0 +1,111 @@
+// spinlock_t on Atomics, with lock_stat accounting.
+//
+// Locking rules: a lock is two Int32 words in some shared region (LOCK_WORDS): the state
+// (0 free, 1 held, 2 held and somebody may sleep on it) and the last owner (CPU + 1). The
+// owner word is informational (lock_stat bounces, the watchdog) and is written with plain
+// stores. A contended CPU spins for machine.config.lockSpinNs, then sleeps in Atomics.wait
+// on the state word (Drepper's three-state futex mutex), so a lock stays correct and live
+// when workers outnumber cores. A holder must not sleep on another wait while it holds a
+// lock of the same class unless the module's own rules say so.
+//
+// The kernel's spin_lock never sleeps; here sleeping stands in for the scheduler running
+// the holder, which the kernel gets by disabling preemption.
+
+import { CPU_STATE, LOCK_STAT, LOCK_WORDS } from '../machine/layout.js';
+import { nowNs } from '../util/clock.js';
+import type { Cpu } from './cpu.js';
+
+export const WAIT_KIND_LOCK = 1;
+
+const STATE = LOCK_WORDS.state;
+const OWNER = LOCK_WORDS.owner;
+
+/** spin_lock(): takes the lock whose words start at words[at]; cls is its lock_stat class. */
+export function spin_lock(cpu: Cpu, words: Int32Array, at: number, cls: number): void {
+  if (Atomics.compareExchange(words, at + STATE, 0, 1) !== 0) lockContended(cpu, words, at, cls);
+  lockAcquired(cpu, words, at, cls);
+}
+
+/** spin_trylock(): takes the lock only if it is free; true when taken. */
+export function spin_trylock(cpu: Cpu, words: Int32Array, at: number, cls: number): boolean {
+  if (Atomics.compareExchange(words, at + STATE, 0, 1) !== 0) return false;
+  lockAcquired(cpu, words, at, cls);
+  return true;
+}
+
+/** spin_unlock(): releases the lock and wakes one sleeper if any may be sleeping. */
+export function spin_unlock(cpu: Cpu, words: Int32Array, at: number, cls: number): void {
+  if (cpu.holdTimes) recordHold(cpu, cls);
+  if (Atomics.exchange(words, at + STATE, 0) === 2) Atomics.notify(words, at + STATE, 1);
+}
+
+/** spin_is_locked(). */
+export function spin_is_locked(words: Int32Array, at: number): boolean {
+  return Atomics.load(words, at + STATE) !== 0;
+}
+
+/** The CPU that holds the lock, or -1 when it is free. */
+export function lockHolder(words: Int32Array, at: number): number {
+  return Atomics.load(words, at + STATE) === 0 ? -1 : Atomics.load(words, at + OWNER) - 1;
+}
+
+function lockAcquired(cpu: Cpu, words: Int32Array, at: number, cls: number): void {
+  const stat = cpu.machine.views.lockStat;
+  const s = cpu.statBase + cls * LOCK_STAT.stride;
+  stat[s + LOCK_STAT.acquisitions]++;
+  if (words[at + OWNER] !== cpu.tag) {
+    stat[s + LOCK_STAT.acqBounces]++;
+    words[at + OWNER] = cpu.tag;
+  }
+  if (cpu.holdTimes) cpu.holdStart[cls] = nowNs();
+}
+
+function recordHold(cpu: Cpu, cls: number): void {
+  const held = nowNs() - cpu.holdStart[cls];
+  const stat = cpu.machine.views.lockStat;
+  const s = cpu.statBase + cls * LOCK_STAT.stride;
+  stat[s + LOCK_STAT.holdSamples]++;
+  stat[s + LOCK_STAT.holdNsTotal] += held;
+  if (held > stat[s + LOCK_STAT.holdNsMax]) stat[s + LOCK_STAT.holdNsMax] = held;
+  if (stat[s + LOCK_STAT.holdSamples] === 1 || held < stat[s + LOCK_STAT.holdNsMin]) stat[s + LOCK_STAT.holdNsMin] = held;
+}
+
+/** The slow path: spin, then sleep; counts the contention and its wait time. */
+function lockContended(cpu: Cpu, words: Int32Array, at: number, cls: number): void {
+  const t0 = nowNs();
+  const views = cpu.machine.views;
+  const st = cpu.stateBase;
+  views.cpuState[st + CPU_STATE.waitRegion] = cpu.regionOf(words.buffer);
+  views.cpuState[st + CPU_STATE.waitAt] = at;
+  views.cpuState[st + CPU_STATE.waitClass] = cls;
+  Atomics.store(views.cpuState, st + CPU_STATE.waitKind, WAIT_KIND_LOCK);
+
+  const s = cpu.statBase + cls * LOCK_STAT.stride;
+  const stat = views.lockStat;
+  if (words[at + OWNER] !== cpu.tag) stat[s + LOCK_STAT.conBounces]++;
+
+  if (!spinFor(words, at + STATE, t0 + cpu.machine.config.lockSpinNs)) {
+    // Announce a sleeper (state 2) and sleep until the holder's unlock notifies us.
+    while (Atomics.exchange(words, at + STATE, 2) !== 0) {
+      stat[s + LOCK_STAT.sleeps]++;
+      Atomics.wait(words, at + STATE, 2);
+    }
+  }
+
+  Atomics.store(views.cpuState, st + CPU_STATE.waitKind, 0);
+  const waited = nowNs() - t0;
+  stat[s + LOCK_STAT.contentions]++;
+  stat[s + LOCK_STAT.waitNsTotal] += waited;
+  if (waited > stat[s + LOCK_STAT.waitNsMax]) stat[s + LOCK_STAT.waitNsMax] = waited;
+  if (stat[s + LOCK_STAT.contentions] === 1 || waited < stat[s + LOCK_STAT.waitNsMin]) stat[s + LOCK_STAT.waitNsMin] = waited;
+}
+
+/** Spins until the lock is taken (true) or the deadline passes (false); reads the clock every 64 polls. */
+function spinFor(words: Int32Array, state: number, deadlineNs: number): boolean {
+  for (;;) {
+    for (let i = 0; i < 64; i++) {
+      if (Atomics.load(words, state) === 0 && Atomics.compareExchange(words, state, 0, 1) === 0) return true;
+    }
+    if (nowNs() >= deadlineNs) return false;
+  }
+}
