@@ -60,7 +60,8 @@ function lockAcquired(cpu: Cpu, words: Int32Array, at: number, cls: number): voi
   if (cpu.holdTimes) cpu.holdStart[cls] = nowNs();
 }
 
-function recordHold(cpu: Cpu, cls: number): void {
+/** Adds the hold that began at cpu.holdStart[cls] to the class's lock_stat hold figures. */
+export function recordHold(cpu: Cpu, cls: number): void {
   const held = nowNs() - cpu.holdStart[cls];
   const stat = cpu.machine.views.lockStat;
   const s = cpu.statBase + cls * LOCK_STAT.stride;
