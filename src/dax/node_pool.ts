@@ -1,0 +1,136 @@
+// The radix-tree node pool: every mapping index takes its nodes from one array of INDEX_NODE
+// records (views.indexNodes), as every radix tree in the kernel takes them from one slab
+// cache (radix_tree_node_cachep). Node 0 is NULL and never handed out.
+//
+// Locking rules:
+//   - The pool header (views.indexPool: freeHead, used, highWater) and the free list are
+//     guarded by the pool's own spinlock, lock_stat class radix_node_pool, whose words are the
+//     header's lockState/lockOwner.
+//   - It nests inside tree_lock (radix_tree.ts allocates and frees nodes while it holds the
+//     mapping's tree_lock) and nothing nests inside it: never take tree_lock, or any other
+//     lock, while holding it.
+//   - It is held only for a few list operations. Nothing sleeps while holding it; a CPU that
+//     finds it held spins and, past machine.config.lockSpinNs, sleeps briefly in Atomics.wait
+//     (the spinlock's rule), which may happen while that CPU holds a tree_lock.
+//
+// Ownership: a node belongs to exactly one of the free list (linked through its parent word,
+// its shift word set to NODE_FREE_POISON), one tree (reached from one mapping root), or one
+// CPU between allocNodes and its link into a tree within a single tree_lock hold. Nodes above
+// the highWater watermark have never been handed out, so an all-zero pool needs no setup.
+//
+// Today's kernel keeps XArray nodes in the same kind of slab (radix_tree_node_cachep, struct
+// xa_node) and frees them through RCU; here a freed node is reusable at once, which is safe
+// because every reader of a tree holds its tree_lock (see radix_tree.ts).
+
+import { INDEX_NODE, INDEX_POOL, LOCK_CLASS } from '../machine/layout.js';
+import { spin_lock, spin_unlock } from '../sync/spinlock.js';
+import type { Cpu } from '../sync/cpu.js';
+
+const STRIDE = INDEX_NODE.stride;
+const N_PARENT = INDEX_NODE.parent;
+const N_SHIFT = INDEX_NODE.shift;
+const N_COUNT = INDEX_NODE.count;
+const P_LOCK = INDEX_POOL.lockState;
+const P_FREE = INDEX_POOL.freeHead;
+const P_USED = INDEX_POOL.used;
+const P_HIGH = INDEX_POOL.highWater;
+const CLS = LOCK_CLASS.radix_node_pool;
+
+/** What a free node's shift word holds, so a checker (or a stale reader) can tell it is free. */
+export const NODE_FREE_POISON = -1;
+
+/** ENOMEM: the node pool cannot supply the nodes an operation needs; nothing was changed. */
+export class RadixTreeNoMemError extends RangeError {
+  readonly code = 'ENOMEM';
+  constructor(message: string) {
+    super(message);
+    this.name = 'RadixTreeNoMemError';
+  }
+}
+
+/** One CPU's handle on the shared node pool (make one per worker, or one per RadixTree). */
+export class NodePool {
+  readonly cpu: Cpu;
+  /** views.indexPool: the pool header. */
+  readonly header: Int32Array;
+  /** views.indexNodes: every node record. */
+  readonly nodes: Int32Array;
+  /** machine.config.indexNodes: nodes 1..capacity exist. */
+  readonly capacity: number;
+  /** How many times this handle took the pool lock (tests compare it with lock_stat). */
+  lockAcquisitions = 0;
+
+  constructor(cpu: Cpu) {
+    this.cpu = cpu;
+    this.header = cpu.machine.views.indexPool;
+    this.nodes = cpu.machine.views.indexNodes;
+    this.capacity = cpu.machine.config.indexNodes;
+  }
+
+  /**
+   * Takes `count` nodes into out[0..count), each zeroed (slots, tags, links, count), under one
+   * hold of the pool lock. Throws RadixTreeNoMemError, with the pool unchanged, when fewer
+   * than `count` nodes are free.
+   */
+  allocNodes(count: number, out: Int32Array): void {
+    if (count <= 0) return;
+    const h = this.header;
+    const nodes = this.nodes;
+    spin_lock(this.cpu, h, P_LOCK, CLS);
+    this.lockAcquisitions++;
+    const used = h[P_USED];
+    if (this.capacity - used < count) {
+      spin_unlock(this.cpu, h, P_LOCK, CLS);
+      throw new RadixTreeNoMemError(
+        `indexNodes: the radix-tree node pool is exhausted (capacity ${this.capacity} nodes, ${used} in use, ` +
+          `${count} more needed): ENOMEM; raise the machine's indexNodes`,
+      );
+    }
+    let head = h[P_FREE];
+    let high = h[P_HIGH];
+    for (let i = 0; i < count; i++) {
+      let n: number;
+      if (head !== 0) {
+        n = head;
+        head = nodes[n * STRIDE + N_PARENT];
+      } else {
+        n = ++high;
+      }
+      out[i] = n;
+    }
+    h[P_FREE] = head;
+    h[P_HIGH] = high;
+    h[P_USED] = used + count;
+    spin_unlock(this.cpu, h, P_LOCK, CLS);
+    // Zero outside the lock: the nodes are ours now.
+    for (let i = 0; i < count; i++) {
+      const base = out[i] * STRIDE;
+      nodes.fill(0, base, base + STRIDE);
+    }
+  }
+
+  /** Returns list[0..count) to the free list under one hold of the pool lock. */
+  freeNodes(list: Int32Array, count: number): void {
+    if (count <= 0) return;
+    const h = this.header;
+    const nodes = this.nodes;
+    // Poison outside the lock: once linked, another CPU may take the node at any moment.
+    for (let i = 0; i < count; i++) {
+      const base = list[i] * STRIDE;
+      nodes[base + N_SHIFT] = NODE_FREE_POISON;
+      nodes[base + N_COUNT] = 0;
+    }
+    for (let i = 0; i < count - 1; i++) nodes[list[i] * STRIDE + N_PARENT] = list[i + 1];
+    spin_lock(this.cpu, h, P_LOCK, CLS);
+    this.lockAcquisitions++;
+    nodes[list[count - 1] * STRIDE + N_PARENT] = h[P_FREE];
+    h[P_FREE] = list[0];
+    h[P_USED] -= count;
+    spin_unlock(this.cpu, h, P_LOCK, CLS);
+  }
+}
+
+/** Nodes in use, as the pool header says (read without the lock: a snapshot). */
+export function nodePoolUsed(header: Int32Array): number {
+  return Atomics.load(header, P_USED);
+}

@@ -1,0 +1,1105 @@
+// The mapping index: one radix tree per mapping (struct address_space's page_tree), as
+// lib/radix-tree.c of Linux 4.14 builds it, over shared memory.
+//
+// Shape. A mapping's root record (INDEX_ROOT in views.indexRoots) holds rnode, the root's
+// tag bits and the tree's height as radix_tree_load_root() reports it (root.shift: the top
+// node's shift + RADIX_TREE_MAP_SHIFT, or 0 when rnode is empty or is itself the entry at
+// index 0, as the kernel keeps a lone index-0 item without a node). Nodes (INDEX_NODE in
+// views.indexNodes, taken from the shared pool in node_pool.ts) have 64 slots: a node whose
+// shift is above 0 holds child node numbers, a leaf (shift 0) holds DAX entries
+// (dax_entry.ts; every entry is odd, so never 0). Each node keeps one 64-bit bitmap per tag
+// (two Int32 words): a slot's bit is set iff the entry there carries the tag (leaf) or the
+// child node has any bit of that tag set (interior); the root's bit for a tag is set iff any
+// entry carries it, so tagged walks skip untagged subtrees. The tree grows with
+// radix_tree_extend() and shrinks with radix_tree_shrink(); delete_node() returns empty
+// nodes to the pool. Indices are JavaScript numbers from 0 to RADIX_TREE_MAX_INDEX (2^48 - 1),
+// never put through 32-bit operators above 2^32. Only order-0 entries are stored: a PMD
+// entry sits at its PMD-aligned index (the 4.14 kernel used multiorder entries and sibling
+// slots for it; callers here look up index & ~PG_PMD_COLOUR themselves). A dense file of
+// 16M pages takes 266,305 nodes of 288 bytes: 73 MiB of views.indexNodes.
+//
+// Locking rules (as fs/dax.c and mm/filemap.c state theirs):
+//   - mapping->tree_lock (the lock words at the root's lockState, lock_stat class
+//     tree_lock) guards the root record and every node reachable from it: every function
+//     here that takes a RadixTree expects its caller to hold that mapping's tree_lock
+//     (RadixTree.treeLock()/treeUnlock()), except tag_pages_for_writeback(), which takes and
+//     drops it itself, every WRITEBACK_TAG_BATCH entries, as mm/page-writeback.c does.
+//   - The node pool's lock (class radix_node_pool, node_pool.ts) nests inside tree_lock:
+//     node allocation and freeing take it while tree_lock is held. Never take a tree_lock
+//     while holding the pool lock, and never hold two tree_locks at once.
+//   - Nothing sleeps while holding tree_lock: every function here runs to completion without
+//     waiting, except that acquiring the pool lock may spin and, past lockSpinNs, sleep
+//     briefly in Atomics.wait. Entry locks (RADIX_DAX_ENTRY_LOCK) are bits in the entries,
+//     set and cleared under tree_lock; waiting for one happens in fs/dax's wait queues after
+//     dropping tree_lock, never here.
+//   - In 4.14 lookups and find_get_entries_tag() run under rcu_read_lock() without
+//     tree_lock; the lab has no RCU, so every reader holds tree_lock too, and a freed node
+//     may be reused at once.
+//   - Node reservation: the kernel preloads nodes per CPU (radix_tree_preload()) before
+//     taking tree_lock; here an insert counts the nodes it needs and takes them all from the
+//     pool under one pool-lock hold before changing anything, so ENOMEM leaves the tree as
+//     it was. Frees are batched per operation (the kernel defers them through call_rcu()).
+//
+// Today's kernel replaced this with the XArray (lib/xarray.c): tree_lock became xa_lock
+// (i_pages.xa_lock), radix_tree_insert/lookup/delete became xas_store()/xas_load(), tags
+// became marks (XA_MARK_0/1, xas_set_mark), the tagged walk xas_find_marked(), and
+// tag_pages_for_writeback() uses xas_for_each_marked() with xas_pause() every
+// XA_CHECK_SCHED entries.
+
+import {
+  INDEX_NODE,
+  INDEX_POOL,
+  INDEX_ROOT,
+  LOCK_CLASS,
+  PAGECACHE_TAG_DIRTY,
+  PAGECACHE_TAG_TOWRITE,
+  RADIX_TREE_MAP_SHIFT,
+  RADIX_TREE_MAP_SIZE,
+  RADIX_TREE_MAX_TAGS,
+} from '../machine/layout.js';
+import type { Machine } from '../machine/machine.js';
+import { spin_is_locked, spin_lock, spin_unlock } from '../sync/spinlock.js';
+import type { Cpu } from '../sync/cpu.js';
+import { checkInt } from '../util/check.js';
+import { checkDaxEntry, describeDaxEntry, isDaxEntry } from './dax_entry.js';
+import { NODE_FREE_POISON, NodePool } from './node_pool.js';
+
+// ---- layout shorthands ------------------------------------------------------------------
+
+const STRIDE = INDEX_NODE.stride;
+const N_TAGS = INDEX_NODE.tags;
+const N_PARENT = INDEX_NODE.parent;
+const N_OFFSET = INDEX_NODE.offset;
+const N_SHIFT = INDEX_NODE.shift;
+const N_COUNT = INDEX_NODE.count;
+
+const R_STRIDE = INDEX_ROOT.stride;
+const R_LOCK = INDEX_ROOT.lockState;
+const R_RNODE = INDEX_ROOT.rnode;
+const R_SHIFT = INDEX_ROOT.shift;
+const R_NREXCEPTIONAL = INDEX_ROOT.nrexceptional;
+const R_TAGS = INDEX_ROOT.tags;
+const R_NODES = INDEX_ROOT.nodes;
+
+const MAP_SHIFT = RADIX_TREE_MAP_SHIFT;
+const MAP_SIZE = RADIX_TREE_MAP_SIZE;
+const MAP_MASK = MAP_SIZE - 1;
+const MAX_TAGS = RADIX_TREE_MAX_TAGS;
+const TREE_LOCK = LOCK_CLASS.tree_lock;
+
+// ---- public constants -------------------------------------------------------------------
+
+/** Index bits the tree supports: 48 (pages of 4 KiB: 1 EiB files). */
+export const RADIX_TREE_INDEX_BITS = 48;
+/** Largest index: 2^48 - 1. */
+export const RADIX_TREE_MAX_INDEX = 2 ** RADIX_TREE_INDEX_BITS - 1;
+/** RADIX_TREE_MAX_PATH: the most node levels a tree can have (8). */
+export const RADIX_TREE_MAX_PATH = Math.ceil(RADIX_TREE_INDEX_BITS / MAP_SHIFT);
+/** The slot reference of root->rnode (node slots are word offsets into views.indexNodes, always >= INDEX_NODE.stride). */
+export const RADIX_TREE_ROOT_SLOT = 0;
+/** No slot (the kernel's NULL slot pointer). */
+export const RADIX_TREE_NO_SLOT = -1;
+/** errno EEXIST: radix_tree_insert() returns -EEXIST when the index is occupied. */
+export const EEXIST = 17;
+/** tag_pages_for_writeback() drops tree_lock after this many tagged entries (mm/page-writeback.c). */
+export const WRITEBACK_TAG_BATCH = 4096;
+
+const ROOT_SLOT = RADIX_TREE_ROOT_SLOT;
+const NO_SLOT = RADIX_TREE_NO_SLOT;
+const MAX_INDEX = RADIX_TREE_MAX_INDEX;
+const TWO_32 = 4294967296;
+/** Tag argument of the iterator meaning "every present slot" (untagged walk). */
+const ITER_ALL = -1;
+
+/** POW2[k] = 2^k, exact in a double for every k used here. */
+const POW2 = new Float64Array(64);
+for (let k = 0; k < 64; k++) POW2[k] = 2 ** k;
+
+/** The slot offset of `index` in a node of `shift` (`(index >> shift) & RADIX_TREE_MAP_MASK`, safe above 2^32). */
+function indexOffset(index: number, shift: number): number {
+  if (index < TWO_32) return shift < 32 ? (index >>> shift) & MAP_MASK : 0;
+  return Math.floor(index / POW2[shift]) & MAP_MASK;
+}
+
+function checkIndexArg(name: string, index: number): void {
+  if (!(index >= 0 && index <= MAX_INDEX && Number.isInteger(index))) checkInt(name, index, 0, MAX_INDEX);
+}
+
+function checkTagArg(tag: number): void {
+  if (!(tag >= 0 && tag < MAX_TAGS && (tag | 0) === tag)) checkInt('tag', tag, 0, MAX_TAGS - 1);
+}
+
+// ---- the handle ---------------------------------------------------------------------------
+
+/**
+ * One CPU's handle on one mapping's index (struct radix_tree_root plus the per-call state the
+ * kernel keeps on the stack: __radix_tree_lookup's node and slot, a struct radix_tree_iter,
+ * the preloaded nodes). Make it once per worker and mapping; calls on it allocate nothing.
+ */
+export class RadixTree {
+  readonly cpu: Cpu;
+  readonly mapping: number;
+  /** views.indexRoots. */
+  readonly roots: Int32Array;
+  /** views.indexNodes. */
+  readonly nodes: Int32Array;
+  readonly pool: NodePool;
+  /** Offset of this mapping's INDEX_ROOT record in roots. */
+  readonly r: number;
+  /** Nodes read by walks through this handle (tests assert tagged walks are O(height)). */
+  nodesVisited = 0;
+  /** __radix_tree_lookup()'s *nodep: the node holding the last looked-up slot (0: the root). */
+  node = 0;
+  /** __radix_tree_lookup()'s *slotp: RADIX_TREE_ROOT_SLOT, a word offset into nodes, or RADIX_TREE_NO_SLOT. */
+  slot = NO_SLOT;
+  /** struct radix_tree_iter: the current index, where the next chunk starts, its node and slot offset. */
+  iterIndex = 0;
+  iterNextIndex = 0;
+  iterNode = 0;
+  iterOffset = 0;
+  /** Whether this handle holds tree_lock (set by treeLock/treeUnlock). */
+  holdsTreeLock = false;
+  /** Nodes taken from the pool for the insert in progress (radix_tree_preload's per-CPU stock). */
+  readonly preloaded = new Int32Array(2 * RADIX_TREE_MAX_PATH);
+  preloadedCount = 0;
+  /** Nodes freed by the operation in progress, returned to the pool at its end (call_rcu's queue). */
+  readonly rcuFree = new Int32Array(4 * RADIX_TREE_MAX_PATH);
+  rcuFreeCount = 0;
+
+  constructor(cpu: Cpu, mapping: number, pool: NodePool = new NodePool(cpu)) {
+    checkInt('mapping', mapping, 0, cpu.machine.config.mappings - 1);
+    this.cpu = cpu;
+    this.mapping = mapping;
+    this.roots = cpu.machine.views.indexRoots;
+    this.nodes = cpu.machine.views.indexNodes;
+    this.pool = pool;
+    this.r = mapping * R_STRIDE;
+  }
+
+  /** spin_lock(&mapping->tree_lock). */
+  treeLock(): void {
+    spin_lock(this.cpu, this.roots, this.r + R_LOCK, TREE_LOCK);
+    this.holdsTreeLock = true;
+  }
+
+  /** spin_unlock(&mapping->tree_lock). */
+  treeUnlock(): void {
+    this.holdsTreeLock = false;
+    spin_unlock(this.cpu, this.roots, this.r + R_LOCK, TREE_LOCK);
+  }
+}
+
+/** Entries in the tree (mapping->nrexceptional: every DAX entry is exceptional). */
+export function radixTreeEntries(root: RadixTree): number {
+  return root.roots[root.r + R_NREXCEPTIONAL];
+}
+
+/** Nodes the tree uses. */
+export function radixTreeNodes(root: RadixTree): number {
+  return root.roots[root.r + R_NODES];
+}
+
+/** Node levels: 0 when empty or when rnode holds the index-0 entry itself. */
+export function radixTreeHeight(root: RadixTree): number {
+  return root.roots[root.r + R_SHIFT] / MAP_SHIFT;
+}
+
+// ---- tags -----------------------------------------------------------------------------------
+
+/** tag_get(): whether node (at word base) has tag set for offset. */
+function tag_get(nodes: Int32Array, base: number, tag: number, offset: number): boolean {
+  return ((nodes[base + N_TAGS + tag * 2 + (offset >>> 5)] >>> (offset & 31)) & 1) !== 0;
+}
+
+/** tag_set(). */
+function tag_set(nodes: Int32Array, base: number, tag: number, offset: number): void {
+  nodes[base + N_TAGS + tag * 2 + (offset >>> 5)] |= 1 << (offset & 31);
+}
+
+/** tag_clear(). */
+function tag_clear(nodes: Int32Array, base: number, tag: number, offset: number): void {
+  nodes[base + N_TAGS + tag * 2 + (offset >>> 5)] &= ~(1 << (offset & 31));
+}
+
+/** any_tag_set(): whether any slot of node has tag. */
+function any_tag_set(nodes: Int32Array, base: number, tag: number): boolean {
+  const at = base + N_TAGS + tag * 2;
+  return (nodes[at] | nodes[at + 1]) !== 0;
+}
+
+/** root_tag_get(). */
+function root_tag_get(root: RadixTree, tag: number): boolean {
+  return ((root.roots[root.r + R_TAGS] >>> tag) & 1) !== 0;
+}
+
+/** root_tag_set(). */
+function root_tag_set(root: RadixTree, tag: number): void {
+  root.roots[root.r + R_TAGS] |= 1 << tag;
+}
+
+/** root_tag_clear(). */
+function root_tag_clear(root: RadixTree, tag: number): void {
+  root.roots[root.r + R_TAGS] &= ~(1 << tag);
+}
+
+/** root_tag_clear_all(). */
+function root_tag_clear_all(root: RadixTree): void {
+  root.roots[root.r + R_TAGS] = 0;
+}
+
+/** radix_tree_find_next_bit(): the first offset >= offset whose tag bit is set in node, or 64. */
+function radix_tree_find_next_bit(nodes: Int32Array, base: number, tag: number, offset: number): number {
+  const at = base + N_TAGS + tag * 2;
+  if (offset < 32) {
+    const w = nodes[at] & (-1 << offset);
+    if (w !== 0) return 31 - Math.clz32(w & -w);
+    offset = 32;
+  }
+  if (offset < 64) {
+    const w = nodes[at + 1] & (-1 << (offset - 32));
+    if (w !== 0) return 63 - Math.clz32(w & -w);
+  }
+  return MAP_SIZE;
+}
+
+/** node_tag_set(): sets tag for offset in node and in every ancestor that lacks it, then on the root. */
+function node_tag_set(root: RadixTree, node: number, tag: number, offset: number): void {
+  const nodes = root.nodes;
+  while (node !== 0) {
+    const base = node * STRIDE;
+    if (tag_get(nodes, base, tag, offset)) return;
+    tag_set(nodes, base, tag, offset);
+    offset = nodes[base + N_OFFSET];
+    node = nodes[base + N_PARENT];
+  }
+  if (!root_tag_get(root, tag)) root_tag_set(root, tag);
+}
+
+/** node_tag_clear(): clears tag for offset in node, and upwards while a node is left with no bit of it. */
+function node_tag_clear(root: RadixTree, node: number, tag: number, offset: number): void {
+  const nodes = root.nodes;
+  while (node !== 0) {
+    const base = node * STRIDE;
+    if (!tag_get(nodes, base, tag, offset)) return;
+    tag_clear(nodes, base, tag, offset);
+    if (any_tag_set(nodes, base, tag)) return;
+    offset = nodes[base + N_OFFSET];
+    node = nodes[base + N_PARENT];
+  }
+  if (root_tag_get(root, tag)) root_tag_clear(root, tag);
+}
+
+// ---- nodes ----------------------------------------------------------------------------------
+
+/** Takes `count` nodes from the pool for the insert in progress (stands in for radix_tree_preload()); throws ENOMEM with nothing changed. */
+function preloadNodes(root: RadixTree, count: number): void {
+  root.pool.allocNodes(count, root.preloaded);
+  root.preloadedCount = count;
+}
+
+/** radix_tree_node_alloc(): a preloaded node, linked to parent at offset, with shift and count set. */
+function radix_tree_node_alloc(root: RadixTree, parent: number, shift: number, offset: number, count: number): number {
+  if (root.preloadedCount === 0) throw new Error('radix_tree_node_alloc: no preloaded node (a bug in radix_tree.ts)');
+  const node = root.preloaded[--root.preloadedCount];
+  const nodes = root.nodes;
+  const base = node * STRIDE;
+  nodes[base + N_PARENT] = parent;
+  nodes[base + N_OFFSET] = offset;
+  nodes[base + N_SHIFT] = shift;
+  nodes[base + N_COUNT] = count;
+  root.roots[root.r + R_NODES]++;
+  return node;
+}
+
+/** radix_tree_node_free(): queues node for the pool (the kernel frees it through call_rcu()). */
+function radix_tree_node_free(root: RadixTree, node: number): void {
+  root.roots[root.r + R_NODES]--;
+  if (root.rcuFreeCount === root.rcuFree.length) flushFreedNodes(root);
+  root.rcuFree[root.rcuFreeCount++] = node;
+}
+
+/** Returns the nodes the operation freed to the pool (the RCU callbacks running). */
+function flushFreedNodes(root: RadixTree): void {
+  root.pool.freeNodes(root.rcuFree, root.rcuFreeCount);
+  root.rcuFreeCount = 0;
+}
+
+// ---- lookup -----------------------------------------------------------------------------------
+
+/** radix_tree_load_root(): the root's shift (0: rnode is empty or the index-0 entry); maxindex is 2^shift - 1. */
+function radix_tree_load_root(root: RadixTree): number {
+  return root.roots[root.r + R_SHIFT];
+}
+
+/** radix_tree_descend(): the offset of index's slot in node (at word base); counts the visit. */
+function radix_tree_descend(root: RadixTree, base: number, index: number): number {
+  root.nodesVisited++;
+  return indexOffset(index, root.nodes[base + N_SHIFT]);
+}
+
+/**
+ * __radix_tree_lookup(): the entry at index (0 if none). Sets root.node and root.slot to the
+ * deepest node on index's path and the slot there (RADIX_TREE_NO_SLOT if index is beyond the tree).
+ */
+export function __radix_tree_lookup(root: RadixTree, index: number): number {
+  const shift = radix_tree_load_root(root);
+  if (index > POW2[shift] - 1) {
+    root.node = 0;
+    root.slot = NO_SLOT;
+    return 0;
+  }
+  let child = root.roots[root.r + R_RNODE];
+  let parent = 0;
+  let slot = ROOT_SLOT;
+  if (shift !== 0) {
+    const nodes = root.nodes;
+    for (;;) {
+      parent = child;
+      const base = parent * STRIDE;
+      slot = base + radix_tree_descend(root, base, index);
+      child = nodes[slot];
+      if (child === 0 || nodes[base + N_SHIFT] === 0) break;
+    }
+  }
+  root.node = parent;
+  root.slot = slot;
+  return child;
+}
+
+/** radix_tree_lookup(): the entry at index, or 0. */
+export function radix_tree_lookup(root: RadixTree, index: number): number {
+  checkIndexArg('index', index);
+  return __radix_tree_lookup(root, index);
+}
+
+/** radix_tree_lookup_slot(): the slot holding index's entry, or RADIX_TREE_NO_SLOT; valid until the tree next changes. */
+export function radix_tree_lookup_slot(root: RadixTree, index: number): number {
+  checkIndexArg('index', index);
+  if (__radix_tree_lookup(root, index) === 0) return NO_SLOT;
+  return root.slot;
+}
+
+/** radix_tree_deref_slot_protected(): the value in a slot (caller holds tree_lock). */
+export function radix_tree_deref_slot_protected(root: RadixTree, slot: number): number {
+  return slot === ROOT_SLOT ? root.roots[root.r + R_RNODE] : root.nodes[slot];
+}
+
+/** Throws a RangeError unless slot is a live slot of this tree holding an entry. */
+function checkEntrySlot(root: RadixTree, slot: number): void {
+  if (slot === ROOT_SLOT) {
+    if (root.roots[root.r + R_SHIFT] === 0 && root.roots[root.r + R_RNODE] !== 0) return;
+  } else if (
+    Number.isInteger(slot) &&
+    slot >= STRIDE &&
+    slot < root.nodes.length &&
+    slot % STRIDE < MAP_SIZE &&
+    root.nodes[slot - (slot % STRIDE) + N_SHIFT] === 0 &&
+    root.nodes[slot] !== 0
+  ) {
+    return;
+  }
+  throw new RangeError(
+    `slot: expected a slot holding an entry, as radix_tree_lookup_slot returns (${ROOT_SLOT} for the root, ` +
+      `or a leaf slot offset from ${STRIDE} to ${root.nodes.length - 1}), got ${String(slot)}`,
+  );
+}
+
+// ---- insert -----------------------------------------------------------------------------------
+
+/** shift_maxindex(). */
+function shift_maxindex(shift: number): number {
+  return POW2[shift + MAP_SHIFT] - 1;
+}
+
+/**
+ * How many nodes inserting at index needs (extension plus the missing path), or -1 when index
+ * is occupied. When it needs none, leaves root.node/root.slot at the empty slot.
+ */
+function nodesNeeded(root: RadixTree, index: number): number {
+  const shift = radix_tree_load_root(root);
+  const rnode = root.roots[root.r + R_RNODE];
+  if (index > POW2[shift] - 1) {
+    let maxshift = shift;
+    while (index > shift_maxindex(maxshift)) maxshift += MAP_SHIFT;
+    // radix_tree_extend() adds a node per level from shift to maxshift (none on an empty
+    // tree), then __radix_tree_create() builds index's path below the new top.
+    const extend = rnode === 0 ? 0 : (maxshift - shift) / MAP_SHIFT + 1;
+    return extend + maxshift / MAP_SHIFT + (rnode === 0 ? 1 : 0);
+  }
+  if (shift === 0) {
+    // index is 0 here: rnode is the slot.
+    if (rnode !== 0) return -1;
+    root.node = 0;
+    root.slot = ROOT_SLOT;
+    return 0;
+  }
+  const nodes = root.nodes;
+  let node = rnode;
+  for (;;) {
+    const base = node * STRIDE;
+    const s = nodes[base + N_SHIFT];
+    const slot = base + radix_tree_descend(root, base, index);
+    const child = nodes[slot];
+    if (s === 0) {
+      if (child !== 0) return -1;
+      root.node = node;
+      root.slot = slot;
+      return 0;
+    }
+    if (child === 0) return s / MAP_SHIFT;
+    node = child;
+  }
+}
+
+/**
+ * radix_tree_extend(): adds levels above the root until index fits, pushing the old tree into
+ * slot 0 of each new node and carrying the root's tags down; returns the new root shift.
+ */
+function radix_tree_extend(root: RadixTree, index: number, shift: number): number {
+  const roots = root.roots;
+  const nodes = root.nodes;
+  const r = root.r;
+  let maxshift = shift;
+  while (index > shift_maxindex(maxshift)) maxshift += MAP_SHIFT;
+  let entry = roots[r + R_RNODE];
+  if (entry === 0) return maxshift + MAP_SHIFT;
+  const rtags = roots[r + R_TAGS];
+  do {
+    const node = radix_tree_node_alloc(root, 0, shift, 0, 1);
+    const base = node * STRIDE;
+    for (let tag = 0; tag < MAX_TAGS; tag++) {
+      if (((rtags >>> tag) & 1) !== 0) tag_set(nodes, base, tag, 0);
+    }
+    if (shift !== 0) {
+      // entry is an internal node: it becomes node's child at offset 0.
+      nodes[entry * STRIDE + N_PARENT] = node;
+      nodes[entry * STRIDE + N_OFFSET] = 0;
+    }
+    nodes[base] = entry;
+    entry = node;
+    roots[r + R_RNODE] = node;
+    roots[r + R_SHIFT] = shift + MAP_SHIFT;
+    shift += MAP_SHIFT;
+  } while (shift <= maxshift);
+  return maxshift + MAP_SHIFT;
+}
+
+/** __radix_tree_create(): builds the path to index (extending first if needed); sets root.node and root.slot to its slot. */
+function __radix_tree_create(root: RadixTree, index: number): void {
+  const roots = root.roots;
+  const nodes = root.nodes;
+  const r = root.r;
+  let node = 0;
+  let slot = ROOT_SLOT;
+  let offset = 0;
+  let shift = radix_tree_load_root(root);
+  let child = roots[r + R_RNODE];
+  if (index > POW2[shift] - 1) {
+    shift = radix_tree_extend(root, index, shift);
+    child = roots[r + R_RNODE];
+  }
+  while (shift > 0) {
+    shift -= MAP_SHIFT;
+    if (child === 0) {
+      // Have to add a child node.
+      child = radix_tree_node_alloc(root, node, shift, offset, 0);
+      if (node === 0) {
+        roots[r + R_RNODE] = child;
+        roots[r + R_SHIFT] = shift + MAP_SHIFT;
+      } else {
+        nodes[slot] = child;
+        nodes[node * STRIDE + N_COUNT]++;
+      }
+    }
+    // Go a level down.
+    node = child;
+    const base = node * STRIDE;
+    offset = radix_tree_descend(root, base, index);
+    slot = base + offset;
+    child = nodes[slot];
+  }
+  root.node = node;
+  root.slot = slot;
+}
+
+/** insert_entries(): stores item in the empty slot and counts it. */
+function insert_entries(root: RadixTree, node: number, slot: number, item: number): void {
+  if (node === 0) {
+    root.roots[root.r + R_RNODE] = item;
+  } else {
+    root.nodes[slot] = item;
+    root.nodes[node * STRIDE + N_COUNT]++;
+  }
+  // mapping->nrexceptional: the kernel's callers count it; the index does it here.
+  root.roots[root.r + R_NREXCEPTIONAL]++;
+}
+
+/** __radix_tree_insert() (order 0): 0, or -EEXIST when index is occupied. */
+function __radix_tree_insert(root: RadixTree, index: number, item: number): number {
+  const need = nodesNeeded(root, index);
+  if (need < 0) return -EEXIST;
+  if (need > 0) {
+    preloadNodes(root, need);
+    __radix_tree_create(root, index);
+    if (root.preloadedCount !== 0) throw new Error(`__radix_tree_create: ${root.preloadedCount} preloaded nodes left over (a bug in radix_tree.ts)`);
+  }
+  insert_entries(root, root.node, root.slot, item);
+  return 0;
+}
+
+/**
+ * radix_tree_insert(): stores item (a DAX entry) at index with no tags. Returns 0, or -EEXIST
+ * (and changes nothing) when index is occupied. Throws RadixTreeNoMemError (code ENOMEM),
+ * with nothing changed, when the node pool cannot supply the nodes the insert needs.
+ */
+export function radix_tree_insert(root: RadixTree, index: number, item: number): number {
+  checkIndexArg('index', index);
+  checkDaxEntry('item', item);
+  return __radix_tree_insert(root, index, item);
+}
+
+// ---- replace --------------------------------------------------------------------------------
+
+/** replace_slot(): stores item in slot, adjusting node's count and the entry count by count. */
+function replace_slot(root: RadixTree, node: number, slot: number, item: number, count: number): void {
+  if (node !== 0 && count !== 0) root.nodes[node * STRIDE + N_COUNT] += count;
+  if (count !== 0) root.roots[root.r + R_NREXCEPTIONAL] += count;
+  if (slot === ROOT_SLOT) root.roots[root.r + R_RNODE] = item;
+  else root.nodes[slot] = item;
+}
+
+/** radix_tree_replace_slot(): replaces the entry in slot (from radix_tree_lookup_slot) with item, keeping its tags. */
+export function radix_tree_replace_slot(root: RadixTree, slot: number, item: number): void {
+  checkDaxEntry('item', item);
+  checkEntrySlot(root, slot);
+  replace_slot(root, 0, slot, item, 0);
+}
+
+/** Replaces the entry at index with item, keeping its tags; returns the old entry, or 0 (and changes nothing) if index is empty. */
+export function radixTreeReplace(root: RadixTree, index: number, item: number): number {
+  checkIndexArg('index', index);
+  checkDaxEntry('item', item);
+  const old = __radix_tree_lookup(root, index);
+  if (old !== 0) replace_slot(root, 0, root.slot, item, 0);
+  return old;
+}
+
+// ---- delete ---------------------------------------------------------------------------------
+
+/**
+ * radix_tree_shrink(): while the top node has only slot 0 in use, makes that child the root
+ * (a leaf's lone index-0 entry goes into rnode itself) and frees the node.
+ */
+function radix_tree_shrink(root: RadixTree): boolean {
+  const roots = root.roots;
+  const nodes = root.nodes;
+  const r = root.r;
+  let shrunk = false;
+  for (;;) {
+    if (roots[r + R_SHIFT] === 0) break; // rnode is not an internal node
+    const node = roots[r + R_RNODE];
+    const base = node * STRIDE;
+    if (nodes[base + N_COUNT] !== 1) break;
+    const child = nodes[base];
+    if (child === 0) break;
+    const shift = nodes[base + N_SHIFT];
+    if (shift !== 0) nodes[child * STRIDE + N_PARENT] = 0;
+    roots[r + R_RNODE] = child;
+    roots[r + R_SHIFT] = shift; // the child's shift + RADIX_TREE_MAP_SHIFT, or 0 for an entry
+    nodes[base + N_COUNT] = 0;
+    nodes[base] = 0; // the kernel leaves RADIX_TREE_RETRY here for lockless readers
+    radix_tree_node_free(root, node);
+    shrunk = true;
+  }
+  return shrunk;
+}
+
+/** delete_node(): frees node and its ancestors while they are empty, then shrinks the tree at the root. */
+function delete_node(root: RadixTree, node: number): boolean {
+  const roots = root.roots;
+  const nodes = root.nodes;
+  const r = root.r;
+  let deleted = false;
+  do {
+    const base = node * STRIDE;
+    if (nodes[base + N_COUNT] !== 0) {
+      if (roots[r + R_SHIFT] !== 0 && node === roots[r + R_RNODE]) deleted = radix_tree_shrink(root) || deleted;
+      return deleted;
+    }
+    const parent = nodes[base + N_PARENT];
+    if (parent !== 0) {
+      const pbase = parent * STRIDE;
+      nodes[pbase + nodes[base + N_OFFSET]] = 0;
+      nodes[pbase + N_COUNT]--;
+    } else {
+      root_tag_clear_all(root);
+      roots[r + R_RNODE] = 0;
+      roots[r + R_SHIFT] = 0;
+    }
+    radix_tree_node_free(root, node);
+    deleted = true;
+    node = parent;
+  } while (node !== 0);
+  return deleted;
+}
+
+/** __radix_tree_delete(): clears the slot's tags, empties it, and frees nodes left empty. */
+function __radix_tree_delete(root: RadixTree, node: number, slot: number): boolean {
+  const offset = node === 0 ? 0 : slot - node * STRIDE; // get_slot_offset()
+  for (let tag = 0; tag < MAX_TAGS; tag++) node_tag_clear(root, node, tag, offset);
+  replace_slot(root, node, slot, 0, -1);
+  return node !== 0 && delete_node(root, node);
+}
+
+/**
+ * radix_tree_delete_item(): deletes the entry at index if it is item (any entry when item is
+ * 0); returns the deleted entry, or 0 when nothing was deleted. Its tags go with it.
+ */
+export function radix_tree_delete_item(root: RadixTree, index: number, item: number): number {
+  checkIndexArg('index', index);
+  if (item !== 0) checkDaxEntry('item', item);
+  const entry = __radix_tree_lookup(root, index);
+  if (root.slot === NO_SLOT || entry === 0) return 0;
+  if (item !== 0 && entry !== item) return 0;
+  __radix_tree_delete(root, root.node, root.slot);
+  if (root.rcuFreeCount !== 0) flushFreedNodes(root);
+  return entry;
+}
+
+/** radix_tree_delete(): deletes the entry at index; returns it, or 0 if there was none. */
+export function radix_tree_delete(root: RadixTree, index: number): number {
+  return radix_tree_delete_item(root, index, 0);
+}
+
+// ---- tags by index ----------------------------------------------------------------------------
+
+/**
+ * radix_tree_tag_set(): sets tag on the entry at index and on its path up to the root;
+ * returns the entry. Setting a tag on an absent index is a bug (the kernel BUG()s): throws,
+ * with nothing changed.
+ */
+export function radix_tree_tag_set(root: RadixTree, index: number, tag: number): number {
+  checkIndexArg('index', index);
+  checkTagArg(tag);
+  const entry = __radix_tree_lookup(root, index);
+  if (entry === 0) throw new Error(`radix_tree_tag_set: no entry at index ${index} of mapping ${root.mapping} (setting a tag on a not-present item is a bug)`);
+  const node = root.node;
+  node_tag_set(root, node, tag, node === 0 ? 0 : root.slot - node * STRIDE);
+  return entry;
+}
+
+/** radix_tree_tag_clear(): clears tag on the entry at index, and up the path where no sibling keeps it; returns the entry, or 0 if none. */
+export function radix_tree_tag_clear(root: RadixTree, index: number, tag: number): number {
+  checkIndexArg('index', index);
+  checkTagArg(tag);
+  const entry = __radix_tree_lookup(root, index);
+  if (entry === 0) return 0;
+  const node = root.node;
+  node_tag_clear(root, node, tag, node === 0 ? 0 : root.slot - node * STRIDE);
+  return entry;
+}
+
+/** radix_tree_tag_get(): whether the entry at index has tag (false when absent). */
+export function radix_tree_tag_get(root: RadixTree, index: number, tag: number): boolean {
+  checkIndexArg('index', index);
+  checkTagArg(tag);
+  if (!root_tag_get(root, tag)) return false;
+  const shift = radix_tree_load_root(root);
+  if (index > POW2[shift] - 1) return false;
+  if (shift === 0) return root.roots[root.r + R_RNODE] !== 0;
+  const nodes = root.nodes;
+  let node = root.roots[root.r + R_RNODE];
+  for (;;) {
+    const base = node * STRIDE;
+    const offset = radix_tree_descend(root, base, index);
+    if (!tag_get(nodes, base, tag, offset)) return false;
+    if (nodes[base + N_SHIFT] === 0) return nodes[base + offset] !== 0;
+    node = nodes[base + offset];
+  }
+}
+
+/** radix_tree_tagged(): whether any entry in the tree has tag (the root's tag bit). */
+export function radix_tree_tagged(root: RadixTree, tag: number): boolean {
+  checkTagArg(tag);
+  return root_tag_get(root, tag);
+}
+
+// ---- iteration (struct radix_tree_iter) --------------------------------------------------------
+
+/** radix_tree_iter_init(): starts a walk at start. */
+function radix_tree_iter_init(root: RadixTree, start: number): void {
+  root.iterIndex = 0;
+  root.iterNextIndex = start;
+  root.iterNode = 0;
+  root.iterOffset = 0;
+}
+
+/** radix_tree_iter_resume(): makes the next step start a fresh chunk after the current index (the tree may change meanwhile). */
+function radix_tree_iter_resume(root: RadixTree): void {
+  root.iterNextIndex = root.iterIndex + 1;
+  root.iterNode = 0;
+}
+
+/**
+ * radix_tree_next_chunk(): from iter.next_index, descends to the first slot that holds an
+ * entry (tag = ITER_ALL) or whose tag bit is set, skipping every subtree whose bit in its
+ * parent is clear; restarts from the root when a node has nothing more. Sets the iterator to
+ * that slot's index, leaf and offset; returns the slot or RADIX_TREE_NO_SLOT.
+ */
+function radix_tree_next_chunk(root: RadixTree, tag: number): number {
+  if (tag !== ITER_ALL && !root_tag_get(root, tag)) return NO_SLOT;
+  const roots = root.roots;
+  const nodes = root.nodes;
+  const r = root.r;
+  let index = root.iterNextIndex;
+  restart: for (;;) {
+    const shift = radix_tree_load_root(root);
+    const maxindex = POW2[shift] - 1;
+    if (index > maxindex) return NO_SLOT;
+    let child = roots[r + R_RNODE];
+    if (child === 0) return NO_SLOT;
+    if (shift === 0) {
+      // Single-slot tree.
+      root.iterIndex = index;
+      root.iterNextIndex = maxindex + 1;
+      root.iterNode = 0;
+      root.iterOffset = 0;
+      return ROOT_SLOT;
+    }
+    let base = 0;
+    let offset = 0;
+    let nshift = 0;
+    do {
+      base = child * STRIDE;
+      nshift = nodes[base + N_SHIFT];
+      offset = radix_tree_descend(root, base, index);
+      const hole = tag === ITER_ALL ? nodes[base + offset] === 0 : !tag_get(nodes, base, tag, offset);
+      if (hole) {
+        if (tag === ITER_ALL) {
+          while (++offset < MAP_SIZE && nodes[base + offset] === 0);
+        } else {
+          offset = radix_tree_find_next_bit(nodes, base, tag, offset + 1);
+        }
+        index = index - (index % POW2[nshift + MAP_SHIFT]) + offset * POW2[nshift];
+        if (offset === MAP_SIZE) continue restart;
+      }
+      child = nodes[base + offset];
+      if (child === 0) {
+        throw new Error(`radix_tree_next_chunk: mapping ${root.mapping} node ${base / STRIDE} slot ${offset} is tagged but empty (corrupt tree)`);
+      }
+    } while (nshift !== 0);
+    root.iterIndex = index;
+    root.iterNextIndex = index - (index % MAP_SIZE) + MAP_SIZE;
+    root.iterNode = base / STRIDE;
+    root.iterOffset = offset;
+    return base + offset;
+  }
+}
+
+/** radix_tree_next_slot(): the next matching slot in the current chunk (leaf), else the first of the next chunk. */
+function radix_tree_next_slot(root: RadixTree, tag: number): number {
+  const node = root.iterNode;
+  if (node !== 0) {
+    const nodes = root.nodes;
+    const base = node * STRIDE;
+    let offset = root.iterOffset;
+    if (tag === ITER_ALL) {
+      while (++offset < MAP_SIZE && nodes[base + offset] === 0);
+    } else {
+      offset = radix_tree_find_next_bit(nodes, base, tag, offset + 1);
+    }
+    if (offset < MAP_SIZE) {
+      root.iterIndex += offset - root.iterOffset;
+      root.iterOffset = offset;
+      return base + offset;
+    }
+  }
+  return radix_tree_next_chunk(root, tag);
+}
+
+/** radix_tree_iter_tag_set(): sets tag on the iterator's current entry. */
+function radix_tree_iter_tag_set(root: RadixTree, tag: number): void {
+  node_tag_set(root, root.iterNode, tag, root.iterOffset);
+}
+
+/** Reads the walk's results into the caller's arrays (shared by both gang lookups). */
+function gangLookup(
+  root: RadixTree,
+  start: number,
+  tag: number,
+  nrEntries: number,
+  indices: Int32Array | Float64Array,
+  entries: Int32Array,
+): number {
+  if (nrEntries === 0) return 0;
+  const int32 = indices instanceof Int32Array;
+  const roots = root.roots;
+  const nodes = root.nodes;
+  const r = root.r;
+  let ret = 0;
+  radix_tree_iter_init(root, start);
+  let slot = radix_tree_next_chunk(root, tag);
+  while (slot !== NO_SLOT) {
+    const index = root.iterIndex;
+    if (int32 && index > 0x7fffffff) {
+      throw new RangeError(`outIndices: an Int32Array cannot hold index ${index}; pass a Float64Array`);
+    }
+    indices[ret] = index;
+    entries[ret] = slot === ROOT_SLOT ? roots[r + R_RNODE] : nodes[slot];
+    if (++ret === nrEntries) break;
+    slot = radix_tree_next_slot(root, tag);
+  }
+  return ret;
+}
+
+function checkGangArgs(start: number, maxItems: number, indices: Int32Array | Float64Array, entries: Int32Array): void {
+  checkIndexArg('start', start);
+  const room = Math.min(indices.length, entries.length);
+  if (!(maxItems >= 0 && maxItems <= room && Number.isInteger(maxItems))) checkInt('maxItems', maxItems, 0, room);
+}
+
+/**
+ * find_get_entries_tag() (mm/filemap.c): up to maxItems entries carrying tag, in index order
+ * from start, into outIndices/outEntries; returns how many. Visits only subtrees whose tag bit
+ * is set: O(height) nodes per tagged leaf found. (The kernel orders the arrays entries, indices.)
+ */
+export function find_get_entries_tag(
+  root: RadixTree,
+  start: number,
+  tag: number,
+  maxItems: number,
+  outIndices: Int32Array | Float64Array,
+  outEntries: Int32Array,
+): number {
+  checkTagArg(tag);
+  checkGangArgs(start, maxItems, outIndices, outEntries);
+  return gangLookup(root, start, tag, maxItems, outIndices, outEntries);
+}
+
+/** find_get_entries() (mm/filemap.c): up to maxItems present entries in index order from start; returns how many. */
+export function find_get_entries(
+  root: RadixTree,
+  start: number,
+  maxItems: number,
+  outIndices: Int32Array | Float64Array,
+  outEntries: Int32Array,
+): number {
+  checkGangArgs(start, maxItems, outIndices, outEntries);
+  return gangLookup(root, start, ITER_ALL, maxItems, outIndices, outEntries);
+}
+
+/**
+ * tag_pages_for_writeback() (mm/page-writeback.c): sets TOWRITE on every DIRTY entry with
+ * index in [start, end] (DIRTY stays until the entry is written back); returns how many it
+ * visited. Takes the mapping's tree_lock itself and drops it every WRITEBACK_TAG_BATCH
+ * entries, so the caller must not hold it.
+ */
+export function tag_pages_for_writeback(root: RadixTree, start: number, end: number): number {
+  checkIndexArg('start', start);
+  checkIndexArg('end', end);
+  if (root.holdsTreeLock) {
+    throw new Error(`tag_pages_for_writeback: takes mapping ${root.mapping}'s tree_lock itself; call it without holding it`);
+  }
+  let tagged = 0;
+  root.treeLock();
+  radix_tree_iter_init(root, start);
+  let slot = radix_tree_next_chunk(root, PAGECACHE_TAG_DIRTY);
+  while (slot !== NO_SLOT) {
+    if (root.iterIndex > end) break;
+    radix_tree_iter_tag_set(root, PAGECACHE_TAG_TOWRITE);
+    tagged++;
+    if (tagged % WRITEBACK_TAG_BATCH === 0) {
+      radix_tree_iter_resume(root);
+      root.treeUnlock();
+      // cond_resched()
+      root.treeLock();
+      slot = radix_tree_next_chunk(root, PAGECACHE_TAG_DIRTY);
+      continue;
+    }
+    slot = radix_tree_next_slot(root, PAGECACHE_TAG_DIRTY);
+  }
+  root.treeUnlock();
+  return tagged;
+}
+
+// ---- invariants -------------------------------------------------------------------------------
+
+const TAG_NAMES = ['DIRTY', 'TOWRITE'];
+
+interface TreeWalk {
+  readonly nodes: Int32Array;
+  readonly highWater: number;
+  readonly capacity: number;
+  readonly seen: Uint8Array;
+  readonly out: string[];
+  readonly where: string;
+  entries: number;
+  nodeCount: number;
+}
+
+/** Checks node n (reached from parent at offset, expected to have shift) and below; returns its tag summary bits (bit t: any tag t). */
+function checkNode(w: TreeWalk, n: number, parent: number, offset: number, shift: number): number {
+  const nodes = w.nodes;
+  if (!Number.isInteger(n) || n < 1 || n > w.capacity) {
+    w.out.push(`${w.where}: node ${parent} slot ${offset} points to node ${n}, outside the pool 1..${w.capacity}`);
+    return 0;
+  }
+  if (n > w.highWater) {
+    w.out.push(`${w.where}: node ${parent} slot ${offset} points to node ${n}, above the pool's highWater ${w.highWater} (never allocated)`);
+    return 0;
+  }
+  if (w.seen[n]) {
+    w.out.push(`${w.where}: node ${n} reached twice (from node ${parent} slot ${offset}); a cycle or a node shared by two parents or trees`);
+    return 0;
+  }
+  w.seen[n] = 1;
+  w.nodeCount++;
+  const base = n * STRIDE;
+  const at = `${w.where}: node ${n} (shift ${shift})`;
+  if (nodes[base + N_SHIFT] === NODE_FREE_POISON) w.out.push(`${at} is on the free list (its shift is the free poison) but reachable`);
+  if (nodes[base + N_SHIFT] !== shift) w.out.push(`${at}: shift field is ${nodes[base + N_SHIFT]}, its depth says ${shift}`);
+  if (nodes[base + N_PARENT] !== parent) w.out.push(`${at}: parent field is ${nodes[base + N_PARENT]}, reached from ${parent}`);
+  if (parent !== 0 && nodes[base + N_OFFSET] !== offset) w.out.push(`${at}: offset field is ${nodes[base + N_OFFSET]}, sits in slot ${offset}`);
+  let used = 0;
+  for (let off = 0; off < MAP_SIZE; off++) {
+    const v = nodes[base + off];
+    if (v === 0) {
+      for (let t = 0; t < MAX_TAGS; t++) {
+        if (tag_get(nodes, base, t, off)) w.out.push(`${at} slot ${off}: tag ${TAG_NAMES[t]} set on an empty slot`);
+      }
+      continue;
+    }
+    used++;
+    if (shift === 0) {
+      if (!isDaxEntry(v)) w.out.push(`${at} slot ${off}: leaf holds ${v}, not a DAX entry (${describeDaxEntry(v)})`);
+      w.entries++;
+    } else {
+      const childTags = checkNode(w, v, n, off, shift - MAP_SHIFT);
+      for (let t = 0; t < MAX_TAGS; t++) {
+        const bit = tag_get(nodes, base, t, off);
+        const below = ((childTags >>> t) & 1) !== 0;
+        if (bit !== below) {
+          w.out.push(`${at} slot ${off}: tag ${TAG_NAMES[t]} bit is ${bit ? 'set' : 'clear'} but child node ${v} has ${below ? 'some' : 'none'}`);
+        }
+      }
+    }
+  }
+  if (nodes[base + N_COUNT] !== used) w.out.push(`${at}: count field is ${nodes[base + N_COUNT]}, ${used} slots are in use`);
+  if (used === 0) w.out.push(`${at}: empty node left in the tree`);
+  let summary = 0;
+  for (let t = 0; t < MAX_TAGS; t++) if (any_tag_set(nodes, base, t)) summary |= 1 << t;
+  return summary;
+}
+
+/**
+ * Checks one mapping's tree: tag bits match entries all the way up to the root, node counts
+ * and links, shift and height, no empty or shrinkable node, the root's entry and node counts.
+ * Returns violations (empty when sound). Marks the nodes it reaches in `seen` when given
+ * (checkIndex uses it to account for the whole pool). Hold the tree_lock, or run it quiescent.
+ */
+export function checkRadixTree(machine: Machine, mapping: number, seen?: Uint8Array): string[] {
+  checkInt('mapping', mapping, 0, machine.config.mappings - 1);
+  return walkTree(machine, mapping, seen ?? new Uint8Array(machine.config.indexNodes + 1)).out;
+}
+
+function walkTree(machine: Machine, mapping: number, seen: Uint8Array): TreeWalk {
+  const roots = machine.views.indexRoots;
+  const nodes = machine.views.indexNodes;
+  const r = mapping * R_STRIDE;
+  const capacity = machine.config.indexNodes;
+  const highWater = Math.min(machine.views.indexPool[INDEX_POOL.highWater], capacity);
+  const w: TreeWalk = {
+    nodes,
+    highWater,
+    capacity,
+    seen,
+    out: [],
+    where: `mapping ${mapping}`,
+    entries: 0,
+    nodeCount: 0,
+  };
+  const rnode = roots[r + R_RNODE];
+  const shift = roots[r + R_SHIFT];
+  const rtags = roots[r + R_TAGS];
+  if ((rtags & ~((1 << MAX_TAGS) - 1)) !== 0) w.out.push(`${w.where}: root tags ${rtags} has bits beyond the ${MAX_TAGS} tags`);
+  if (rnode === 0) {
+    if (shift !== 0) w.out.push(`${w.where}: empty tree with root shift ${shift}`);
+    if (rtags !== 0) w.out.push(`${w.where}: empty tree with root tags ${rtags}`);
+  } else if (shift === 0) {
+    if (!isDaxEntry(rnode)) w.out.push(`${w.where}: rnode holds ${rnode} with root shift 0, not a DAX entry`);
+    w.entries = 1;
+  } else if (shift < 0 || shift % MAP_SHIFT !== 0 || shift > RADIX_TREE_MAX_PATH * MAP_SHIFT) {
+    w.out.push(`${w.where}: root shift ${shift} is not a multiple of ${MAP_SHIFT} from ${MAP_SHIFT} to ${RADIX_TREE_MAX_PATH * MAP_SHIFT}`);
+  } else {
+    const summary = checkNode(w, rnode, 0, 0, shift - MAP_SHIFT);
+    for (let t = 0; t < MAX_TAGS; t++) {
+      const bit = ((rtags >>> t) & 1) !== 0;
+      const below = ((summary >>> t) & 1) !== 0;
+      if (bit !== below) w.out.push(`${w.where}: root tag ${TAG_NAMES[t]} is ${bit ? 'set' : 'clear'} but the tree has ${below ? 'tagged' : 'no tagged'} entries`);
+    }
+    // A sound tree is fully shrunk: radix_tree_shrink() runs after every delete.
+    if (rnode >= 1 && rnode <= highWater) {
+      const base = rnode * STRIDE;
+      if (nodes[base + N_COUNT] === 1 && nodes[base] !== 0) w.out.push(`${w.where}: top node ${rnode} holds only slot 0 (not shrunk)`);
+    }
+  }
+  if (roots[r + R_NREXCEPTIONAL] !== w.entries) w.out.push(`${w.where}: nrexceptional is ${roots[r + R_NREXCEPTIONAL]}, the tree holds ${w.entries} entries`);
+  if (roots[r + R_NODES] !== w.nodeCount) w.out.push(`${w.where}: root counts ${roots[r + R_NODES]} nodes, ${w.nodeCount} are reachable`);
+  return w;
+}
+
+/**
+ * Checks every mapping's tree (checkRadixTree) and the node pool as a whole: every node up to
+ * the pool's highWater is in exactly one tree or on the free list (none lost, none used
+ * twice), `used` equals the nodes in trees, and no tree_lock or pool lock is held. Run it
+ * only while no CPU works on the index.
+ */
+export function checkIndex(machine: Machine): string[] {
+  const capacity = machine.config.indexNodes;
+  const pool = machine.views.indexPool;
+  const nodes = machine.views.indexNodes;
+  const roots = machine.views.indexRoots;
+  const seen = new Uint8Array(capacity + 1);
+  const out: string[] = [];
+  let inTrees = 0;
+  for (let m = 0; m < machine.config.mappings; m++) {
+    const r = m * R_STRIDE;
+    if (roots[r + R_RNODE] === 0 && roots[r + R_SHIFT] === 0 && roots[r + R_NODES] === 0 && roots[r + R_NREXCEPTIONAL] === 0 && roots[r + R_TAGS] === 0) {
+      if (spin_is_locked(roots, r + R_LOCK)) out.push(`mapping ${m}: tree_lock is held`);
+      continue;
+    }
+    const w = walkTree(machine, m, seen);
+    for (const v of w.out) out.push(v);
+    inTrees += w.nodeCount;
+    if (spin_is_locked(roots, r + R_LOCK)) out.push(`mapping ${m}: tree_lock is held`);
+  }
+  const high = pool[INDEX_POOL.highWater];
+  const used = pool[INDEX_POOL.used];
+  if (high < 0 || high > capacity) out.push(`pool: highWater ${high} outside 0..${capacity}`);
+  if (used !== inTrees) out.push(`pool: used is ${used}, ${inTrees} nodes are in trees`);
+  if (spin_is_locked(pool, INDEX_POOL.lockState)) out.push('pool: radix_node_pool lock is held');
+  // Walk the free list.
+  const onFree = new Uint8Array(capacity + 1);
+  let free = 0;
+  let n = pool[INDEX_POOL.freeHead];
+  while (n !== 0) {
+    if (!Number.isInteger(n) || n < 1 || n > Math.min(high, capacity)) {
+      out.push(`pool: free list holds node ${n}, outside 1..highWater ${high}`);
+      break;
+    }
+    if (onFree[n]) {
+      out.push(`pool: node ${n} is on the free list twice (a cycle)`);
+      break;
+    }
+    onFree[n] = 1;
+    free++;
+    if (seen[n]) out.push(`pool: node ${n} is on the free list and in a tree`);
+    if (nodes[n * STRIDE + N_SHIFT] !== NODE_FREE_POISON) out.push(`pool: free node ${n} lacks the free poison (shift ${nodes[n * STRIDE + N_SHIFT]})`);
+    n = nodes[n * STRIDE + N_PARENT];
+  }
+  const lost: number[] = [];
+  for (let k = 1; k <= Math.min(high, capacity); k++) if (!seen[k] && !onFree[k]) lost.push(k);
+  if (lost.length) out.push(`pool: ${lost.length} nodes neither in a tree nor free (lost): ${lost.slice(0, 10).join(', ')}${lost.length > 10 ? ', ...' : ''}`);
+  if (used + free !== high && lost.length === 0) out.push(`pool: used ${used} + free ${free} != highWater ${high}`);
+  return out;
+}
