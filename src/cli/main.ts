@@ -6,6 +6,7 @@ import { hideBin } from 'yargs/helpers';
 import { readFileSync } from 'node:fs';
 import { EXIT_FAILED, EXIT_USAGE, isUsageError } from './errors.js';
 import { layoutCommand } from './layout_cmd.js';
+import { stressCommand } from './stress_cmd.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -18,6 +19,7 @@ try {
   await yargs(hideBin(process.argv))
     .scriptName('daxlab')
     .usage('$0 <command> [options]\n\nA lab that models and measures how Linux keeps memory-mapped persistent memory (DAX) durable.')
+    .command(stressCommand)
     .command(layoutCommand)
     .demandCommand(1, 'name a command (see --help)')
     .strict()

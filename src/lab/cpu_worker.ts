@@ -1,0 +1,31 @@
+// A CPU thread: attaches the machine, waits at the start gate with the other CPUs, runs
+// one exported function of a compiled module, and posts what it returns.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { attachMachine, type MachineDescriptor } from '../machine/machine.js';
+import { attachCpu, type Cpu } from '../sync/cpu.js';
+
+export interface CpuWorkerData {
+  descriptor: MachineDescriptor;
+  cpu: number;
+  /** file: URL of the compiled module that exports `fn`. */
+  moduleUrl: string;
+  fn: string;
+  args: unknown;
+  /** Int32 [arrived, go]: every CPU arrives, then waits for the main thread's go. */
+  gate: SharedArrayBuffer;
+}
+
+export type CpuFunction = (cpu: Cpu, args: any) => unknown;
+
+const data = workerData as CpuWorkerData;
+const machine = attachMachine(data.descriptor);
+const cpu = attachCpu(machine, data.cpu);
+const mod = (await import(data.moduleUrl)) as Record<string, CpuFunction>;
+const fn = mod[data.fn];
+if (typeof fn !== 'function') throw new Error(`${data.moduleUrl} has no function ${data.fn}`);
+const gate = new Int32Array(data.gate);
+Atomics.add(gate, 0, 1);
+Atomics.notify(gate, 0);
+Atomics.wait(gate, 1, 0);
+parentPort!.postMessage(await fn(cpu, data.args));
