@@ -1,0 +1,17 @@
+// npm run bench: every suite, printed and recorded under results/bench/.
+
+import { machineInfo, writeResult } from './support.js';
+import { runMachineSuite } from './machine.js';
+
+const lines: string[] = [];
+const log = (s: string) => {
+  lines.push(s);
+  console.log(s);
+};
+
+const info = machineInfo();
+log(`daxlab bench on ${info.cpus} × ${info.cpuModel}, Node ${info.node}, ${info.date}\n`);
+log('== machine (issue 4): locks, index, device ==');
+const machine = await runMachineSuite(log);
+writeResult('machine.json', JSON.stringify({ machine: info, ...machine }, null, 2) + '\n');
+writeResult('machine.txt', lines.join('\n') + '\n');
