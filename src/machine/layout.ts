@@ -21,12 +21,25 @@ export const PMEM_MODES = ['adr', 'eadr', 'ramdisk'] as const;
 export type PmemMode = (typeof PMEM_MODES)[number];
 
 /** lock_stat classes, in the order their figures are stored. */
-export const LOCK_CLASSES = ['tree_lock', 'radix_node_pool', 'dax_entry_lock'] as const;
+export const LOCK_CLASSES = [
+  'tree_lock',
+  'radix_node_pool',
+  'dax_entry_lock',
+  'j_state_lock',
+  'i_data_sem',
+  'ext4_group_lock',
+] as const;
 export type LockClassName = (typeof LOCK_CLASSES)[number];
 export const LOCK_CLASS = {
   tree_lock: 0,
   radix_node_pool: 1,
   dax_entry_lock: 2,
+  /** journal_t's j_state_lock (jbd2) or the XFS log's l_icloglock. */
+  j_state_lock: 3,
+  /** The per-inode lock over its extent map (ext4_inode_info.i_data_sem; XFS's ILOCK). */
+  i_data_sem: 4,
+  /** The block allocator's bitmap lock (ext4_lock_group()). */
+  ext4_group_lock: 5,
 } as const satisfies Record<LockClassName, number>;
 
 export interface MachineConfig {
@@ -43,6 +56,12 @@ export interface MachineConfig {
   lockStatHoldTimes: boolean;
   /** How long a CPU spins on a held lock before it sleeps in Atomics.wait (ns). */
   lockSpinNs: number;
+  /** Inodes in the filesystem's inode table. */
+  fsInodes: number;
+  /** Extent blocks per inode (255 extents each). */
+  fsExtentBlocksPerInode: number;
+  /** Blocks of the journal (log) area on the device; by default 1/32 of the device, 16 to 1024. */
+  journalBlocks: number;
 }
 
 export const DEFAULT_CONFIG: MachineConfig = {
@@ -56,6 +75,9 @@ export const DEFAULT_CONFIG: MachineConfig = {
   // machines, as long as a whole page fault in the seed's table: spin through holds of a
   // few microseconds rather than pay it.
   lockSpinNs: 50_000,
+  fsInodes: 64,
+  fsExtentBlocksPerInode: 4,
+  journalBlocks: 1024,
 };
 
 export const LIMITS = {
@@ -64,10 +86,13 @@ export const LIMITS = {
   mappings: { min: 1, max: 1 << 16 },
   indexNodes: { min: 2, max: 1 << 22 },
   lockSpinNs: { min: 0, max: 10_000_000 },
+  fsInodes: { min: 2, max: 1 << 16 },
+  fsExtentBlocksPerInode: { min: 1, max: 64 },
+  journalBlocks: { min: 16, max: 1 << 18 },
 } as const;
 
 /** A record of named 32-bit or 64-bit words; `stride` is its size in words. */
-function struct<const F extends Record<string, number>>(fields: F, stride: number): F & { readonly stride: number } {
+export function struct<const F extends Record<string, number>>(fields: F, stride: number): F & { readonly stride: number } {
   return Object.freeze({ ...fields, stride });
 }
 
@@ -136,6 +161,158 @@ export const INDEX_NODE = struct(
 /** The node pool's header: its lock words, free list head, nodes in use, never-used watermark. */
 export const INDEX_POOL = struct({ lockState: 0, lockOwner: 1, freeHead: 2, used: 3, highWater: 4 }, 16);
 
+// ---- fs/ and journal/ ------------------------------------------------------------------
+
+export const BLOCK_SIZE = PAGE_SIZE;
+export const INODE_SIZE = 256;
+
+/**
+ * Where the filesystem keeps what on the device, in 4 KiB blocks: superblock, block
+ * bitmap, inode table, extent blocks (the metadata blocks, cached in DRAM as fsMeta), then
+ * the journal area, then data blocks. Blocks before journalStart are metadata.
+ */
+export interface FsGeometry {
+  nblocks: number;
+  sbBlock: number;
+  bitmapStart: number;
+  bitmapBlocks: number;
+  inodeTableStart: number;
+  inodeTableBlocks: number;
+  extentStart: number;
+  extentBlocks: number;
+  inodes: number;
+  extentBlocksPerInode: number;
+  /** Metadata blocks: [0, metaBlocks). */
+  metaBlocks: number;
+  journalStart: number;
+  journalBlocks: number;
+  dataStart: number;
+  dataBlocks: number;
+}
+
+export function fsGeometry(c: MachineConfig): FsGeometry {
+  const nblocks = c.pmemBytes / BLOCK_SIZE;
+  const bitmapStart = 1;
+  const bitmapBlocks = Math.ceil(nblocks / (BLOCK_SIZE * 8));
+  const inodeTableStart = bitmapStart + bitmapBlocks;
+  const inodeTableBlocks = Math.ceil((c.fsInodes * INODE_SIZE) / BLOCK_SIZE);
+  const extentStart = inodeTableStart + inodeTableBlocks;
+  const extentBlocks = c.fsInodes * c.fsExtentBlocksPerInode;
+  const journalStart = extentStart + extentBlocks;
+  const dataStart = journalStart + c.journalBlocks;
+  return {
+    nblocks,
+    sbBlock: 0,
+    bitmapStart,
+    bitmapBlocks,
+    inodeTableStart,
+    inodeTableBlocks,
+    extentStart,
+    extentBlocks,
+    inodes: c.fsInodes,
+    extentBlocksPerInode: c.fsExtentBlocksPerInode,
+    metaBlocks: journalStart,
+    journalStart,
+    journalBlocks: c.journalBlocks,
+    dataStart,
+    dataBlocks: nblocks - dataStart,
+  };
+}
+
+/** Per metadata buffer (struct buffer_head / journal_head): which transaction it is dirty in. */
+export const FS_BUF = struct({ transaction: 0, nextTransaction: 1, ownerInode: 2, flags: 3 }, 4);
+
+/** Per inode, in DRAM (struct ext4_inode_info / xfs_inode_log_item): locks and sync state. */
+export const FS_INODE = struct(
+  {
+    lockState: 0,
+    lockOwner: 1,
+    i_sync_tid: 2,
+    i_datasync_tid: 3,
+    /** XFS: the inode is pinned while its changes are in the log but not durable. */
+    pinned: 4,
+    /** XFS: ili_last_lsn, the sequence of its last logged change. */
+    lastLsn: 5,
+    /** XFS: ili_fsync_fields, non-timestamp fields dirty since the last log force. */
+    fsyncFields: 6,
+    /** ext4-nojournal: metadata blocks of this inode not yet written home. */
+    dirtyBuffers: 8,
+    /** ext4 fast commit: changes logged for this inode (bumped by jbd2_journal_add_inode). */
+    fcSeq: 9,
+    /** ext4 fast commit: the fcSeq its last fast or full commit made durable. Waiters sleep on it. */
+    fcDone: 10,
+    /** ext4 fast commit: set while the inode waits for the commit thread to fast-commit it. */
+    fcRequested: 11,
+    /** The tid of the last transaction that logged this inode. */
+    lastTid: 12,
+  },
+  16,
+);
+
+/** The block allocator's DRAM state: its lock, free blocks, next-fit goal. */
+export const FS_ALLOC = struct({ lockState: 0, lockOwner: 1, freeBlocks: 2, goal: 3 }, 16);
+
+/** The journal's shared state (journal_t): j_state_lock first, then the transaction state. */
+export const JOURNAL = struct(
+  {
+    lockState: 0,
+    lockOwner: 1,
+    /** j_running_transaction's tid (0: none). */
+    runningTid: 2,
+    /** T_RUNNING (0) or T_LOCKED (1): whether new handles may join. */
+    runningState: 3,
+    /** t_updates of the running transaction: handles started and not stopped. */
+    updates: 4,
+    /** t_handle_count: handles ever joined to the running transaction. */
+    handleCount: 5,
+    /** t_nr_buffers: metadata blocks in the running transaction. */
+    nrBuffers: 6,
+    committingTid: 7,
+    /** j_commit_sequence: the last tid whose commit block is durable. Waiters sleep on it. */
+    commitSequence: 8,
+    /** j_commit_request: the highest tid someone asked to commit. */
+    commitRequest: 9,
+    /** The next tid to hand out. */
+    nextTid: 10,
+    /** Journal ring: next block to write, oldest live block. */
+    head: 11,
+    tail: 12,
+    /** Event count the commit thread sleeps on (j_wait_commit). */
+    wakeSeq: 13,
+    /** Set to stop the commit thread. */
+    shutdown: 14,
+    /** Fast commits since the last full commit. */
+    fcSequence: 15,
+    /** Number of commit records written to journalStats (a ring). */
+    commits: 16,
+    /** Inodes touched by the running transaction. */
+    nrInodes: 17,
+    /** When the running transaction started: low 31 bits of Date.now() (t_start; wrap-safe compare). */
+    tStartMs: 18,
+    /** ext4 fast commit: the tid marked ineligible (ext4_fc_mark_ineligible), 0 if none. */
+    fcIneligibleTid: 19,
+    /** ext4 fast commit: inodes waiting to be fast-committed. */
+    fcPending: 20,
+    /** Next free block of the fast-commit area (relative to its start). */
+    fcHead: 21,
+    /** Full commits that were asked for as fast commits (fallbacks). */
+    fcFallbacks: 22,
+    /** Fast commits done. */
+    fcCommits: 23,
+  },
+  32,
+);
+
+/** Journal instants (Float64, monoNs): when the running transaction's first commit request came. */
+export const JOURNAL_TIMES = struct({ requestNs: 0, tStartNs: 1 }, 8);
+
+/** One commit's record (Float64), kept in a ring in journalStats. */
+export const COMMIT_RECORD = struct(
+  { tid: 0, kind: 1, blocks: 2, handles: 3, inodes: 4, requestNs: 5, startNs: 6, durableNs: 7 },
+  8,
+);
+export const COMMIT_RECORDS = 1024;
+
 // ---- the region table ------------------------------------------------------------------
 
 type ViewCtor = Uint8ArrayConstructor | Int32ArrayConstructor | Float64ArrayConstructor;
@@ -165,6 +342,13 @@ export const REGIONS = {
   indexRoots: region(Int32Array, (c) => c.mappings * INDEX_ROOT.stride, 'mapping index roots and tree_locks'),
   indexNodes: region(Int32Array, (c) => (c.indexNodes + 1) * INDEX_NODE.stride, 'radix-tree node pool (node 0 is NULL)'),
   indexPool: region(Int32Array, () => INDEX_POOL.stride, 'node pool header'),
+  fsMeta: region(Uint8Array, (c) => fsGeometry(c).metaBlocks * BLOCK_SIZE, 'metadata buffers in DRAM (the buffer cache)'),
+  fsBufState: region(Int32Array, (c) => fsGeometry(c).metaBlocks * FS_BUF.stride, 'metadata buffer state (journal_head)'),
+  fsInodeState: region(Int32Array, (c) => c.fsInodes * FS_INODE.stride, 'in-memory inode state and i_data_sem'),
+  fsAlloc: region(Int32Array, () => FS_ALLOC.stride, 'block allocator state and its lock'),
+  journalState: region(Int32Array, () => JOURNAL.stride, 'journal_t: transaction state and j_state_lock'),
+  journalTimes: region(Float64Array, () => JOURNAL_TIMES.stride, 'journal instants (commit request time)'),
+  journalStats: region(Float64Array, () => COMMIT_RECORDS * COMMIT_RECORD.stride, 'per-commit records (a ring)'),
 } as const;
 
 export type RegionName = keyof typeof REGIONS;
@@ -184,12 +368,25 @@ export function regionBytes(config: MachineConfig): Record<RegionName, number> {
 /** Fills defaults and rejects an impossible configuration with a RangeError naming the field. */
 export function resolveConfig(partial: Partial<MachineConfig> = {}): MachineConfig {
   const c: MachineConfig = { ...DEFAULT_CONFIG, ...partial };
+  if (partial.journalBlocks === undefined && Number.isInteger(c.pmemBytes)) {
+    c.journalBlocks = Math.min(DEFAULT_CONFIG.journalBlocks, Math.max(LIMITS.journalBlocks.min, Math.floor(c.pmemBytes / BLOCK_SIZE / 32)));
+  }
   checkInt('cpus', c.cpus, LIMITS.cpus.min, LIMITS.cpus.max);
   checkMultiple('pmemBytes', c.pmemBytes, PMD_SIZE, '2 MiB', LIMITS.pmemBytes.min, LIMITS.pmemBytes.max);
   checkOneOf('pmemMode', c.pmemMode, PMEM_MODES);
   checkInt('mappings', c.mappings, LIMITS.mappings.min, LIMITS.mappings.max);
   checkInt('indexNodes', c.indexNodes, LIMITS.indexNodes.min, LIMITS.indexNodes.max);
   checkInt('lockSpinNs', c.lockSpinNs, LIMITS.lockSpinNs.min, LIMITS.lockSpinNs.max);
+  checkInt('fsInodes', c.fsInodes, LIMITS.fsInodes.min, LIMITS.fsInodes.max);
+  checkInt('fsExtentBlocksPerInode', c.fsExtentBlocksPerInode, LIMITS.fsExtentBlocksPerInode.min, LIMITS.fsExtentBlocksPerInode.max);
+  checkInt('journalBlocks', c.journalBlocks, LIMITS.journalBlocks.min, LIMITS.journalBlocks.max);
+  const g = fsGeometry(c);
+  if (g.dataBlocks < 16) {
+    throw new RangeError(
+      `pmemBytes: ${c.pmemBytes} leaves ${g.dataBlocks} data blocks after ${g.dataStart} blocks of metadata and journal; ` +
+        `expected a larger device or fewer fsInodes / journalBlocks`,
+    );
+  }
   if (typeof c.lockStatHoldTimes !== 'boolean') {
     throw new RangeError(`lockStatHoldTimes: expected true or false, got ${String(c.lockStatHoldTimes)}`);
   }

@@ -1,0 +1,383 @@
+// The commit thread's work: a full commit of the running transaction
+// (jbd2_journal_commit_transaction), a fast commit of requested inodes
+// (ext4_fc_perform_commit), and the checkpoint that writes committed metadata home.
+//
+// Locking rules: as journal.ts. A commit locks the running transaction (T_LOCKED: no new
+// handles), sleeps until its open handles stop (t_updates == 0), then, under j_state_lock,
+// takes the transaction's blocks, snapshots them and opens the next transaction, so the
+// snapshot is consistent and CPUs wait only for that switch, not for the writes. Only the
+// commit thread runs this file, so the journal area has one writer.
+//
+// Simplification: the checkpoint runs right after each full commit instead of when the
+// journal fills (jbd2's __jbd2_log_wait_for_space), so the journal holds at most one full
+// transaction and every full commit starts at the area's first block. It is charged no
+// injected cost: the kernel checkpoints off the commit's critical path.
+
+import { crc32 } from 'node:zlib';
+import {
+  BLOCK_SIZE,
+  COMMIT_RECORD,
+  COMMIT_RECORDS,
+  FS_BUF,
+  FS_INODE,
+  INODE_SIZE,
+  JOURNAL,
+  JOURNAL_TIMES,
+} from '../machine/layout.js';
+import { ndelay } from '../cost/delay.js';
+import { monoNs } from '../util/clock.js';
+import { T_LOCKED, T_RUNNING, type Journal } from './journal.js';
+import {
+  EXT4_FC_BLOCK,
+  FC_INODE_OFFSET,
+  JBD2_COMMIT_BLOCK,
+  JBD2_DESCRIPTOR_BLOCK,
+  JBD2_MAGIC_NUMBER,
+  JBD2_SUPERBLOCK_V2,
+  JCOMMIT,
+  JDESC,
+  JDESC_MAX_TAGS,
+  JFC,
+  JFC_MAX_TAGS,
+  JSB,
+} from './ondisk.js';
+
+const J = JOURNAL;
+
+export const COMMIT_FULL = 1;
+export const COMMIT_FAST = 2;
+
+export type CommitStep = 'descriptor' | 'metadata' | 'commit-block' | 'durable' | 'checkpoint';
+
+export interface CommitOptions {
+  /** Called after each step's blocks are stored (tests take crash images here). */
+  onStep?: (step: CommitStep, tid: number) => void;
+}
+
+export interface CommitResult {
+  tid: number;
+  kind: typeof COMMIT_FULL | typeof COMMIT_FAST;
+  /** Journal blocks written: descriptors, copies, commit block (fast: header and copies). */
+  blocks: number;
+  metadataBlocks: number;
+  handles: number;
+  inodes: number;
+  requestNs: number;
+  startNs: number;
+  durableNs: number;
+}
+
+/** Scratch memory private to the commit thread: snapshots and block images. */
+interface CommitScratch {
+  copies: Uint8Array;
+  homes: Int32Array;
+  block: Uint8Array;
+  words: Int32Array;
+}
+
+const scratch = new WeakMap<Journal, CommitScratch>();
+
+function scratchOf(j: Journal): CommitScratch {
+  let s = scratch.get(j);
+  if (!s) {
+    const n = Math.max(j.areas.fullBlocks, j.areas.fcBlocks);
+    const block = new Uint8Array(BLOCK_SIZE);
+    s = { copies: new Uint8Array(n * BLOCK_SIZE), homes: new Int32Array(n), block, words: new Int32Array(block.buffer) };
+    scratch.set(j, s);
+  }
+  return s;
+}
+
+/** Writes one journal block image to device block `at` (submit_bh of a journal buffer). */
+function writeJournalBlock(j: Journal, at: number, data: Uint8Array): void {
+  j.dev.store(at * BLOCK_SIZE, data);
+  ndelay(j.policy.journalBlockWriteNs);
+}
+
+/** Flushes device blocks [first, first + n) and fences: the REQ_PREFLUSH/REQ_FUA of a commit. */
+function flushJournalBlocks(j: Journal, first: number, n: number): void {
+  j.dev.flush(first * BLOCK_SIZE, n * BLOCK_SIZE);
+  j.dev.fence();
+  ndelay(j.policy.journalFlushNs);
+}
+
+/** jbd2_journal_create(): writes an empty journal's superblock (mkfs time). */
+export function jbd2_journal_create(j: Journal): void {
+  const s = scratchOf(j);
+  s.block.fill(0);
+  s.words[JSB.magic] = JBD2_MAGIC_NUMBER;
+  s.words[JSB.blocktype] = JBD2_SUPERBLOCK_V2;
+  s.words[JSB.s_start] = j.areas.first;
+  s.words[JSB.s_sequence] = 1;
+  s.words[JSB.s_maxlen] = j.geometry.journalBlocks;
+  s.words[JSB.s_fc_start] = j.areas.fcFirst;
+  j.dev.store(j.areas.sb * BLOCK_SIZE, s.block);
+  j.dev.flush(j.areas.sb * BLOCK_SIZE, BLOCK_SIZE);
+  j.dev.fence();
+}
+
+/** jbd2_journal_lock_updates(): locks the running transaction and sleeps until its handles stop. */
+function jbd2_journal_lock_updates(j: Journal): number {
+  const js = j.js;
+  j.lock();
+  const tid = js[J.runningTid];
+  if (tid !== 0) js[J.runningState] = T_LOCKED;
+  j.unlock();
+  if (tid === 0) return 0;
+  for (let u = Atomics.load(js, J.updates); u !== 0; u = Atomics.load(js, J.updates)) Atomics.wait(js, J.updates, u, 1000);
+  return tid;
+}
+
+/** jbd2_journal_unlock_updates(): lets new handles in again. Called with j_state_lock held. */
+function jbd2_journal_unlock_updates(j: Journal): void {
+  Atomics.store(j.js, J.runningState, T_RUNNING);
+}
+
+/**
+ * jbd2_journal_commit_transaction(): commits the running transaction, if any, and makes its
+ * waiters' tid durable; then checkpoints it. Returns what it wrote, or null with nothing to commit.
+ */
+export function jbd2_journal_commit_transaction(j: Journal, opts: CommitOptions = {}): CommitResult | null {
+  const js = j.js;
+  const tid = jbd2_journal_lock_updates(j);
+  if (tid === 0) return null;
+  const s = scratchOf(j);
+  const startNs = monoNs();
+
+  // T_LOCKED with no handle open: take the blocks, snapshot them, open the next transaction.
+  j.lock();
+  const handles = js[J.handleCount];
+  const inodeCount = js[J.nrInodes];
+  let n = 0;
+  const room = s.homes.length;
+  for (let b = 0; b < j.geometry.metaBlocks; b++) {
+    const at = b * FS_BUF.stride + FS_BUF.transaction;
+    if (j.bufs[at] !== tid) continue;
+    if (n === room) {
+      j.unlock();
+      throw new Error(`journal: transaction ${tid} holds more metadata blocks than the journal's ${room}; give it more journalBlocks`);
+    }
+    j.bufs[at] = 0;
+    s.homes[n] = b;
+    s.copies.set(j.cpu.machine.views.fsMeta.subarray(b * BLOCK_SIZE, (b + 1) * BLOCK_SIZE), n * BLOCK_SIZE);
+    n++;
+  }
+  const fcTargets = snapshotFcTargets(j, tid);
+  js[J.committingTid] = tid;
+  js[J.runningTid] = 0;
+  if (js[J.fcIneligibleTid] === tid) js[J.fcIneligibleTid] = 0;
+  const requestNs = j.times[JOURNAL_TIMES.requestNs] || startNs;
+  j.times[JOURNAL_TIMES.requestNs] = 0;
+  jbd2_journal_unlock_updates(j);
+  j.unlock();
+  Atomics.notify(js, J.runningState);
+
+  // Descriptor blocks, each followed by the copies it describes, then the commit block.
+  const first = j.areas.first;
+  let at = first;
+  for (let d = 0; d < n; d += JDESC_MAX_TAGS) {
+    const count = Math.min(JDESC_MAX_TAGS, n - d);
+    s.block.fill(0);
+    s.words[JDESC.magic] = JBD2_MAGIC_NUMBER;
+    s.words[JDESC.blocktype] = JBD2_DESCRIPTOR_BLOCK;
+    s.words[JDESC.tid] = tid;
+    s.words[JDESC.count] = count;
+    s.words.set(s.homes.subarray(d, d + count), JDESC.tags);
+    writeJournalBlock(j, at++, s.block);
+    opts.onStep?.('descriptor', tid);
+    for (let i = d; i < d + count; i++) writeJournalBlock(j, at++, s.copies.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE));
+    opts.onStep?.('metadata', tid);
+  }
+  // Without async_commit the copies are durable before the commit block is written.
+  if (!j.policy.asyncCommit) flushJournalBlocks(j, first, at - first);
+  s.block.fill(0);
+  s.words[JCOMMIT.magic] = JBD2_MAGIC_NUMBER;
+  s.words[JCOMMIT.blocktype] = JBD2_COMMIT_BLOCK;
+  s.words[JCOMMIT.tid] = tid;
+  s.words[JCOMMIT.count] = n;
+  s.words[JCOMMIT.checksum] = crc32(s.copies.subarray(0, n * BLOCK_SIZE)) | 0;
+  writeJournalBlock(j, at++, s.block);
+  opts.onStep?.('commit-block', tid);
+  flushJournalBlocks(j, j.policy.asyncCommit ? first : at - 1, j.policy.asyncCommit ? at - first : 1);
+  const durableNs = monoNs();
+
+  // The tid is durable: wake its waiters and the fast-commit waiters of its inodes.
+  j.lock();
+  js[J.committingTid] = 0;
+  js[J.fcHead] = 0;
+  j.unlock();
+  Atomics.store(js, J.commitSequence, tid);
+  Atomics.notify(js, J.commitSequence);
+  publishFcDone(j, fcTargets);
+  opts.onStep?.('durable', tid);
+
+  jbd2_log_do_checkpoint(j, s, n, tid + 1);
+  opts.onStep?.('checkpoint', tid);
+  const r: CommitResult = {
+    tid,
+    kind: COMMIT_FULL,
+    blocks: at - first,
+    metadataBlocks: n,
+    handles,
+    inodes: inodeCount,
+    requestNs,
+    startNs,
+    durableNs,
+  };
+  recordCommit(j, r);
+  return r;
+}
+
+/** The fcSeq of every inode the transaction logged: a full commit makes those changes durable too. */
+function snapshotFcTargets(j: Journal, tid: number): number[] {
+  const out: number[] = [];
+  const inodes = j.inodes;
+  for (let ino = 0; ino < j.cpu.machine.config.fsInodes; ino++) {
+    const b = ino * FS_INODE.stride;
+    if (inodes[b + FS_INODE.lastTid] === tid) out.push(ino, inodes[b + FS_INODE.fcSeq]);
+  }
+  return out;
+}
+
+function publishFcDone(j: Journal, targets: number[]): void {
+  for (let i = 0; i < targets.length; i += 2) {
+    const at = targets[i] * FS_INODE.stride + FS_INODE.fcDone;
+    if (Atomics.load(j.inodes, at) < targets[i + 1]) {
+      Atomics.store(j.inodes, at, targets[i + 1]);
+      Atomics.notify(j.inodes, at);
+    }
+  }
+}
+
+/**
+ * jbd2_log_do_checkpoint(): writes the committed copies to their home blocks, then moves the
+ * journal superblock past the transaction (jbd2_update_log_tail), so recovery expects `next`.
+ */
+function jbd2_log_do_checkpoint(j: Journal, s: CommitScratch, n: number, next: number): void {
+  for (let i = 0; i < n; i++) {
+    const home = s.homes[i] * BLOCK_SIZE;
+    j.dev.store(home, s.copies.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE));
+    j.dev.flush(home, BLOCK_SIZE);
+  }
+  j.dev.fence();
+  s.block.set(j.dev.load(j.areas.sb * BLOCK_SIZE, BLOCK_SIZE));
+  s.words[JSB.s_sequence] = next;
+  j.dev.store(j.areas.sb * BLOCK_SIZE, s.block);
+  j.dev.flush(j.areas.sb * BLOCK_SIZE, BLOCK_SIZE);
+  j.dev.fence();
+}
+
+/**
+ * ext4_fc_perform_commit(): logs the requested inodes' own records and extent blocks in the
+ * fast-commit area. Returns how many inodes it committed, or -1 when the transaction was
+ * ineligible or the area full, in which case it asked for a full commit instead.
+ */
+export function ext4_fc_perform_commit(j: Journal, opts: CommitOptions = {}): number {
+  const js = j.js;
+  if (Atomics.load(js, J.fcPending) === 0) return 0;
+  const startNs = monoNs();
+  const tid = jbd2_journal_lock_updates(j);
+  const s = scratchOf(j);
+  const per = j.cpu.machine.config.fsExtentBlocksPerInode;
+  const g = j.geometry;
+  const meta = j.cpu.machine.views.fsMeta;
+
+  j.lock();
+  const eligible = tid !== 0 && js[J.fcIneligibleTid] !== tid;
+  const need = (1 + per) * js[J.fcPending];
+  const fits = js[J.fcHead] + need <= j.areas.fcBlocks && per <= JFC_MAX_TAGS;
+  const inos: number[] = [];
+  const targets: number[] = [];
+  let n = 0;
+  for (let ino = 0; ino < j.cpu.machine.config.fsInodes; ino++) {
+    const b = ino * FS_INODE.stride;
+    if (j.inodes[b + FS_INODE.fcRequested] === 0) continue;
+    j.inodes[b + FS_INODE.fcRequested] = 0;
+    if (!(eligible && fits)) continue;
+    inos.push(ino);
+    targets.push(ino, j.inodes[b + FS_INODE.fcSeq]);
+    // Header: the inode record rides inside it; then the inode's extent blocks.
+    s.copies.fill(0, n * BLOCK_SIZE, (n + 1) * BLOCK_SIZE);
+    const rec = (g.inodeTableStart * BLOCK_SIZE) + ino * INODE_SIZE;
+    s.copies.set(meta.subarray(rec, rec + INODE_SIZE), n * BLOCK_SIZE + FC_INODE_OFFSET);
+    s.homes[n++] = -1 - ino;
+    for (let k = 0; k < per; k++) {
+      const home = g.extentStart + ino * per + k;
+      s.copies.set(meta.subarray(home * BLOCK_SIZE, (home + 1) * BLOCK_SIZE), n * BLOCK_SIZE);
+      s.homes[n++] = home;
+    }
+  }
+  js[J.fcPending] = 0;
+  if (!(eligible && fits)) {
+    if (tid !== 0) {
+      js[J.fcFallbacks]++;
+      if (js[J.commitRequest] < tid) js[J.commitRequest] = tid;
+    }
+    jbd2_journal_unlock_updates(j);
+    j.unlock();
+    Atomics.notify(js, J.runningState);
+    return -1;
+  }
+  const head = js[J.fcHead];
+  js[J.fcHead] = head + n;
+  const requestNs = j.times[JOURNAL_TIMES.requestNs] || startNs;
+  jbd2_journal_unlock_updates(j);
+  j.unlock();
+  Atomics.notify(js, J.runningState);
+
+  // Write each inode's header (with a checksum over its record and blocks) and its blocks.
+  let at = j.areas.fcFirst + head;
+  for (let i = 0; i < n; i += 1 + per) {
+    const hdr = new Int32Array(s.copies.buffer, i * BLOCK_SIZE, JFC.stride);
+    hdr[JFC.magic] = JBD2_MAGIC_NUMBER;
+    hdr[JFC.blocktype] = EXT4_FC_BLOCK;
+    hdr[JFC.tid] = tid;
+    hdr[JFC.ino] = -1 - s.homes[i];
+    hdr[JFC.count] = per;
+    hdr[JFC.seq] = targets[(i / (1 + per)) * 2 + 1];
+    const tags = new Int32Array(s.copies.buffer, i * BLOCK_SIZE + JFC.tags * 4, per);
+    tags.set(s.homes.subarray(i + 1, i + 1 + per));
+    hdr[JFC.checksum] = fcChecksum(s.copies, i, per);
+    for (let k = 0; k <= per; k++) writeJournalBlock(j, at++, s.copies.subarray((i + k) * BLOCK_SIZE, (i + k + 1) * BLOCK_SIZE));
+  }
+  opts.onStep?.('metadata', tid);
+  flushJournalBlocks(j, j.areas.fcFirst + head, n);
+  const durableNs = monoNs();
+  js[J.fcCommits] += inos.length;
+  publishFcDone(j, targets);
+  opts.onStep?.('durable', tid);
+  recordCommit(j, {
+    tid,
+    kind: COMMIT_FAST,
+    blocks: n,
+    metadataBlocks: n - inos.length,
+    handles: 0,
+    inodes: inos.length,
+    requestNs,
+    startNs,
+    durableNs,
+  });
+  return inos.length;
+}
+
+/** crc32 of a fast-commit record: its header's inode record and tags, then its blocks. */
+export function fcChecksum(blocks: Uint8Array, first: number, per: number): number {
+  const base = first * BLOCK_SIZE;
+  let c = crc32(blocks.subarray(base + JFC.tags * 4, base + FC_INODE_OFFSET + INODE_SIZE));
+  c = crc32(blocks.subarray(base + BLOCK_SIZE, base + (1 + per) * BLOCK_SIZE), c);
+  return c | 0;
+}
+
+function recordCommit(j: Journal, r: CommitResult): void {
+  const slot = (j.js[J.commits] % COMMIT_RECORDS) * COMMIT_RECORD.stride;
+  const st = j.cpu.machine.views.journalStats;
+  st[slot + COMMIT_RECORD.tid] = r.tid;
+  st[slot + COMMIT_RECORD.kind] = r.kind;
+  st[slot + COMMIT_RECORD.blocks] = r.blocks;
+  st[slot + COMMIT_RECORD.handles] = r.handles;
+  st[slot + COMMIT_RECORD.inodes] = r.inodes;
+  st[slot + COMMIT_RECORD.requestNs] = r.requestNs;
+  st[slot + COMMIT_RECORD.startNs] = r.startNs;
+  st[slot + COMMIT_RECORD.durableNs] = r.durableNs;
+  Atomics.add(j.js, J.commits, 1);
+}

@@ -1,0 +1,322 @@
+// jbd2 as CPUs see it: handles joined to the running transaction, metadata buffers filed
+// in it, commit requests and waits (fs/jbd2/transaction.c, journal.c). The commit thread's
+// side is in commit.ts and kjournald.ts.
+//
+// Locking rules:
+//  - j_state_lock (JOURNAL.lockState in views.journalState, class j_state_lock) guards the
+//    transaction state: runningTid, runningState, updates, handle/buffer/inode counts,
+//    commitRequest, the buffers' FS_BUF.transaction, the fast-commit fields. It is the
+//    innermost lock: callers may hold i_data_sem or the allocator's lock around it, never
+//    the other way round. Nothing sleeps under it.
+//  - A handle is open between jbd2_journal_start() and jbd2_journal_stop(); while any is
+//    open the running transaction cannot commit (t_updates). A CPU has one handle at a
+//    time (jbd2's nested handles are not modelled) and must not wait for a commit while
+//    its handle is open: the commit would wait for the handle, the handle for the commit.
+//  - Sleeps: jbd2_journal_start() sleeps while a commit has locked the running transaction
+//    (wait_transaction_locked, on runningState); jbd2_log_wait_commit() sleeps until the
+//    tid is durable (j_wait_done_commit, on commitSequence); fast-commit waiters sleep on
+//    their inode's FS_INODE.fcDone. All with no spinlock held.
+//  - The metadata itself (views.fsMeta) is changed by the filesystem under its own locks,
+//    between jbd2_journal_get_write_access() and jbd2_journal_dirty_metadata() of an open
+//    handle. Because a commit locks the transaction and waits for every handle to stop
+//    before it copies the blocks, it never copies a block mid-change (jbd2 gets the same
+//    with frozen copies in do_get_write_access()).
+//
+// Today's jbd2 keeps these steps and names; XFS's equivalent is the CIL and
+// xfs_log_force_seq(), which the xfs personality maps onto this engine.
+
+import { FS_BUF, FS_INODE, JOURNAL, JOURNAL_TIMES, LOCK_CLASS, CPU_STATE, fsGeometry, type FsGeometry } from '../machine/layout.js';
+import type { Cpu } from '../sync/cpu.js';
+import { spin_lock, spin_unlock } from '../sync/spinlock.js';
+import type { PmemDevice } from '../pmem/device.js';
+import { checkInt } from '../util/check.js';
+import { monoNs } from '../util/clock.js';
+import { journalAreas, type JournalAreas } from './ondisk.js';
+import { resolveJournalPolicy, type JournalPolicy } from './policy.js';
+
+export const T_RUNNING = 0;
+export const T_LOCKED = 1;
+/** cpuState waitKind of a CPU waiting for a journal commit (spinlock 1, entry wait queue 2). */
+export const WAIT_KIND_JOURNAL = 3;
+
+const J = JOURNAL;
+const LOCK = LOCK_CLASS.j_state_lock;
+
+export interface Handle {
+  readonly journal: Journal;
+  /** The transaction this handle is joined to (0 when closed). */
+  tid: number;
+  open: boolean;
+}
+
+/** One CPU's view of the journal (journal_t); one per CPU, made once. */
+export class Journal {
+  readonly cpu: Cpu;
+  readonly dev: PmemDevice;
+  readonly policy: JournalPolicy;
+  readonly geometry: FsGeometry;
+  readonly areas: JournalAreas;
+  readonly js: Int32Array;
+  readonly times: Float64Array;
+  readonly bufs: Int32Array;
+  readonly inodes: Int32Array;
+  readonly handle: Handle;
+  /** Metadata blocks a transaction may hold before the commit thread must commit it. */
+  readonly maxTransactionBlocks: number;
+
+  constructor(cpu: Cpu, dev: PmemDevice, policy: Partial<JournalPolicy> = {}) {
+    const v = cpu.machine.views;
+    this.cpu = cpu;
+    this.dev = dev;
+    this.policy = resolveJournalPolicy(policy);
+    this.geometry = fsGeometry(cpu.machine.config);
+    this.areas = journalAreas(this.geometry);
+    this.js = v.journalState;
+    this.times = v.journalTimes;
+    this.bufs = v.fsBufState;
+    this.inodes = v.fsInodeState;
+    this.handle = { journal: this, tid: 0, open: false };
+    // A transaction's descriptors and copies must fit the full-commit area (less a descriptor per 1020 tags and the commit block).
+    const room = this.areas.fullBlocks - 2 - Math.ceil(this.areas.fullBlocks / 1000);
+    this.maxTransactionBlocks = this.policy.maxTransactionBlocks > 0 ? Math.min(this.policy.maxTransactionBlocks, room) : room;
+  }
+
+  lock(): void {
+    spin_lock(this.cpu, this.js, J.lockState, LOCK);
+  }
+
+  unlock(): void {
+    spin_unlock(this.cpu, this.js, J.lockState, LOCK);
+  }
+}
+
+/** Low 31 bits of the wall clock in ms, shared by every thread; compare with ageMs(). */
+export function nowMs31(): number {
+  return Date.now() & 0x7fffffff;
+}
+
+export function ageMs(startMs31: number): number {
+  return (nowMs31() - startMs31) & 0x7fffffff;
+}
+
+/** Wakes the commit thread (wake_up(&journal->j_wait_commit)). */
+export function wakeCommitThread(j: Journal): void {
+  Atomics.add(j.js, J.wakeSeq, 1);
+  Atomics.notify(j.js, J.wakeSeq);
+}
+
+/** jbd2_journal_start(): joins (or starts) the running transaction; sleeps while a commit has it locked. */
+export function jbd2_journal_start(j: Journal): Handle {
+  const h = j.handle;
+  if (h.open) throw new Error(`jbd2_journal_start: cpu ${j.cpu.id} already has an open handle (nested handles are not modelled)`);
+  const js = j.js;
+  for (;;) {
+    j.lock();
+    if (js[J.runningState] === T_LOCKED) {
+      j.unlock();
+      wait_transaction_locked(j);
+      continue;
+    }
+    let created = false;
+    if (js[J.runningTid] === 0) {
+      const tid = js[J.nextTid] === 0 ? 1 : js[J.nextTid];
+      js[J.nextTid] = tid + 1;
+      js[J.runningTid] = tid;
+      js[J.handleCount] = 0;
+      js[J.nrBuffers] = 0;
+      js[J.nrInodes] = 0;
+      js[J.tStartMs] = nowMs31();
+      j.times[JOURNAL_TIMES.tStartNs] = monoNs();
+      j.times[JOURNAL_TIMES.requestNs] = 0;
+      created = true;
+    }
+    js[J.updates]++;
+    js[J.handleCount]++;
+    h.tid = js[J.runningTid];
+    h.open = true;
+    j.unlock();
+    // The commit thread arms its interval timer from the transaction's start.
+    if (created) wakeCommitThread(j);
+    return h;
+  }
+}
+
+/** wait_transaction_locked(): sleeps until the commit thread has switched transactions. */
+function wait_transaction_locked(j: Journal): void {
+  markWaiting(j, J.runningState);
+  while (Atomics.load(j.js, J.runningState) === T_LOCKED) Atomics.wait(j.js, J.runningState, T_LOCKED, 1000);
+  markWaiting(j, -1);
+}
+
+/** jbd2_journal_stop(): leaves the transaction; the last handle out of a locked one wakes the commit thread. */
+export function jbd2_journal_stop(h: Handle): void {
+  if (!h.open) throw new Error('jbd2_journal_stop: the handle is not open');
+  const j = h.journal;
+  j.lock();
+  const left = --j.js[J.updates];
+  const wake = left === 0 && j.js[J.runningState] === T_LOCKED;
+  j.unlock();
+  h.open = false;
+  h.tid = 0;
+  if (wake) Atomics.notify(j.js, J.updates);
+}
+
+function checkBlock(j: Journal, h: Handle, block: number): void {
+  if (!h.open) throw new Error('journal: metadata changed outside an open handle');
+  checkInt('block', block, 0, j.geometry.metaBlocks - 1);
+}
+
+/**
+ * jbd2_journal_get_write_access(): announces a change to metadata block `block`. jbd2
+ * freezes a copy here when the buffer belongs to the committing transaction; the lab's
+ * commit copies its blocks while no handle is open, so there is nothing to freeze.
+ */
+export function jbd2_journal_get_write_access(h: Handle, block: number): void {
+  checkBlock(h.journal, h, block);
+}
+
+/** jbd2_journal_dirty_metadata(): files block `block` in the handle's transaction. */
+export function jbd2_journal_dirty_metadata(h: Handle, block: number): void {
+  const j = h.journal;
+  checkBlock(j, h, block);
+  const at = block * FS_BUF.stride + FS_BUF.transaction;
+  if (j.bufs[at] === h.tid) return;
+  j.lock();
+  let full = false;
+  if (j.bufs[at] !== h.tid) {
+    j.bufs[at] = h.tid;
+    full = ++j.js[J.nrBuffers] >= j.maxTransactionBlocks;
+    if (full && j.js[J.commitRequest] < h.tid) j.js[J.commitRequest] = h.tid;
+  }
+  j.unlock();
+  // A transaction that outgrew its limit is committed at once (start_this_handle's
+  // jbd2_log_start_commit for a too-large transaction); its handles keep running meanwhile.
+  if (full) wakeCommitThread(j);
+}
+
+/** jbd2_journal_add_inode() / ext4_fc_track_inode(): the inode has changes in the handle's transaction. */
+export function jbd2_journal_add_inode(h: Handle, ino: number): void {
+  const j = h.journal;
+  checkInt('ino', ino, 0, j.cpu.machine.config.fsInodes - 1);
+  if (!h.open) throw new Error('jbd2_journal_add_inode: the handle is not open');
+  const b = ino * FS_INODE.stride;
+  j.lock();
+  if (j.inodes[b + FS_INODE.lastTid] !== h.tid) {
+    j.inodes[b + FS_INODE.lastTid] = h.tid;
+    j.js[J.nrInodes]++;
+  }
+  j.inodes[b + FS_INODE.fcSeq]++;
+  j.unlock();
+}
+
+/**
+ * ext4_fc_mark_ineligible(): no fast commit may stand in for this transaction; an fsync
+ * during it falls back to a full commit. The filesystem marks a transaction that frees
+ * blocks: another inode may already have been given them, and a fast commit of that inode
+ * alone would make its extents durable before the free that they depend on.
+ */
+export function ext4_fc_mark_ineligible(h: Handle): void {
+  if (!h.open) throw new Error('ext4_fc_mark_ineligible: the handle is not open');
+  const j = h.journal;
+  j.lock();
+  j.js[J.fcIneligibleTid] = h.tid;
+  j.unlock();
+}
+
+/** jbd2_transaction_committed(): whether tid's commit block is durable (tid 0: nothing to wait for). */
+export function jbd2_transaction_committed(j: Journal, tid: number): boolean {
+  return tid <= Atomics.load(j.js, J.commitSequence);
+}
+
+/** jbd2_log_start_commit(): asks the commit thread to commit up to tid. */
+export function jbd2_log_start_commit(j: Journal, tid: number): void {
+  if (jbd2_transaction_committed(j, tid)) return;
+  j.lock();
+  const ask = j.js[J.commitRequest] < tid;
+  if (ask) {
+    j.js[J.commitRequest] = tid;
+    if (j.times[JOURNAL_TIMES.requestNs] === 0) j.times[JOURNAL_TIMES.requestNs] = monoNs();
+  }
+  j.unlock();
+  if (ask) wakeCommitThread(j);
+}
+
+/** jbd2_log_wait_commit(): sleeps until tid's commit is durable. */
+export function jbd2_log_wait_commit(j: Journal, tid: number): void {
+  if (j.handle.open && j.handle.tid <= tid) {
+    throw new Error(`jbd2_log_wait_commit: cpu ${j.cpu.id} would wait for tid ${tid} with a handle open in it (deadlock)`);
+  }
+  const js = j.js;
+  let seq = Atomics.load(js, J.commitSequence);
+  if (seq >= tid) return;
+  markWaiting(j, J.commitSequence);
+  while (seq < tid) {
+    Atomics.wait(js, J.commitSequence, seq, 1000);
+    seq = Atomics.load(js, J.commitSequence);
+  }
+  markWaiting(j, -1);
+}
+
+/** jbd2_complete_transaction(): commits up to tid if needed and waits until it is durable. */
+export function jbd2_complete_transaction(j: Journal, tid: number): void {
+  if (jbd2_transaction_committed(j, tid)) return;
+  jbd2_log_start_commit(j, tid);
+  jbd2_log_wait_commit(j, tid);
+}
+
+/** Whether the inode's changes are all durable through a fast or full commit (its fc list entry is gone). */
+export function ext4_fc_inode_clean(j: Journal, ino: number): boolean {
+  const b = ino * FS_INODE.stride;
+  return Atomics.load(j.inodes, b + FS_INODE.fcDone) >= Atomics.load(j.inodes, b + FS_INODE.fcSeq);
+}
+
+/**
+ * ext4_fc_commit(): makes the inode's changes up to tid durable. With fast commit on and
+ * the transaction eligible, the commit thread logs just this inode; otherwise (or when it
+ * finds the transaction ineligible) the whole transaction commits.
+ */
+export function ext4_fc_commit(j: Journal, ino: number, tid: number): void {
+  if (!j.policy.fastCommit) return jbd2_complete_transaction(j, tid);
+  if (jbd2_transaction_committed(j, tid)) return;
+  const b = ino * FS_INODE.stride;
+  j.lock();
+  if (j.js[J.runningTid] !== tid || j.js[J.fcIneligibleTid] === tid) {
+    if (j.js[J.fcIneligibleTid] === tid) j.js[J.fcFallbacks]++;
+    j.unlock();
+    return jbd2_complete_transaction(j, tid);
+  }
+  const target = j.inodes[b + FS_INODE.fcSeq];
+  if (Atomics.load(j.inodes, b + FS_INODE.fcDone) >= target) {
+    j.unlock();
+    return;
+  }
+  if (j.inodes[b + FS_INODE.fcRequested] === 0) {
+    j.inodes[b + FS_INODE.fcRequested] = 1;
+    j.js[J.fcPending]++;
+  }
+  if (j.times[JOURNAL_TIMES.requestNs] === 0) j.times[JOURNAL_TIMES.requestNs] = monoNs();
+  j.unlock();
+  wakeCommitThread(j);
+  markWaiting(j, -2 - ino);
+  const at = b + FS_INODE.fcDone;
+  for (;;) {
+    const done = Atomics.load(j.inodes, at);
+    if (done >= target || jbd2_transaction_committed(j, tid)) break;
+    Atomics.wait(j.inodes, at, done, 1000);
+  }
+  markWaiting(j, -1);
+}
+
+/** Tells the watchdog this CPU waits on a journal word (word < 0: not waiting; -2 - ino: an inode's fast commit). */
+function markWaiting(j: Journal, word: number): void {
+  const st = j.cpu.machine.views.cpuState;
+  const base = j.cpu.stateBase;
+  if (word === -1) {
+    Atomics.store(st, base + CPU_STATE.waitKind, 0);
+    return;
+  }
+  st[base + CPU_STATE.waitRegion] = j.cpu.regionOf(word <= -2 ? j.inodes.buffer : j.js.buffer);
+  st[base + CPU_STATE.waitAt] = word <= -2 ? -2 - word : word;
+  st[base + CPU_STATE.waitClass] = LOCK;
+  Atomics.store(st, base + CPU_STATE.waitKind, WAIT_KIND_JOURNAL);
+}

@@ -1,0 +1,71 @@
+// The journal commit thread (kjournald2, fs/jbd2/journal.c): its own CPU, like jbd2's
+// kthread. It commits the running transaction when someone waits for its tid, when its
+// commit interval expires, or when it outgrows the size limit; it performs requested fast
+// commits; between those it sleeps on the journal's wake word.
+
+import { JOURNAL } from '../machine/layout.js';
+import type { Cpu } from '../sync/cpu.js';
+import { PmemDevice } from '../pmem/device.js';
+import { ageMs, Journal } from './journal.js';
+import { ext4_fc_perform_commit, jbd2_journal_commit_transaction } from './commit.js';
+import type { JournalPolicy } from './policy.js';
+
+const J = JOURNAL;
+
+export interface KjournaldSummary {
+  commits: number;
+  fastCommits: number;
+  fallbacks: number;
+  /** Why each full commit started: a waiter asked, the interval expired, or the transaction was full. */
+  triggers: { request: number; interval: number; size: number };
+}
+
+/** kjournald2(): runs until journalState.shutdown is set, then commits what is left and returns. */
+export function kjournald2(cpu: Cpu, args: { policy?: Partial<JournalPolicy> }): KjournaldSummary {
+  const j = new Journal(cpu, new PmemDevice(cpu), args.policy ?? {});
+  const js = j.js;
+  const { commitIntervalMs, batchWindowUs } = j.policy;
+  const summary: KjournaldSummary = { commits: 0, fastCommits: 0, fallbacks: 0, triggers: { request: 0, interval: 0, size: 0 } };
+  for (;;) {
+    const seq = Atomics.load(js, J.wakeSeq);
+    const stopping = Atomics.load(js, J.shutdown) !== 0;
+    if (Atomics.load(js, J.fcPending) !== 0) {
+      const r = ext4_fc_perform_commit(j);
+      if (r > 0) summary.fastCommits += r;
+      else if (r < 0) summary.fallbacks++;
+    }
+    const tid = Atomics.load(js, J.runningTid);
+    let timeoutMs = commitIntervalMs;
+    if (tid !== 0) {
+      const age = ageMs(Atomics.load(js, J.tStartMs));
+      const requested = Atomics.load(js, J.commitRequest) >= tid;
+      const full = Atomics.load(js, J.nrBuffers) >= j.maxTransactionBlocks;
+      const expired = age >= commitIntervalMs;
+      if (requested || full || expired || stopping) {
+        if (requested && !full && batchWindowUs > 0) {
+          // Let other syncers join the transaction before it is locked (j_max_batch_time).
+          Atomics.wait(js, J.shutdown, 0, batchWindowUs / 1000);
+        }
+        if (jbd2_journal_commit_transaction(j)) {
+          summary.commits++;
+          if (full) summary.triggers.size++;
+          else if (requested) summary.triggers.request++;
+          else summary.triggers.interval++;
+        }
+        continue;
+      }
+      timeoutMs = commitIntervalMs - age;
+    } else if (stopping) {
+      break;
+    }
+    Atomics.wait(js, J.wakeSeq, seq, Math.max(1, timeoutMs));
+  }
+  return summary;
+}
+
+/** jbd2_journal_destroy()'s first half: asks the commit thread to commit what is left and exit. */
+export function stopCommitThread(js: Int32Array): void {
+  Atomics.store(js, J.shutdown, 1);
+  Atomics.add(js, J.wakeSeq, 1);
+  Atomics.notify(js, J.wakeSeq);
+}

@@ -1,0 +1,230 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createMachine, type Machine } from '../src/machine/machine.js';
+import { BLOCK_SIZE, COMMIT_RECORD, JOURNAL, MiB, fsGeometry } from '../src/machine/layout.js';
+import { attachCpu } from '../src/sync/cpu.js';
+import { PmemDevice } from '../src/pmem/device.js';
+import {
+  Journal,
+  ext4_fc_commit,
+  ext4_fc_inode_clean,
+  ext4_fc_mark_ineligible,
+  jbd2_complete_transaction,
+  jbd2_journal_add_inode,
+  jbd2_journal_dirty_metadata,
+  jbd2_journal_get_write_access,
+  jbd2_journal_start,
+  jbd2_journal_stop,
+  jbd2_transaction_committed,
+} from '../src/journal/journal.js';
+import { COMMIT_FULL, jbd2_journal_commit_transaction, jbd2_journal_create, type CommitStep } from '../src/journal/commit.js';
+import { jbd2_journal_recover } from '../src/journal/recovery.js';
+import { journalAreas } from '../src/journal/ondisk.js';
+import { stopCommitThread, type KjournaldSummary } from '../src/journal/kjournald.js';
+import { resolveJournalPolicy, type JournalPolicy } from '../src/journal/policy.js';
+import { runCpus } from './support/workers.js';
+
+const never = () => 0.99; // a crash that evicts no dirty line
+const always = () => 0; // a crash that evicts every dirty line
+
+function setup(policy: Partial<JournalPolicy> = {}, cpus = 6) {
+  const machine = createMachine({ cpus, pmemBytes: 8 * MiB, indexNodes: 2, mappings: 1, fsInodes: 16 });
+  const cpu = attachCpu(machine, 0);
+  const dev = new PmemDevice(cpu);
+  const j = new Journal(cpu, dev, policy);
+  jbd2_journal_create(j);
+  return { machine, cpu, dev, j, g: fsGeometry(machine.config) };
+}
+
+/** One handle filling metadata block `block` with `value`, logged for inode `ino`. */
+function change(j: Journal, block: number, value: number, ino = 1): number {
+  const h = jbd2_journal_start(j);
+  jbd2_journal_get_write_access(h, block);
+  j.cpu.machine.views.fsMeta.fill(value, block * BLOCK_SIZE, (block + 1) * BLOCK_SIZE);
+  jbd2_journal_dirty_metadata(h, block);
+  jbd2_journal_add_inode(h, ino);
+  const tid = h.tid;
+  jbd2_journal_stop(h);
+  return tid;
+}
+
+const homeByte = (image: Uint8Array, block: number) => image[block * BLOCK_SIZE + 17];
+
+let stopping: (() => Promise<KjournaldSummary>) | undefined;
+afterEach(async () => {
+  await stopping?.();
+  stopping = undefined;
+});
+
+/** Starts kjournald2 on a worker CPU; resolves once it runs. */
+async function startCommitThread(machine: Machine, cpu: number, policy: Partial<JournalPolicy>) {
+  const started = new SharedArrayBuffer(4);
+  const run = runCpus<KjournaldSummary>(machine, [{ cpu, module: 'journal_scenarios', fn: 'commitThread', args: { policy, started } }]);
+  const s = new Int32Array(started);
+  while (Atomics.load(s, 0) === 0) {
+    const r = Atomics.waitAsync(s, 0, 0, 1000);
+    if (r.async) await r.value;
+  }
+  let done: KjournaldSummary | undefined;
+  stopping = async () => {
+    if (done) return done;
+    stopCommitThread(machine.views.journalState);
+    done = (await run)[0];
+    return done;
+  };
+  return stopping;
+}
+
+describe('jbd2 journal', () => {
+  it('rejects a bad policy naming the knob', () => {
+    expect(() => resolveJournalPolicy({ commitIntervalMs: 0 })).toThrow(/journal\.commitIntervalMs: expected an integer from 1/);
+    expect(() => resolveJournalPolicy({ fastCommit: 'yes' as unknown as boolean })).toThrow(/journal\.fastCommit/);
+  });
+
+  it('commits a transaction: metadata reaches its home block only through the journal', () => {
+    const { j, dev, g } = setup();
+    const block = g.inodeTableStart;
+    const tid = change(j, block, 0x5a);
+    expect(jbd2_transaction_committed(j, tid)).toBe(false);
+    expect(homeByte(dev.crashImage(never), block)).toBe(0);
+    const r = jbd2_journal_commit_transaction(j)!;
+    expect(r).toMatchObject({ tid, kind: COMMIT_FULL, metadataBlocks: 1, blocks: 3, handles: 1, inodes: 1 });
+    expect(jbd2_transaction_committed(j, tid)).toBe(true);
+    expect(homeByte(dev.crashImage(never), block)).toBe(0x5a);
+    expect(jbd2_journal_commit_transaction(j)).toBeNull(); // nothing running
+  });
+
+  it('replays a transaction whose commit block is durable and ignores one whose is not', () => {
+    const { j, dev, g } = setup();
+    const block = g.inodeTableStart + 1;
+    change(j, block, 0x11);
+    const images = new Map<CommitStep, Uint8Array>();
+    jbd2_journal_commit_transaction(j, { onStep: (step) => images.set(step, dev.crashImage(always)) });
+    // Between the descriptor and the commit block: even with every dirty line evicted, no replay.
+    const early = images.get('metadata')!;
+    const r1 = jbd2_journal_recover(early, g);
+    expect(r1.replayed).toEqual([]);
+    expect(r1.discarded).toBe(1);
+    expect(homeByte(early, block)).toBe(0);
+    // Once the commit is durable (before the checkpoint wrote the home block), replay restores it.
+    const late = images.get('durable')!;
+    expect(homeByte(late, block)).toBe(0);
+    const r2 = jbd2_journal_recover(late, g);
+    expect(r2.replayed).toEqual([1]);
+    expect(homeByte(late, block)).toBe(0x11);
+    // After the checkpoint there is nothing left to replay and the next tid is expected.
+    const after = dev.crashImage(never);
+    expect(jbd2_journal_recover(after, g)).toMatchObject({ replayed: [], nextTid: 2 });
+    expect(homeByte(after, block)).toBe(0x11);
+  });
+
+  it('with async_commit, a commit block that outran its copies is caught by the checksum', () => {
+    const { j, dev, g } = setup({ asyncCommit: true });
+    const block = g.inodeTableStart + 2;
+    for (let b = 0; b < 8; b++) change(j, block + b, 0x20 + b);
+    let lucky: Uint8Array | undefined;
+    jbd2_journal_commit_transaction(j, {
+      onStep: (step) => {
+        // The commit block is stored but nothing is flushed yet: everything is still in the caches.
+        if (step === 'commit-block') lucky = dev.crashImage(always);
+      },
+    });
+    // Had the caches written back every line, the transaction would be complete.
+    expect(jbd2_journal_recover(lucky!.slice(), g).replayed).toEqual([1]);
+    // A crash that kept the commit block's line but not one line of the third copy: torn.
+    const torn = lucky!.slice();
+    const copy = journalAreas(g).first + 3;
+    torn.fill(0, copy * BLOCK_SIZE + 128, copy * BLOCK_SIZE + 192);
+    const r = jbd2_journal_recover(torn, g);
+    expect(r.replayed).toEqual([]);
+    expect(r.discarded).toBe(1);
+  });
+
+  it('lets handles of several CPUs join one transaction; each fsync returns only after its commit is durable', async () => {
+    const { machine, j } = setup({ commitIntervalMs: 60_000 });
+    const stop = await startCommitThread(machine, 5, { commitIntervalMs: 60_000 });
+    const barrier = new SharedArrayBuffer(4);
+    const g = fsGeometry(machine.config);
+    const out = await runCpus<{ tid: number; returnedNs: number }>(
+      machine,
+      [1, 2, 3].map((cpu) => ({
+        cpu,
+        module: 'journal_scenarios',
+        fn: 'joinAndSync',
+        args: { policy: { commitIntervalMs: 60_000 }, block: g.inodeTableStart + cpu, value: cpu, n: 3, barrier },
+      })),
+    );
+    expect(new Set(out.map((o) => o.tid)).size).toBe(1);
+    const summary = await stop();
+    expect(summary.commits).toBe(1);
+    expect(summary.triggers.request).toBe(1);
+    const st = machine.views.journalStats;
+    expect(st[COMMIT_RECORD.handles]).toBe(3);
+    expect(st[COMMIT_RECORD.inodes]).toBe(3);
+    expect(st[COMMIT_RECORD.blocks]).toBe(5); // descriptor, 3 copies, commit block
+    for (const o of out) expect(o.returnedNs).toBeGreaterThanOrEqual(st[COMMIT_RECORD.durableNs]);
+    expect(jbd2_transaction_committed(j, out[0].tid)).toBe(true);
+  });
+
+  it('commits on its interval when nobody asks', async () => {
+    const { machine, j, dev, g } = setup({ commitIntervalMs: 30 });
+    const stop = await startCommitThread(machine, 5, { commitIntervalMs: 30 });
+    const tid = change(j, g.inodeTableStart, 0x77);
+    const t0 = Date.now();
+    while (!jbd2_transaction_committed(j, tid) && Date.now() - t0 < 5000) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    expect(jbd2_transaction_committed(j, tid)).toBe(true);
+    expect(homeByte(dev.crashImage(never), g.inodeTableStart)).toBe(0x77);
+    expect((await stop()).triggers.interval).toBe(1);
+  });
+
+  it('fast-commits just the inode when the transaction is eligible', async () => {
+    const { machine, j, dev, g } = setup({ fastCommit: true, commitIntervalMs: 60_000 });
+    const stop = await startCommitThread(machine, 5, { fastCommit: true, commitIntervalMs: 60_000 });
+    const per = machine.config.fsExtentBlocksPerInode;
+    const mine = g.extentStart + 1 * per; // inode 1's first extent block
+    const theirs = g.extentStart + 2 * per; // inode 2's
+    const tid = change(j, mine, 0x31, 1);
+    change(j, theirs, 0x32, 2);
+    ext4_fc_commit(j, 1, tid);
+    expect(jbd2_transaction_committed(j, tid)).toBe(false); // no full commit happened
+    expect(ext4_fc_inode_clean(j, 1)).toBe(true);
+    expect(ext4_fc_inode_clean(j, 2)).toBe(false);
+    const image = dev.crashImage(never);
+    const r = jbd2_journal_recover(image, g);
+    expect(r.fastCommits).toBe(1);
+    expect(homeByte(image, mine)).toBe(0x31);
+    expect(homeByte(image, theirs)).toBe(0); // the other inode's change was not made durable
+    const s = await stop();
+    expect(s.fastCommits).toBe(1);
+    expect(machine.views.journalState[JOURNAL.fcFallbacks]).toBe(0);
+  });
+
+  it('falls back to a full commit when another inode made the transaction ineligible', async () => {
+    const { machine, j, g } = setup({ fastCommit: true, commitIntervalMs: 60_000 });
+    const stop = await startCommitThread(machine, 5, { fastCommit: true, commitIntervalMs: 60_000 });
+    const per = machine.config.fsExtentBlocksPerInode;
+    const tid = change(j, g.extentStart + per, 0x41, 1);
+    // Inode 2 frees blocks in the same transaction (a punch): inode 1 may depend on it.
+    const h = jbd2_journal_start(j);
+    jbd2_journal_get_write_access(h, g.extentStart + 2 * per);
+    jbd2_journal_dirty_metadata(h, g.extentStart + 2 * per);
+    jbd2_journal_add_inode(h, 2);
+    ext4_fc_mark_ineligible(h);
+    jbd2_journal_stop(h);
+    ext4_fc_commit(j, 1, tid);
+    expect(jbd2_transaction_committed(j, tid)).toBe(true); // a full commit stood in
+    expect(machine.views.journalState[JOURNAL.fcFallbacks]).toBe(1);
+    expect(ext4_fc_inode_clean(j, 2)).toBe(true); // the full commit covered inode 2 as well
+    expect((await stop()).fastCommits).toBe(0);
+  });
+
+  it('refuses to wait for a transaction while holding a handle in it (that would deadlock)', () => {
+    const { j, g } = setup();
+    const h = jbd2_journal_start(j);
+    jbd2_journal_dirty_metadata(h, g.inodeTableStart);
+    expect(() => jbd2_complete_transaction(j, h.tid)).toThrow(/deadlock/);
+    expect(() => jbd2_journal_start(j)).toThrow(/already has an open handle/);
+    expect(() => jbd2_journal_dirty_metadata(h, g.metaBlocks)).toThrow(/block: expected an integer from 0 to/);
+    jbd2_journal_stop(h);
+    expect(() => jbd2_journal_stop(h)).toThrow(/not open/);
+  });
+});
