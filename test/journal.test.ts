@@ -19,6 +19,7 @@ import {
 import { COMMIT_FULL, jbd2_journal_commit_transaction, jbd2_journal_create, type CommitStep } from '../src/journal/commit.js';
 import { jbd2_journal_recover } from '../src/journal/recovery.js';
 import { journalAreas } from '../src/journal/ondisk.js';
+import { readCommitRecords } from '../src/journal/stats.js';
 import { stopCommitThread, type KjournaldSummary } from '../src/journal/kjournald.js';
 import { resolveJournalPolicy, type JournalPolicy } from '../src/journal/policy.js';
 import { runCpus } from './support/workers.js';
@@ -158,9 +159,9 @@ describe('jbd2 journal', () => {
     expect(summary.commits).toBe(1);
     expect(summary.triggers.request).toBe(1);
     const st = machine.views.journalStats;
-    expect(st[COMMIT_RECORD.handles]).toBe(3);
-    expect(st[COMMIT_RECORD.inodes]).toBe(3);
-    expect(st[COMMIT_RECORD.blocks]).toBe(5); // descriptor, 3 copies, commit block
+    const [rec] = readCommitRecords(machine);
+    expect(rec).toMatchObject({ tid: out[0].tid, kind: 'full', handles: 3, inodes: 3, blocks: 5 }); // descriptor, 3 copies, commit block
+    expect(rec.requestToDurableNs).toBeGreaterThan(0);
     for (const o of out) expect(o.returnedNs).toBeGreaterThanOrEqual(st[COMMIT_RECORD.durableNs]);
     expect(jbd2_transaction_committed(j, out[0].tid)).toBe(true);
   });
