@@ -233,9 +233,12 @@ export const FS_INODE = struct(
     pinned: 4,
     /** XFS: ili_last_lsn, the sequence of its last logged change. */
     lastLsn: 5,
-    /** XFS: ili_fsync_fields, non-timestamp fields dirty since the last log force. */
+    /**
+     * XFS: ili_fsync_fields, fields logged since the last log force (XFS_ILOG_*);
+     * ext4-nojournal: the same bits stand for I_DIRTY_SYNC / I_DIRTY_DATASYNC.
+     */
     fsyncFields: 6,
-    /** ext4-nojournal: metadata blocks of this inode not yet written home. */
+    /** ext4-nojournal: how many metadata buffers are on the inode's dirty list (FS_BUF.ownerInode). */
     dirtyBuffers: 8,
     /** ext4 fast commit: changes logged for this inode (bumped by jbd2_journal_add_inode). */
     fcSeq: 9,
