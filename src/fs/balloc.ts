@@ -8,12 +8,16 @@
 // ext4_mb_mark_diskspace_used() does, and the block is filed in the handle after it.
 // Nothing here sleeps but the lock itself.
 //
-// Simplification: ext4 keeps a freed block out of reach until the transaction that freed it
-// commits (ext4_mb_free_metadata); here a freed block is reusable at once, so after a crash
-// an uncommitted punch can leave a file pointing at a block another file already wrote.
+// Busy blocks: a block freed inside a journal handle stays out of reach until the
+// transaction that freed it commits (ext4_mb_free_metadata; XFS: xfs_extent_busy_insert), or
+// after a crash the file that still maps it could see another file's data. views.fsBusy is a
+// bitmap of such blocks and fsBusyTid the tid that freed each; both change under the group
+// lock, and the allocator forgets a busy block lazily once its tid is committed. An
+// allocation that finds only busy blocks fails with ENOSPC; its caller, holding no handle,
+// asks ext4_should_retry_alloc() to commit the freeing transaction and tries again.
 
 import { FS_ALLOC, LOCK_CLASS } from '../machine/layout.js';
-import type { Handle } from '../journal/journal.js';
+import { jbd2_complete_transaction, jbd2_transaction_committed, type Handle } from '../journal/journal.js';
 import { spin_lock, spin_unlock } from '../sync/spinlock.js';
 import { FsError } from './errno.js';
 import { BITS_PER_BITMAP_BLOCK, bitmapWord } from './ondisk.js';
@@ -97,6 +101,7 @@ export function ext4_free_blocks(fs: Fs, h: Handle | null, pblk: number, count: 
       }
     }
     setBits(fs, b, segEnd - b, false);
+    if (h !== null && fs.journal !== null) ext4_mb_free_metadata(fs, h.tid, b, segEnd - b);
     fs.alloc[FS_ALLOC.freeBlocks] += segEnd - b;
     ext4_unlock_group(fs);
     ext4_handle_dirty_metadata(fs, h, -1, block);
@@ -104,13 +109,65 @@ export function ext4_free_blocks(fs: Fs, h: Handle | null, pblk: number, count: 
   }
 }
 
-/** The first clear bit in [from, to), or -1. */
+/** ext4_mb_free_metadata(): keeps freed blocks busy until `tid` commits. Group lock held. */
+function ext4_mb_free_metadata(fs: Fs, tid: number, start: number, len: number): void {
+  const busy = fs.cpu.machine.views.fsBusy;
+  const busyTid = fs.cpu.machine.views.fsBusyTid;
+  let added = 0;
+  for (let b = start; b < start + len; b++) {
+    if ((busy[b >>> 5] & (1 << (b & 31))) === 0) added++;
+    busy[b >>> 5] |= 1 << (b & 31);
+    busyTid[b] = tid;
+  }
+  fs.alloc[FS_ALLOC.busyBlocks] += added;
+  if (tid > fs.alloc[FS_ALLOC.busyTidMax]) fs.alloc[FS_ALLOC.busyTidMax] = tid;
+}
+
+/**
+ * ext4_should_retry_alloc(): after an ENOSPC, when blocks freed by an uncommitted
+ * transaction may satisfy the allocation, commits it (jbd2_force_commit) and says to retry,
+ * at most 3 times. The caller must hold no handle and no lock.
+ */
+export function ext4_should_retry_alloc(fs: Fs, retries: number): boolean {
+  const j = fs.journal;
+  if (j === null || retries >= 3 || j.handle.open || Atomics.load(fs.alloc, FS_ALLOC.busyBlocks) === 0) return false;
+  const tid = Atomics.load(fs.alloc, FS_ALLOC.busyTidMax);
+  if (jbd2_transaction_committed(j, tid)) {
+    // Committed already: the busy blocks are reusable and the next scan forgets them.
+    return retries === 0;
+  }
+  jbd2_complete_transaction(j, tid);
+  return true;
+}
+
+/**
+ * The busy bits of bitmap word `word` whose freeing transaction has not committed yet;
+ * forgets the others (ext4_free_data_in_buddy, run by the kernel after the commit). Group lock held.
+ */
+function busyBits(fs: Fs, word: number): number {
+  const busy = fs.cpu.machine.views.fsBusy;
+  let bits = busy[word];
+  if (bits === 0 || fs.journal === null) return 0;
+  const busyTid = fs.cpu.machine.views.fsBusyTid;
+  let still = 0;
+  while (bits !== 0) {
+    const low = bits & -bits;
+    bits ^= low;
+    const b = word * 32 + (31 - Math.clz32(low));
+    if (!jbd2_transaction_committed(fs.journal, busyTid[b])) still |= low;
+    else fs.alloc[FS_ALLOC.busyBlocks]--;
+  }
+  busy[word] = still;
+  return still;
+}
+
+/** The first clear, not busy, bit in [from, to), or -1. */
 function findZeroBit(fs: Fs, from: number, to: number): number {
   const w = fs.mw;
   const base = bitmapWord(fs.g, 0);
   let b = from;
   while (b < to) {
-    const free = ~w[base + (b >>> 5)] & (-1 << (b & 31));
+    const free = ~(w[base + (b >>> 5)] | busyBits(fs, b >>> 5)) & (-1 << (b & 31));
     if (free === 0) {
       b = (b | 31) + 1;
       continue;
@@ -127,11 +184,12 @@ function zeroRun(fs: Fs, start: number, limit: number): number {
   const base = bitmapWord(fs.g, 0);
   let b = start;
   while (b < limit) {
-    if ((b & 31) === 0 && b + 32 <= limit && w[base + (b >>> 5)] === 0) {
+    const used = w[base + (b >>> 5)] | busyBits(fs, b >>> 5);
+    if ((b & 31) === 0 && b + 32 <= limit && used === 0) {
       b += 32;
       continue;
     }
-    if ((w[base + (b >>> 5)] & (1 << (b & 31))) !== 0) break;
+    if ((used & (1 << (b & 31))) !== 0) break;
     b++;
   }
   return b - start;

@@ -46,7 +46,7 @@ import {
   readSize,
   writeSize,
 } from './ondisk.js';
-import { ext4_lock_group, ext4_unlock_group } from './balloc.js';
+import { ext4_lock_group, ext4_should_retry_alloc, ext4_unlock_group } from './balloc.js';
 import {
   EXT4_GET_BLOCKS_CREATE_UNWRIT_EXT,
   EXT4_GET_BLOCKS_CREATE_ZERO,
@@ -405,6 +405,17 @@ function touchMtime(fs: Fs, h: Handle | null, ino: number, now: number): void {
  * Returns the bytes written.
  */
 export function vfs_write(fs: Fs, ino: number, offset: number, src: Uint8Array): number {
+  for (let retries = 0; ; retries++) {
+    try {
+      return ext4_dax_write_iter(fs, ino, offset, src);
+    } catch (e) {
+      if (!(isFsError(e, 'ENOSPC') && ext4_should_retry_alloc(fs, retries))) throw e;
+    }
+  }
+}
+
+/** ext4_dax_write_iter(): one attempt of vfs_write(); ENOSPC with nothing written is thrown for a retry. */
+function ext4_dax_write_iter(fs: Fs, ino: number, offset: number, src: Uint8Array): number {
   checkIno(fs, ino);
   checkPos('offset', offset);
   if (src.length === 0) return 0;
@@ -502,8 +513,14 @@ export function vfs_fallocate(fs: Fs, ino: number, mode: number, offset: number,
   }
   checkEnd('fallocate', offset + len);
   checkInUse(fs, ino);
-  if ((mode & FALLOC_FL_PUNCH_HOLE) !== 0) ext4_punch_hole(fs, ino, offset, len);
-  else ext4_fallocate(fs, ino, mode, offset, len);
+  if ((mode & FALLOC_FL_PUNCH_HOLE) !== 0) return ext4_punch_hole(fs, ino, offset, len);
+  for (let retries = 0; ; retries++) {
+    try {
+      return ext4_fallocate(fs, ino, mode, offset, len);
+    } catch (e) {
+      if (!(isFsError(e, 'ENOSPC') && ext4_should_retry_alloc(fs, retries))) throw e;
+    }
+  }
 }
 
 /** ext4_fallocate() -> ext4_alloc_file_blocks(): one handle per ext4_map_blocks() call, as the kernel loops. */

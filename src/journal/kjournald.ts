@@ -24,8 +24,19 @@ export interface KjournaldSummary {
 export function kjournald2(cpu: Cpu, args: { policy?: Partial<JournalPolicy> }): KjournaldSummary {
   const j = new Journal(cpu, new PmemDevice(cpu), args.policy ?? {});
   const js = j.js;
-  const { commitIntervalMs, batchWindowUs } = j.policy;
   const summary: KjournaldSummary = { commits: 0, fastCommits: 0, fallbacks: 0, triggers: { request: 0, interval: 0, size: 0 } };
+  Atomics.store(js, J.threadRunning, 1);
+  try {
+    runCommitLoop(j, summary);
+  } finally {
+    Atomics.store(js, J.threadRunning, 0);
+  }
+  return summary;
+}
+
+function runCommitLoop(j: Journal, summary: KjournaldSummary): void {
+  const js = j.js;
+  const { commitIntervalMs, batchWindowUs } = j.policy;
   for (;;) {
     const seq = Atomics.load(js, J.wakeSeq);
     const stopping = Atomics.load(js, J.shutdown) !== 0;
@@ -60,7 +71,6 @@ export function kjournald2(cpu: Cpu, args: { policy?: Partial<JournalPolicy> }):
     }
     Atomics.wait(js, J.wakeSeq, seq, Math.max(1, timeoutMs));
   }
-  return summary;
 }
 
 /** jbd2_journal_destroy()'s first half: asks the commit thread to commit what is left and exit. */

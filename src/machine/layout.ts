@@ -252,8 +252,8 @@ export const FS_INODE = struct(
   16,
 );
 
-/** The block allocator's DRAM state: its lock, free blocks, next-fit goal. */
-export const FS_ALLOC = struct({ lockState: 0, lockOwner: 1, freeBlocks: 2, goal: 3 }, 16);
+/** The block allocator's DRAM state: its lock, free blocks, next-fit goal, busy (freed, uncommitted) blocks. */
+export const FS_ALLOC = struct({ lockState: 0, lockOwner: 1, freeBlocks: 2, goal: 3, busyBlocks: 4, busyTidMax: 5 }, 16);
 
 /** The journal's shared state (journal_t): j_state_lock first, then the transaction state. */
 export const JOURNAL = struct(
@@ -302,6 +302,8 @@ export const JOURNAL = struct(
     fcFallbacks: 22,
     /** Fast commits done. */
     fcCommits: 23,
+    /** 1 while kjournald2 runs; without it, a CPU that needs a commit performs it itself. */
+    threadRunning: 24,
   },
   32,
 );
@@ -349,6 +351,8 @@ export const REGIONS = {
   fsBufState: region(Int32Array, (c) => fsGeometry(c).metaBlocks * FS_BUF.stride, 'metadata buffer state (journal_head)'),
   fsInodeState: region(Int32Array, (c) => c.fsInodes * FS_INODE.stride, 'in-memory inode state and i_data_sem'),
   fsAlloc: region(Int32Array, () => FS_ALLOC.stride, 'block allocator state and its lock'),
+  fsBusy: region(Int32Array, (c) => Math.ceil(c.pmemBytes / BLOCK_SIZE / 32), 'blocks freed by a transaction not yet committed'),
+  fsBusyTid: region(Int32Array, (c) => c.pmemBytes / BLOCK_SIZE, 'the tid that freed each busy block'),
   journalState: region(Int32Array, () => JOURNAL.stride, 'journal_t: transaction state and j_state_lock'),
   journalTimes: region(Float64Array, () => JOURNAL_TIMES.stride, 'journal instants (commit request time)'),
   journalStats: region(Float64Array, () => COMMIT_RECORDS * COMMIT_RECORD.stride, 'per-commit records (a ring)'),
