@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { BLOCK_SIZE, FS_INODE } from '../src/machine/layout.js';
 import { jbd2_transaction_committed } from '../src/journal/journal.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, inodeInfo, vfs_create, vfs_fallocate, vfs_fsync, vfs_write } from '../src/fs/inode.js';
-import { commitNow, fsckImage, recoveredImage, setupFs } from './workers/fs_support.js';
+import { fsckImage, recoveredImage, setupFs } from './workers/fs_support.js';
 
 const PUNCH = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 const blocksOf = (info: ReturnType<typeof inodeInfo>) => {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BLOCK_SIZE, type FsGeometry } from '../src/machine/layout.js';
 import type { Machine } from '../src/machine/machine.js';
-import { stopCommitThread, type KjournaldSummary } from '../src/journal/kjournald.js';
+import type { KjournaldSummary } from '../src/journal/kjournald.js';
 import type { JournalPolicy } from '../src/journal/policy.js';
 import {
   EXTENT,
@@ -39,7 +39,7 @@ import {
   vfs_truncate,
   vfs_write,
 } from '../src/fs/inode.js';
-import { runCpus } from './support/workers.js';
+import { startCommitThread as startThread } from './support/commit_thread.js';
 import { commitNow, recoveredImage, setupFs } from './workers/fs_support.js';
 
 const B = BLOCK_SIZE;
@@ -218,21 +218,7 @@ describe('fsync with the commit thread', () => {
   });
 
   async function startCommitThread(machine: Machine, cpu: number, policy: Partial<JournalPolicy>) {
-    const started = new SharedArrayBuffer(4);
-    const run = runCpus<KjournaldSummary>(machine, [{ cpu, module: 'fs_scenarios', fn: 'commitThread', args: { policy, started } }]);
-    const s = new Int32Array(started);
-    while (Atomics.load(s, 0) === 0) {
-      const r = Atomics.waitAsync(s, 0, 0, 1000);
-      if (r.async) await r.value;
-    }
-    let done: KjournaldSummary | undefined;
-    stop = async () => {
-      if (!done) {
-        stopCommitThread(machine.views.journalState);
-        done = (await run)[0];
-      }
-      return done;
-    };
+    stop = await startThread(machine, cpu, policy);
     return stop;
   }
 

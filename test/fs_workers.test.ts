@@ -1,28 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { MiB } from '../src/machine/layout.js';
-import type { Machine } from '../src/machine/machine.js';
-import { stopCommitThread, type KjournaldSummary } from '../src/journal/kjournald.js';
 import type { JournalPolicy } from '../src/journal/policy.js';
 import type { FsPersonality } from '../src/fs/ondisk.js';
 import { fsck, fsckLive } from '../src/fs/fsck.js';
 import { inodeInfo, vfs_read } from '../src/fs/inode.js';
 import { runCpus } from './support/workers.js';
+import { startCommitThread } from './support/commit_thread.js';
 import { recoveredImage, setupFs } from './workers/fs_support.js';
 import { patternByte, type WriterFile } from './workers/fs_scenarios.js';
-
-async function startCommitThread(machine: Machine, cpu: number, policy: Partial<JournalPolicy>) {
-  const started = new SharedArrayBuffer(4);
-  const run = runCpus<KjournaldSummary>(machine, [{ cpu, module: 'fs_scenarios', fn: 'commitThread', args: { policy, started } }]);
-  const s = new Int32Array(started);
-  while (Atomics.load(s, 0) === 0) {
-    const r = Atomics.waitAsync(s, 0, 0, 1000);
-    if (r.async) await r.value;
-  }
-  return async () => {
-    stopCommitThread(machine.views.journalState);
-    return (await run)[0];
-  };
-}
 
 const cases: [FsPersonality, Partial<JournalPolicy>, number][] = [
   ['ext4', {}, 3],

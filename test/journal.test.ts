@@ -20,9 +20,10 @@ import { COMMIT_FULL, jbd2_journal_commit_transaction, jbd2_journal_create, type
 import { jbd2_journal_recover } from '../src/journal/recovery.js';
 import { journalAreas } from '../src/journal/ondisk.js';
 import { readCommitRecords } from '../src/journal/stats.js';
-import { stopCommitThread, type KjournaldSummary } from '../src/journal/kjournald.js';
+import type { KjournaldSummary } from '../src/journal/kjournald.js';
 import { resolveJournalPolicy, type JournalPolicy } from '../src/journal/policy.js';
 import { runCpus } from './support/workers.js';
+import { startCommitThread as startThread } from './support/commit_thread.js';
 
 const never = () => 0.99; // a crash that evicts no dirty line
 const always = () => 0; // a crash that evicts every dirty line
@@ -56,22 +57,8 @@ afterEach(async () => {
   stopping = undefined;
 });
 
-/** Starts kjournald2 on a worker CPU; resolves once it runs. */
 async function startCommitThread(machine: Machine, cpu: number, policy: Partial<JournalPolicy>) {
-  const started = new SharedArrayBuffer(4);
-  const run = runCpus<KjournaldSummary>(machine, [{ cpu, module: 'journal_scenarios', fn: 'commitThread', args: { policy, started } }]);
-  const s = new Int32Array(started);
-  while (Atomics.load(s, 0) === 0) {
-    const r = Atomics.waitAsync(s, 0, 0, 1000);
-    if (r.async) await r.value;
-  }
-  let done: KjournaldSummary | undefined;
-  stopping = async () => {
-    if (done) return done;
-    stopCommitThread(machine.views.journalState);
-    done = (await run)[0];
-    return done;
-  };
+  stopping = await startThread(machine, cpu, policy);
   return stopping;
 }
 

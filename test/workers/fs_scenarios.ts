@@ -2,7 +2,7 @@
 // fill their own files concurrently (test/fs_workers.test.ts, test/fs_durability.test.ts).
 
 import type { Cpu } from '../../src/sync/cpu.js';
-import { kjournald2, type KjournaldSummary } from '../../src/journal/kjournald.js';
+
 import type { JournalPolicy } from '../../src/journal/policy.js';
 import { mountFs } from '../../src/fs/super.js';
 import {
@@ -13,14 +13,6 @@ import {
   vfs_fsync,
   vfs_write,
 } from '../../src/fs/inode.js';
-
-/** Signals `started`, then runs kjournald2 until shutdown. */
-export function commitThread(cpu: Cpu, a: { policy: Partial<JournalPolicy>; started: SharedArrayBuffer }): KjournaldSummary {
-  const s = new Int32Array(a.started);
-  Atomics.store(s, 0, 1);
-  Atomics.notify(s, 0);
-  return kjournald2(cpu, { policy: a.policy });
-}
 
 /** The byte a writer puts at file offset `off` of its file number `f` (so the main thread can check). */
 export function patternByte(seed: number, f: number, off: number): number {

@@ -1,8 +1,7 @@
-// Test CPUs for the journal: the commit thread, and CPUs whose handles share a transaction.
+// Test CPUs for the journal: CPUs whose handles share a transaction.
 import { BLOCK_SIZE } from '../../src/machine/layout.js';
 import type { Cpu } from '../../src/sync/cpu.js';
 import { PmemDevice } from '../../src/pmem/device.js';
-import { kjournald2 } from '../../src/journal/kjournald.js';
 import {
   Journal,
   jbd2_complete_transaction,
@@ -14,14 +13,6 @@ import {
 } from '../../src/journal/journal.js';
 import type { JournalPolicy } from '../../src/journal/policy.js';
 import { monoNs } from '../../src/util/clock.js';
-
-/** Signals `started`, then runs kjournald2 until shutdown. */
-export function commitThread(cpu: Cpu, a: { policy: Partial<JournalPolicy>; started: SharedArrayBuffer }) {
-  const s = new Int32Array(a.started);
-  Atomics.store(s, 0, 1);
-  Atomics.notify(s, 0);
-  return kjournald2(cpu, { policy: a.policy });
-}
 
 /**
  * Opens a handle, changes metadata block `block` (fills it with `value`), waits until all
