@@ -2,6 +2,7 @@
 
 import { machineInfo, writeResult } from './support.js';
 import { runMachineSuite } from './machine.js';
+import { runFsSuite } from './fs.js';
 
 const lines: string[] = [];
 const log = (s: string) => {
@@ -14,4 +15,9 @@ log(`daxlab bench on ${info.cpus} × ${info.cpuModel}, Node ${info.node}, ${info
 log('== machine (issue 4): locks, index, device ==');
 const machine = await runMachineSuite(log);
 writeResult('machine.json', JSON.stringify({ machine: info, ...machine }, null, 2) + '\n');
+writeResult('machine.txt', lines.join('\n') + '\n');
+
+log('\n== fs (issue 5): fsync through the journal, zero cost profile ==');
+const fs = await runFsSuite(log);
+writeResult('fs.json', JSON.stringify({ machine: info, rows: fs }, null, 2) + '\n');
 writeResult('machine.txt', lines.join('\n') + '\n');
