@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { createMachine } from '../src/machine/machine.js';
+import { MiB, PAGECACHE_TAG_DIRTY, PAGECACHE_TAG_TOWRITE, PAGE_SIZE } from '../src/machine/layout.js';
+import { attachCpu } from '../src/sync/cpu.js';
+import { PmemDevice, readPmemCounters } from '../src/pmem/device.js';
+import { radix_tree_insert, radix_tree_lookup, radix_tree_tag_get, radix_tree_tag_set, radix_tree_tagged } from '../src/dax/radix_tree.js';
+import { RADIX_DAX_PMD, dax_radix_locked_entry, daxEntryUnlock } from '../src/dax/dax_entry.js';
+import { DaxMapping, dax_writeback_mapping_range } from '../src/dax/writeback.js';
+import { runCpus } from './support/workers.js';
+
+const FIRST_PFN = 16;
+
+function setup(mode: 'tracked' | 'big-hammer' = 'tracked') {
+  const machine = createMachine({ cpus: 4, pmemBytes: 8 * MiB, mappings: 2, indexNodes: 64 });
+  const cpu = attachCpu(machine, 0);
+  const dev = new PmemDevice(cpu);
+  const m = new DaxMapping(cpu, dev, 1, mode);
+  const cleaned: [number, number][] = [];
+  m.mkclean = (index, pages) => cleaned.push([index, pages]);
+  return { machine, dev, m, cleaned };
+}
+
+/** A write fault's effect on the index and the device: entry, DIRTY tag, a store. */
+function dirty(m: DaxMapping, dev: PmemDevice, page: number, pmd = false) {
+  m.tree.treeLock();
+  if (radix_tree_lookup(m.tree, page) === 0) {
+    radix_tree_insert(m.tree, page, daxEntryUnlock(dax_radix_locked_entry(FIRST_PFN + page, pmd ? RADIX_DAX_PMD : 0)));
+  }
+  radix_tree_tag_set(m.tree, page, PAGECACHE_TAG_DIRTY);
+  m.tree.treeUnlock();
+  dev.store((FIRST_PFN + page) * PAGE_SIZE + 128, new Uint8Array(100).fill(page & 0xff));
+}
+
+const dirtyLinesOf = (dev: PmemDevice, page: number, pages = 1) => dev.dirtyLines((FIRST_PFN + page) * PAGE_SIZE, pages * PAGE_SIZE);
+
+describe('dax_writeback_mapping_range', () => {
+  it('flushes exactly the dirty entries, write-protects them, clears their tags and keeps them', () => {
+    const { dev, m, cleaned } = setup();
+    for (const p of [3, 50, 98]) dirty(m, dev, p);
+    m.tree.treeLock();
+    radix_tree_insert(m.tree, 70, daxEntryUnlock(dax_radix_locked_entry(FIRST_PFN + 70, 0))); // clean: read-faulted only
+    m.tree.treeUnlock();
+    expect(dax_writeback_mapping_range(m, 0, 100 * PAGE_SIZE - 1)).toBe(3);
+    for (const p of [3, 50, 98]) expect(dirtyLinesOf(dev, p)).toBe(0);
+    expect(cleaned).toEqual([[3, 1], [50, 1], [98, 1]]);
+    m.tree.treeLock();
+    for (const p of [3, 50, 70, 98]) expect(radix_tree_lookup(m.tree, p)).not.toBe(0); // entries stay (seed 000)
+    expect(radix_tree_tagged(m.tree, PAGECACHE_TAG_DIRTY)).toBe(false);
+    expect(radix_tree_tagged(m.tree, PAGECACHE_TAG_TOWRITE)).toBe(false);
+    m.tree.treeUnlock();
+    expect(dax_writeback_mapping_range(m, 0, 100 * PAGE_SIZE - 1)).toBe(0);
+    expect(readPmemCounters(m.tree.cpu.machine).fences).toBe(2); // one fence per call
+  });
+
+  it('writes back only the range asked for', () => {
+    const { dev, m } = setup();
+    for (const p of [3, 50, 98]) dirty(m, dev, p);
+    expect(dax_writeback_mapping_range(m, 0, 60 * PAGE_SIZE - 1)).toBe(2);
+    expect(dirtyLinesOf(dev, 98)).toBeGreaterThan(0);
+    m.tree.treeLock();
+    expect(radix_tree_tag_get(m.tree, 98, PAGECACHE_TAG_DIRTY)).toBe(true);
+    expect(radix_tree_tag_get(m.tree, 98, PAGECACHE_TAG_TOWRITE)).toBe(false);
+    m.tree.treeUnlock();
+  });
+
+  it('flushes a whole 2 MiB for a dirty PMD entry', () => {
+    const { dev, m, cleaned } = setup();
+    dirty(m, dev, 512, true);
+    dev.store((FIRST_PFN + 512 + 300) * PAGE_SIZE, new Uint8Array(64).fill(1)); // a store deep inside the PMD
+    expect(dax_writeback_mapping_range(m, 0, 1024 * PAGE_SIZE - 1)).toBe(1);
+    expect(dirtyLinesOf(dev, 512, 512)).toBe(0);
+    expect(cleaned).toEqual([[512, 512]]);
+  });
+
+  it('in big-hammer mode flushes the whole namespace without walking the index', () => {
+    const { dev, m, cleaned } = setup('big-hammer');
+    for (const p of [3, 50]) dirty(m, dev, p);
+    dev.store(7 * MiB, new Uint8Array(64).fill(9)); // not even part of this file
+    expect(dax_writeback_mapping_range(m, 0, PAGE_SIZE - 1)).toBe(0);
+    expect(dev.dirtyLines(0, dev.size)).toBe(0);
+    expect(m.walked).toBe(0);
+    expect(cleaned).toEqual([]);
+  });
+
+  it('rejects a bad range', () => {
+    const { m } = setup();
+    expect(() => dax_writeback_mapping_range(m, 10, 5)).toThrow(/writeback range/);
+    expect(() => new DaxMapping(m.tree.cpu, m.dev, 2)).toThrow(/mapping: expected an integer from 0 to 1/);
+  });
+
+  it('loses no store: two storing CPUs and a writeback CPU on one file, then a final writeback', async () => {
+    const { machine, dev, m } = setup();
+    const pages = 64;
+    const writable = new SharedArrayBuffer(4 * pages);
+    const stop = new SharedArrayBuffer(4);
+    const args = { mapping: 1, pages, firstPfn: FIRST_PFN, writable, stop, rounds: 20000 };
+    const [f1, f2, wb] = await runCpus<number | { passes: number; written: number }>(machine, [
+      { cpu: 1, module: 'dax_writeback_scenarios', fn: 'storerThenDone', args },
+      { cpu: 2, module: 'dax_writeback_scenarios', fn: 'storerThenDone', args },
+      { cpu: 3, module: 'dax_writeback_scenarios', fn: 'writebacker', args },
+    ]);
+    const w = wb as { passes: number; written: number };
+    expect(w.passes).toBeGreaterThan(1);
+    expect(w.written).toBeGreaterThan(0);
+    // Every write fault after the first per page came from writeback write-protecting it.
+    expect((f1 as number) + (f2 as number)).toBeGreaterThan(pages);
+    dax_writeback_mapping_range(m, 0, pages * PAGE_SIZE - 1);
+    // Every store reached a page whose entry was DIRTY, so the final writeback found them all.
+    expect(dirtyLinesOf(dev, 0, pages)).toBe(0);
+  });
+});
+
+describe('fsync through DAX writeback', () => {
+  it('makes the stores of a mapped file durable via the index, metadata via the journal', async () => {
+    const { setupFs, recoveredImage, fsckImage } = await import('./workers/fs_support.js');
+    const { vfs_create, vfs_fallocate, vfs_fsync, iomap_begin, Iomap, IOMAP_WRITE, inodeInfo } = await import('../src/fs/inode.js');
+    const { daxWritebackHook } = await import('../src/dax/writeback.js');
+    const { fs, dev } = setupFs('ext4', { mappings: 16 });
+    fs.hooks.writeback = daxWritebackHook();
+    const ino = vfs_create(fs);
+    vfs_fallocate(fs, ino, 0, 0, 8 * PAGE_SIZE);
+    // A write fault on page 5: iomap_begin converts the block; the entry goes DIRTY; the CPU stores.
+    const iomap = new Iomap();
+    iomap_begin(fs, ino, 5 * PAGE_SIZE, PAGE_SIZE, IOMAP_WRITE, iomap);
+    const m = new DaxMapping(fs.cpu, dev, ino);
+    m.tree.treeLock();
+    radix_tree_insert(m.tree, 5, daxEntryUnlock(dax_radix_locked_entry(iomap.blockno, 0)));
+    radix_tree_tag_set(m.tree, 5, PAGECACHE_TAG_DIRTY);
+    m.tree.treeUnlock();
+    dev.store(iomap.blockno * PAGE_SIZE, new Uint8Array(64).fill(0x5d));
+    expect(recoveredImage(fs)[iomap.blockno * PAGE_SIZE]).toBe(0); // neither data nor allocation durable yet
+    vfs_fsync(fs, ino, true);
+    const image = recoveredImage(fs);
+    expect(image[iomap.blockno * PAGE_SIZE]).toBe(0x5d);
+    expect(fsckImage(fs, image)).toEqual([]);
+    expect(inodeInfo(fs, ino).extents.some((e) => e.pblk <= iomap.blockno && iomap.blockno < e.pblk + e.len && !e.unwritten)).toBe(true);
+  });
+});
