@@ -3,6 +3,7 @@
 import { machineInfo, writeResult } from './support.js';
 import { runMachineSuite } from './machine.js';
 import { runFsSuite } from './fs.js';
+import { runWritebackSuite } from './writeback.js';
 
 const lines: string[] = [];
 const log = (s: string) => {
@@ -20,4 +21,8 @@ writeResult('machine.txt', lines.join('\n') + '\n');
 log('\n== fs (issue 5): fsync through the journal, zero cost profile ==');
 const fs = await runFsSuite(log);
 writeResult('fs.json', JSON.stringify({ machine: info, rows: fs }, null, 2) + '\n');
+
+log('\n== writeback (issue 6): the tagged walk in a big file ==');
+const wb = await runWritebackSuite(log);
+writeResult('writeback.json', JSON.stringify({ machine: info, ...wb }, null, 2) + '\n');
 writeResult('machine.txt', lines.join('\n') + '\n');

@@ -85,7 +85,10 @@ export function dax_writeback_mapping_range(m: DaxMapping, start: number, end: n
       m.walked++;
       if (dax_writeback_one(m, indices[i], entries[i])) written++;
     }
-    if (done) break;
+    // A short pagevec means the walk reached the last TOWRITE entry: stop without the
+    // extra empty lookup the kernel's loop makes (entries tagged TOWRITE later belong to
+    // the fsync that tagged them).
+    if (done || nr < PAGEVEC_SIZE) break;
     index = indices[nr - 1] + 1;
   }
   m.dev.fence();
