@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FS_INODE, JOURNAL, PAGECACHE_TAG_DIRTY, PAGE_SIZE, MiB } from '../src/machine/layout.js';
 import { jbd2_transaction_committed } from '../src/journal/journal.js';
-import { FALLOC_FL_KEEP_SIZE, inode_datasync_dirty, vfs_create, vfs_fallocate, vfs_fsync, vfs_truncate, vfs_write } from '../src/fs/inode.js';
+import { FALLOC_FL_KEEP_SIZE, inodeInfo, inode_datasync_dirty, vfs_create, vfs_fallocate, vfs_fsync, vfs_truncate, vfs_write } from '../src/fs/inode.js';
 import type { FsPersonality } from '../src/fs/ondisk.js';
 import { radix_tree_lookup, radix_tree_tag_get } from '../src/dax/radix_tree.js';
 import { dax_is_empty_entry, dax_is_pmd_entry, dax_is_zero_entry, dax_radix_pfn, daxEntryIsLocked } from '../src/dax/dax_entry.js';
@@ -17,28 +17,10 @@ import {
   ZERO_PFN,
   dax_iomap_pmd_fault,
   ext4_dax_huge_fault,
-  type DaxVma,
   type PeSize,
 } from '../src/dax/fault.js';
 import { fsckImage, recoveredImage, setupFs } from './workers/fs_support.js';
-
-/** A page table for tests: per page, 0 when not present, else pfn + 2 (ZERO_PFN -> 1), negated when writable. */
-class TestVma implements DaxVma {
-  readonly ptes: Float64Array;
-  constructor(readonly sync: boolean, pages: number) {
-    this.ptes = new Float64Array(pages);
-  }
-  insertPfn(pgoff: number, pfn: number, pages: number, writable: boolean): void {
-    for (let i = 0; i < pages; i++) this.ptes[pgoff + i] = (pfn === ZERO_PFN ? 1 : pfn + i + 2) * (writable ? -1 : 1);
-  }
-  pfnAt(page: number): number {
-    const v = Math.abs(this.ptes[page]);
-    return v === 0 ? NaN : v === 1 ? ZERO_PFN : v - 2;
-  }
-  writable(page: number): boolean {
-    return this.ptes[page] < 0;
-  }
-}
+import { TestVma } from './support/test_vma.js';
 
 function fileSetup(p: FsPersonality, state: 'empty' | 'fallocated' | 'written', pages = 16, extra = {}) {
   const { fs, dev, machine } = setupFs(p, { mappings: 16, pmemBytes: 16 * MiB, ...extra });
@@ -62,6 +44,17 @@ function fault(env: ReturnType<typeof fileSetup>, vma: TestVma, page: number, wr
   vmf.write = write;
   const r = ext4_dax_huge_fault(vmf, pe);
   return { r, vmf, tree: vmf.mapping.tree };
+}
+
+/** Whether inode `ino` maps device block `pfn` as written in a raw image (swapping the image's metadata in for one read). */
+function imageMapsBlock(fs: ReturnType<typeof fileSetup>['fs'], image: Uint8Array, ino: number, pfn: number): boolean {
+  const saved = fs.meta.slice();
+  fs.meta.set(image.subarray(0, fs.meta.length));
+  try {
+    return inodeInfo(fs, ino).extents.some((e) => !e.unwritten && e.pblk <= pfn && pfn < e.pblk + e.len);
+  } finally {
+    fs.meta.set(saved);
+  }
 }
 
 const commits = (env: ReturnType<typeof fileSetup>) => Atomics.load(env.machine.views.journalState, JOURNAL.commitSequence);
@@ -126,6 +119,31 @@ describe('DAX faults', () => {
       const image = recoveredImage(env.fs);
       expect(fsckImage(env.fs, image)).toEqual([]);
       expect(image[pfn * PAGE_SIZE]).toBe(0x7e);
+      expect(imageMapsBlock(env.fs, image, env.ino, pfn)).toBe(true);
+    });
+
+    it('the mapsync-no-sync variant returns with the block map still volatile, and a crash loses the store', () => {
+      const env = fileSetup(p, 'empty');
+      const vma = new TestVma(true, 16);
+      const vmf = new VmFault();
+      vmf.vma = vma;
+      vmf.mapping = new DaxMapping(env.fs.cpu, env.dev, env.ino, 'tracked', 'mapsync-no-sync');
+      vmf.fs = env.fs;
+      vmf.ino = env.ino;
+      vmf.pgoff = 2;
+      vmf.write = true;
+      ext4_dax_huge_fault(vmf, PE_SIZE_PTE);
+      expect(vma.writable(2)).toBe(true);
+      expect(inode_datasync_dirty(env.fs, env.ino)).toBe(true); // the MAP_SYNC guarantee is broken
+      const pfn = vma.pfnAt(2);
+      env.dev.store(pfn * PAGE_SIZE, new Uint8Array(64).fill(0x7e));
+      env.dev.flush(pfn * PAGE_SIZE, 64);
+      env.dev.fence();
+      const image = recoveredImage(env.fs);
+      expect(fsckImage(env.fs, image)).toEqual([]);
+      // The data reached the media, but after the crash no file maps that block.
+      expect(image[pfn * PAGE_SIZE]).toBe(0x7e);
+      expect(imageMapsBlock(env.fs, image, env.ino, pfn)).toBe(false);
     });
 
     it('a write fault into a fallocated file waits for the unwritten-to-written conversion to commit', () => {

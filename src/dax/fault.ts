@@ -138,7 +138,8 @@ function fsFault(vmf: VmFault, e: unknown): number {
 
 /** dax_fault_is_synchronous(): a write through a MAP_SYNC mapping to blocks whose mapping is not durable. */
 function dax_fault_is_synchronous(vmf: VmFault, flags: number): boolean {
-  return vmf.write && vmf.vma.sync && (flags & IOMAP_F_DIRTY) !== 0;
+  // Known bad: mapsync-no-sync maps the page writable without making its block map durable.
+  return vmf.write && vmf.vma.sync && (flags & IOMAP_F_DIRTY) !== 0 && vmf.mapping.variant !== 'mapsync-no-sync';
 }
 
 /**

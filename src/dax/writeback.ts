@@ -17,9 +17,17 @@
 import { PAGECACHE_TAG_DIRTY, PAGECACHE_TAG_TOWRITE, PAGE_SIZE, PAGE_SHIFT } from '../machine/layout.js';
 import type { Cpu } from '../sync/cpu.js';
 import type { PmemDevice } from '../pmem/device.js';
-import type { WritebackHook } from '../fs/super.js';
+import type { Fs, WritebackHook } from '../fs/super.js';
 import { checkInt, checkOneOf } from '../util/check.js';
-import { RadixTree, find_get_entries_tag, radix_tree_tag_clear, radix_tree_tag_get, tag_pages_for_writeback } from './radix_tree.js';
+import {
+  RadixTree,
+  find_get_entries_tag,
+  radix_tree_delete,
+  radix_tree_tag_clear,
+  radix_tree_tag_get,
+  tag_pages_for_writeback,
+} from './radix_tree.js';
+import { checkVariant, type DaxVariant } from './variant.js';
 import { dax_is_empty_entry, dax_is_zero_entry, dax_radix_order, dax_radix_pfn } from './dax_entry.js';
 import { get_unlocked_mapping_entry, lock_slot, put_locked_mapping_entry, put_unlocked_mapping_entry } from './entry_lock.js';
 
@@ -39,7 +47,10 @@ export class DaxMapping {
   readonly dev: PmemDevice;
   /** Set by mm/ once pages can be mapped; null while nothing maps the file. */
   mkclean: MkcleanHook | null = null;
+  /** Set by mm/: unmap_mapping_range() of pages [index, index + pages) in every VMA. */
+  unmap: MkcleanHook | null = null;
   readonly mode: WritebackMode;
+  readonly variant: DaxVariant;
   /** Counters for this CPU: entries written back, and TOWRITE entries looked at. */
   written = 0;
   walked = 0;
@@ -47,11 +58,12 @@ export class DaxMapping {
   readonly indices = new Float64Array(PAGEVEC_SIZE);
   readonly entries = new Int32Array(PAGEVEC_SIZE);
 
-  constructor(cpu: Cpu, dev: PmemDevice, mapping: number, mode: WritebackMode = 'tracked') {
+  constructor(cpu: Cpu, dev: PmemDevice, mapping: number, mode: WritebackMode = 'tracked', variant: DaxVariant = 'none') {
     checkInt('mapping', mapping, 0, cpu.machine.config.mappings - 1);
     this.tree = new RadixTree(cpu, mapping);
     this.dev = dev;
     this.mode = checkOneOf('mode', mode, WRITEBACK_MODES);
+    this.variant = checkVariant(variant);
   }
 }
 
@@ -116,6 +128,7 @@ export function dax_writeback_one(m: DaxMapping, index: number, entry: number): 
     put_unlocked_mapping_entry(tree, index, entry2);
     return false;
   }
+  if (m.variant === 'remove-on-writeback') return dax_writeback_one_v2(m, index, entry2);
   const locked = lock_slot(tree, index);
   // Clearing TOWRITE now is safe: other writers see the entry locked until the flush is done.
   radix_tree_tag_clear(tree, index, PAGECACHE_TAG_TOWRITE);
@@ -131,6 +144,25 @@ export function dax_writeback_one(m: DaxMapping, index: number, entry: number): 
   return true;
 }
 
+/**
+ * Known bad (seed 000, v2 of the series): write back without locking the entry, then remove
+ * it. A fault between the write-protect and the removal re-dirties the page and maps it
+ * writable, and the removal leaves that writable page with no entry: later fsyncs skip it.
+ * Called with tree_lock held; returns with it dropped.
+ */
+function dax_writeback_one_v2(m: DaxMapping, index: number, entry: number): boolean {
+  const tree = m.tree;
+  radix_tree_tag_clear(tree, index, PAGECACHE_TAG_TOWRITE);
+  tree.treeUnlock();
+  const pages = 1 << dax_radix_order(entry);
+  m.mkclean?.(index, pages);
+  m.dev.flush(dax_radix_pfn(entry) * PAGE_SIZE, pages << PAGE_SHIFT);
+  tree.treeLock();
+  radix_tree_delete(tree, index);
+  tree.treeUnlock();
+  return true;
+}
+
 /** The big hammer (seed 004): flush every line of the namespace, whatever is dirty. */
 export function dax_flush_namespace(m: DaxMapping): number {
   m.dev.flush(0, m.dev.size);
@@ -138,18 +170,24 @@ export function dax_flush_namespace(m: DaxMapping): number {
   return 0;
 }
 
-/**
- * The filesystem's fsync data step for DAX files (filemap_write_and_wait_range ->
- * dax_writeback_mapping_range): one DaxMapping per inode of this CPU, mapping number = inode number.
- */
-export function daxWritebackHook(mode: WritebackMode = 'tracked'): WritebackHook {
+/** A CPU's DaxMapping of each inode, made on first use (mapping number = inode number). */
+export type MappingOf = (fs: Fs, ino: number) => DaxMapping;
+
+export function daxMappings(mode: WritebackMode = 'tracked', variant: DaxVariant = 'none'): MappingOf {
   const maps = new Map<number, DaxMapping>();
-  return (fs, ino, start, end) => {
+  return (fs, ino) => {
     let m = maps.get(ino);
     if (m === undefined) {
-      m = new DaxMapping(fs.cpu, fs.dev, ino, mode);
+      m = new DaxMapping(fs.cpu, fs.dev, ino, mode, variant);
       maps.set(ino, m);
     }
-    dax_writeback_mapping_range(m, start, end);
+    return m;
+  };
+}
+
+/** The filesystem's fsync data step for DAX files (filemap_write_and_wait_range -> dax_writeback_mapping_range). */
+export function daxWritebackHook(mappingOf: MappingOf = daxMappings()): WritebackHook {
+  return (fs, ino, start, end) => {
+    dax_writeback_mapping_range(mappingOf(fs, ino), start, end);
   };
 }

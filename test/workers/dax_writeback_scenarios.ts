@@ -10,6 +10,7 @@ import { DaxMapping, dax_writeback_mapping_range } from '../../src/dax/writeback
 import { radix_tree_insert, radix_tree_tag_set } from '../../src/dax/radix_tree.js';
 import { dax_radix_locked_entry, daxEntryUnlock } from '../../src/dax/dax_entry.js';
 import { get_unlocked_mapping_entry, put_unlocked_mapping_entry } from '../../src/dax/entry_lock.js';
+import type { DaxVariant } from '../../src/dax/variant.js';
 
 interface Args {
   mapping: number;
@@ -18,6 +19,7 @@ interface Args {
   writable: SharedArrayBuffer;
   stop: SharedArrayBuffer;
   rounds: number;
+  variant?: DaxVariant;
 }
 
 /** dax_pfn_mkwrite()-like write fault: waits for the entry, inserts it if absent, tags it DIRTY, maps the page writable. */
@@ -60,7 +62,7 @@ export function storer(cpu: Cpu, a: Args): number {
 
 export function writebacker(cpu: Cpu, a: Args): { passes: number; written: number } {
   const dev = new PmemDevice(cpu);
-  const m = new DaxMapping(cpu, dev, a.mapping);
+  const m = new DaxMapping(cpu, dev, a.mapping, 'tracked', a.variant ?? 'none');
   const writable = new Int32Array(a.writable);
   m.mkclean = (index, pages) => {
     for (let p = index; p < index + pages; p++) Atomics.store(writable, p, 0);
