@@ -17,6 +17,7 @@ interface Args {
   pages: number;
   firstPfn: number;
   writable: SharedArrayBuffer;
+  /** Int32 [storers done, writeback passes]. */
   stop: SharedArrayBuffer;
   rounds: number;
   variant?: DaxVariant;
@@ -44,7 +45,9 @@ export function storer(cpu: Cpu, a: Args): number {
   const data = new Uint8Array(64).fill(cpu.id);
   let x = cpu.id * 7777 + 1;
   let faults = 0;
-  for (let r = 0; r < a.rounds; r++) {
+  const passes = new Int32Array(a.stop);
+  // At least `rounds` stores, and on until the writeback CPU has made 5 passes under them.
+  for (let r = 0; r < a.rounds || Atomics.load(passes, 1) < 5; r++) {
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
     const page = (x >>> 4) % a.pages;
     const at = (a.firstPfn + page) * PAGE_SIZE + ((x >>> 20) % 64) * 64;
@@ -72,6 +75,7 @@ export function writebacker(cpu: Cpu, a: Args): { passes: number; written: numbe
   while (Atomics.load(stop, 0) < 2) {
     dax_writeback_mapping_range(m, 0, a.pages * PAGE_SIZE - 1);
     passes++;
+    Atomics.store(stop, 1, passes);
   }
   return { passes, written: m.written };
 }
