@@ -181,14 +181,7 @@ export class OpRecorder {
   }
 
   encode(): EncodedOp {
-    return {
-      count: this.count,
-      sumNs: this.sumNs,
-      minNs: this.count > 0 ? this.minNs : 0,
-      maxNs: this.maxNs,
-      outOfRange: this.outOfRange,
-      histogram: encodeIntoCompressedBase64(this.h),
-    };
+    return encodeOp(this, this.h);
   }
 
   /** Frees the WebAssembly memory; the recorder is unusable afterwards. */
@@ -282,14 +275,7 @@ export class OpHistogram {
   }
 
   encode(): EncodedOp {
-    return {
-      count: this.count,
-      sumNs: this.sumNs,
-      minNs: this.count > 0 ? this.minNs : 0,
-      maxNs: this.maxNs,
-      outOfRange: this.outOfRange,
-      histogram: encodeIntoCompressedBase64(this.histogram),
-    };
+    return encodeOp(this, this.histogram);
   }
 }
 
@@ -363,4 +349,19 @@ function checkCompatible(set: EncodedOps): void {
         `expected ${LOWEST_NS}..${HIGHEST_NS} ns at ${SIGNIFICANT_DIGITS} digits`,
     );
   }
+}
+
+/** The exact figures and the compressed histogram of one kind, as they travel between threads. */
+function encodeOp(
+  f: { count: number; sumNs: number; minNs: number; maxNs: number; outOfRange: number },
+  h: Parameters<typeof encodeIntoCompressedBase64>[0],
+): EncodedOp {
+  return {
+    count: f.count,
+    sumNs: f.sumNs,
+    minNs: f.count > 0 ? f.minNs : 0,
+    maxNs: f.maxNs,
+    outOfRange: f.outOfRange,
+    histogram: encodeIntoCompressedBase64(h),
+  };
 }
