@@ -181,6 +181,11 @@ export function grab_mapping_entry(vmf: VmFault, index: number, pmd: boolean): n
  */
 export function dax_insert_mapping_entry(vmf: VmFault, index: number, entry: number, pfn: number, flags: number, dirty: boolean): number {
   const tree = vmf.mapping.tree;
+  if (dax_is_zero_entry(entry) && (flags & RADIX_DAX_ZERO_PAGE) === 0) {
+    // A block replaces the zero page: every VMA that mapped the hole must fault again
+    // (unmap_mapping_range), or it would keep reading zeroes.
+    vmf.mapping.unmap?.(index, dax_is_pmd_entry(entry) ? PG_PMD_NR : 1);
+  }
   tree.treeLock();
   if (dax_is_zero_entry(entry) || dax_is_empty_entry(entry)) {
     const next = dax_radix_locked_entry(pfn, flags);

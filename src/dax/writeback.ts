@@ -23,12 +23,13 @@ import {
   RadixTree,
   find_get_entries_tag,
   radix_tree_delete,
+  radix_tree_lookup,
   radix_tree_tag_clear,
   radix_tree_tag_get,
   tag_pages_for_writeback,
 } from './radix_tree.js';
 import { checkVariant, type DaxVariant } from './variant.js';
-import { dax_is_empty_entry, dax_is_zero_entry, dax_radix_order, dax_radix_pfn } from './dax_entry.js';
+import { dax_is_empty_entry, dax_is_zero_entry, dax_radix_order, dax_radix_pfn, daxEntryIsLocked } from './dax_entry.js';
 import { get_unlocked_mapping_entry, lock_slot, put_locked_mapping_entry, put_unlocked_mapping_entry } from './entry_lock.js';
 
 /** Entries fetched per gang lookup (PAGEVEC_SIZE in 4.14). */
@@ -158,7 +159,8 @@ function dax_writeback_one_v2(m: DaxMapping, index: number, entry: number): bool
   m.mkclean?.(index, pages);
   m.dev.flush(dax_radix_pfn(entry) * PAGE_SIZE, pages << PAGE_SHIFT);
   tree.treeLock();
-  radix_tree_delete(tree, index);
+  // v2 had no entry locks; here a fault may hold one, and its holder owns the entry.
+  if (!daxEntryIsLocked(radix_tree_lookup(tree, index))) radix_tree_delete(tree, index);
   tree.treeUnlock();
   return true;
 }

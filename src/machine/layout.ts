@@ -28,6 +28,7 @@ export const LOCK_CLASSES = [
   'j_state_lock',
   'i_data_sem',
   'ext4_group_lock',
+  'mmap_sem',
 ] as const;
 export type LockClassName = (typeof LOCK_CLASSES)[number];
 export const LOCK_CLASS = {
@@ -40,6 +41,8 @@ export const LOCK_CLASS = {
   i_data_sem: 4,
   /** The block allocator's bitmap lock (ext4_lock_group()). */
   ext4_group_lock: 5,
+  /** The VMA table's lock (mm_struct's mmap_sem, taken for write by mmap and munmap only). */
+  mmap_sem: 6,
 } as const satisfies Record<LockClassName, number>;
 
 export interface MachineConfig {
@@ -62,6 +65,10 @@ export interface MachineConfig {
   fsExtentBlocksPerInode: number;
   /** Blocks of the journal (log) area on the device; by default 1/32 of the device, 16 to 1024. */
   journalBlocks: number;
+  /** VMA slots (struct vm_area_struct) shared by every CPU: mappings that can exist at once. */
+  vmas: number;
+  /** Page-table entries in the PTE pool, one Int32 per mapped 4 KiB page: the pages all VMAs can span together. */
+  ptePages: number;
 }
 
 export const DEFAULT_CONFIG: MachineConfig = {
@@ -78,6 +85,9 @@ export const DEFAULT_CONFIG: MachineConfig = {
   fsInodes: 64,
   fsExtentBlocksPerInode: 4,
   journalBlocks: 1024,
+  vmas: 64,
+  // 1 GiB of mappings (1 MiB of PTE words).
+  ptePages: 1 << 18,
 };
 
 export const LIMITS = {
@@ -89,6 +99,8 @@ export const LIMITS = {
   fsInodes: { min: 2, max: 1 << 16 },
   fsExtentBlocksPerInode: { min: 1, max: 64 },
   journalBlocks: { min: 16, max: 1 << 18 },
+  vmas: { min: 1, max: 1 << 16 },
+  ptePages: { min: 512, max: 1 << 24 },
 } as const;
 
 /** A record of named 32-bit or 64-bit words; `stride` is its size in words. */
@@ -318,6 +330,32 @@ export const COMMIT_RECORD = struct(
 );
 export const COMMIT_RECORDS = 1024;
 
+// ---- mm/ ------------------------------------------------------------------------------
+
+/**
+ * The process's address space as every CPU shares it (struct mm_struct): all CPUs are
+ * threads of one process, so a VMA one CPU maps is usable by all (attached by VMA id).
+ * mmap_sem's lock words first, then map_count, the VMA slots ever used (rmap walks scan
+ * slots [0, vmaHigh); it only grows) and the PTE words handed out so far (a high-water mark).
+ */
+export const MM = struct({ lockState: 0, lockOwner: 1, mapCount: 2, vmaHigh: 3, pteHigh: 4 }, 16);
+
+/** VMA.state: the slot is free, holds a live mapping, or is being unmapped (munmap in progress). */
+export const VMA_FREE = 0;
+export const VMA_MAPPED = 1;
+export const VMA_DYING = 2;
+
+/**
+ * One VMA (struct vm_area_struct), padded to 64 bytes (`users` is written by every CPU that
+ * faults through it). gen is the slot's incarnation, bumped by mmap and again by munmap: a
+ * handle whose gen differs is a use after munmap. The VMA maps file pages [pgoff, pgoff +
+ * pages) of inode ino; its page table is PTE words [pteBase, pteBase + pages) of mmPtes
+ * (src/mm/pte.ts encodes them). flags are vm_flags (VM_READ, VM_WRITE, VM_SHARED, VM_SYNC,
+ * ...; src/mm/mman.ts). users counts faults and rmap walks in progress on the VMA (the per-VMA
+ * read lock of later kernels); munmap waits for it to drain.
+ */
+export const VMA = struct({ state: 0, gen: 1, ino: 2, pgoff: 3, pages: 4, flags: 5, pteBase: 6, users: 7 }, 16);
+
 // ---- the region table ------------------------------------------------------------------
 
 type ViewCtor = Uint8ArrayConstructor | Int32ArrayConstructor | Float64ArrayConstructor;
@@ -356,6 +394,9 @@ export const REGIONS = {
   journalState: region(Int32Array, () => JOURNAL.stride, 'journal_t: transaction state and j_state_lock'),
   journalTimes: region(Float64Array, () => JOURNAL_TIMES.stride, 'journal instants (commit request time)'),
   journalStats: region(Float64Array, () => COMMIT_RECORDS * COMMIT_RECORD.stride, 'per-commit records (a ring)'),
+  mmState: region(Int32Array, () => MM.stride, 'mm_struct: mmap_sem and the VMA table header'),
+  mmVmas: region(Int32Array, (c) => c.vmas * VMA.stride, 'VMA table (struct vm_area_struct per slot)'),
+  mmPtes: region(Int32Array, (c) => c.ptePages, 'PTE pool: one page-table entry per mapped page'),
 } as const;
 
 export type RegionName = keyof typeof REGIONS;
@@ -387,6 +428,8 @@ export function resolveConfig(partial: Partial<MachineConfig> = {}): MachineConf
   checkInt('fsInodes', c.fsInodes, LIMITS.fsInodes.min, LIMITS.fsInodes.max);
   checkInt('fsExtentBlocksPerInode', c.fsExtentBlocksPerInode, LIMITS.fsExtentBlocksPerInode.min, LIMITS.fsExtentBlocksPerInode.max);
   checkInt('journalBlocks', c.journalBlocks, LIMITS.journalBlocks.min, LIMITS.journalBlocks.max);
+  checkInt('vmas', c.vmas, LIMITS.vmas.min, LIMITS.vmas.max);
+  checkInt('ptePages', c.ptePages, LIMITS.ptePages.min, LIMITS.ptePages.max);
   const g = fsGeometry(c);
   if (g.dataBlocks < 16) {
     throw new RangeError(

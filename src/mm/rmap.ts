@@ -1,0 +1,121 @@
+// The reverse map: from an inode's pages to the PTEs that map them in every VMA (the i_mmap
+// interval-tree walks of mm/rmap.c and mm/memory.c). DAX writeback write-protects through it
+// (dax_mapping_entry_mkclean, plugged into DaxMapping.mkclean) and truncate and hole punch
+// unmap through it (unmap_mapping_range / unmap_mapping_pages, plugged into DaxMapping.unmap).
+//
+// Locking rules: as mm.ts. A walk scans VMA slots [0, vmaHigh) (the lab has no per-inode
+// i_mmap tree; with the default 64 slots a scan is a few dozen loads), pins each VMA of the
+// inode with vma_start_read while it works on it, and changes PTE words only by clearing bits
+// with Atomics. It takes no lock: mkclean runs with the DAX entry of the pages locked (the
+// caller's), which keeps faults on those pages out, exactly as the entry lock does in
+// fs/dax.c. A VMA mapped after a walk passed its slot has no PTE for a page whose entry the
+// walker holds locked, so the walk cannot miss a writable PTE.
+
+import { MM, PAGE_SIZE, VMA, VMA_FREE } from '../machine/layout.js';
+import { PG_PMD_COLOUR } from '../dax/dax_entry.js';
+import type { Mm } from './mm.js';
+import { vma_end_read, vma_start_read } from './vma_lock.js';
+import { _PAGE_RW, _PAGE_PSE } from './pte.js';
+
+/**
+ * dax_mapping_entry_mkclean(): write-protects pages [index, index + pages) of inode ino in
+ * every VMA that maps them (the entry's pages; called by dax_writeback_one with the entry
+ * locked). Returns how many PTEs it write-protected.
+ */
+export function dax_mapping_entry_mkclean(mm: Mm, ino: number, index: number, pages: number): number {
+  const vmas = mm.vmas;
+  const high = Atomics.load(mm.st, MM.vmaHigh);
+  let cleaned = 0;
+  for (let v = 0; v < high; v++) {
+    const at = v * VMA.stride;
+    if (Atomics.load(vmas, at + VMA.state) === VMA_FREE || vmas[at + VMA.ino] !== ino) continue;
+    vma_start_read(vmas, at);
+    try {
+      if (Atomics.load(vmas, at + VMA.state) !== VMA_FREE && vmas[at + VMA.ino] === ino) {
+        cleaned += pfn_mkclean_range(mm, at, index, pages);
+      }
+    } finally {
+      vma_end_read(vmas, at);
+    }
+  }
+  return cleaned;
+}
+
+/** pfn_mkclean_range(): clears _PAGE_RW of the VMA's PTEs for file pages [index, index + pages). */
+export function pfn_mkclean_range(mm: Mm, at: number, index: number, pages: number): number {
+  const vmas = mm.vmas;
+  const ptes = mm.ptes;
+  const vpg = vmas[at + VMA.pgoff];
+  const lo = Math.max(index, vpg);
+  const hi = Math.min(index + pages, vpg + vmas[at + VMA.pages]);
+  const base = vmas[at + VMA.pteBase] - vpg;
+  let cleaned = 0;
+  for (let i = lo; i < hi; i++) {
+    const w = base + i;
+    for (;;) {
+      const old = Atomics.load(ptes, w);
+      if ((old & _PAGE_RW) === 0) break;
+      if (Atomics.compareExchange(ptes, w, old, old & ~_PAGE_RW) === old) {
+        cleaned++;
+        break;
+      }
+    }
+  }
+  return cleaned;
+}
+
+/**
+ * unmap_mapping_pages(): zaps the PTEs of inode ino's pages [start, start + nr) in every
+ * VMA; a PMD mapping that the range touches is zapped whole (a DAX PMD cannot be split into
+ * PTEs: __split_huge_pmd clears it). Returns how many PTEs it cleared.
+ */
+export function unmap_mapping_pages(mm: Mm, ino: number, start: number, nr: number): number {
+  const vmas = mm.vmas;
+  const high = Atomics.load(mm.st, MM.vmaHigh);
+  let zapped = 0;
+  for (let v = 0; v < high; v++) {
+    const at = v * VMA.stride;
+    if (Atomics.load(vmas, at + VMA.state) === VMA_FREE || vmas[at + VMA.ino] !== ino) continue;
+    vma_start_read(vmas, at);
+    try {
+      if (Atomics.load(vmas, at + VMA.state) !== VMA_FREE && vmas[at + VMA.ino] === ino) {
+        zapped += zap_page_range_single(mm, at, start, nr);
+      }
+    } finally {
+      vma_end_read(vmas, at);
+    }
+  }
+  return zapped;
+}
+
+/**
+ * unmap_mapping_range(): zaps every PTE of inode ino that maps a byte of [holebegin,
+ * holebegin + holelen); holelen 0 means to the end of the file (truncate). Returns the PTEs cleared.
+ */
+export function unmap_mapping_range(mm: Mm, ino: number, holebegin: number, holelen: number): number {
+  if (!(Number.isInteger(holebegin) && Number.isInteger(holelen) && holebegin >= 0 && holelen >= 0)) {
+    throw new RangeError(`unmap_mapping_range: expected non-negative integers, got holebegin ${holebegin}, holelen ${holelen}`);
+  }
+  const first = Math.floor(holebegin / PAGE_SIZE);
+  const nr = holelen === 0 ? Number.MAX_SAFE_INTEGER - first : Math.ceil(holelen / PAGE_SIZE);
+  return unmap_mapping_pages(mm, ino, first, nr);
+}
+
+/** zap_page_range_single(): clears the VMA's PTEs for file pages [start, start + nr), widened to whole PMD mappings. */
+export function zap_page_range_single(mm: Mm, at: number, start: number, nr: number): number {
+  const vmas = mm.vmas;
+  const ptes = mm.ptes;
+  const vpg = vmas[at + VMA.pgoff];
+  let lo = Math.max(start, vpg);
+  let hi = Math.min(start + nr, vpg + vmas[at + VMA.pages]);
+  if (lo >= hi) return 0;
+  const base = vmas[at + VMA.pteBase] - vpg;
+  // A PMD mapping (its 512 PTEs carry _PAGE_PSE and lie inside the VMA) goes whole.
+  if ((Atomics.load(ptes, base + lo) & _PAGE_PSE) !== 0) lo -= lo & PG_PMD_COLOUR;
+  if ((Atomics.load(ptes, base + hi - 1) & _PAGE_PSE) !== 0) hi = ((hi - 1) | PG_PMD_COLOUR) + 1;
+  let zapped = 0;
+  for (let i = lo; i < hi; i++) {
+    if (ptes[base + i] !== 0 && Atomics.exchange(ptes, base + i, 0) !== 0) zapped++;
+  }
+  return zapped;
+}
