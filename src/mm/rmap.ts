@@ -23,22 +23,28 @@ import { _PAGE_RW, _PAGE_PSE } from './pte.js';
  * locked). Returns how many PTEs it write-protected.
  */
 export function dax_mapping_entry_mkclean(mm: Mm, ino: number, index: number, pages: number): number {
+  return rmap_walk(mm, ino, (at) => pfn_mkclean_range(mm, at, index, pages));
+}
+
+/**
+ * rmap_walk() over the inode's i_mmap: calls visit(at) for every live VMA that maps inode
+ * ino, with the VMA pinned so munmap waits; returns the sum of what visit returned.
+ */
+function rmap_walk(mm: Mm, ino: number, visit: (at: number) => number): number {
   const vmas = mm.vmas;
   const high = Atomics.load(mm.st, MM.vmaHigh);
-  let cleaned = 0;
+  let sum = 0;
   for (let v = 0; v < high; v++) {
     const at = v * VMA.stride;
     if (Atomics.load(vmas, at + VMA.state) === VMA_FREE || vmas[at + VMA.ino] !== ino) continue;
     vma_start_read(vmas, at);
     try {
-      if (Atomics.load(vmas, at + VMA.state) !== VMA_FREE && vmas[at + VMA.ino] === ino) {
-        cleaned += pfn_mkclean_range(mm, at, index, pages);
-      }
+      if (Atomics.load(vmas, at + VMA.state) !== VMA_FREE && vmas[at + VMA.ino] === ino) sum += visit(at);
     } finally {
       vma_end_read(vmas, at);
     }
   }
-  return cleaned;
+  return sum;
 }
 
 /** pfn_mkclean_range(): clears _PAGE_RW of the VMA's PTEs for file pages [index, index + pages). */
@@ -70,22 +76,7 @@ export function pfn_mkclean_range(mm: Mm, at: number, index: number, pages: numb
  * PTEs: __split_huge_pmd clears it). Returns how many PTEs it cleared.
  */
 export function unmap_mapping_pages(mm: Mm, ino: number, start: number, nr: number): number {
-  const vmas = mm.vmas;
-  const high = Atomics.load(mm.st, MM.vmaHigh);
-  let zapped = 0;
-  for (let v = 0; v < high; v++) {
-    const at = v * VMA.stride;
-    if (Atomics.load(vmas, at + VMA.state) === VMA_FREE || vmas[at + VMA.ino] !== ino) continue;
-    vma_start_read(vmas, at);
-    try {
-      if (Atomics.load(vmas, at + VMA.state) !== VMA_FREE && vmas[at + VMA.ino] === ino) {
-        zapped += zap_page_range_single(mm, at, start, nr);
-      }
-    } finally {
-      vma_end_read(vmas, at);
-    }
-  }
-  return zapped;
+  return rmap_walk(mm, ino, (at) => zap_page_range_single(mm, at, start, nr));
 }
 
 /**
