@@ -222,12 +222,7 @@ export class CpuRecorders {
   }
 
   encode(): EncodedOps {
-    const ops: Partial<Record<RecordedOpKind, EncodedOp>> = {};
-    for (const kind of RECORDED_OP_KINDS) {
-      const r = this.byKind.get(kind);
-      if (r !== undefined && r.count > 0) ops[kind] = r.encode();
-    }
-    return { format: ENCODED_OPS_FORMAT, lowestNs: LOWEST_NS, highestNs: HIGHEST_NS, significantDigits: SIGNIFICANT_DIGITS, ops };
+    return encodeOps(this.byKind);
   }
 
   reset(): void {
@@ -332,12 +327,7 @@ export class MergedOps {
   }
 
   encode(): EncodedOps {
-    const ops: Partial<Record<RecordedOpKind, EncodedOp>> = {};
-    for (const kind of RECORDED_OP_KINDS) {
-      const op = this.byKind.get(kind);
-      if (op !== undefined && op.count > 0) ops[kind] = op.encode();
-    }
-    return { format: ENCODED_OPS_FORMAT, lowestNs: LOWEST_NS, highestNs: HIGHEST_NS, significantDigits: SIGNIFICANT_DIGITS, ops };
+    return encodeOps(this.byKind);
   }
 }
 
@@ -364,4 +354,14 @@ function encodeOp(
     outOfRange: f.outOfRange,
     histogram: encodeIntoCompressedBase64(h),
   };
+}
+
+/** A set of kinds as it travels between threads: only the kinds with values. */
+function encodeOps(byKind: ReadonlyMap<OpKind, { count: number; encode(): EncodedOp }>): EncodedOps {
+  const ops: Partial<Record<RecordedOpKind, EncodedOp>> = {};
+  for (const kind of RECORDED_OP_KINDS) {
+    const op = byKind.get(kind);
+    if (op !== undefined && op.count > 0) ops[kind] = op.encode();
+  }
+  return { format: ENCODED_OPS_FORMAT, lowestNs: LOWEST_NS, highestNs: HIGHEST_NS, significantDigits: SIGNIFICANT_DIGITS, ops };
 }
