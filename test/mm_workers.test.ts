@@ -11,7 +11,7 @@ import { runCpus } from './support/workers.js';
 import { startCommitThread } from './support/commit_thread.js';
 import { fsckImage, recoveredImage } from './workers/fs_support.js';
 import { makeFile, setupMm } from './workers/mm_support.js';
-import { LINE, type StorerResult } from './workers/mm_scenarios.js';
+import { LINE, type MsyncerResult, type StorerResult } from './workers/mm_scenarios.js';
 
 const PAGES = 64;
 
@@ -24,6 +24,9 @@ interface RunReport {
   lostLines: number;
   fsck: string[];
   msyncPasses: number;
+  /** Invariant checks the msync CPU ran with the storers stopped, and what they found. */
+  checksDuringRun: number;
+  duringRun: string[];
   wpFaults: number;
 }
 
@@ -48,7 +51,7 @@ async function run(p: FsPersonality, flags: number, flushEvery: number, variant:
   vfs_fsync(s.fs, ino, false);
   const vma = mmap(s.mm, ino, PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE, flags, 0);
   const done = new SharedArrayBuffer(4);
-  const common = { ref: vma.ref, storers: 2, policy, variant, done };
+  const common = { ref: vma.ref, storers: 2, policy, variant, done, pause: new SharedArrayBuffer(8), checks: 20 };
   const stop = commitThread ? await startCommitThread(s.machine, 5, policy) : undefined;
   let results: unknown[];
   try {
@@ -94,7 +97,9 @@ async function run(p: FsPersonality, flags: number, flushEvery: number, variant:
     afterMsync,
     lostLines,
     fsck: fsckImage(s.fs, image),
-    msyncPasses: results[2] as number,
+    msyncPasses: (results[2] as MsyncerResult).passes,
+    checksDuringRun: (results[2] as MsyncerResult).checks,
+    duringRun: (results[2] as MsyncerResult).violations,
     wpFaults: a.counters.wpFaults + b.counters.wpFaults,
   };
 }
@@ -108,6 +113,8 @@ describe('two storing CPUs and an msync CPU on one mapped file', () => {
     const r = await run(p, flags, flushEvery);
     if ('broke' in r) throw new Error(r.broke);
     expect(r.msyncPasses).toBeGreaterThan(1);
+    expect(r.checksDuringRun).toBeGreaterThan(1);
+    expect(r.duringRun).toEqual([]);
     expect(r.wpFaults).toBeGreaterThan(0); // msync write-protected pages that were stored to again
     expect(r.atEnd).toEqual([]);
     expect(r.afterMsync).toEqual([]);
@@ -121,7 +128,17 @@ describe('two storing CPUs and an msync CPU on one mapped file', () => {
     for (let attempt = 0; attempt < 4 && found === 0; attempt++) {
       const r = await run('ext4', MAP_SHARED, 0, 'remove-on-writeback', 30_000);
       if ('broke' in r) throw new Error(r.broke);
-      found = r.atEnd.length + r.afterMsync.length + r.lostLines;
+      found = r.duringRun.length + r.atEnd.length + r.afterMsync.length + r.lostLines;
+    }
+    expect(found).toBeGreaterThan(0);
+  });
+
+  it('with the mapsync-no-sync variant the checks between msyncs find a writable MAP_SYNC page whose block is not durable', async () => {
+    let found = 0;
+    for (let attempt = 0; attempt < 4 && found === 0; attempt++) {
+      const r = await run('ext4', MAP_SHARED_VALIDATE | MAP_SYNC, 8, 'mapsync-no-sync', 30_000);
+      if ('broke' in r) throw new Error(r.broke);
+      found = r.duringRun.length;
     }
     expect(found).toBeGreaterThan(0);
   });

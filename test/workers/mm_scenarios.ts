@@ -9,6 +9,7 @@ import type { DaxVariant } from '../../src/dax/variant.js';
 import { attachMm, type MmCounters } from '../../src/mm/mm.js';
 import { attachVma } from '../../src/mm/mmap.js';
 import type { VmaRef } from '../../src/mm/memory.js';
+import { checkMm, checkSyncMappings } from '../../src/mm/check.js';
 
 export const LINE = 64;
 
@@ -25,6 +26,8 @@ export interface StorerArgs {
   variant?: DaxVariant;
   /** Int32 [storers done]. */
   done: SharedArrayBuffer;
+  /** Int32 [pause requested, storers paused]: the msync CPU stops the storers to check invariants. */
+  pause: SharedArrayBuffer;
 }
 
 export interface StorerResult {
@@ -44,7 +47,9 @@ export function storer(cpu: Cpu, a: StorerArgs): StorerResult {
   const check = new Uint8Array(LINE);
   let x = (cpu.id * 2654435761) >>> 0 || 1;
   try {
+    const pause = new Int32Array(a.pause);
     for (let r = 0; r < a.rounds; r++) {
+      if (Atomics.load(pause, 0) !== 0) waitWhilePaused(pause);
       x ^= x << 13;
       x ^= x >>> 17;
       x ^= x << 5;
@@ -71,19 +76,50 @@ export interface MsyncerArgs {
   policy: Partial<JournalPolicy>;
   variant?: DaxVariant;
   done: SharedArrayBuffer;
+  pause: SharedArrayBuffer;
+  /** Stop the storers and run the invariant checks before this many of the msyncs. */
+  checks: number;
 }
 
-/** msync(MS_SYNC) of the whole mapping until every storer is done; returns how many passes it made. */
-export function msyncer(cpu: Cpu, a: MsyncerArgs): number {
+export interface MsyncerResult {
+  passes: number;
+  checks: number;
+  /** What checkMm and checkSyncMappings found at the pauses (first few). */
+  violations: string[];
+}
+
+/** A storer between two operations: counts itself paused and sleeps until the pause ends. */
+function waitWhilePaused(pause: Int32Array): void {
+  Atomics.add(pause, 1, 1);
+  Atomics.notify(pause, 1);
+  while (Atomics.load(pause, 0) !== 0) Atomics.wait(pause, 0, 1, 100);
+  Atomics.sub(pause, 1, 1);
+}
+
+/**
+ * msync(MS_SYNC) of the whole mapping until every storer is done. Before each of the first
+ * `checks` msyncs it stops the storers between two stores and runs the invariant checks
+ * (no writable page without a DIRTY entry; every writable MAP_SYNC page durable).
+ */
+export function msyncer(cpu: Cpu, a: MsyncerArgs): MsyncerResult {
   const fs = mountFs(cpu, { journalPolicy: a.policy });
   const mm = attachMm(cpu, fs, { variant: a.variant ?? 'none' });
   const vma = attachVma(mm, a.ref);
   const done = new Int32Array(a.done);
-  let passes = 0;
+  const pause = new Int32Array(a.pause);
+  const out: MsyncerResult = { passes: 0, checks: 0, violations: [] };
   while (Atomics.load(done, 0) < a.storers) {
+    if (out.checks < a.checks) {
+      Atomics.store(pause, 0, 1);
+      for (let p = Atomics.load(pause, 1); p + Atomics.load(done, 0) < a.storers; p = Atomics.load(pause, 1)) Atomics.wait(pause, 1, p, 100);
+      const found = [...checkMm(mm), ...checkSyncMappings(mm)];
+      out.checks++;
+      Atomics.store(pause, 0, 0);
+      Atomics.notify(pause, 0);
+      if (out.violations.length < 10) out.violations.push(...found.slice(0, 10 - out.violations.length));
+    }
     vma.msync(0, vma.length);
-    passes++;
+    out.passes++;
   }
-  return passes;
+  return out;
 }
-
