@@ -19,7 +19,20 @@
 import { PAGECACHE_TAG_DIRTY, PAGE_SIZE, PMD_SIZE } from '../machine/layout.js';
 import type { Fs } from '../fs/super.js';
 import { ext4_journal_start, ext4_journal_stop } from '../fs/super.js';
-import { IOMAP_F_DIRTY, IOMAP_F_NEW, IOMAP_HOLE, IOMAP_MAPPED, IOMAP_UNWRITTEN, IOMAP_WRITE, Iomap, file_update_time, iomap_begin, vfs_fsync_range } from '../fs/inode.js';
+import {
+  IOMAP_F_DIRTY,
+  IOMAP_F_NEW,
+  IOMAP_HOLE,
+  IOMAP_MAPPED,
+  IOMAP_UNWRITTEN,
+  IOMAP_WRITE,
+  Iomap,
+  down_read_i_mmap_sem,
+  file_update_time,
+  iomap_begin,
+  up_read_i_mmap_sem,
+  vfs_fsync_range,
+} from '../fs/inode.js';
 import { ext4_should_retry_alloc } from '../fs/balloc.js';
 import { isFsError } from '../fs/errno.js';
 import {
@@ -103,6 +116,17 @@ export interface FaultCounters {
  * a synchronous fault. Returns the VM_FAULT_* result.
  */
 export function ext4_dax_huge_fault(vmf: VmFault, pe: PeSize): number {
+  // i_mmap_sem for read: a truncate or punch (which take it for write) cannot free the
+  // blocks between this fault's iomap_begin and its page-table update.
+  down_read_i_mmap_sem(vmf.fs, vmf.ino);
+  try {
+    return ext4_dax_fault_locked(vmf, pe);
+  } finally {
+    up_read_i_mmap_sem(vmf.fs, vmf.ino);
+  }
+}
+
+function ext4_dax_fault_locked(vmf: VmFault, pe: PeSize): number {
   for (let retries = 0; ; retries++) {
     let result: number;
     if (vmf.write) {

@@ -24,7 +24,8 @@
 // free block, inode or extent slot -> ENOSPC. A write that made progress before ENOSPC
 // returns the bytes written, as write(2) does.
 
-import { BLOCK_SIZE, FS_INODE } from '../machine/layout.js';
+import { BLOCK_SIZE, FS_INODE, LOCK_CLASS } from '../machine/layout.js';
+import { down_read, down_write, up_read, up_write } from '../sync/rwsem.js';
 import {
   ext4_fc_commit,
   ext4_fc_inode_clean,
@@ -558,7 +559,17 @@ export function ext4_fallocate(fs: Fs, ino: number, mode: number, offset: number
  * at i_size rounded up). A transaction that frees blocks is ineligible for fast commit.
  */
 export function ext4_punch_hole(fs: Fs, ino: number, offset: number, len: number): void {
-  fs.hooks.invalidate?.(fs, ino, offset, offset + len - 1);
+  // i_mmap_sem for write: no fault may map the range again between the invalidate and the free.
+  down_write_i_mmap_sem(fs, ino);
+  try {
+    fs.hooks.invalidate?.(fs, ino, offset, offset + len - 1);
+    ext4_punch_hole_blocks(fs, ino, offset, len);
+  } finally {
+    up_write_i_mmap_sem(fs, ino);
+  }
+}
+
+function ext4_punch_hole_blocks(fs: Fs, ino: number, offset: number, len: number): void {
   const h = ext4_journal_start(fs);
   try {
     lockInode(fs, ino);
@@ -597,8 +608,17 @@ export function vfs_truncate(fs: Fs, ino: number, size: number): void {
  * past it and sets i_size.
  */
 export function ext4_truncate(fs: Fs, ino: number, size: number): void {
+  down_write_i_mmap_sem(fs, ino);
+  try {
+    fs.hooks.invalidate?.(fs, ino, size, Number.MAX_SAFE_INTEGER);
+    ext4_truncate_blocks(fs, ino, size);
+  } finally {
+    up_write_i_mmap_sem(fs, ino);
+  }
+}
+
+function ext4_truncate_blocks(fs: Fs, ino: number, size: number): void {
   const endBlk = Math.ceil(size / BLOCK_SIZE);
-  fs.hooks.invalidate?.(fs, ino, size, Number.MAX_SAFE_INTEGER);
   const h = ext4_journal_start(fs);
   try {
     lockInode(fs, ino);
@@ -631,6 +651,28 @@ function ext4_block_truncate_page(fs: Fs, ino: number, size: number): void {
   fs.dev.zero(at, n);
   fs.dev.flush(at, n);
   fs.dev.fence();
+}
+
+// ---- i_mmap_sem ----------------------------------------------------------------------
+
+const MMAP_SEM = FS_INODE.mmapSemCount;
+
+/** down_read(&EXT4_I(inode)->i_mmap_sem): a DAX fault keeps truncate and punch out. */
+export function down_read_i_mmap_sem(fs: Fs, ino: number): void {
+  down_read(fs.cpu, fs.inodes, ino * FS_INODE.stride + MMAP_SEM, LOCK_CLASS.i_mmap_sem);
+}
+
+export function up_read_i_mmap_sem(fs: Fs, ino: number): void {
+  up_read(fs.inodes, ino * FS_INODE.stride + MMAP_SEM);
+}
+
+/** down_write(&EXT4_I(inode)->i_mmap_sem): truncate and punch wait for running faults and block new ones. */
+export function down_write_i_mmap_sem(fs: Fs, ino: number): void {
+  down_write(fs.cpu, fs.inodes, ino * FS_INODE.stride + MMAP_SEM, LOCK_CLASS.i_mmap_sem);
+}
+
+export function up_write_i_mmap_sem(fs: Fs, ino: number): void {
+  up_write(fs.inodes, ino * FS_INODE.stride + MMAP_SEM);
 }
 
 // ---- fsync ---------------------------------------------------------------------------

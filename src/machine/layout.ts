@@ -29,6 +29,7 @@ export const LOCK_CLASSES = [
   'i_data_sem',
   'ext4_group_lock',
   'mmap_sem',
+  'i_mmap_sem',
 ] as const;
 export type LockClassName = (typeof LOCK_CLASSES)[number];
 export const LOCK_CLASS = {
@@ -43,6 +44,8 @@ export const LOCK_CLASS = {
   ext4_group_lock: 5,
   /** The VMA table's lock (mm_struct's mmap_sem, taken for write by mmap and munmap only). */
   mmap_sem: 6,
+  /** ext4_inode_info.i_mmap_sem (XFS: MMAPLOCK): faults read it, truncate and punch write it. */
+  i_mmap_sem: 7,
 } as const satisfies Record<LockClassName, number>;
 
 export interface MachineConfig {
@@ -260,6 +263,9 @@ export const FS_INODE = struct(
     fcRequested: 11,
     /** The tid of the last transaction that logged this inode. */
     lastTid: 12,
+    /** i_mmap_sem (rwsem.ts): readers held, or -1 for a writer; writers waiting. */
+    mmapSemCount: 13,
+    mmapSemWriters: 14,
   },
   16,
 );
