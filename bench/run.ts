@@ -4,6 +4,7 @@ import { machineInfo, writeResult } from './support.js';
 import { runMachineSuite } from './machine.js';
 import { runFsSuite } from './fs.js';
 import { runWritebackSuite } from './writeback.js';
+import { runMmSuite } from './mm.js';
 
 const lines: string[] = [];
 const log = (s: string) => {
@@ -25,4 +26,9 @@ writeResult('fs.json', JSON.stringify({ machine: info, rows: fs }, null, 2) + '\
 log('\n== writeback (issue 6): the tagged walk in a big file ==');
 const wb = await runWritebackSuite(log);
 writeResult('writeback.json', JSON.stringify({ machine: info, ...wb }, null, 2) + '\n');
+
+log('\n== mm (issue 6): stores and faults through a mapping, one CPU, zero cost ==');
+const mmRows = await runMmSuite(log);
+writeResult('mm.json', JSON.stringify({ machine: info, rows: mmRows }, null, 2) + '\n');
+writeResult('machine.txt', lines.join('\n') + '\n');
 writeResult('machine.txt', lines.join('\n') + '\n');
