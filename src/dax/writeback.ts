@@ -134,15 +134,20 @@ export function dax_writeback_one(m: DaxMapping, index: number, entry: number): 
   // Clearing TOWRITE now is safe: other writers see the entry locked until the flush is done.
   radix_tree_tag_clear(tree, index, PAGECACHE_TAG_TOWRITE);
   tree.treeUnlock();
-  const pages = 1 << dax_radix_order(locked);
-  m.mkclean?.(index, pages);
-  m.dev.flush(dax_radix_pfn(locked) * PAGE_SIZE, pages << PAGE_SHIFT);
+  dax_mkclean_and_flush(m, index, locked);
   // The pages are write-protected and flushed: new stores fault and re-dirty the entry.
   tree.treeLock();
   radix_tree_tag_clear(tree, index, PAGECACHE_TAG_DIRTY);
   tree.treeUnlock();
   put_locked_mapping_entry(tree, index);
   return true;
+}
+
+/** dax_mapping_entry_mkclean() then dax_flush(): write-protect the entry's pages everywhere, flush its lines. */
+function dax_mkclean_and_flush(m: DaxMapping, index: number, entry: number): void {
+  const pages = 1 << dax_radix_order(entry);
+  m.mkclean?.(index, pages);
+  m.dev.flush(dax_radix_pfn(entry) * PAGE_SIZE, pages << PAGE_SHIFT);
 }
 
 /**
@@ -155,9 +160,7 @@ function dax_writeback_one_v2(m: DaxMapping, index: number, entry: number): bool
   const tree = m.tree;
   radix_tree_tag_clear(tree, index, PAGECACHE_TAG_TOWRITE);
   tree.treeUnlock();
-  const pages = 1 << dax_radix_order(entry);
-  m.mkclean?.(index, pages);
-  m.dev.flush(dax_radix_pfn(entry) * PAGE_SIZE, pages << PAGE_SHIFT);
+  dax_mkclean_and_flush(m, index, entry);
   tree.treeLock();
   // v2 had no entry locks; here a fault may hold one, and its holder owns the entry.
   if (!daxEntryIsLocked(radix_tree_lookup(tree, index))) radix_tree_delete(tree, index);

@@ -74,26 +74,24 @@ export const ENCODED_OPS_FORMAT = 'daxlab-ops-1';
 // TypeScript histogram where WebAssembly is missing.
 initWebAssemblySync();
 
-function newRecordingHistogram(): Histogram {
+/** One histogram shape everywhere, so merges are exact: WASM where CPUs record, JS where the main thread iterates. */
+function newHistogram(useWebAssembly: boolean): Histogram {
   return build({
     bitBucketSize: 64,
     autoResize: false,
     lowestDiscernibleValue: LOWEST_NS,
     highestTrackableValue: HIGHEST_NS,
     numberOfSignificantValueDigits: SIGNIFICANT_DIGITS,
-    useWebAssembly: true,
+    useWebAssembly,
   });
 }
 
+function newRecordingHistogram(): Histogram {
+  return newHistogram(true);
+}
+
 function newMergeHistogram(): JsHistogram {
-  return build({
-    bitBucketSize: 64,
-    autoResize: false,
-    lowestDiscernibleValue: LOWEST_NS,
-    highestTrackableValue: HIGHEST_NS,
-    numberOfSignificantValueDigits: SIGNIFICANT_DIGITS,
-    useWebAssembly: false,
-  }) as JsHistogram;
+  return newHistogram(false) as JsHistogram;
 }
 
 /** One kind's figures in transferable form. */
