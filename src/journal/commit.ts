@@ -206,9 +206,10 @@ export function jbd2_journal_commit_transaction(j: Journal, opts: CommitOptions 
   js[J.committingTid] = 0;
   js[J.fcHead] = 0;
   j.unlock();
+  // fcDone first: a task that sees the tid committed must also see its inodes clean.
+  publishFcDone(j, fcTargets);
   Atomics.store(js, J.commitSequence, tid);
   Atomics.notify(js, J.commitSequence);
-  publishFcDone(j, fcTargets);
   opts.onStep?.('durable', tid);
 
   jbd2_log_do_checkpoint(j, s, n, tid + 1);
