@@ -1,0 +1,190 @@
+// What a run returns and results.json holds: the one definition, as a zod schema, from which
+// the TypeScript types and the JSON Schema in schema/results.schema.json are both derived
+// (`npm run schema` regenerates the file; a test checks it is current).
+//
+// Times are nanoseconds (fields end in Ns) or whole microseconds for the seed's buckets
+// (lowUs, highUs). Every configuration keeps its merged histograms in HdrHistogram's
+// compressed encoding (`encoded`), so `daxlab merge` and `daxlab compare` work from the
+// distributions, not from the summary figures.
+
+import { z } from 'zod';
+import { ENCODED_OPS_FORMAT, OP_KINDS } from './histogram.js';
+
+export const RESULTS_FORMAT = 'daxlab-results-1';
+
+const ns = z.number().nonnegative();
+const count = z.number().int().nonnegative();
+
+export const Log2BucketSchema = z.object({ lowUs: count, highUs: count, count });
+
+export const OpStatsSchema = z.object({
+  count,
+  minNs: ns,
+  meanNs: ns,
+  maxNs: ns,
+  p50Ns: ns,
+  p90Ns: ns,
+  p99Ns: ns,
+  p999Ns: ns,
+  buckets: z.array(Log2BucketSchema).describe("the seed's log2 microsecond buckets, non-empty ones, lowest first"),
+});
+
+const OpKindSchema = z.enum(OP_KINDS);
+
+export const EncodedOpSchema = z.object({
+  count,
+  sumNs: ns,
+  minNs: ns,
+  maxNs: ns,
+  outOfRange: count,
+  histogram: z.string().describe('HdrHistogram V2 compressed encoding, base64'),
+});
+
+export const EncodedOpsSchema = z.object({
+  format: z.literal(ENCODED_OPS_FORMAT),
+  lowestNs: z.number(),
+  highestNs: z.number(),
+  significantDigits: z.number().int(),
+  ops: z.partialRecord(OpKindSchema, EncodedOpSchema),
+});
+
+export const LockWaitBucketSchema = z.object({ lowNs: ns, highNs: ns, count });
+
+export const LockFiguresSchema = z.object({
+  acquisitions: count,
+  contentions: count,
+  conBounces: count,
+  acqBounces: count,
+  waitNsTotal: ns,
+  waitNsMin: ns,
+  waitNsMax: ns,
+  holdNsTotal: ns,
+  holdNsMin: ns,
+  holdNsMax: ns,
+  waitBuckets: z.array(LockWaitBucketSchema).describe('histogram of contended wait times, log2 nanosecond buckets, non-empty ones'),
+});
+
+/** Figures of one repeat of one configuration, for per-repeat statistics and confidence intervals. */
+export const RepeatSchema = z.object({
+  repeat: count,
+  partial: z.boolean(),
+  elapsedNs: ns,
+  ops: z.partialRecord(OpKindSchema, z.object({ count, meanNs: ns, p50Ns: ns, p99Ns: ns, p999Ns: ns, maxNs: ns })),
+});
+
+export const IntervalSchema = z.object({
+  startMs: z.number().nonnegative(),
+  ops: z.partialRecord(OpKindSchema, z.object({ count, meanNs: ns, p50Ns: ns, p99Ns: ns, maxNs: ns })),
+});
+
+export const STEP_NAMES = [
+  'trap',
+  'iomap_begin',
+  'alloc+zero',
+  'tree_lock wait',
+  'entry-lock wait',
+  'journal commit wait',
+  'cache flush',
+  'other',
+] as const;
+export type StepName = (typeof STEP_NAMES)[number];
+
+const StepRecord = z.partialRecord(z.enum(STEP_NAMES), ns);
+
+export const AttributionSchema = z.object({
+  count,
+  meanNs: StepRecord.describe('mean time per operation in each step'),
+  meanShare: z.partialRecord(z.enum(STEP_NAMES), z.number()).describe("each step's share of the mean latency (sums to 1)"),
+  p99Share: z
+    .partialRecord(z.enum(STEP_NAMES), z.number())
+    .describe("each step's share of the latency of the operations at or above the p99 (sums to 1)"),
+  slowest: z
+    .array(
+      z.object({
+        latencyNs: ns,
+        cpu: count,
+        repeat: count,
+        steps: StepRecord,
+        commitCarriedOtherInodes: z.boolean().describe('the journal commit it waited for also carried other inodes'),
+      }),
+    )
+    .describe('the slowest operations, slowest first, with their full breakdown'),
+});
+
+export const ConfigResultSchema = z.object({
+  name: z.string(),
+  params: z.record(z.string(), z.unknown()).describe('the sweep axis values and overrides that make this configuration'),
+  repeats: count,
+  partial: z.boolean(),
+  elapsedNs: ns.describe('measured time, summed over repeats'),
+  ops: z.partialRecord(OpKindSchema, OpStatsSchema),
+  encoded: EncodedOpsSchema,
+  perRepeat: z.array(RepeatSchema),
+  locks: z.record(z.string(), LockFiguresSchema),
+  counters: z.record(z.string(), z.number()),
+  intervals: z.array(IntervalSchema).optional(),
+  attribution: z.partialRecord(OpKindSchema, AttributionSchema).optional(),
+  violations: z.array(z.string()).describe("invariant checker findings after the run (empty when the model's invariants held)"),
+});
+
+export const MachineInfoSchema = z.object({
+  cores: count,
+  node: z.string(),
+  platform: z.string(),
+  arch: z.string(),
+  cpuModel: z.string(),
+  cpuWorkers: count.describe('worker threads one configuration runs (CPUs plus the commit thread)'),
+  oversubscribed: z.boolean(),
+});
+
+export const RunResultsSchema = z.object({
+  format: z.literal(RESULTS_FORMAT),
+  daxlabVersion: z.string(),
+  createdAt: z.string(),
+  workload: z.object({ name: z.string(), description: z.string(), source: z.unknown().describe('the validated workload, overrides applied') }),
+  profile: z.object({ name: z.string(), costs: z.record(z.string(), z.number()) }),
+  variant: z.string(),
+  seed: z.number().int(),
+  machine: MachineInfoSchema,
+  partial: z.boolean().describe('true when the run was interrupted (Ctrl-C) and holds what was gathered so far'),
+  shard: z.object({ index: z.number().int().positive(), count: z.number().int().positive() }).optional(),
+  warnings: z.array(z.string()),
+  configs: z.array(ConfigResultSchema),
+});
+
+export type OpStatsJson = z.infer<typeof OpStatsSchema>;
+export type LockFigures = z.infer<typeof LockFiguresSchema>;
+export type RepeatResult = z.infer<typeof RepeatSchema>;
+export type IntervalResult = z.infer<typeof IntervalSchema>;
+export type Attribution = z.infer<typeof AttributionSchema>;
+export type ConfigResult = z.infer<typeof ConfigResultSchema>;
+export type MachineInfo = z.infer<typeof MachineInfoSchema>;
+export type RunResults = z.infer<typeof RunResultsSchema>;
+
+/** The JSON Schema (draft 2020-12) of results.json. */
+export function resultsJsonSchema(): object {
+  return { $id: 'https://daxlab.dev/schema/results.schema.json', title: 'daxlab results.json', ...z.toJSONSchema(RunResultsSchema) };
+}
+
+/** Parses a results.json text; the error names the first field that does not fit. */
+export function parseResults(text: string, where = 'results.json'): RunResults {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new RangeError(`${where}: not JSON (${(e as Error).message})`);
+  }
+  const r = RunResultsSchema.safeParse(data);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new RangeError(`${where}: ${formatPath(i.path)}: ${i.message}`);
+  }
+  return r.data;
+}
+
+/** files[0].size, as users write a field's place. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
+  return out === '' ? '(top level)' : out;
+}
