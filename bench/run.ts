@@ -5,6 +5,7 @@ import { runMachineSuite } from './machine.js';
 import { runFsSuite } from './fs.js';
 import { runWritebackSuite } from './writeback.js';
 import { runMmSuite } from './mm.js';
+import { runNdelaySuite } from './ndelay.js';
 
 const lines: string[] = [];
 const log = (s: string) => {
@@ -30,5 +31,9 @@ writeResult('writeback.json', JSON.stringify({ machine: info, ...wb }, null, 2) 
 log('\n== mm (issue 6): stores and faults through a mapping, one CPU, zero cost ==');
 const mmRows = await runMmSuite(log);
 writeResult('mm.json', JSON.stringify({ machine: info, rows: mmRows }, null, 2) + '\n');
+
+log('\n== cost injection (issue 7): ndelay accuracy ==');
+const nd = runNdelaySuite(log);
+writeResult('ndelay.json', JSON.stringify({ machine: info, ...nd }, null, 2) + '\n');
 writeResult('machine.txt', lines.join('\n') + '\n');
 writeResult('machine.txt', lines.join('\n') + '\n');

@@ -56,6 +56,7 @@ import {
 } from './entry_lock.js';
 import { entryLockAcquired, entryLockReleased } from '../sync/waitqueue.js';
 import { inodeWord, readSize } from '../fs/ondisk.js';
+import { STEP, stepEnter, stepLeave } from '../measure/steps.js';
 import type { DaxMapping } from './writeback.js';
 
 // vm_fault_t bits (include/linux/mm.h, 4.14).
@@ -93,6 +94,8 @@ export class VmFault {
   pfn = 0;
   syncIndex = 0;
   syncPages = 1;
+  /** Faults of this CPU that returned VM_FAULT_NEEDDSYNC (synchronous faults). */
+  needDsync = 0;
   /** The step that failed, for the caller's error message. */
   error: unknown = null;
   readonly iomap = new Iomap();
@@ -257,11 +260,16 @@ function faultOn(vmf: VmFault, index: number, pages: number, pmd: boolean): numb
   const iomap = vmf.iomap;
   let keep = true;
   try {
+    // ops->iomap_begin(): the `iomap_begin` step of an attributed fault (allocation and
+    // zeroing inside it are steps of their own).
+    stepEnter(STEP.iomap_begin);
     try {
       iomap_begin(vmf.fs, vmf.ino, pos, pages * PAGE_SIZE, vmf.write ? IOMAP_WRITE : 0, iomap);
     } catch (e) {
+      stepLeave();
       return fsFault(vmf, e);
     }
+    stepLeave();
     if (pmd && !(iomap.offset === pos && iomap.length >= PMD_SIZE && iomap.blockno % PG_PMD_NR === 0 && iomap.type === IOMAP_MAPPED)) {
       // Not one aligned, contiguous, mapped 2 MiB extent (holes are mapped per page here).
       if (dax_is_empty_entry(entry)) keep = !dropLockedEntry(vmf, index);
@@ -277,6 +285,7 @@ function faultOn(vmf: VmFault, index: number, pages: number, pmd: boolean): numb
         vmf.pfn = pfn;
         vmf.syncIndex = index;
         vmf.syncPages = pages;
+        vmf.needDsync++;
         return VM_FAULT_NEEDDSYNC | major;
       }
       vmf.vma.insertPfn(index, pfn, pages, vmf.write);

@@ -2,6 +2,9 @@
 // fsMeta's bitmap blocks, one per allocation group of 32768 blocks; FS_ALLOC in views.fsAlloc
 // keeps the free count and the stream goal (sbi->s_mb_last_group/s_mb_last_start).
 //
+// Injected cost: allocNs per successful allocation call, charged under ext4_group_lock
+// (mballoc searches the buddy bitmap of a group under ext4_lock_group()).
+//
 // Locking rules: as super.ts. The bitmap words, FS_ALLOC.freeBlocks and FS_ALLOC.goal change
 // only under ext4_group_lock (views.fsAlloc's lock words), which nests inside the caller's
 // i_data_sem. Write access to a group's bitmap block is taken before the group lock, as
@@ -19,6 +22,8 @@
 import { FS_ALLOC, LOCK_CLASS } from '../machine/layout.js';
 import { jbd2_complete_transaction, jbd2_transaction_committed, type Handle } from '../journal/journal.js';
 import { spin_lock, spin_unlock } from '../sync/spinlock.js';
+import { ndelay } from '../cost/delay.js';
+import { STEP, stepEnter, stepLeave } from '../measure/steps.js';
 import { FsError } from './errno.js';
 import { BITS_PER_BITMAP_BLOCK, bitmapWord } from './ondisk.js';
 import { ext4_handle_dirty_metadata, ext4_journal_get_write_access, type Fs } from './super.js';
@@ -42,9 +47,20 @@ export function freeBlocks(fs: Fs): number {
  * ext4_mb_new_blocks(): allocates up to `want` contiguous blocks, at `goal` if it is free,
  * else at the first free block after it (next-fit, wrapping once around the device), within
  * one allocation group. Returns the first block and leaves the count in fs.allocLen.
- * Throws ENOSPC when no block is free. Called with i_data_sem held.
+ * Throws ENOSPC when no block is free. Called with i_data_sem held. The `alloc+zero` step
+ * of an attributed operation (closed on ENOSPC too: the caller may retry within the operation).
  */
 export function ext4_mb_new_blocks(fs: Fs, h: Handle | null, goal: number, want: number): number {
+  stepEnter(STEP.alloc_zero);
+  try {
+    return ext4_mb_regular_allocator(fs, h, goal, want);
+  } finally {
+    stepLeave();
+  }
+}
+
+/** ext4_mb_regular_allocator(): the search; charges allocNs under the group lock, where mballoc searches the buddy bitmap. */
+function ext4_mb_regular_allocator(fs: Fs, h: Handle | null, goal: number, want: number): number {
   const g = fs.g;
   const a = fs.alloc;
   if (Atomics.load(a, FS_ALLOC.freeBlocks) <= 0) throw new FsError('ENOSPC', 'no free blocks on the device');
@@ -69,6 +85,7 @@ export function ext4_mb_new_blocks(fs: Fs, h: Handle | null, goal: number, want:
       continue;
     }
     const len = zeroRun(fs, start, Math.min(to, start + want));
+    if (fs.allocNs > 0) ndelay(fs.allocNs);
     setBits(fs, start, len, true);
     a[FS_ALLOC.freeBlocks] -= len;
     a[FS_ALLOC.goal] = start + len < g.nblocks ? start + len : g.dataStart;

@@ -15,6 +15,7 @@
 import { BLOCK_SIZE } from '../machine/layout.js';
 import type { Handle } from '../journal/journal.js';
 import { ndelay } from '../cost/delay.js';
+import { STEP, stepEnter, stepLeave } from '../measure/steps.js';
 import { FsError } from './errno.js';
 import {
   EXTENTS_PER_BLOCK,
@@ -287,12 +288,18 @@ function ext4_ext_find_goal(fs: Fs, ino: number, n: number, i: number, lblk: num
   return goal >= fs.g.dataStart && goal < fs.g.nblocks ? goal : -1;
 }
 
-/** ext4_issue_zeroout(): zeroes blocks on the device and makes the zeroes durable (clear_pmem + flush + wmb). */
+/**
+ * ext4_issue_zeroout(): zeroes blocks on the device and makes the zeroes durable (the pmem
+ * driver's write_pmem of the zero page: non-temporal stores, then wmb), charging zeroBlockNs
+ * per block under the caller's i_data_sem. The `alloc+zero` step of an attributed operation.
+ */
 export function ext4_issue_zeroout(fs: Fs, pblk: number, len: number): void {
+  stepEnter(STEP.alloc_zero);
   fs.dev.zero(pblk * BLOCK_SIZE, len * BLOCK_SIZE);
-  fs.dev.flush(pblk * BLOCK_SIZE, len * BLOCK_SIZE);
+  fs.dev.flushcache(pblk * BLOCK_SIZE, len * BLOCK_SIZE);
   fs.dev.fence();
-  ndelay(fs.zeroBlockNs * len);
+  if (fs.zeroBlockNs > 0) ndelay(fs.zeroBlockNs * len);
+  stepLeave();
 }
 
 /**

@@ -17,6 +17,11 @@
 // path copies with copy_from_iter_flushcache); blocks handed out written are zeroed and
 // flushed first (EXT4_GET_BLOCKS_CREATE_ZERO). fsync's data step is the writeback hook.
 //
+// Injected costs (MachineConfig.costs, super.ts): every vfs_* entry point that stands for a
+// system call (creat, write, read, fallocate, truncate, fsync/fdatasync) first pays
+// entry_SYSCALL_64 (syscallNs); vfs_fsync_range does not, because a MAP_SYNC fault calls it
+// from inside the kernel. write(2) pays copyBlockNs per 4 KiB copied, under i_data_sem.
+//
 // Argument rules (FsError): inode numbers outside the table or not allocated -> ENOENT
 // (EINVAL when not a non-negative integer); negative or non-integer offsets and sizes,
 // empty or unaligned fallocate/punch ranges (the lab requires whole 4 KiB blocks there) ->
@@ -25,6 +30,7 @@
 // returns the bytes written, as write(2) does.
 
 import { BLOCK_SIZE, FS_INODE, LOCK_CLASS } from '../machine/layout.js';
+import { ndelay } from '../cost/delay.js';
 import { down_read, down_write, up_read, up_write } from '../sync/rwsem.js';
 import {
   ext4_fc_commit,
@@ -146,10 +152,18 @@ function jiffies(): number {
   return Math.floor(Date.now() / 4) & 0x7fffffff;
 }
 
+// ---- system calls --------------------------------------------------------------------
+
+/** entry_SYSCALL_64(): a system call's entry and exit (syscallNs), paid once per call before its work. */
+export function entry_SYSCALL_64(fs: Fs): void {
+  if (fs.syscallNs > 0) ndelay(fs.syscallNs);
+}
+
 // ---- create --------------------------------------------------------------------------
 
 /** creat(2): allocates an empty regular file and returns its inode number. ENOSPC when the table is full. */
 export function vfs_create(fs: Fs): number {
+  entry_SYSCALL_64(fs);
   return __ext4_new_inode(fs);
 }
 
@@ -406,6 +420,7 @@ function touchMtime(fs: Fs, h: Handle | null, ino: number, now: number): void {
  * Returns the bytes written.
  */
 export function vfs_write(fs: Fs, ino: number, offset: number, src: Uint8Array): number {
+  entry_SYSCALL_64(fs);
   for (let retries = 0; ; retries++) {
     try {
       return ext4_dax_write_iter(fs, ino, offset, src);
@@ -438,9 +453,7 @@ function ext4_dax_write_iter(fs: Fs, ino: number, offset: number, src: Uint8Arra
         map.m_len = Math.min(Math.floor((end - 1) / BLOCK_SIZE) - lblk + 1, WRITE_CHUNK_BLOCKS);
         ext4_map_blocks(fs, h, ino, map, EXT4_GET_BLOCKS_CREATE_ZERO);
         const upto = Math.min(end, (lblk + map.m_len) * BLOCK_SIZE);
-        const at = map.m_pblk * BLOCK_SIZE + (pos - lblk * BLOCK_SIZE);
-        fs.dev.store(at, src.subarray(done, done + upto - pos));
-        fs.dev.flush(at, upto - pos);
+        dax_copy_from_iter(fs, map.m_pblk * BLOCK_SIZE + (pos - lblk * BLOCK_SIZE), src.subarray(done, done + upto - pos));
         if (upto > iSize(fs, ino)) {
           setSize(fs, h, ino, upto);
           markInodeChanged(fs, h, ino, XFS_ILOG_CORE);
@@ -460,8 +473,19 @@ function ext4_dax_write_iter(fs: Fs, ino: number, offset: number, src: Uint8Arra
   return done;
 }
 
+/**
+ * dax_copy_from_iter(): copies a write's bytes to the device with copy_from_iter_flushcache
+ * (non-temporal stores: durable without a clwb), charging copyBlockNs per 4 KiB, pro rata.
+ */
+function dax_copy_from_iter(fs: Fs, at: number, src: Uint8Array): void {
+  fs.dev.store(at, src);
+  fs.dev.flushcache(at, src.length);
+  if (fs.copyBlockNs > 0) ndelay((fs.copyBlockNs * src.length) / BLOCK_SIZE);
+}
+
 /** read(2) at `offset` into dst: holes and unwritten extents read as zeroes; stops at i_size. Returns the bytes read. */
 export function vfs_read(fs: Fs, ino: number, offset: number, dst: Uint8Array): number {
+  entry_SYSCALL_64(fs);
   checkIno(fs, ino);
   checkPos('offset', offset);
   let done = 0;
@@ -500,6 +524,7 @@ export function vfs_read(fs: Fs, ino: number, offset: number, dst: Uint8Array): 
  * FALLOC_FL_KEEP_SIZE frees the range. offset and len are whole blocks.
  */
 export function vfs_fallocate(fs: Fs, ino: number, mode: number, offset: number, len: number): void {
+  entry_SYSCALL_64(fs);
   checkIno(fs, ino);
   if (!Number.isInteger(mode) || (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) !== 0) {
     throw new FsError('EOPNOTSUPP', `fallocate: mode ${String(mode)} is not supported (KEEP_SIZE and PUNCH_HOLE only)`);
@@ -595,6 +620,7 @@ function blocksFreed(fs: Fs, h: Handle | null, ino: number): void {
 
 /** truncate(2): sets i_size; frees every block at or past the new end (ext4_setattr -> ext4_truncate; xfs_setattr_size). */
 export function vfs_truncate(fs: Fs, ino: number, size: number): void {
+  entry_SYSCALL_64(fs);
   checkIno(fs, ino);
   checkPos('size', size);
   checkEnd('truncate', size);
@@ -677,8 +703,9 @@ export function up_write_i_mmap_sem(fs: Fs, ino: number): void {
 
 // ---- fsync ---------------------------------------------------------------------------
 
-/** fsync(2) / fdatasync(2) of the whole file. */
+/** fsync(2) / fdatasync(2) of the whole file (the system call: vfs_fsync_range is the kernel's internal entry). */
 export function vfs_fsync(fs: Fs, ino: number, datasync: boolean): void {
+  entry_SYSCALL_64(fs);
   vfs_fsync_range(fs, ino, 0, Number.MAX_SAFE_INTEGER, datasync);
 }
 

@@ -26,8 +26,10 @@
 //    the locks above, and is then recorded on the owning inode's dirty-buffer list.
 //  - Sleeps: lock acquisition (spin, then Atomics.wait past lockSpinNs), jbd2_journal_start
 //    with no fs lock held, and commit waits in fsync with no fs lock and no handle held.
-//    Injected device costs (block zeroing) are busy-waits charged under i_data_sem, where
-//    the kernel pays them.
+//    Injected costs (MachineConfig.costs, copied into the Fs at mount) are busy-waits
+//    charged where the kernel pays them: a system call's entry at the vfs_* entry points
+//    (syscallNs), block allocation under ext4_group_lock (allocNs), zeroing and the data
+//    copy of write(2) under i_data_sem (zeroBlockNs, copyBlockNs).
 
 import { FS_ALLOC, FS_BUF, FS_INODE, LOCK_CLASS, fsGeometry, BLOCK_SIZE, type FsGeometry } from '../machine/layout.js';
 import type { Cpu } from '../sync/cpu.js';
@@ -45,7 +47,7 @@ import {
 } from '../journal/journal.js';
 import { jbd2_journal_create } from '../journal/commit.js';
 import type { JournalPolicy } from '../journal/policy.js';
-import { checkInt, checkOneOf } from '../util/check.js';
+import { checkOneOf } from '../util/check.js';
 import { FsError } from './errno.js';
 import {
   BITS_PER_BITMAP_BLOCK,
@@ -99,8 +101,6 @@ export interface MountOptions {
   /** The CPU's journal (ext4, xfs); made from journalPolicy when absent. */
   journal?: Journal;
   journalPolicy?: Partial<JournalPolicy>;
-  /** Injected cost of zeroing one 4 KiB block on the device (ns), charged per block zeroed. */
-  zeroBlockNs?: number;
   hooks?: Partial<FsHooks>;
 }
 
@@ -126,7 +126,11 @@ export class Fs {
   readonly inodes: Int32Array;
   readonly alloc: Int32Array;
   readonly hooks: FsHooks;
+  /** Injected costs (MachineConfig.costs), ns: per block zeroed, per allocation, per 4 KiB copied by write(2), per system call. */
   readonly zeroBlockNs: number;
+  readonly allocNs: number;
+  readonly copyBlockNs: number;
+  readonly syscallNs: number;
   /** Extents an inode can hold: fsExtentBlocksPerInode * 255. */
   readonly maxExtents: number;
   /** Handles joined rather than started (ext4_journal_start inside an open handle). */
@@ -158,7 +162,11 @@ export class Fs {
     this.personality = personality;
     this.journal = personality === 'ext4-nojournal' ? null : (opts.journal ?? new Journal(cpu, this.dev, opts.journalPolicy ?? {}));
     this.hooks = { writeback: opts.hooks?.writeback ?? null, invalidate: opts.hooks?.invalidate ?? null };
-    this.zeroBlockNs = checkInt('zeroBlockNs', opts.zeroBlockNs ?? 0, 0, 1e9);
+    const costs = cpu.machine.config.costs;
+    this.zeroBlockNs = costs.zeroBlockNs;
+    this.allocNs = costs.allocNs;
+    this.copyBlockNs = costs.copyBlockNs;
+    this.syscallNs = costs.syscallNs;
     this.maxExtents = this.g.extentBlocksPerInode * EXTENTS_PER_BLOCK;
   }
 }
@@ -220,8 +228,9 @@ export function mkfs(cpu: Cpu, dev: PmemDevice, opts: MkfsOptions): void {
     }
   }
 
+  // Written through the block device (non-temporal stores): setup, charged nothing.
   dev.store(0, meta);
-  dev.flush(0, meta.length);
+  dev.flushcache(0, meta.length);
   dev.fence();
 
   v.fsBufState.fill(0);

@@ -22,10 +22,26 @@
 //    before it copies the blocks, it never copies a block mid-change (jbd2 gets the same
 //    with frozen copies in do_get_write_access()).
 //
+// Attribution (measure/steps.ts): every sleep for a commit (wait_transaction_locked,
+// jbd2_log_wait_commit, ext4_fc_commit's wait) and a commit a waiter performs itself is the
+// `journal commit wait` step; after such a wait the waiter looks up the commit's record
+// (commit.ts records it before it wakes anyone) and notes whether it carried other inodes.
+//
 // Today's jbd2 keeps these steps and names; XFS's equivalent is the CIL and
 // xfs_log_force_seq(), which the xfs personality maps onto this engine.
 
-import { FS_BUF, FS_INODE, JOURNAL, JOURNAL_TIMES, LOCK_CLASS, CPU_STATE, fsGeometry, type FsGeometry } from '../machine/layout.js';
+import {
+  COMMIT_RECORD,
+  COMMIT_RECORDS,
+  CPU_STATE,
+  FS_BUF,
+  FS_INODE,
+  JOURNAL,
+  JOURNAL_TIMES,
+  LOCK_CLASS,
+  fsGeometry,
+  type FsGeometry,
+} from '../machine/layout.js';
 import type { Cpu } from '../sync/cpu.js';
 import { spin_lock, spin_unlock } from '../sync/spinlock.js';
 import type { PmemDevice } from '../pmem/device.js';
@@ -33,7 +49,8 @@ import { checkInt } from '../util/check.js';
 import { monoNs } from '../util/clock.js';
 import { journalAreas, type JournalAreas } from './ondisk.js';
 import { resolveJournalPolicy, type JournalPolicy } from './policy.js';
-import { ext4_fc_perform_commit, jbd2_journal_commit_transaction } from './commit.js';
+import { COMMIT_FAST, COMMIT_FULL, ext4_fc_perform_commit, jbd2_journal_commit_transaction } from './commit.js';
+import { STEP, attributing, stepEnter, stepLeave, stepNoteCommitOthers } from '../measure/steps.js';
 
 export const T_RUNNING = 0;
 export const T_LOCKED = 1;
@@ -64,12 +81,18 @@ export class Journal {
   readonly handle: Handle;
   /** Metadata blocks a transaction may hold before the commit thread must commit it. */
   readonly maxTransactionBlocks: number;
+  /** Injected costs the commit charges, ns: the policy's when it sets them, else the machine's cost profile's (policy.ts). */
+  readonly journalBlockWriteNs: number;
+  readonly journalFlushNs: number;
 
   constructor(cpu: Cpu, dev: PmemDevice, policy: Partial<JournalPolicy> = {}) {
     const v = cpu.machine.views;
     this.cpu = cpu;
     this.dev = dev;
     this.policy = resolveJournalPolicy(policy);
+    const costs = cpu.machine.config.costs;
+    this.journalBlockWriteNs = this.policy.journalBlockWriteNs ?? costs.journalBlockWriteNs;
+    this.journalFlushNs = this.policy.journalFlushNs ?? costs.journalFlushNs;
     this.geometry = fsGeometry(cpu.machine.config);
     this.areas = journalAreas(this.geometry);
     this.js = v.journalState;
@@ -144,9 +167,11 @@ export function jbd2_journal_start(j: Journal): Handle {
 
 /** wait_transaction_locked(): sleeps until the commit thread has switched transactions. */
 function wait_transaction_locked(j: Journal): void {
+  stepEnter(STEP.journal_commit_wait);
   markWaiting(j, J.runningState);
   while (Atomics.load(j.js, J.runningState) === T_LOCKED) Atomics.wait(j.js, J.runningState, T_LOCKED, 1000);
   markWaiting(j, -1);
+  stepLeave();
 }
 
 /** jbd2_journal_stop(): leaves the transaction; the last handle out of a locked one wakes the commit thread. */
@@ -250,18 +275,42 @@ export function jbd2_log_wait_commit(j: Journal, tid: number): void {
   const js = j.js;
   let seq = Atomics.load(js, J.commitSequence);
   if (seq >= tid) return;
+  stepEnter(STEP.journal_commit_wait);
   if (Atomics.load(js, J.threadRunning) === 0) {
     // Nobody else will commit: do it here (the handle check above rules out a deadlock).
     while (jbd2_journal_commit_transaction(j) !== null && Atomics.load(js, J.commitSequence) < tid);
-    if (Atomics.load(js, J.commitSequence) >= tid) return;
-    throw new Error(`jbd2_log_wait_commit: tid ${tid} was never started (the journal is at ${Atomics.load(js, J.commitSequence)})`);
+    if (Atomics.load(js, J.commitSequence) < tid) {
+      throw new Error(`jbd2_log_wait_commit: tid ${tid} was never started (the journal is at ${Atomics.load(js, J.commitSequence)})`);
+    }
+  } else {
+    markWaiting(j, J.commitSequence);
+    while (seq < tid) {
+      Atomics.wait(js, J.commitSequence, seq, 1000);
+      seq = Atomics.load(js, J.commitSequence);
+    }
+    markWaiting(j, -1);
   }
-  markWaiting(j, J.commitSequence);
-  while (seq < tid) {
-    Atomics.wait(js, J.commitSequence, seq, 1000);
-    seq = Atomics.load(js, J.commitSequence);
+  if (attributing) stepNoteCommitOthers(commitCarriedOtherInodes(j, tid, false));
+  stepLeave();
+}
+
+/**
+ * Whether the commit that made tid durable carried other inodes' metadata: its record says
+ * more than one inode was logged in it (the waiter's own inode is one). For a fast-commit
+ * waiter (`fast`), the newest fast commit of tid counts unless a full commit of tid came
+ * after it. The records sit in a ring the commit thread writes before it wakes waiters; a
+ * record overwritten since (1024 commits later) reads as false. Attribution only.
+ */
+export function commitCarriedOtherInodes(j: Journal, tid: number, fast: boolean): boolean {
+  const st = j.cpu.machine.views.journalStats;
+  const total = Atomics.load(j.js, J.commits);
+  for (let i = total - 1; i >= 0 && i >= total - COMMIT_RECORDS; i--) {
+    const b = (i % COMMIT_RECORDS) * COMMIT_RECORD.stride;
+    if (st[b + COMMIT_RECORD.tid] !== tid) continue;
+    const kind = st[b + COMMIT_RECORD.kind];
+    if (kind === COMMIT_FULL || (fast && kind === COMMIT_FAST)) return st[b + COMMIT_RECORD.inodes] > 1;
   }
-  markWaiting(j, -1);
+  return false;
 }
 
 /**
@@ -270,8 +319,12 @@ export function jbd2_log_wait_commit(j: Journal, tid: number): void {
  */
 export function jbd2_complete_transaction(j: Journal, tid: number): void {
   if (jbd2_transaction_committed(j, tid)) return;
+  // From the request on: a waiter preempted until the commit is done still waited for it.
+  stepEnter(STEP.journal_commit_wait);
   jbd2_log_start_commit(j, tid);
   jbd2_log_wait_commit(j, tid);
+  if (attributing) stepNoteCommitOthers(commitCarriedOtherInodes(j, tid, false));
+  stepLeave();
 }
 
 /** Whether the inode's changes are all durable through a fast or full commit (its fc list entry is gone). */
@@ -306,9 +359,13 @@ export function ext4_fc_commit(j: Journal, ino: number, tid: number): void {
   }
   if (j.times[JOURNAL_TIMES.requestNs] === 0) j.times[JOURNAL_TIMES.requestNs] = monoNs();
   j.unlock();
+  stepEnter(STEP.journal_commit_wait);
   if (Atomics.load(j.js, J.threadRunning) === 0) {
     // No commit thread: the fsyncing task performs the fast commit, as ext4's does.
-    if (ext4_fc_perform_commit(j) < 0) return jbd2_complete_transaction(j, tid);
+    const r = ext4_fc_perform_commit(j);
+    if (r >= 0 && attributing) stepNoteCommitOthers(commitCarriedOtherInodes(j, tid, true));
+    stepLeave();
+    if (r < 0) jbd2_complete_transaction(j, tid);
     return;
   }
   wakeCommitThread(j);
@@ -320,6 +377,8 @@ export function ext4_fc_commit(j: Journal, ino: number, tid: number): void {
     Atomics.wait(j.inodes, at, done, 1000);
   }
   markWaiting(j, -1);
+  if (attributing) stepNoteCommitOthers(commitCarriedOtherInodes(j, tid, true));
+  stepLeave();
 }
 
 /** Tells the watchdog this CPU waits on a journal word (word < 0: not waiting; -2 - ino: an inode's fast commit). */

@@ -1,4 +1,10 @@
 // The journal commit policy: every knob a run can tune, with ext4's defaults.
+//
+// The journal's two injected costs, journalBlockWriteNs and journalFlushNs, come from the
+// machine's cost profile (MachineConfig.costs). The rule: a policy that sets one overrides
+// the profile's value for that journal (an experiment on the journal device alone); a policy
+// that leaves it out (the default) takes the profile's. Journal.journalBlockWriteNs and
+// .journalFlushNs hold the result, and the commit code charges those.
 
 import { checkInt } from '../util/check.js';
 
@@ -13,10 +19,10 @@ export interface JournalPolicy {
   fastCommit: boolean;
   /** jbd2 async_commit: the commit block is written without waiting for the metadata copies' flush. */
   asyncCommit: boolean;
-  /** Injected cost of writing one journal block (descriptor, metadata copy, commit block), ns. */
-  journalBlockWriteNs: number;
-  /** Injected cost of the flush + fence that makes a commit's blocks durable (a REQ_PREFLUSH|REQ_FUA), ns. */
-  journalFlushNs: number;
+  /** Injected cost of writing one journal block (descriptor, metadata copy, commit block), ns; absent: the cost profile's. */
+  journalBlockWriteNs?: number;
+  /** Injected cost of the flush + fence that makes a commit's blocks durable (a REQ_PREFLUSH|REQ_FUA), ns; absent: the cost profile's. */
+  journalFlushNs?: number;
 }
 
 export const DEFAULT_JOURNAL_POLICY: JournalPolicy = {
@@ -25,8 +31,6 @@ export const DEFAULT_JOURNAL_POLICY: JournalPolicy = {
   maxTransactionBlocks: 0,
   fastCommit: false,
   asyncCommit: false,
-  journalBlockWriteNs: 0,
-  journalFlushNs: 0,
 };
 
 /** Fills defaults and rejects a bad knob with a RangeError naming it. */
@@ -35,8 +39,13 @@ export function resolveJournalPolicy(p: Partial<JournalPolicy> = {}): JournalPol
   checkInt('journal.commitIntervalMs', r.commitIntervalMs, 1, 3_600_000);
   checkInt('journal.batchWindowUs', r.batchWindowUs, 0, 10_000_000);
   checkInt('journal.maxTransactionBlocks', r.maxTransactionBlocks, 0, 1 << 20);
-  checkInt('journal.journalBlockWriteNs', r.journalBlockWriteNs, 0, 1e9);
-  checkInt('journal.journalFlushNs', r.journalFlushNs, 0, 1e9);
+  for (const k of ['journalBlockWriteNs', 'journalFlushNs'] as const) {
+    const v = r[k];
+    if (v === undefined) delete r[k];
+    else if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1e9) {
+      throw new RangeError(`journal.${k}: expected a number from 0 to 1000000000 (ns), got ${JSON.stringify(v)}`);
+    }
+  }
   for (const k of ['fastCommit', 'asyncCommit'] as const) {
     if (typeof r[k] !== 'boolean') throw new RangeError(`journal.${k}: expected true or false, got ${String(r[k])}`);
   }

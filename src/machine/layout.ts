@@ -6,6 +6,7 @@
 // buckets) are padded to 64 bytes so that one CPU's writes do not bounce another's line.
 
 import { checkInt, checkMultiple, checkOneOf } from '../util/check.js';
+import { ZERO_COSTS, resolveCosts, type Costs } from '../cost/costs.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -72,7 +73,15 @@ export interface MachineConfig {
   vmas: number;
   /** Page-table entries in the PTE pool, one Int32 per mapped 4 KiB page: the pages all VMAs can span together. */
   ptePages: number;
+  /**
+   * Injected cost per kernel or device step, ns (src/cost/costs.ts; a profile's constants,
+   * src/cost/profile.ts). Every CPU charges these: they travel with the machine to each worker.
+   */
+  costs: Readonly<Costs>;
 }
+
+/** What resolveConfig() and createMachine() accept: any field may be left out, and any cost (missing costs are 0). */
+export type MachineConfigInput = Partial<Omit<MachineConfig, 'costs'>> & { costs?: Partial<Costs> };
 
 export const DEFAULT_CONFIG: MachineConfig = {
   cpus: 8,
@@ -91,6 +100,8 @@ export const DEFAULT_CONFIG: MachineConfig = {
   vmas: 64,
   // 1 GiB of mappings (1 MiB of PTE words).
   ptePages: 1 << 18,
+  // No injected cost: the simulator measures itself (profile `zero`).
+  costs: ZERO_COSTS,
 };
 
 export const LIMITS = {
@@ -142,6 +153,15 @@ export const LOCK_STAT = struct(
   },
   16,
 );
+
+/**
+ * Buckets of a lock wait-time histogram: bucket k counts contended waits of [2^k, 2^(k+1))
+ * ns, bucket 0 those under 2 ns. 2^42 ns is 73 minutes, longer than any run survives the
+ * watchdog, so the last bucket (which also takes anything longer) stays empty in practice.
+ */
+export const LOCK_WAIT_BUCKETS = 42;
+/** One wait-time histogram per CPU and lock class (Float64 counts), padded to whole 64-byte lines. */
+export const LOCK_WAIT_HIST = struct({ buckets: 0 }, 48);
 
 /** One hashed wait queue (DAX_WAIT_TABLE_ENTRIES of them): an event count and its sleepers. */
 export const WAIT_BUCKET = struct({ seq: 0, waiters: 1 }, 16);
@@ -386,6 +406,11 @@ export const REGIONS = {
     (c) => c.cpus * LOCK_CLASSES.length * LOCK_STAT.stride,
     'lock_stat figures per CPU and lock class',
   ),
+  lockWaitHist: region(
+    Float64Array,
+    (c) => c.cpus * LOCK_CLASSES.length * LOCK_WAIT_HIST.stride,
+    'lock_stat wait-time histograms per CPU and lock class (log2 ns buckets)',
+  ),
   waitTable: region(Int32Array, () => (1 << WAIT_TABLE_BITS) * WAIT_BUCKET.stride, 'hashed entry wait queues'),
   cpuState: region(Int32Array, (c) => c.cpus * CPU_STATE.stride, 'what each CPU waits on (watchdog)'),
   indexRoots: region(Int32Array, (c) => c.mappings * INDEX_ROOT.stride, 'mapping index roots and tree_locks'),
@@ -420,8 +445,8 @@ export function regionBytes(config: MachineConfig): Record<RegionName, number> {
 }
 
 /** Fills defaults and rejects an impossible configuration with a RangeError naming the field. */
-export function resolveConfig(partial: Partial<MachineConfig> = {}): MachineConfig {
-  const c: MachineConfig = { ...DEFAULT_CONFIG, ...partial };
+export function resolveConfig(partial: MachineConfigInput = {}): MachineConfig {
+  const c: MachineConfig = { ...DEFAULT_CONFIG, ...partial, costs: resolveCosts(partial.costs) };
   if (partial.journalBlocks === undefined && Number.isInteger(c.pmemBytes)) {
     c.journalBlocks = Math.min(DEFAULT_CONFIG.journalBlocks, Math.max(LIMITS.journalBlocks.min, Math.floor(c.pmemBytes / BLOCK_SIZE / 32)));
   }

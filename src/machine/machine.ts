@@ -4,6 +4,7 @@
 
 import {
   type MachineConfig,
+  type MachineConfigInput,
   type MachineViews,
   type RegionName,
   REGIONS,
@@ -43,7 +44,7 @@ function buildViews(desc: MachineDescriptor): MachineViews {
 }
 
 /** Allocates every shared region for a configuration (main thread only, once per run). */
-export function createMachine(partial: Partial<MachineConfig> = {}): Machine {
+export function createMachine(partial: MachineConfigInput = {}): Machine {
   const config = resolveConfig(partial);
   const buffers = {} as Record<RegionName, SharedArrayBuffer>;
   for (const name of REGION_NAMES) {

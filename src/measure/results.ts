@@ -9,6 +9,7 @@
 
 import { z } from 'zod';
 import { ENCODED_OPS_FORMAT, OP_KINDS } from './histogram.js';
+import { STEP_NAMES, type StepName } from './steps.js';
 
 export const RESULTS_FORMAT = 'daxlab-results-1';
 
@@ -74,20 +75,12 @@ export const RepeatSchema = z.object({
 
 export const IntervalSchema = z.object({
   startMs: z.number().nonnegative(),
-  ops: z.partialRecord(OpKindSchema, z.object({ count, meanNs: ns, p50Ns: ns, p99Ns: ns, maxNs: ns })),
+  ops: z.partialRecord(OpKindSchema, z.object({ count, meanNs: ns, p50Ns: ns, p99Ns: ns, p999Ns: ns, maxNs: ns })),
 });
 
-export const STEP_NAMES = [
-  'trap',
-  'iomap_begin',
-  'alloc+zero',
-  'tree_lock wait',
-  'entry-lock wait',
-  'journal commit wait',
-  'cache flush',
-  'other',
-] as const;
-export type StepName = (typeof STEP_NAMES)[number];
+// The step names live in steps.ts, which every CPU loads on its lock paths: it must not pull
+// zod and the histogram's WebAssembly into each worker through this file.
+export { STEP_NAMES, type StepName };
 
 const StepRecord = z.partialRecord(z.enum(STEP_NAMES), ns);
 

@@ -11,9 +11,19 @@
 // JIT keeps as cheap as an inlined field load: the hot path pays nothing measurable.
 
 import { nowNs } from '../util/clock.js';
-import { STEP_NAMES, type StepName } from './results.js';
 
-export { STEP_NAMES, type StepName };
+/** The steps, as results.json names them (results.ts's AttributionSchema); STEP below indexes them. */
+export const STEP_NAMES = [
+  'trap',
+  'iomap_begin',
+  'alloc+zero',
+  'tree_lock wait',
+  'entry-lock wait',
+  'journal commit wait',
+  'cache flush',
+  'other',
+] as const;
+export type StepName = (typeof STEP_NAMES)[number];
 
 /** Step indexes, for the hot path (STEP_NAMES[i] is the name). */
 export const STEP = {
@@ -61,6 +71,7 @@ export function opBegin(t0: number): void {
 
 /** Ends the operation at t1 (the reading its latency ends at); returns its exclusive ns per step (reused: copy it). */
 export function opEnd(t1: number): Float64Array {
+  if (!attributing) return current;
   if (depth !== 1) {
     // An exception unwound open steps: fold them into the operation.
     depth = 1;

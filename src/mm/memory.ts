@@ -10,11 +10,18 @@
 // the journal handle and i_data_sem in fs/dax.c's order and may sleep on a commit (MAP_SYNC);
 // nothing else is held across it. insertPfn runs inside a fault, with the page's entry
 // locked; it writes PTE words with Atomics.store.
+//
+// Injected costs (MachineConfig.costs, copied into each Vma): a fault first pays its trap
+// (exc_page_fault: trapNs, holding nothing, the `trap` step of an attributed operation); a
+// store pays storeLineNs per 64-byte line it writes (nothing is tested on the store path but
+// `storeLineNs > 0`); msync pays a system call's entry (syscallNs).
 
-import { PAGE_SHIFT, PAGE_SIZE, VMA, VMA_MAPPED } from '../machine/layout.js';
+import { CACHELINE_SHIFT, PAGE_SHIFT, PAGE_SIZE, VMA, VMA_MAPPED } from '../machine/layout.js';
 import type { PmemDevice } from '../pmem/device.js';
 import { FsError } from '../fs/errno.js';
-import { vfs_fsync_range } from '../fs/inode.js';
+import { entry_SYSCALL_64, vfs_fsync_range } from '../fs/inode.js';
+import { ndelay } from '../cost/delay.js';
+import { STEP, stepEnter, stepLeave } from '../measure/steps.js';
 import { PG_PMD_COLOUR, PG_PMD_NR } from '../dax/dax_entry.js';
 import { PE_SIZE_PMD, PE_SIZE_PTE, VM_FAULT_ERROR, ZERO_PFN, ext4_dax_huge_fault, type DaxVma, type PeSize } from '../dax/fault.js';
 import type { DaxMapping } from '../dax/writeback.js';
@@ -68,6 +75,9 @@ export class Vma implements DaxVma {
   private readonly dev: PmemDevice;
   /** This CPU's DaxMapping of the inode, looked up at the first fault. */
   private mapping: DaxMapping | null = null;
+  /** Injected costs (MachineConfig.costs), ns: per 64-byte line stored, per fault's trap. */
+  private readonly storeLineNs: number;
+  private readonly trapNs: number;
 
   constructor(mm: Mm, id: number, gen: number, ino: number, pgoff: number, pages: number, flags: number, pteBase: number) {
     this.mm = mm;
@@ -86,6 +96,9 @@ export class Vma implements DaxVma {
     this.ptes = mm.ptes;
     this.vmaWords = mm.vmas;
     this.dev = mm.dev;
+    const costs = mm.cpu.machine.config.costs;
+    this.storeLineNs = costs.storeLineNs;
+    this.trapNs = costs.trapNs;
   }
 
   /** The reference another CPU attaches with (attachVma). */
@@ -151,6 +164,7 @@ export class Vma implements DaxVma {
       const pte = this.ptes[w];
       if ((pte & _PAGE_RW) !== 0 && this.vmaWords[this.genAt] === this.gen) {
         this.dev.store(((pte >>> PTE_PFN_SHIFT) - 1) * PAGE_SIZE + (offset & PAGE_MASK_LOW), src);
+        if (this.storeLineNs > 0) this.storeLines(offset, len);
         // Write-protected (writeback) or zapped while we stored: fault and store again.
         if (Atomics.load(this.ptes, w) === pte) return;
         this.mm.counters.storeRetries++;
@@ -179,6 +193,7 @@ export class Vma implements DaxVma {
       const pte = Atomics.load(this.ptes, w);
       if ((pte & _PAGE_RW) !== 0) {
         this.dev.store(pte_pfn(pte) * PAGE_SIZE + (off % PAGE_SIZE), chunk);
+        if (this.storeLineNs > 0) this.storeLines(off, chunk.length);
         if (Atomics.load(this.ptes, w) === pte) return;
         this.mm.counters.storeRetries++;
         continue;
@@ -186,6 +201,11 @@ export class Vma implements DaxVma {
       if ((this.flags & VM_WRITE) === 0) throw this.segv(off, 'SEGV_ACCERR', 'store to a mapping without PROT_WRITE');
       this.handle_mm_fault(page, off, FAULT_FLAG_WRITE, pte);
     }
+  }
+
+  /** The stored lines' trip to the device's write-pending queue: storeLineNs per 64-byte line of [offset, offset + len). */
+  private storeLines(offset: number, len: number): void {
+    ndelay((((offset + len - 1) >>> CACHELINE_SHIFT) - (offset >>> CACHELINE_SHIFT) + 1) * this.storeLineNs);
   }
 
   // ---- loads -------------------------------------------------------------------------------
@@ -269,6 +289,7 @@ export class Vma implements DaxVma {
    * as the kernel does) or the mapping is gone.
    */
   msync(offset: number, length: number, flags: number = MS_SYNC): void {
+    entry_SYSCALL_64(this.mm.fs);
     if (!Number.isInteger(flags) || (flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) !== 0) {
       throw new FsError('EINVAL', `msync: unknown flags ${String(flags)} (MS_ASYNC, MS_INVALIDATE, MS_SYNC)`);
     }
@@ -297,6 +318,7 @@ export class Vma implements DaxVma {
    * write-protect fault on a PMD mapping) or PE_SIZE_PTE. VM_FAULT_SIGBUS becomes an MmFault.
    */
   private handle_mm_fault(page: number, off: number, flags: number, pte: number): void {
+    if (this.trapNs > 0) exc_page_fault(this.trapNs);
     const mm = this.mm;
     const vmas = this.vmaWords;
     const write = (flags & FAULT_FLAG_WRITE) !== 0;
@@ -350,4 +372,14 @@ export class Vma implements DaxVma {
     this.mm.counters.sigsegv++;
     return new MmFault('SIGSEGV', code, off, `vma ${this.id} (inode ${this.ino}): ${message}`);
   }
+}
+
+/**
+ * exc_page_fault(): the trap, its exception entry and exit and handle_mm_fault()'s page-table
+ * walk (trapNs), paid before the fault takes anything; the `trap` step of an attributed operation.
+ */
+function exc_page_fault(trapNs: number): void {
+  stepEnter(STEP.trap);
+  ndelay(trapNs);
+  stepLeave();
 }

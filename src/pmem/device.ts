@@ -16,11 +16,22 @@
 //            ND_REGION_PERSIST_CACHE regions: dax_write_cache(dax_dev, false)).
 //   ramdisk  the seed 002 setup: flushes cost nothing (the cost profile charges zero),
 //            durability is tracked as under ADR so crash checks still mean something.
+//
+// Injected costs (MachineConfig.costs): flush() charges flushLineNs per line of its range
+// (a clwb is issued per line, dirty or not) and fence() fenceNs, on the calling CPU, inside
+// whatever locks it holds, in every mode (the profile says what a flush costs: optane-eadr
+// charges nothing); both are the `cache flush` step of an attributed operation.
+// flushcache() is the durability of non-temporal stores (the pmem driver's
+// memcpy_flushcache, copy_from_iter_flushcache): it writes the lines back without a clwb,
+// so its caller charges its own per-block cost (zeroBlockNs, copyBlockNs, journalBlockWriteNs).
 
 import { CACHELINE, CACHELINE_SHIFT, PMEM_COUNTERS, type PmemMode } from '../machine/layout.js';
 import type { Machine } from '../machine/machine.js';
 import type { Cpu } from '../sync/cpu.js';
 import type { Rng } from '../util/rng.js';
+import { ndelay, ndelayCalibrated } from '../cost/delay.js';
+import { anyCost } from '../cost/costs.js';
+import { STEP, attributing, stepEnter, stepLeave } from '../measure/steps.js';
 
 export interface PmemCounters {
   linesStored: number;
@@ -44,6 +55,9 @@ export class PmemDevice {
   private readonly counters: Float64Array;
   private readonly c: number;
   private readonly tracksDirty: boolean;
+  /** Injected costs (MachineConfig.costs), ns: per line flushed, per fence. */
+  readonly flushLineNs: number;
+  readonly fenceNs: number;
 
   constructor(cpu: Cpu) {
     const { views, config } = cpu.machine;
@@ -57,6 +71,10 @@ export class PmemDevice {
     this.counters = views.pmemCounters;
     this.c = cpu.countersBase;
     this.tracksDirty = config.pmemMode !== 'eadr';
+    this.flushLineNs = config.costs.flushLineNs;
+    this.fenceNs = config.costs.fenceNs;
+    // Every CPU makes its device first: calibrate the delays here, not in a timed operation.
+    if (anyCost(config.costs)) ndelayCalibrated();
   }
 
   /** A CPU store of `src` at `offset`: lands in the caches, its lines turn dirty. */
@@ -92,17 +110,38 @@ export class PmemDevice {
   }
 
   /**
-   * Writes back every cache line the range touches (arch_wb_cache_pmem: a clwb per line).
-   * Returns how many dirty lines reached the media.
+   * Writes back every cache line the range touches (arch_wb_cache_pmem: a clwb per line),
+   * charging flushLineNs per line. Returns how many dirty lines reached the media.
    */
   flush(offset: number, length: number): number {
     this.checkRange(offset, length);
     this.counters[this.c + PMEM_COUNTERS.flushOps]++;
     if (length === 0) return 0;
+    if (attributing) stepEnter(STEP.cache_flush);
+    const lines = ((offset + length - 1) >>> CACHELINE_SHIFT) - (offset >>> CACHELINE_SHIFT) + 1;
+    this.counters[this.c + PMEM_COUNTERS.linesFlushed] += lines;
+    const written = this.tracksDirty ? this.writeBack(offset, length) : 0;
+    if (this.flushLineNs > 0) ndelay(lines * this.flushLineNs);
+    if (attributing) stepLeave();
+    return written;
+  }
+
+  /**
+   * Makes a range durable as non-temporal stores leave it (memcpy_flushcache: the pmem
+   * driver's writes, copy_from_iter_flushcache of a DAX write): its dirty lines reach the
+   * media with no clwb issued, so nothing is charged or counted as flushed here; the caller
+   * charges its per-block cost. Returns how many dirty lines reached the media.
+   */
+  flushcache(offset: number, length: number): number {
+    this.checkRange(offset, length);
+    if (length === 0 || !this.tracksDirty) return 0;
+    return this.writeBack(offset, length);
+  }
+
+  /** Copies the dirty lines of [offset, offset + length) (length > 0) to the media, clearing their dirty bits. */
+  private writeBack(offset: number, length: number): number {
     let line = offset >>> CACHELINE_SHIFT;
     const last = (offset + length - 1) >>> CACHELINE_SHIFT;
-    this.counters[this.c + PMEM_COUNTERS.linesFlushed] += last - line + 1;
-    if (!this.tracksDirty) return 0;
     let written = 0;
     const dirty = this.dirty;
     while (line <= last) {
@@ -123,6 +162,11 @@ export class PmemDevice {
   /** Orders earlier flushes before later stores (wmb()/sfence; seed 000's wmb_pmem). */
   fence(): void {
     this.counters[this.c + PMEM_COUNTERS.fences]++;
+    if (this.fenceNs > 0) {
+      stepEnter(STEP.cache_flush);
+      ndelay(this.fenceNs);
+      stepLeave();
+    }
   }
 
   /** Dirty (not yet durable) cache lines in a range. */

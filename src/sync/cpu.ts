@@ -3,7 +3,7 @@
 // made once; hot paths take it instead of looking anything up.
 
 import type { Machine } from '../machine/machine.js';
-import { CPU_STATE, LOCK_CLASSES, LOCK_STAT, PMEM_COUNTERS, REGION_NAMES } from '../machine/layout.js';
+import { CPU_STATE, LOCK_CLASSES, LOCK_STAT, LOCK_WAIT_HIST, PMEM_COUNTERS, REGION_NAMES } from '../machine/layout.js';
 import { checkCpu } from '../machine/machine.js';
 
 export interface Cpu {
@@ -13,6 +13,8 @@ export interface Cpu {
   readonly tag: number;
   /** Offset of this CPU's first lock_stat record in views.lockStat. */
   readonly statBase: number;
+  /** Offset of this CPU's first wait-time histogram in views.lockWaitHist. */
+  readonly waitHistBase: number;
   /** Offset of this CPU's record in views.cpuState. */
   readonly stateBase: number;
   /** Offset of this CPU's record in views.pmemCounters. */
@@ -33,6 +35,7 @@ export function attachCpu(machine: Machine, id: number): Cpu {
     machine,
     tag: id + 1,
     statBase: id * LOCK_CLASSES.length * LOCK_STAT.stride,
+    waitHistBase: id * LOCK_CLASSES.length * LOCK_WAIT_HIST.stride,
     stateBase: id * CPU_STATE.stride,
     countersBase: id * PMEM_COUNTERS.stride,
     holdTimes: machine.config.lockStatHoldTimes,

@@ -2,14 +2,26 @@
 // i_mmap_sem. Two words: the count (readers holding it, or -1 while a writer does) and the
 // writers waiting, which keeps new readers out so a truncate is not starved by a stream of
 // faults. Waiters sleep in Atomics.wait on the count; lock_stat counts acquisitions,
-// contentions and wait time. A holder may sleep (it is a semaphore, not a spinlock).
+// contentions, wait time and its histogram. A holder may sleep (it is a semaphore, not a
+// spinlock).
+//
+// For the watchdog, a waiting CPU's cpuState record reads waitKind WAIT_KIND_RWSEM,
+// waitRegion the semaphore's region, waitAt the offset of its count word and waitClass its
+// lock class, from the first failed attempt until it holds the semaphore. There is no owner
+// word: the count says how many readers hold it, or that a writer does.
 
-import { LOCK_STAT } from '../machine/layout.js';
+import { CPU_STATE, LOCK_STAT } from '../machine/layout.js';
 import { nowNs } from '../util/clock.js';
 import type { Cpu } from './cpu.js';
+import { recordLockWait } from './lock_wait_hist.js';
 
-const COUNT = 0;
-const WRITERS = 1;
+/** cpuState waitKind of a CPU waiting for a reader-writer semaphore (spinlock 1, entry wait 2, journal 3). */
+export const WAIT_KIND_RWSEM = 4;
+
+export const RWSEM_WORDS = { count: 0, writers: 1 } as const;
+
+const COUNT = RWSEM_WORDS.count;
+const WRITERS = RWSEM_WORDS.writers;
 
 function account(cpu: Cpu, cls: number, waitedNs: number): void {
   const stat = cpu.machine.views.lockStat;
@@ -20,6 +32,21 @@ function account(cpu: Cpu, cls: number, waitedNs: number): void {
   stat[s + LOCK_STAT.waitNsTotal] += waitedNs;
   if (waitedNs > stat[s + LOCK_STAT.waitNsMax]) stat[s + LOCK_STAT.waitNsMax] = waitedNs;
   if (stat[s + LOCK_STAT.contentions] === 1 || waitedNs < stat[s + LOCK_STAT.waitNsMin]) stat[s + LOCK_STAT.waitNsMin] = waitedNs;
+  recordLockWait(cpu, cls, waitedNs);
+}
+
+/** Tells the watchdog this CPU waits on the semaphore at words[at] (or, with cls -1, no longer waits). */
+function markWaiting(cpu: Cpu, words: Int32Array, at: number, cls: number): void {
+  const st = cpu.machine.views.cpuState;
+  const base = cpu.stateBase;
+  if (cls < 0) {
+    Atomics.store(st, base + CPU_STATE.waitKind, 0);
+    return;
+  }
+  st[base + CPU_STATE.waitRegion] = cpu.regionOf(words.buffer);
+  st[base + CPU_STATE.waitAt] = at;
+  st[base + CPU_STATE.waitClass] = cls;
+  Atomics.store(st, base + CPU_STATE.waitKind, WAIT_KIND_RWSEM);
 }
 
 /** down_read(): shares the semaphore with other readers; waits while a writer holds or wants it. */
@@ -31,9 +58,13 @@ export function down_read(cpu: Cpu, words: Int32Array, at: number, cls: number):
       if (Atomics.compareExchange(words, at + COUNT, c, c + 1) === c) break;
       continue;
     }
-    if (t0 < 0) t0 = nowNs();
+    if (t0 < 0) {
+      t0 = nowNs();
+      markWaiting(cpu, words, at, cls);
+    }
     Atomics.wait(words, at + COUNT, c, 5);
   }
+  if (t0 >= 0) markWaiting(cpu, words, at, -1);
   account(cpu, cls, t0 < 0 ? -1 : nowNs() - t0);
 }
 
@@ -49,6 +80,7 @@ export function down_write(cpu: Cpu, words: Int32Array, at: number, cls: number)
     return;
   }
   const t0 = nowNs();
+  markWaiting(cpu, words, at, cls);
   Atomics.add(words, at + WRITERS, 1);
   for (;;) {
     const c = Atomics.compareExchange(words, at + COUNT, 0, -1);
@@ -56,6 +88,7 @@ export function down_write(cpu: Cpu, words: Int32Array, at: number, cls: number)
     Atomics.wait(words, at + COUNT, c, 5);
   }
   Atomics.sub(words, at + WRITERS, 1);
+  markWaiting(cpu, words, at, -1);
   account(cpu, cls, nowNs() - t0);
 }
 

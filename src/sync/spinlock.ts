@@ -8,12 +8,18 @@
 // when workers outnumber cores. A holder must not sleep on another wait while it holds a
 // lock of the same class unless the module's own rules say so.
 //
+// A contended acquisition's wait also goes into the class's wait-time histogram
+// (lock_wait_hist.ts) and, for tree_lock, into the operation's attribution (measure/steps.ts);
+// the uncontended path pays for neither.
+//
 // The kernel's spin_lock never sleeps; here sleeping stands in for the scheduler running
 // the holder, which the kernel gets by disabling preemption.
 
-import { CPU_STATE, LOCK_STAT, LOCK_WORDS } from '../machine/layout.js';
+import { CPU_STATE, LOCK_CLASS, LOCK_STAT, LOCK_WORDS } from '../machine/layout.js';
+import { STEP, stepAdd } from '../measure/steps.js';
 import { nowNs } from '../util/clock.js';
 import type { Cpu } from './cpu.js';
+import { recordLockWait } from './lock_wait_hist.js';
 
 export const WAIT_KIND_LOCK = 1;
 
@@ -71,7 +77,7 @@ export function recordHold(cpu: Cpu, cls: number): void {
   if (stat[s + LOCK_STAT.holdSamples] === 1 || held < stat[s + LOCK_STAT.holdNsMin]) stat[s + LOCK_STAT.holdNsMin] = held;
 }
 
-/** The slow path: spin, then sleep; counts the contention and its wait time. */
+/** The slow path: spin, then sleep; counts the contention, its wait time and its histogram bucket. */
 function lockContended(cpu: Cpu, words: Int32Array, at: number, cls: number): void {
   const t0 = nowNs();
   const views = cpu.machine.views;
@@ -99,6 +105,8 @@ function lockContended(cpu: Cpu, words: Int32Array, at: number, cls: number): vo
   stat[s + LOCK_STAT.waitNsTotal] += waited;
   if (waited > stat[s + LOCK_STAT.waitNsMax]) stat[s + LOCK_STAT.waitNsMax] = waited;
   if (stat[s + LOCK_STAT.contentions] === 1 || waited < stat[s + LOCK_STAT.waitNsMin]) stat[s + LOCK_STAT.waitNsMin] = waited;
+  recordLockWait(cpu, cls, waited);
+  if (cls === LOCK_CLASS.tree_lock) stepAdd(STEP.tree_lock_wait, waited);
 }
 
 /** Spins until the lock is taken (true) or the deadline passes (false); reads the clock every 64 polls. */

@@ -34,7 +34,13 @@
 // prepare_to_wait_exclusive() to its last finish_wait(). A wait that never called
 // schedule() is not a contention. Acquisitions and hold times are counted by the entry
 // lock's owner through entryLockAcquired() and entryLockReleased(). The entry lock is a
-// bit in a radix-tree slot with no owner word, so its bounce columns stay 0.
+// bit in a radix-tree slot with no owner word, so its bounce columns stay 0. The wait-time
+// histogram counts each contention once, in the bucket of its wait so far: a wait that grows
+// moves between buckets (lock_wait_hist.ts).
+//
+// Attribution (measure/steps.ts): a wait's time goes to the operation's entry-lock wait step,
+// less the tree_lock waits inside it (the sleep loop retakes tree_lock), which spin_lock()
+// attributes to the tree_lock wait step itself; so neither is counted twice.
 //
 // For the watchdog, a queued CPU's cpuState record reads waitKind WAIT_KIND_ENTRY,
 // waitRegion the waitTable's region number, waitAt the bucket number (not a word offset,
@@ -42,8 +48,10 @@
 // prepare_to_wait_exclusive() to finish_wait().
 
 import { CPU_STATE, LOCK_CLASS, LOCK_STAT, PAGE_SHIFT, PMD_SIZE, WAIT_BUCKET, WAIT_TABLE_BITS } from '../machine/layout.js';
+import { STEP, stepAdd } from '../measure/steps.js';
 import { nowNs } from '../util/clock.js';
 import type { Cpu } from './cpu.js';
+import { extendLockWait, recordLockWait } from './lock_wait_hist.js';
 import { recordHold } from './spinlock.js';
 
 /** cpuState waitKind of a CPU asleep on an entry wait queue (spinlock.ts has WAIT_KIND_LOCK = 1). */
@@ -60,6 +68,8 @@ const SEQ = WAIT_BUCKET.seq;
 const WAITERS = WAIT_BUCKET.waiters;
 const STRIDE = WAIT_BUCKET.stride;
 const CLS = LOCK_CLASS.dax_entry_lock;
+/** Offset of the tree_lock wait total in a CPU's lock_stat records. */
+const TREE_WAIT_TOTAL = LOCK_CLASS.tree_lock * LOCK_STAT.stride + LOCK_STAT.waitNsTotal;
 
 /**
  * One CPU's place on a wait queue (the kernel's struct wait_exceptional_entry_queue):
@@ -81,6 +91,10 @@ export interface WaitQueueEntry {
   prevMinNs: number;
   /** True once this wait is one of the CPU's dax_entry_lock contentions. */
   counted: boolean;
+  /** The CPU's tree_lock waitNsTotal when the wait began: tree_lock waits inside it are attributed apart. */
+  treeWaitNs0: number;
+  /** Time already attributed to the entry-lock wait step. */
+  attributedNs: number;
 }
 
 /**
@@ -117,6 +131,8 @@ export function init_wait(cpu: Cpu): WaitQueueEntry {
     recordedNs: 0,
     prevMinNs: Number.POSITIVE_INFINITY,
     counted: false,
+    treeWaitNs0: 0,
+    attributedNs: 0,
   };
 }
 
@@ -143,7 +159,10 @@ export function prepare_to_wait_exclusive(wait: WaitQueueEntry, bucket: number):
     Atomics.add(table, bucket * STRIDE + WAITERS, 1);
     wait.bucket = bucket;
   }
-  if (Number.isNaN(wait.startNs)) wait.startNs = nowNs();
+  if (Number.isNaN(wait.startNs)) {
+    wait.startNs = nowNs();
+    wait.treeWaitNs0 = cpu.machine.views.lockStat[cpu.statBase + TREE_WAIT_TOTAL];
+  }
   // Written on every prepare: a spin_lock() in the caller's loop clears waitKind.
   const state = cpu.machine.views.cpuState;
   const st = cpu.stateBase;
@@ -187,14 +206,21 @@ export function finish_wait(wait: WaitQueueEntry): void {
 
 /** Adds a wait entry's time so far to its CPU's dax_entry_lock figures, exactly once per entry. */
 function recordWait(wait: WaitQueueEntry): void {
-  const stat = wait.cpu.machine.views.lockStat;
-  const s = wait.cpu.statBase + CLS * LOCK_STAT.stride;
+  const cpu = wait.cpu;
+  const stat = cpu.machine.views.lockStat;
+  const s = cpu.statBase + CLS * LOCK_STAT.stride;
   const waited = nowNs() - wait.startNs;
   if (!wait.counted) {
     wait.counted = true;
     wait.prevMinNs = stat[s + LOCK_STAT.contentions] === 0 ? Number.POSITIVE_INFINITY : stat[s + LOCK_STAT.waitNsMin];
     stat[s + LOCK_STAT.contentions]++;
+    recordLockWait(cpu, CLS, waited);
+  } else {
+    extendLockWait(cpu, CLS, wait.recordedNs, waited);
   }
+  const entryNs = waited - (stat[cpu.statBase + TREE_WAIT_TOTAL] - wait.treeWaitNs0);
+  stepAdd(STEP.entry_lock_wait, entryNs - wait.attributedNs);
+  wait.attributedNs = entryNs;
   stat[s + LOCK_STAT.waitNsTotal] += waited - wait.recordedNs;
   wait.recordedNs = waited;
   if (waited > stat[s + LOCK_STAT.waitNsMax]) stat[s + LOCK_STAT.waitNsMax] = waited;

@@ -2,7 +2,7 @@
 // a small machine, mkfs, a mount on CPU 0, and a crash -> recovery -> fsck helper.
 
 import { createMachine, type Machine } from '../../src/machine/machine.js';
-import { MiB, fsGeometry, type MachineConfig } from '../../src/machine/layout.js';
+import { MiB, fsGeometry, type MachineConfigInput } from '../../src/machine/layout.js';
 import { attachCpu } from '../../src/sync/cpu.js';
 import { PmemDevice } from '../../src/pmem/device.js';
 import { Journal } from '../../src/journal/journal.js';
@@ -21,7 +21,7 @@ export interface FsSetup {
   fs: Fs;
 }
 
-export function setupFs(personality: FsPersonality, config: Partial<MachineConfig> = {}, policy: Partial<JournalPolicy> = {}): FsSetup {
+export function setupFs(personality: FsPersonality, config: MachineConfigInput = {}, policy: Partial<JournalPolicy> = {}): FsSetup {
   const machine = createMachine({ cpus: 6, pmemBytes: 8 * MiB, indexNodes: 2, mappings: 1, fsInodes: 16, fsExtentBlocksPerInode: 2, ...config });
   const cpu = attachCpu(machine, 0);
   const dev = new PmemDevice(cpu);

@@ -2,7 +2,7 @@
 // a machine with room for a few mapped files, a file in a chosen state, and the byte pattern
 // storing CPUs write so the main thread can check what survived.
 
-import { MiB, PAGE_SIZE, type MachineConfig } from '../../src/machine/layout.js';
+import { MiB, PAGE_SIZE, type MachineConfig, type MachineConfigInput } from '../../src/machine/layout.js';
 import type { FsPersonality } from '../../src/fs/ondisk.js';
 import type { JournalPolicy } from '../../src/journal/policy.js';
 import type { Fs } from '../../src/fs/super.js';
@@ -30,7 +30,7 @@ export interface MmSetup extends FsSetup {
 
 export function setupMm(
   personality: FsPersonality = 'ext4',
-  config: Partial<MachineConfig> = {},
+  config: MachineConfigInput = {},
   policy: Partial<JournalPolicy> = {},
   opts: AttachMmOptions = {},
 ): MmSetup {

@@ -1,0 +1,85 @@
+// The injected costs: one named constant per kernel or device step that a JavaScript
+// simulation does not pay by itself, in nanoseconds. A constant is the cost of one step
+// (one trap, one block zeroed, one line flushed), never a per-configuration fudge: a fault
+// that zeroes 512 blocks pays zeroBlockNs 512 times.
+//
+// The machine carries them (MachineConfig.costs), so every CPU worker sees the same costs
+// through attachMachine(); each module copies the ones it charges into its per-CPU
+// instance once (PmemDevice, Fs, Journal, Vma) and tests `> 0` before charging, so the
+// zero-cost path stays as fast as without costs. Profiles (profile.ts) are files of these
+// constants, each with its source.
+//
+// No dependencies here: layout.ts imports this file, and every worker loads layout.ts.
+
+/** Every cost, in the order profiles and reports list them. */
+export const COST_NAMES = [
+  'trapNs',
+  'syscallNs',
+  'zeroBlockNs',
+  'allocNs',
+  'flushLineNs',
+  'fenceNs',
+  'storeLineNs',
+  'copyBlockNs',
+  'journalBlockWriteNs',
+  'journalFlushNs',
+] as const;
+export type CostName = (typeof COST_NAMES)[number];
+
+/** Injected cost per step, ns. */
+export type Costs = Record<CostName, number>;
+
+/** What each cost is the cost of, and where the lab charges it. */
+export const COST_MEANINGS: Readonly<Record<CostName, string>> = {
+  trapNs: 'page-fault exception entry/exit and the handle_mm_fault walk, per fault (exc_page_fault in mm/memory.ts)',
+  syscallNs: 'system-call entry/exit, per write/read/fsync/fdatasync/fallocate/truncate/creat/msync call (entry_SYSCALL_64)',
+  zeroBlockNs: 'zeroing one 4 KiB block for IOMAP_F_NEW with non-temporal stores, per block (ext4_issue_zeroout; a PMD fault pays 512)',
+  allocNs: 'one block-allocation call: the bitmap search under the group lock (ext4_mb_new_blocks)',
+  flushLineNs: 'clwb of one 64-byte line, per line of the flushed range (arch_wb_cache_pmem: writeback, flushUser, metadata)',
+  fenceNs: 'sfence/wmb after flushes, per fence (pmem fence)',
+  storeLineNs: "a user store's 64-byte line reaching the device's write-pending queue, per line stored (Vma.store; 0 on DRAM-speed models)",
+  copyBlockNs: 'copying 4 KiB with copy_from_iter_flushcache in write(2) (background copy), pro rata per byte',
+  journalBlockWriteNs: 'writing one journal block: descriptor, metadata copy, commit block or fast-commit block (submit_bh)',
+  journalFlushNs: 'the REQ_PREFLUSH/REQ_FUA that makes a commit durable, per flush (the pmem driver: nvdimm_flush)',
+};
+
+/** No injected cost anywhere: the simulator measures itself. */
+export const ZERO_COSTS: Readonly<Costs> = Object.freeze(
+  Object.fromEntries(COST_NAMES.map((n) => [n, 0])) as Costs,
+);
+
+/** The largest cost one step may have: one second. */
+export const MAX_COST_NS = 1e9;
+
+export function isCostName(x: unknown): x is CostName {
+  return typeof x === 'string' && (COST_NAMES as readonly string[]).includes(x);
+}
+
+/**
+ * Fills missing costs with 0 and rejects anything else with a RangeError naming the field
+ * (`costs.trapNs: expected a number from 0 to 1000000000 (ns), got -1`). Returns a new frozen object.
+ */
+export function resolveCosts(partial: Partial<Costs> | undefined, field = 'costs'): Readonly<Costs> {
+  if (partial === undefined) return ZERO_COSTS;
+  if (partial === null || typeof partial !== 'object' || Array.isArray(partial)) {
+    throw new RangeError(`${field}: expected an object of costs in ns (${COST_NAMES.join(', ')}), got ${JSON.stringify(partial)}`);
+  }
+  for (const k of Object.keys(partial)) {
+    if (!isCostName(k)) throw new RangeError(`${field}.${k}: unknown cost (known: ${COST_NAMES.join(', ')})`);
+  }
+  const out = { ...ZERO_COSTS };
+  for (const name of COST_NAMES) {
+    const v = partial[name];
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > MAX_COST_NS) {
+      throw new RangeError(`${field}.${name}: expected a number from 0 to ${MAX_COST_NS} (ns), got ${JSON.stringify(v)}`);
+    }
+    out[name] = v;
+  }
+  return Object.freeze(out);
+}
+
+/** Whether any cost is charged. */
+export function anyCost(c: Readonly<Costs>): boolean {
+  return COST_NAMES.some((n) => c[n] > 0);
+}
