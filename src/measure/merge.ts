@@ -1,0 +1,92 @@
+// `daxlab merge`: joins the shards of one sweep (`run --shard I/N` on N machines) into the
+// result the unsharded run would have written. Shard I of N runs every N-th configuration
+// of the sweep from the I-th on (workload/expand.ts, shardConfigs), so the sweep's order is
+// restored by dealing the shards' configurations out again round by round: the first of
+// shard 1, of shard 2, ..., of shard N, then the second of each. A shard interrupted by
+// Ctrl-C ran a prefix of its slice, and dealing keeps what it has in order too.
+// Histograms are kept as each shard merged them. What can differ between machines without
+// making the shards foreign to each other (daxlab version, machine, workload details)
+// becomes a warning, not an error.
+
+import { isDeepStrictEqual } from 'node:util';
+import type { ConfigResult, RunResults } from './results.js';
+
+export function mergeRuns(runs: readonly RunResults[]): RunResults {
+  if (runs.length === 0) throw new RangeError('merge: no results to merge');
+  if (runs.length === 1 && runs[0].shard === undefined) return structuredClone(runs[0]);
+  const shards = checkShards(runs);
+  const first = shards[0];
+  for (const r of shards) {
+    if (r.workload.name !== first.workload.name || r.seed !== first.seed) {
+      throw new RangeError(
+        `merge: shard ${label(r)} is of workload ${r.workload.name} seed ${r.seed}, ` +
+          `shard ${label(first)} of ${first.workload.name} seed ${first.seed}: not one sweep`,
+      );
+    }
+  }
+  const configs: ConfigResult[] = [];
+  const from = new Map<string, string>();
+  const rounds = Math.max(...shards.map((r) => r.configs.length));
+  for (let k = 0; k < rounds; k++) {
+    for (const r of shards) {
+      const c = r.configs[k];
+      if (c === undefined) continue;
+      const seen = from.get(c.name);
+      if (seen !== undefined) throw new RangeError(`merge: configuration ${c.name} is in shard ${seen} and in shard ${label(r)}`);
+      from.set(c.name, label(r));
+      configs.push(structuredClone(c));
+    }
+  }
+  const { shard: _dropped, ...rest } = structuredClone(first);
+  return {
+    ...rest,
+    // The newest shard's time: the merged result is complete only from then on.
+    createdAt: shards.map((r) => r.createdAt).reduce((a, b) => (Date.parse(b) > Date.parse(a) ? b : a)),
+    machine: { ...first.machine, oversubscribed: shards.some((r) => r.machine.oversubscribed) },
+    partial: shards.some((r) => r.partial),
+    warnings: mergedWarnings(shards),
+    configs,
+  };
+}
+
+/** The shards ordered 1..N; a RangeError names any shard missing, duplicated, or of another split. */
+function checkShards(runs: readonly RunResults[]): RunResults[] {
+  const unsharded = runs.findIndex((r) => r.shard === undefined);
+  if (unsharded >= 0) throw new RangeError(`merge: input ${unsharded + 1} is not a shard (it was run without --shard)`);
+  const count = runs[0].shard!.count;
+  const other = runs.find((r) => r.shard!.count !== count);
+  if (other !== undefined) throw new RangeError(`merge: shards of different splits: ${label(runs[0])} and ${label(other)}`);
+  const byIndex = new Map<number, RunResults>();
+  const problems: string[] = [];
+  for (const r of runs) {
+    const i = r.shard!.index;
+    if (i > count) problems.push(`shard ${label(r)} is out of range`);
+    else if (byIndex.has(i)) problems.push(`shard ${label(r)} is given twice`);
+    else byIndex.set(i, r);
+  }
+  const missing = Array.from({ length: count }, (_, k) => k + 1).filter((i) => !byIndex.has(i));
+  if (missing.length > 0) problems.push(`missing shard${missing.length === 1 ? '' : 's'} ${missing.map((i) => `${i}/${count}`).join(', ')}`);
+  if (problems.length > 0) throw new RangeError(`merge: ${problems.join('; ')}`);
+  return Array.from({ length: count }, (_, k) => byIndex.get(k + 1)!);
+}
+
+function label(r: RunResults): string {
+  return r.shard === undefined ? 'unsharded' : `${r.shard.index}/${r.shard.count}`;
+}
+
+/** Every shard's warnings once each, then what makes shards less comparable than one run's configurations. */
+function mergedWarnings(shards: readonly RunResults[]): string[] {
+  const out = new Set<string>();
+  for (const r of shards) for (const w of r.warnings) out.add(w);
+  const first = shards[0];
+  const differ = (what: string, get: (r: RunResults) => unknown) => {
+    const odd = shards.filter((r) => !isDeepStrictEqual(get(r), get(first)));
+    if (odd.length > 0) out.add(`merge: shards ${odd.map(label).join(', ')} differ from shard ${label(first)} in ${what}`);
+  };
+  differ('daxlab version', (r) => r.daxlabVersion);
+  differ('machine (cores, CPU model, Node version)', ({ machine: m }) => [m.cores, m.cpuModel, m.node, m.platform, m.arch]);
+  differ('cost profile', (r) => r.profile);
+  differ('variant', (r) => r.variant);
+  differ('workload (overrides)', (r) => r.workload);
+  return [...out];
+}

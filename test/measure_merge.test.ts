@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { mergeRuns } from '../src/measure/merge.js';
+import { RunResultsSchema, type RunResults } from '../src/measure/results.js';
+import { shardConfigs } from '../src/workload/expand.js';
+import { makeConfig, makeRun } from './support/run_results.js';
+
+const cfg = (name: string, base: number) => makeConfig(name, { 'write-fault': [base, base + 1000, base + 2000] });
+
+function shard(index: number, count: number, names: string[], over: Partial<RunResults> = {}): RunResults {
+  return makeRun(
+    names.map((n, i) => cfg(n, 10_000 * (i + 1))),
+    { shard: { index, count }, ...over },
+  );
+}
+
+describe('mergeRuns', () => {
+  it("restores the sweep's order from shards sliced as run slices them, whatever order they are given in", () => {
+    const sweep = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7'];
+    for (const count of [1, 2, 3, 7]) {
+      const shards = Array.from({ length: count }, (_, i) => shard(i + 1, count, shardConfigs(sweep, i + 1, count)));
+      expect(mergeRuns(shards.reverse()).configs.map((c) => c.name)).toEqual(sweep);
+    }
+  });
+
+  it('joins two shards: configurations as recorded, shard dropped, partial and warnings carried', () => {
+    const s1 = shard(1, 2, ['c1', 'c3']);
+    const s2 = shard(2, 2, ['c2'], { partial: true, warnings: ['3 CPU workers on 2 cores'] });
+    const m = mergeRuns([s2, s1]);
+    expect(m.configs.map((c) => c.name)).toEqual(['c1', 'c2', 'c3']);
+    expect(m.configs[0]).toEqual(s1.configs[0]);
+    expect(m.configs[1]).toEqual(s2.configs[0]);
+    expect(m.shard).toBeUndefined();
+    expect('shard' in m).toBe(false);
+    expect(m.partial).toBe(true);
+    expect(m.warnings).toEqual(['3 CPU workers on 2 cores']);
+    expect(RunResultsSchema.parse(m)).toEqual(m);
+    // The inputs are left as they were.
+    expect(s1.shard).toEqual({ index: 1, count: 2 });
+  });
+
+  it('names a missing shard', () => {
+    expect(() => mergeRuns([shard(1, 3, ['a']), shard(3, 3, ['c'])])).toThrow(/missing shard 2\/3/);
+    expect(() => mergeRuns([shard(2, 2, ['b'])])).toThrow(/missing shard 1\/2/);
+  });
+
+  it('names a duplicated shard, a foreign split and an unsharded run', () => {
+    expect(() => mergeRuns([shard(1, 2, ['a']), shard(1, 2, ['a2']), shard(2, 2, ['b'])])).toThrow(/shard 1\/2 is given twice/);
+    expect(() => mergeRuns([shard(1, 2, ['a']), shard(2, 3, ['b'])])).toThrow(/different splits: 1\/2 and 2\/3/);
+    expect(() => mergeRuns([shard(1, 2, ['a']), makeRun([cfg('b', 1)])])).toThrow(/input 2 is not a shard/);
+    expect(() => mergeRuns([])).toThrow(RangeError);
+  });
+
+  it('refuses shards of different sweeps and repeated configuration names', () => {
+    expect(() => mergeRuns([shard(1, 2, ['a']), shard(2, 2, ['b'], { seed: 2 })])).toThrow(/seed 2.*not one sweep/);
+    const other = shard(2, 2, ['b']);
+    other.workload = { ...other.workload, name: 'other' };
+    expect(() => mergeRuns([shard(1, 2, ['a']), other])).toThrow(/workload other/);
+    expect(() => mergeRuns([shard(1, 2, ['a', 'b']), shard(2, 2, ['a'])])).toThrow(/configuration a is in shard 1\/2 and in shard 2\/2/);
+  });
+
+  it('warns when shards ran on different machines or versions', () => {
+    const s2 = shard(2, 2, ['b'], { daxlabVersion: '0.2.0' });
+    s2.machine = { ...s2.machine, cores: 64, oversubscribed: false };
+    const m = mergeRuns([shard(1, 2, ['a']), s2]);
+    expect(m.warnings).toEqual([
+      'merge: shards 2/2 differ from shard 1/2 in daxlab version',
+      'merge: shards 2/2 differ from shard 1/2 in machine (cores, CPU model, Node version)',
+    ]);
+    expect(m.machine.oversubscribed).toBe(true);
+  });
+
+  it('returns an unsharded run as it is', () => {
+    const r = makeRun([cfg('a', 1)]);
+    expect(mergeRuns([r])).toEqual(r);
+  });
+});
