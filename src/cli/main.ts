@@ -7,6 +7,11 @@ import { readFileSync } from 'node:fs';
 import { EXIT_FAILED, EXIT_USAGE, isUsageError } from './errors.js';
 import { layoutCommand } from './layout_cmd.js';
 import { stressCommand } from './stress_cmd.js';
+import { runCommand } from './run_cmd.js';
+import { listCommand } from './list_cmd.js';
+import { showCommand } from './show_cmd.js';
+import { compareCommand } from './compare_cmd.js';
+import { mergeCommand } from './merge_cmd.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -19,6 +24,11 @@ try {
   await yargs(hideBin(process.argv))
     .scriptName('daxlab')
     .usage('$0 <command> [options]\n\nA lab that models and measures how Linux keeps memory-mapped persistent memory (DAX) durable.')
+    .command(runCommand)
+    .command(listCommand)
+    .command(showCommand)
+    .command(compareCommand)
+    .command(mergeCommand)
     .command(stressCommand)
     .command(layoutCommand)
     .demandCommand(1, 'name a command (see --help)')

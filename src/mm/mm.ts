@@ -86,6 +86,11 @@ export class Mm {
   readonly counters: MmCounters = { readFaults: 0, writeFaults: 0, wpFaults: 0, pmdFaults: 0, storeRetries: 0, sigbus: 0, sigsegv: 0 };
   private readonly maps = new Map<number, DaxMapping>();
 
+  /** The DaxMappings this CPU has made (for their writeback counters). */
+  mappings(): IterableIterator<DaxMapping> {
+    return this.maps.values();
+  }
+
   constructor(cpu: Cpu, fs: Fs, opts: AttachMmOptions = {}) {
     if (fs.cpu !== cpu) throw new RangeError(`attachMm: the file system is mounted on cpu ${fs.cpu.id}, not cpu ${cpu.id}`);
     const v = cpu.machine.views;

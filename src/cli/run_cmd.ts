@@ -1,0 +1,141 @@
+// `daxlab run <workload>`: expands the workload (overrides, named configurations, sweep),
+// runs it, prints the tables and writes the run folder. Ctrl-C stops the CPUs and writes
+// what was gathered, marked partial; a second Ctrl-C quits at once.
+
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { expandWorkload, readWorkload } from '../workload/expand.js';
+import { parseAssignment } from '../workload/paths.js';
+import { runWorkload, RunStalledError } from '../lab/run.js';
+import { writeRunFolder, formatRunTables } from '../measure/export.js';
+import { EXIT_FAILED, UsageError } from './errors.js';
+import { startProgress } from './progress.js';
+
+const FORMATS = ['json', 'csv', 'hgrm', 'table'] as const;
+type Format = (typeof FORMATS)[number];
+
+interface RunArgs {
+  workload: string;
+  set: string[];
+  out?: string;
+  force: boolean;
+  format: string;
+  repeats?: number;
+  seed?: number;
+  shard?: string;
+  attribute: boolean;
+  logIntervalMs?: number;
+  holdTimes: boolean;
+  quiet: boolean;
+}
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function parseShard(text: string | undefined): { index: number; count: number } | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d+)\/(\d+)$/.exec(text);
+  const index = m ? Number(m[1]) : NaN;
+  const count = m ? Number(m[2]) : NaN;
+  if (!m || count < 1 || index < 1 || index > count) throw new UsageError(`--shard: expected I/N with 1 <= I <= N (for example 2/4), got ${JSON.stringify(text)}`);
+  return { index, count };
+}
+
+export function parseFormats(text: string): Set<Format> {
+  const out = new Set<Format>();
+  for (const f of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (!(FORMATS as readonly string[]).includes(f)) throw new UsageError(`--format: expected a comma-separated list of ${FORMATS.join(', ')}, got ${JSON.stringify(f)}`);
+    out.add(f as Format);
+  }
+  if (out.size === 0) throw new UsageError(`--format: expected at least one of ${FORMATS.join(', ')}`);
+  return out;
+}
+
+function checkCount(flag: string, v: number | undefined, min: number, max: number): void {
+  if (v !== undefined && (!Number.isInteger(v) || v < min || v > max)) throw new UsageError(`${flag}: expected an integer from ${min} to ${max}, got ${v}`);
+}
+
+/** A new folder under results/ named after the workload and the time, never one that exists. */
+function defaultOut(name: string): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+  let dir = path.join('results', `${name}-${stamp}`);
+  for (let i = 2; existsSync(dir); i++) dir = path.join('results', `${name}-${stamp}-${i}`);
+  return dir;
+}
+
+export const runCommand: CommandModule<object, RunArgs> = {
+  command: 'run <workload>',
+  describe: 'run a workload file (or a shipped workload by name); print the tables and write a results folder',
+  builder: (y: Argv) =>
+    y
+      .positional('workload', { type: 'string', describe: 'a workload JSON file, or the name of a shipped one (daxlab list)', demandOption: true })
+      .option('set', { type: 'string', array: true, default: [], describe: 'override a parameter: path=value (repeatable)' })
+      .option('out', { type: 'string', describe: 'the run folder to write (default: results/<workload>-<time>)' })
+      .option('force', { type: 'boolean', default: false, describe: 'replace --out if it exists' })
+      .option('format', { type: 'string', default: FORMATS.join(','), describe: `exports to write: ${FORMATS.join(', ')}` })
+      .option('repeats', { type: 'number', describe: 'repeats of each configuration (overrides run.repeats)' })
+      .option('seed', { type: 'number', describe: 'random seed (overrides run.seed)' })
+      .option('shard', { type: 'string', describe: 'run only slice I of N of the configurations (I/N); join slices with daxlab merge' })
+      .option('attribute', { type: 'boolean', default: false, describe: 'split each timed operation into the kernel steps it passed through' })
+      .option('log-interval-ms', { type: 'number', describe: 'also keep a histogram per interval of this many ms' })
+      .option('hold-times', { type: 'boolean', default: false, describe: 'measure lock hold times (two clock reads per lock acquisition)' })
+      .option('quiet', { type: 'boolean', default: false, describe: 'print only where the results went' })
+      .example('$0 run kara-2017', "the seed's MAP_SYNC fault latency table")
+      .example('$0 run my.json --set journal.commitIntervalMs=1000 --repeats 5', 'override a parameter, five repeats')
+      .example('$0 run sweep.json --shard 2/4 --out part2', 'the second quarter of a sweep (then daxlab merge)')
+      .example('$0 run my.json --attribute --format json,table', 'where the time of each operation went') as unknown as Argv<RunArgs>,
+  handler: async (argv: ArgumentsCamelCase<RunArgs>) => {
+    const formats = parseFormats(argv.format);
+    const shard = parseShard(argv.shard);
+    checkCount('--repeats', argv.repeats, 1, 1000);
+    checkCount('--seed', argv.seed, 0, 2 ** 31 - 1);
+    checkCount('--log-interval-ms', argv.logIntervalMs, 0, 3_600_000);
+    const sets = argv.set.map(parseAssignment);
+    const { raw, source } = readWorkload(argv.workload);
+    const expanded = expandWorkload(raw, sets, source);
+    const out = argv.out ?? defaultOut(expanded.base.name);
+    if (existsSync(out) && readdirSync(out).length > 0 && !argv.force) {
+      throw new UsageError(`--out: ${out} exists and is not empty; choose another folder or pass --force to replace it`);
+    }
+    const ac = new AbortController();
+    let sigints = 0;
+    const onSigint = () => {
+      if (++sigints > 1) process.exit(130);
+      process.stderr.write('\ndaxlab: interrupted: stopping the CPUs and writing the results so far (Ctrl-C again to quit now)\n');
+      ac.abort();
+    };
+    process.on('SIGINT', onSigint);
+    const progress = startProgress();
+    let results;
+    try {
+      results = await runWorkload(expanded, {
+        shard,
+        repeats: argv.repeats,
+        seed: argv.seed,
+        attribute: argv.attribute || undefined,
+        logIntervalMs: argv.logIntervalMs,
+        lockHoldTimes: argv.holdTimes,
+        signal: ac.signal,
+        onProgress: progress.update,
+        onWarning: (w) => progress.log(`daxlab: warning: ${w}`),
+        version: pkg.version,
+      });
+    } catch (e) {
+      progress.stop();
+      if (e instanceof RunStalledError) {
+        process.stderr.write(`daxlab: run failed: ${e.message}\n`);
+        process.exit(EXIT_FAILED);
+      }
+      throw e;
+    } finally {
+      progress.stop();
+      process.off('SIGINT', onSigint);
+    }
+    const files = writeRunFolder(results, out, { formats, force: argv.force });
+    if (!argv.quiet) process.stdout.write(formatRunTables(results));
+    const violations = results.configs.reduce((n, c) => n + c.violations.length, 0);
+    if (violations > 0) process.stderr.write(`daxlab: the invariant checker found ${violations} violations (see results.json configs[].violations)\n`);
+    process.stderr.write(`daxlab: ${results.partial ? 'partial results' : 'results'} written to ${out} (${files.length} files)\n`);
+    if (results.partial) process.exitCode = EXIT_FAILED;
+  },
+};

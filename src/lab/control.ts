@@ -1,0 +1,104 @@
+// The run's control block: one small SharedArrayBuffer, apart from the machine, through
+// which the main thread and the CPU workers agree on phases and on when to stop, and in
+// which each CPU counts its operations (the progress bar and the watchdog read them).
+//
+// Phases: every CPU arrives (setup done) -> WARMUP: each does its unrecorded warm-up and
+// arrives again -> MEASURE: recording starts on all CPUs at once. `stop` ends the measured
+// part: STOP_DONE when the counted CPUs finished or the duration passed, STOP_INTERRUPTED
+// on Ctrl-C (results are then partial).
+
+export const CONTROL = {
+  arrived: 0,
+  phase: 1,
+  stop: 2,
+  /** Stores done by every storer so far (a syncer's everyStores counts these). */
+  stores: 3,
+  warmedUp: 4,
+  finished: 5,
+  /** Storers still storing: a syncer paced by their stores stops once none is left. */
+  storersActive: 6,
+  progressBase: 8,
+} as const;
+
+export const PHASE_SETUP = 0;
+export const PHASE_WARMUP = 1;
+export const PHASE_MEASURE = 2;
+
+export const STOP_NONE = 0;
+export const STOP_DONE = 1;
+export const STOP_INTERRUPTED = 2;
+/** A CPU's role threw: the others stop at once and the run fails. */
+export const STOP_FAILED = 3;
+
+export function createControl(cpus: number): SharedArrayBuffer {
+  return new SharedArrayBuffer((CONTROL.progressBase + cpus) * 4);
+}
+
+/** A CPU's view of the control block. */
+export class Control {
+  readonly w: Int32Array;
+  constructor(
+    buffer: SharedArrayBuffer,
+    readonly cpu: number,
+  ) {
+    this.w = new Int32Array(buffer);
+  }
+
+  get stopping(): boolean {
+    return Atomics.load(this.w, CONTROL.stop) !== STOP_NONE;
+  }
+
+  get interrupted(): boolean {
+    return Atomics.load(this.w, CONTROL.stop) === STOP_INTERRUPTED;
+  }
+
+  /** Counts one operation for the progress bar and the watchdog. */
+  progress(): void {
+    Atomics.add(this.w, CONTROL.progressBase + this.cpu, 1);
+  }
+
+  /** Arrives at a barrier counter and sleeps until the phase reaches `phase` (or the run stops). */
+  arriveAndWait(counter: number, phase: number): void {
+    Atomics.add(this.w, counter, 1);
+    Atomics.notify(this.w, counter);
+    for (;;) {
+      const p = Atomics.load(this.w, CONTROL.phase);
+      if (p >= phase || this.stopping) return;
+      Atomics.wait(this.w, CONTROL.phase, p, 100);
+    }
+  }
+}
+
+/** Main thread: sum of the operation counts of `cpus` (all when absent); changes while the run makes progress. */
+export function totalProgress(w: Int32Array, cpus: number | readonly number[]): number {
+  let s = 0;
+  if (typeof cpus === 'number') for (let i = 0; i < cpus; i++) s += Atomics.load(w, CONTROL.progressBase + i);
+  else for (const i of cpus) s += Atomics.load(w, CONTROL.progressBase + i);
+  return s + Atomics.load(w, CONTROL.arrived) + Atomics.load(w, CONTROL.warmedUp);
+}
+
+export function setPhase(w: Int32Array, phase: number): void {
+  Atomics.store(w, CONTROL.phase, phase);
+  Atomics.notify(w, CONTROL.phase);
+}
+
+export function setStop(w: Int32Array, how: number): void {
+  // A stop only escalates: done < interrupted < failed.
+  for (let cur = Atomics.load(w, CONTROL.stop); cur < how; cur = Atomics.load(w, CONTROL.stop)) {
+    if (Atomics.compareExchange(w, CONTROL.stop, cur, how) === cur) break;
+  }
+  Atomics.notify(w, CONTROL.phase);
+  Atomics.notify(w, CONTROL.stores);
+}
+
+/** Main thread: resolves once counter reaches n, or rejects when `abort` says so (checked every 20 ms). */
+export async function waitCounter(w: Int32Array, counter: number, n: number, abort: () => Error | null): Promise<void> {
+  for (;;) {
+    const v = Atomics.load(w, counter);
+    if (v >= n) return;
+    const e = abort();
+    if (e) throw e;
+    const r = Atomics.waitAsync(w, counter, v, 20);
+    if (r.async) await r.value;
+  }
+}

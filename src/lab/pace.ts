@@ -1,0 +1,17 @@
+// Waiting for the next start of a fixed-rate loop: sleep through most of a long pause
+// (Atomics.wait wakes ~10 µs late on these machines), then spin to the instant, so paced
+// operations start on time without burning a core through long pauses.
+
+import { nowNs } from '../util/clock.js';
+
+const nap = new Int32Array(new SharedArrayBuffer(4));
+const SPIN_NS = 200_000;
+
+/** Returns at `untilNs` (nowNs time), or early once `stop()` says so. */
+export function sleepUntil(untilNs: number, stop: () => boolean): void {
+  for (;;) {
+    const left = untilNs - nowNs();
+    if (left <= 0 || stop()) return;
+    if (left > SPIN_NS) Atomics.wait(nap, 0, 0, Math.min(100, (left - SPIN_NS) / 1e6));
+  }
+}

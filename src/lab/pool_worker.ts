@@ -1,0 +1,101 @@
+// The piscina worker: one task is one CPU for one repeat of one configuration. It attaches
+// the machine, mounts the file system and address space as its own CPU, waits at the
+// start barrier with the others, runs its role (or the journal commit thread) and returns
+// its histograms and counters.
+
+import { attachMachine } from '../machine/machine.js';
+import { attachCpu } from '../sync/cpu.js';
+import { mountFs } from '../fs/super.js';
+import { attachMm } from '../mm/mm.js';
+import { kjournald2 } from '../journal/kjournald.js';
+import { RadixTree } from '../dax/radix_tree.js';
+import { setAttributing } from '../measure/steps.js';
+import { Control, CONTROL, PHASE_WARMUP, STOP_FAILED, setStop } from './control.js';
+import { OpLog } from './op_log.js';
+import { RoleContext } from './roles/context.js';
+import { faulter } from './roles/faulter.js';
+import { storer } from './roles/storer.js';
+import { syncer } from './roles/syncer.js';
+import { backgroundCopy } from './roles/background_copy.js';
+import type { CpuTask, CpuTaskResult } from './task.js';
+
+/**
+ * Fault injection for the watchdog's test (DAXLAB_INJECT=hold-tree-lock): CPU 0 takes the
+ * tree_lock of its role's mapping and never lets go, as a lost spin_unlock would.
+ */
+function holdTreeLockForever(ctx: RoleContext): never {
+  const role = ctx.task.role!;
+  const name = 'mapping' in role && role.mapping !== undefined ? role.mapping : Object.keys(ctx.task.vmas)[0];
+  new RadixTree(ctx.cpu, ctx.vma(name).ino).treeLock();
+  ctx.finishWarmup();
+  for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+}
+
+export default function runCpuTask(task: CpuTask): CpuTaskResult {
+  const machine = attachMachine(task.descriptor);
+  const cpu = attachCpu(machine, task.cpu);
+  if (task.kind === 'commit-thread') {
+    const s = kjournald2(cpu, { policy: task.policy });
+    return { cpu: task.cpu, role: 'kjournald2', ops: null, intervals: [], attribution: null, counters: { ...s.triggers, commits: s.commits, fastCommits: s.fastCommits, fcFallbacks: s.fallbacks }, interrupted: false };
+  }
+  const role = task.role!;
+  const ctl = new Control(task.control, task.cpu);
+  setAttributing(task.attribute);
+  const fs = mountFs(cpu, { journalPolicy: task.policy });
+  const mm = attachMm(cpu, fs, { mode: task.writeback, variant: task.variant });
+  const log = new OpLog(ctl, { logIntervalMs: task.logIntervalMs, attribute: task.attribute, coordinatedOmission: task.coordinatedOmission, repeat: task.repeat });
+  const ctx = new RoleContext(cpu, fs, mm, ctl, log, task);
+  let error: unknown = null;
+  try {
+    ctl.arriveAndWait(CONTROL.arrived, PHASE_WARMUP);
+    if (process.env.DAXLAB_INJECT === 'hold-tree-lock' && task.cpu === 0) holdTreeLockForever(ctx);
+    switch (role.role) {
+      case 'faulter':
+        faulter(ctx, role);
+        break;
+      case 'storer':
+        storer(ctx, role);
+        break;
+      case 'syncer':
+        syncer(ctx, role);
+        break;
+      case 'background-copy':
+        backgroundCopy(ctx, role, task.fileSizes[role.file]);
+        break;
+    }
+  } catch (e) {
+    error = e;
+  } finally {
+    // A failed role stops the others; one that stopped early still passes the barrier.
+    if (error !== null) setStop(ctl.w, STOP_FAILED);
+    ctx.finishWarmup();
+    if (Number.isFinite(task.ops)) Atomics.add(ctl.w, CONTROL.finished, 1);
+    Atomics.notify(ctl.w, CONTROL.finished);
+    setAttributing(false);
+  }
+  if (error !== null) {
+    log.finish();
+    const what = error instanceof Error ? error.message : String(error);
+    throw new Error(`cpu ${task.cpu} (${role.role}): ${what}`, { cause: error });
+  }
+  const out = log.finish();
+  const c = mm.counters;
+  const counters: Record<string, number> = {
+    ...ctx.counters,
+    readFaults: c.readFaults,
+    writeFaults: c.writeFaults,
+    wpFaults: c.wpFaults,
+    pmdFaults: c.pmdFaults,
+    syncFaults: mm.vmf.needDsync,
+    storeRetries: c.storeRetries,
+  };
+  let walked = 0;
+  let written = 0;
+  for (const m of mm.mappings()) {
+    walked += m.walked;
+    written += m.written;
+  }
+  counters.writebackEntriesWalked = walked;
+  counters.writebackEntriesWritten = written;
+  return { cpu: task.cpu, role: role.role, ...out, counters, interrupted: ctl.interrupted && ctx.doneOps < ctx.totalOps };
+}

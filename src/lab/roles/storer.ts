@@ -1,0 +1,46 @@
+// `storer`: stores through a mapping, flat out or at a fixed rate, optionally flushing each
+// store from userspace (clwb + sfence, as a MAP_SYNC program does). A store that finds its
+// page not writable takes the fault inside the store, so its latency includes it.
+
+import { PAGE_SIZE } from '../../machine/layout.js';
+import type { StorerRole } from '../../workload/schema.js';
+import { CONTROL } from '../control.js';
+import { sleepUntil } from '../pace.js';
+import type { RoleContext } from './context.js';
+
+export function storer(ctx: RoleContext, r: StorerRole): void {
+  try {
+    storeLoop(ctx, r);
+  } finally {
+    // Syncers paced by stores stop once no storer is left.
+    Atomics.sub(ctx.ctl.w, CONTROL.storersActive, 1);
+  }
+}
+
+function storeLoop(ctx: RoleContext, r: StorerRole): void {
+  const vma = ctx.vma(r.mapping);
+  const src = new Uint8Array(r.bytes).fill(ctx.cpu.id + 1);
+  const slots = Math.floor(PAGE_SIZE / r.bytes);
+  const span = vma.pages * slots;
+  const intervalNs = r.rateHz > 0 ? 1e9 / r.rateHz : 0;
+  const stop = () => ctx.ctl.stopping;
+  const w = ctx.ctl.w;
+  let next = 0;
+  for (let done = 0; !ctx.shouldStop(done); done++) {
+    const slot = r.order === 'random' ? Math.floor(ctx.rng() * span) : done % span;
+    const offset = Math.floor(slot / slots) * PAGE_SIZE + (slot % slots) * r.bytes;
+    if (intervalNs > 0 && done > ctx.task.warmupOps) sleepUntil(next, stop);
+    const t0 = ctx.log.begin();
+    // The schedule starts at the first measured store and advances by the interval, late or not.
+    if (done <= ctx.task.warmupOps) next = t0;
+    vma.store(offset, src);
+    ctx.log.end('store', t0, intervalNs);
+    if (r.flushUser) {
+      const t1 = ctx.log.begin();
+      vma.flushUser(offset, r.bytes);
+      ctx.log.end('flushUser', t1);
+    }
+    if (ctx.task.countStores) Atomics.add(w, CONTROL.stores, 1);
+    next += intervalNs;
+  }
+}

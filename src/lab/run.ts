@@ -1,0 +1,342 @@
+// Runs a workload: every configuration (or a shard's slice of them), each repeat on a fresh
+// machine, each CPU a piscina task running one role for the whole repeat, the journal commit
+// thread on a task of its own. The main thread sets up, moves the phases, watches progress
+// (the watchdog), and merges what the CPUs send back into results.json's shape.
+
+import os from 'node:os';
+import { Piscina } from 'piscina';
+import { JOURNAL, PAGE_SIZE } from '../machine/layout.js';
+import { resolveJournalPolicy, type JournalPolicy } from '../journal/policy.js';
+import { stopCommitThread } from '../journal/kjournald.js';
+import { readCommitRecords } from '../journal/stats.js';
+import { checkIndex } from '../dax/radix_tree.js';
+import { checkMm } from '../mm/check.js';
+import { readPmemCounters } from '../pmem/device.js';
+import { isFsError } from '../fs/errno.js';
+import { snapshotLockStat, diffLockStat } from '../sync/lockstat.js';
+import { snapshotLockWaitHist, diffLockWaitHist } from '../sync/lockstat.js';
+import { loadProfile, profileCosts, type CostProfile } from '../cost/profile.js';
+import type { ConfigResult, RunResults } from '../measure/results.js';
+import { RESULTS_FORMAT } from '../measure/results.js';
+import { monoNs } from '../util/clock.js';
+import { WorkloadError } from '../workload/errors.js';
+import { KERNEL_CPUS, mappingLength } from '../workload/check.js';
+import type { Configuration, ExpandedWorkload } from '../workload/expand.js';
+import type { Workload } from '../workload/schema.js';
+import { CONTROL, PHASE_MEASURE, PHASE_WARMUP, STOP_DONE, STOP_INTERRUPTED, createControl, setPhase, setStop, totalProgress, waitCounter } from './control.js';
+import { startWatchdog } from './watchdog.js';
+import { configResult, type RepeatOutcome } from './collect.js';
+import { machineConfigFor, setupMachine } from './setup.js';
+import type { CpuTask, CpuTaskResult } from './task.js';
+
+export interface RunOptions {
+  /** Run only this slice of the configurations (1-based index of count). */
+  shard?: { index: number; count: number };
+  /** Overrides the workload's run.repeats / run.seed / run.attribute / run.logIntervalMs. */
+  repeats?: number;
+  seed?: number;
+  attribute?: boolean;
+  logIntervalMs?: number;
+  lockHoldTimes?: boolean;
+  /** Aborted on Ctrl-C: the CPUs stop and the results so far are returned, marked partial. */
+  signal?: AbortSignal;
+  /** Called about 10 times a second with the progress of the run. */
+  onProgress?: (p: RunProgress) => void;
+  /** Printed once per warning as they arise (also kept in results.warnings). */
+  onWarning?: (w: string) => void;
+  version: string;
+}
+
+export interface RunProgress {
+  config: string;
+  configIndex: number;
+  configCount: number;
+  repeat: number;
+  repeats: number;
+  /** Operations done in this repeat, and those expected (0 when the run ends on a duration). */
+  ops: number;
+  expectedOps: number;
+}
+
+/** The run made no progress for watchdogMs: the report says which locks and waits it is stuck on. */
+export class RunStalledError extends Error {
+  override name = 'RunStalledError';
+  constructor(
+    readonly report: string[],
+    stallMs: number,
+  ) {
+    super(`no progress for ${stallMs} ms; aborted.\n${report.map((l) => `  ${l}`).join('\n') || '  (no CPU reports a lock or wait)'}`);
+  }
+}
+
+const POOL_WORKER = new URL('./pool_worker.js', import.meta.url);
+
+export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions): Promise<RunResults> {
+  const base = expanded.base;
+  const warnings = [...expanded.warnings];
+  const warn = (w: string) => {
+    if (!warnings.includes(w)) {
+      warnings.push(w);
+      opts.onWarning?.(w);
+    }
+  };
+  let profile: CostProfile;
+  try {
+    profile = loadProfile(base.profile);
+  } catch (e) {
+    throw new WorkloadError(`profile: ${(e as Error).message}`);
+  }
+  const configs = opts.shard ? expanded.configs.filter((_, i) => i % opts.shard!.count === opts.shard!.index - 1) : expanded.configs;
+  const cores = os.availableParallelism();
+  const maxWorkers = Math.max(...configs.map((c) => workersOf(c.workload)));
+  if (maxWorkers > cores) warn(`${maxWorkers} CPU workers (roles and the commit thread) on ${cores} cores: tail latencies include the scheduler`);
+  const pool = new Piscina({ filename: POOL_WORKER.href, minThreads: maxWorkers, maxThreads: maxWorkers, idleTimeout: 60_000, concurrentTasksPerWorker: 1 });
+  const results: ConfigResult[] = [];
+  let partial = false;
+  try {
+    for (let ci = 0; ci < configs.length && !partial; ci++) {
+      const c = configs[ci];
+      const repeats = opts.repeats ?? c.workload.run.repeats;
+      const outcomes: RepeatOutcome[] = [];
+      for (let r = 0; r < repeats; r++) {
+        const o = await runRepeat(pool, c, r, profile, opts, (p) => opts.onProgress?.({ ...p, config: c.name, configIndex: ci, configCount: configs.length, repeat: r, repeats }));
+        outcomes.push(o);
+        if (o.partial) {
+          partial = true;
+          break;
+        }
+      }
+      results.push(configResult(c, outcomes, opts.logIntervalMs ?? c.workload.run.logIntervalMs));
+    }
+  } catch (e) {
+    // Workers stuck in a wait cannot be reclaimed: terminating them makes piscina start
+    // replacements mid-teardown (a crash on Node 20). The caller exits the process instead.
+    if (!(e instanceof RunStalledError)) await pool.destroy();
+    throw e;
+  }
+  await pool.destroy();
+  return {
+    format: RESULTS_FORMAT,
+    daxlabVersion: opts.version,
+    createdAt: new Date().toISOString(),
+    workload: { name: base.name, description: base.description, source: stripExpansion(base) },
+    profile: { name: profile.name, costs: profileCosts(profile) },
+    variant: base.variant,
+    seed: opts.seed ?? base.run.seed,
+    machine: {
+      cores,
+      node: process.version,
+      platform: process.platform,
+      arch: process.arch,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      cpuWorkers: maxWorkers,
+      oversubscribed: maxWorkers > cores,
+    },
+    partial,
+    ...(opts.shard ? { shard: opts.shard } : {}),
+    warnings,
+    configs: results,
+  };
+}
+
+function hasJournal(w: Workload): boolean {
+  return w.fs.personality !== 'ext4-nojournal';
+}
+
+/** Worker threads a configuration runs: its enabled roles and the commit thread. */
+export function workersOf(w: Workload): number {
+  return w.cpus.filter((r) => r.enabled).length + (hasJournal(w) ? 1 : 0);
+}
+
+function stripExpansion(w: Workload): unknown {
+  const { configs: _c, sweep: _s, ...rest } = w;
+  void _c;
+  void _s;
+  return rest;
+}
+
+function policyOf(w: Workload, profile: CostProfile): JournalPolicy {
+  const costs = profileCosts(profile);
+  return resolveJournalPolicy({ journalBlockWriteNs: costs.journalBlockWriteNs ?? 0, journalFlushNs: costs.journalFlushNs ?? 0, ...w.journal });
+}
+
+async function runRepeat(
+  pool: Piscina,
+  c: Configuration,
+  repeat: number,
+  profile: CostProfile,
+  opts: RunOptions,
+  progress: (p: Omit<RunProgress, 'config' | 'configIndex' | 'configCount' | 'repeat' | 'repeats'>) => void,
+): Promise<RepeatOutcome> {
+  const w = c.workload;
+  const run = w.run;
+  const roles = w.cpus.filter((r) => r.enabled);
+  const journal = hasJournal(w);
+  const commitCpu = roles.length;
+  const setupCpu = roles.length + 1;
+  const cpus = roles.length + KERNEL_CPUS;
+  const policy = policyOf(w, profile);
+  const config = machineConfigFor(w, cpus, profileCosts(profile), opts.lockHoldTimes ?? false);
+  let s: ReturnType<typeof setupMachine>;
+  try {
+    s = setupMachine(w, config, setupCpu, policy);
+  } catch (e) {
+    if (isFsError(e, 'ENOSPC')) throw new WorkloadError(`configuration ${c.name}: device.size: ${w.device.size} bytes cannot hold the files (${(e as Error).message})`);
+    throw e;
+  }
+  const machine = s.machine;
+  const control = createControl(cpus);
+  const cw = new Int32Array(control);
+  cw[CONTROL.storersActive] = roles.filter((r) => r.role === 'storer').length;
+  const seed = opts.seed ?? run.seed;
+  const counted = (r: (typeof roles)[number]) => {
+    if (r.role === 'faulter') {
+      const m = w.mappings.find((x) => x.name === r.mapping)!;
+      const pages = r.pages ?? mappingLength(w, m) / PAGE_SIZE - run.warmupOps;
+      return r.access === 'read-write' ? 2 * pages : pages;
+    }
+    if (r.role === 'background-copy') return Infinity;
+    return r.ops ?? run.ops ?? Infinity;
+  };
+  const countStores = roles.some((r) => r.role === 'syncer' && r.everyStores !== undefined);
+  const common = {
+    descriptor: machine.descriptor,
+    control,
+    personality: w.fs.personality,
+    writeback: w.fs.writeback,
+    variant: w.variant,
+    policy,
+    vmas: s.vmas,
+    inos: s.inos,
+    fileSizes: s.fileSizes,
+    countStores,
+    logIntervalMs: opts.logIntervalMs ?? run.logIntervalMs,
+    attribute: opts.attribute ?? run.attribute,
+    coordinatedOmission: run.coordinatedOmission,
+    repeat,
+    seed,
+  };
+  const tasks: CpuTask[] = roles.map((role, cpu) => ({ ...common, kind: 'role', cpu, role, ops: counted(role), warmupOps: run.warmupOps }));
+  const expectedOps = tasks.reduce((sum, t) => sum + (Number.isFinite(t.ops) ? t.ops + t.warmupOps : 0), 0);
+  const countedCpus = tasks.filter((t) => Number.isFinite(t.ops)).map((t) => t.cpu);
+  const nCounted = countedCpus.length;
+
+  let failure: unknown = null;
+  let stalled: string[] | null = null;
+  const abort = () => {
+    if (stalled) return new RunStalledError(stalled, run.watchdogMs);
+    if (failure) return failure instanceof Error ? failure : new Error(String(failure));
+    return null;
+  };
+  const js = machine.views.journalState;
+  const commitsNow = () => Atomics.load(js, JOURNAL.commits);
+  const stopWatchdog = startWatchdog({
+    machine,
+    // The counted CPUs' progress: a background copy running on must not hide a stuck faulter.
+    progress: () => totalProgress(cw, countedCpus.length > 0 ? countedCpus : cpus) + Atomics.load(cw, CONTROL.arrived) + Atomics.load(cw, CONTROL.warmedUp) + commitsNow(),
+    stallMs: run.watchdogMs,
+    onStall: (report) => {
+      stalled = report;
+      setStop(cw, STOP_INTERRUPTED);
+    },
+  });
+  const onAbort = () => setStop(cw, STOP_INTERRUPTED);
+  opts.signal?.addEventListener('abort', onAbort);
+  if (opts.signal?.aborted) onAbort();
+
+  const commitRun: Promise<CpuTaskResult> | null = journal ? pool.run({ ...common, kind: 'commit-thread', cpu: commitCpu, role: null, ops: 0, warmupOps: 0 } satisfies CpuTask) : null;
+  commitRun?.catch((e) => (failure ??= e));
+  const ticker = setInterval(() => progress({ ops: totalProgress(cw, cpus) - Atomics.load(cw, CONTROL.arrived) - Atomics.load(cw, CONTROL.warmedUp), expectedOps }), 100);
+  ticker.unref();
+  const runs = tasks.map((t) => pool.run(t) as Promise<CpuTaskResult>);
+  runs.forEach((p) => p.catch((e) => {
+    failure ??= e;
+    setStop(cw, STOP_INTERRUPTED);
+  }));
+  let t0 = 0;
+  let t1 = 0;
+  let locksBefore = snapshotLockStat(machine);
+  let waitsBefore = snapshotLockWaitHist(machine);
+  let pmemBefore = readPmemCounters(machine);
+  let commitsBefore = 0;
+  try {
+    if (journal) await waitThreadRunning(js, abort);
+    await waitCounter(cw, CONTROL.arrived, tasks.length, abort);
+    setPhase(cw, PHASE_WARMUP);
+    await waitCounter(cw, CONTROL.warmedUp, tasks.length, abort);
+    locksBefore = snapshotLockStat(machine);
+    waitsBefore = snapshotLockWaitHist(machine);
+    pmemBefore = readPmemCounters(machine);
+    commitsBefore = commitsNow();
+    t0 = monoNs();
+    setPhase(cw, PHASE_MEASURE);
+    const deadline = run.durationMs !== undefined ? Date.now() + run.durationMs : Infinity;
+    await waitCounter(cw, CONTROL.finished, nCounted === 0 ? Infinity : nCounted, () => {
+      const e = abort();
+      if (e) return e;
+      if (Atomics.load(cw, CONTROL.stop) !== 0 || Date.now() >= deadline) return STOPPED;
+      return null;
+    }).catch((e) => {
+      if (e !== STOPPED) throw e;
+    });
+    t1 = monoNs();
+    setStop(cw, STOP_DONE);
+    const settled = await Promise.allSettled(runs.map((p) => raceAbort(p, abort)));
+    const results: CpuTaskResult[] = [];
+    for (const r of settled) {
+      if (r.status === 'rejected') throw r.reason;
+      results.push(r.value);
+    }
+    if (commitRun) {
+      stopCommitThread(js);
+      results.push(await raceAbort(commitRun, abort));
+    }
+    const interrupted = opts.signal?.aborted === true;
+    return {
+      repeat,
+      elapsedNs: t1 - t0,
+      partial: interrupted,
+      cpus: results,
+      locks: diffLockStat(locksBefore, snapshotLockStat(machine)),
+      lockWaits: diffLockWaitHist(waitsBefore, snapshotLockWaitHist(machine)),
+      pmem: diffCounters(pmemBefore, readPmemCounters(machine)),
+      commits: readCommitRecords(machine).slice(-(commitsNow() - commitsBefore) || Infinity),
+      violations: [...checkIndex(machine), ...checkMm(s.mm)],
+    };
+  } catch (e) {
+    setStop(cw, STOP_INTERRUPTED);
+    if (stalled || e instanceof RunStalledError) throw e instanceof RunStalledError ? e : new RunStalledError(stalled!, run.watchdogMs);
+    throw e;
+  } finally {
+    clearInterval(ticker);
+    stopWatchdog();
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+const STOPPED = new Error('stopped');
+
+async function raceAbort<T>(p: Promise<T>, abort: () => Error | null): Promise<T> {
+  for (;;) {
+    const r = await Promise.race([p.then((v) => ({ v })), new Promise<null>((res) => setTimeout(() => res(null), 50).unref())]);
+    if (r !== null) return r.v;
+    const e = abort();
+    if (e) throw e;
+  }
+}
+
+async function waitThreadRunning(js: Int32Array, abort: () => Error | null): Promise<void> {
+  while (Atomics.load(js, JOURNAL.threadRunning) === 0) {
+    const e = abort();
+    if (e) throw e;
+    const r = Atomics.waitAsync(js, JOURNAL.threadRunning, 0, 20);
+    if (r.async) await r.value;
+  }
+}
+
+function diffCounters<T extends object>(before: T, after: T): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(after) as (keyof T)[]) out[k as string] = (after[k] as number) - (before[k] as number);
+  return out;
+}
+

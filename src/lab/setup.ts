@@ -1,0 +1,96 @@
+// Before the CPUs start: the machine a configuration needs, the file system made and the
+// files put in their states (empty, fallocated, written), and the mappings made, all on the
+// main thread as the setup CPU. The CPU workers then mount the same file system and attach
+// the same mappings by reference.
+
+import { BLOCK_SIZE, PAGE_SIZE, resolveConfig, type MachineConfig } from '../machine/layout.js';
+import { createMachine, type Machine } from '../machine/machine.js';
+import { attachCpu } from '../sync/cpu.js';
+import { PmemDevice } from '../pmem/device.js';
+import { Journal } from '../journal/journal.js';
+import type { JournalPolicy } from '../journal/policy.js';
+import { mkfs, mountFs, type Fs } from '../fs/super.js';
+import { vfs_create, vfs_fallocate, vfs_fsync, vfs_truncate, vfs_write } from '../fs/inode.js';
+import { attachMm, type Mm } from '../mm/mm.js';
+import { mmap } from '../mm/mmap.js';
+import type { VmaRef } from '../mm/memory.js';
+import { MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_SYNC, PROT_READ, PROT_WRITE } from '../mm/mman.js';
+import type { Costs } from '../cost/profile.js';
+import type { Workload, WorkloadFile } from '../workload/schema.js';
+import { mappingLength } from '../workload/check.js';
+
+const FLAG_BITS = { MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_SYNC, MAP_POPULATE } as const;
+const PROT_BITS = { PROT_READ, PROT_WRITE } as const;
+/** Bytes written per write(2) while filling a file. */
+const FILL_CHUNK = 1 << 20;
+
+export interface SetupResult {
+  machine: Machine;
+  fs: Fs;
+  mm: Mm;
+  vmas: Record<string, VmaRef>;
+  inos: Record<string, number>;
+  fileSizes: Record<string, number>;
+}
+
+/** The machine for a configuration run by `cpus` CPU slots (roles, commit thread and the setup CPU). */
+export function machineConfigFor(w: Workload, cpus: number, costs: Costs, holdTimes: boolean): MachineConfig {
+  const filePages = w.files.reduce((s, f) => s + f.size / PAGE_SIZE, 0);
+  const mappedPages = w.mappings.reduce((s, m) => s + mappingLength(w, m) / PAGE_SIZE, 0);
+  const inodes = Math.max(16, w.files.length + 4);
+  return resolveConfig({
+    cpus,
+    pmemBytes: w.device.size,
+    pmemMode: w.device.mode,
+    mappings: inodes,
+    fsInodes: inodes,
+    // Every page of every file indexed, a radix-tree node per 64 entries plus the inner levels.
+    indexNodes: Math.min(1 << 22, Math.ceil((filePages / 64) * 1.1) + 8 * inodes + 64),
+    vmas: Math.max(16, w.mappings.length + 4),
+    ptePages: Math.max(512, mappedPages),
+    lockStatHoldTimes: holdTimes,
+    costs,
+  });
+}
+
+export function setupMachine(w: Workload, config: MachineConfig, setupCpu: number, policy: JournalPolicy): SetupResult {
+  const machine = createMachine(config);
+  const cpu = attachCpu(machine, setupCpu);
+  const dev = new PmemDevice(cpu);
+  const journal = w.fs.personality === 'ext4-nojournal' ? undefined : new Journal(cpu, dev, policy);
+  mkfs(cpu, dev, { personality: w.fs.personality, journal });
+  const fs = mountFs(cpu, { dev, journal });
+  const mm = attachMm(cpu, fs, { mode: w.fs.writeback, variant: w.variant });
+  const inos: Record<string, number> = {};
+  const fileSizes: Record<string, number> = {};
+  for (const f of w.files) {
+    inos[f.name] = makeFile(fs, f);
+    fileSizes[f.name] = f.size;
+  }
+  const vmas: Record<string, VmaRef> = {};
+  for (const m of w.mappings) {
+    const file = w.files.find((f) => f.name === m.file)!;
+    const flags = m.flags.reduce((b, n) => b | FLAG_BITS[n], 0);
+    const prot = m.prot.reduce((b, n) => b | PROT_BITS[n], 0);
+    vmas[m.name] = mmap(mm, inos[m.file], mappingLength(w, m), prot, flags, m.offset, { dax: file.dax, huge: m.pmd }).ref;
+  }
+  return { machine, fs, mm, vmas, inos, fileSizes };
+}
+
+/** Creates a file in its state and makes it durable, so the measured part starts from a committed journal. */
+function makeFile(fs: Fs, f: WorkloadFile): number {
+  const ino = vfs_create(fs);
+  if (f.state === 'empty') vfs_truncate(fs, ino, f.size);
+  else if (f.state === 'fallocated') vfs_fallocate(fs, ino, 0, 0, f.size);
+  else {
+    const chunk = new Uint8Array(Math.min(FILL_CHUNK, f.size)).fill(0x11);
+    for (let off = 0; off < f.size; off += chunk.length) vfs_write(fs, ino, off, chunk.subarray(0, Math.min(chunk.length, f.size - off)));
+  }
+  vfs_fsync(fs, ino, false);
+  return ino;
+}
+
+/** Blocks the files need, for the error when the device is too small. */
+export function fileBlocks(w: Workload): number {
+  return w.files.reduce((s, f) => s + Math.ceil(f.size / BLOCK_SIZE), 0);
+}

@@ -1,0 +1,49 @@
+// What the main thread sends a CPU worker (one role for a whole repeat) and what it sends
+// back. Plain structured-cloneable data: messages start runs and return results only.
+
+import type { MachineDescriptor } from '../machine/machine.js';
+import type { VmaRef } from '../mm/memory.js';
+import type { JournalPolicy } from '../journal/policy.js';
+import type { FsPersonality } from '../fs/ondisk.js';
+import type { WritebackMode } from '../dax/writeback.js';
+import type { DaxVariant } from '../dax/variant.js';
+import type { EncodedOps } from '../measure/histogram.js';
+import type { EncodedAttribution } from '../measure/attribution.js';
+import type { Role } from '../workload/schema.js';
+import type { IntervalOps } from './op_log.js';
+
+export interface CpuTask {
+  kind: 'role' | 'commit-thread';
+  descriptor: MachineDescriptor;
+  control: SharedArrayBuffer;
+  cpu: number;
+  role: Role | null;
+  personality: FsPersonality;
+  writeback: WritebackMode;
+  variant: DaxVariant;
+  policy: JournalPolicy;
+  vmas: Record<string, VmaRef>;
+  inos: Record<string, number>;
+  fileSizes: Record<string, number>;
+  /** Operations the role times (Infinity: until stopped), and the unrecorded warm-up before. */
+  ops: number;
+  warmupOps: number;
+  /** Whether some syncer counts the storers' stores (CONTROL.stores). */
+  countStores: boolean;
+  logIntervalMs: number;
+  attribute: boolean;
+  coordinatedOmission: boolean;
+  repeat: number;
+  seed: number;
+}
+
+export interface CpuTaskResult {
+  cpu: number;
+  role: string;
+  ops: EncodedOps | null;
+  intervals: IntervalOps[];
+  attribution: EncodedAttribution | null;
+  counters: Record<string, number>;
+  /** The role stopped because the run was interrupted before it finished its count. */
+  interrupted: boolean;
+}

@@ -1,0 +1,109 @@
+// Rules that join fields of one configuration: names that must resolve, mapping flags the
+// kernel refuses, and runs that could never end. Each message names the field at fault and,
+// where another field makes it wrong, that one too.
+
+import { LIMITS, PAGE_SIZE, PMD_SIZE } from '../machine/layout.js';
+import { WorkloadError } from './errors.js';
+import type { Role, Workload, WorkloadMapping } from './schema.js';
+
+/** CPU slots a configuration needs beyond its roles: the setup CPU and the commit thread. */
+export const KERNEL_CPUS = 2;
+
+function fail(where: string, field: string, msg: string): never {
+  throw new WorkloadError(`${where ? `${where}: ` : ''}${field}: ${msg}`);
+}
+
+export function mappingLength(w: Workload, m: WorkloadMapping): number {
+  const file = w.files.find((f) => f.name === m.file);
+  return m.length ?? (file ? file.size - m.offset : 0);
+}
+
+/** Throws a WorkloadError for the first rule a configuration breaks; `where` names the configuration. */
+export function checkWorkload(w: Workload, where = ''): void {
+  const unique = (list: { name: string }[], field: string) => {
+    const seen = new Set<string>();
+    list.forEach((x, i) => {
+      if (seen.has(x.name)) fail(where, `${field}[${i}].name`, `${JSON.stringify(x.name)} is used twice`);
+      seen.add(x.name);
+    });
+  };
+  unique(w.files, 'files');
+  unique(w.mappings, 'mappings');
+  const fileNames = w.files.map((f) => f.name);
+  const mapNames = w.mappings.map((m) => m.name);
+
+  w.mappings.forEach((m, i) => {
+    const f = `mappings[${i}]`;
+    const file = w.files.find((x) => x.name === m.file);
+    if (!file) fail(where, `${f}.file`, `expected one of the files ${list(fileNames)}, got ${JSON.stringify(m.file)}`);
+    const types = m.flags.filter((x) => x === 'MAP_SHARED' || x === 'MAP_PRIVATE' || x === 'MAP_SHARED_VALIDATE');
+    if (types.length !== 1) fail(where, `${f}.flags`, 'expected exactly one of MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE');
+    const sync = m.flags.includes('MAP_SYNC');
+    if (sync && types[0] === 'MAP_SHARED_VALIDATE' && !file.dax) {
+      fail(where, `${f}.flags`, `MAP_SYNC on ${JSON.stringify(file.name)}, a file without DAX (files[${w.files.indexOf(file)}].dax is false): mmap fails with EOPNOTSUPP`);
+    }
+    if (sync && types[0] === 'MAP_PRIVATE') fail(where, `${f}.flags`, 'MAP_SYNC needs MAP_SHARED_VALIDATE (with MAP_PRIVATE mmap fails with EINVAL)');
+    if (types[0] === 'MAP_PRIVATE' && m.prot.includes('PROT_WRITE')) {
+      fail(where, `${f}.prot`, 'PROT_WRITE on a MAP_PRIVATE mapping: copy-on-write of DAX pages is not modelled');
+    }
+    const len = mappingLength(w, m);
+    if (len <= 0 || m.offset + len > file.size) {
+      fail(where, `${f}.length`, `the mapping [${m.offset}, ${m.offset + len}) runs past ${JSON.stringify(file.name)} (${file.size} bytes)`);
+    }
+    if (m.pmd) {
+      if (len < PMD_SIZE) fail(where, `${f}.pmd`, `a PMD mapping needs at least 2 MiB of file, ${JSON.stringify(file.name)} maps ${len} bytes`);
+      if (m.offset % PMD_SIZE !== 0) fail(where, `${f}.offset`, 'a PMD mapping needs a 2 MiB-aligned offset');
+    }
+  });
+
+  const needMapping = (r: { mapping?: string }, i: number, write: boolean) => {
+    const m = w.mappings.find((x) => x.name === r.mapping);
+    if (!m) fail(where, `cpus[${i}].mapping`, `expected one of the mappings ${list(mapNames)}, got ${JSON.stringify(r.mapping)}`);
+    if (write && !m.prot.includes('PROT_WRITE')) fail(where, `cpus[${i}].mapping`, `${JSON.stringify(m.name)} is mapped without PROT_WRITE`);
+    return m;
+  };
+  const hasStorer = w.cpus.some((r) => r.role === 'storer' && r.enabled);
+  let ends = w.run.durationMs !== undefined;
+  w.cpus.forEach((r: Role, i) => {
+    switch (r.role) {
+      case 'faulter': {
+        const m = needMapping(r, i, r.access !== 'read');
+        const pages = mappingLength(w, m) / PAGE_SIZE;
+        const want = (r.pages ?? pages) + w.run.warmupOps;
+        if (want > pages) fail(where, `cpus[${i}].pages`, `${want} pages (warm-up included) but ${JSON.stringify(m.name)} has ${pages}`);
+        if (r.enabled) ends = true;
+        break;
+      }
+      case 'storer':
+        needMapping(r, i, true);
+        if (r.enabled && (r.ops ?? w.run.ops) !== undefined) ends = true;
+        break;
+      case 'syncer':
+        if ((r.mapping === undefined) === (r.file === undefined)) fail(where, `cpus[${i}]`, 'expected exactly one of mapping and file');
+        if (r.call === 'msync' && r.mapping === undefined) fail(where, `cpus[${i}].call`, 'msync needs a mapping');
+        if (r.mapping !== undefined) needMapping(r, i, false);
+        if (r.file !== undefined && !fileNames.includes(r.file)) {
+          fail(where, `cpus[${i}].file`, `expected one of the files ${list(fileNames)}, got ${JSON.stringify(r.file)}`);
+        }
+        if (r.everyStores !== undefined && r.everyUs !== undefined) fail(where, `cpus[${i}]`, 'expected at most one of everyStores and everyUs');
+        if (r.everyStores !== undefined && !hasStorer) fail(where, `cpus[${i}].everyStores`, 'no storer CPU stores');
+        if (r.enabled && (r.ops ?? w.run.ops) !== undefined) ends = true;
+        break;
+      case 'background-copy': {
+        const file = w.files.find((x) => x.name === r.file);
+        if (!file) fail(where, `cpus[${i}].file`, `expected one of the files ${list(fileNames)}, got ${JSON.stringify(r.file)}`);
+        if (w.mappings.some((m) => m.file === r.file)) fail(where, `cpus[${i}].file`, `${JSON.stringify(r.file)} is also mapped; a background copy writes a file of its own`);
+        if (r.chunk > file.size) fail(where, `cpus[${i}].chunk`, `${r.chunk} bytes is more than ${JSON.stringify(file.name)} holds (${file.size})`);
+        break;
+      }
+    }
+  });
+  const maxRoles = LIMITS.cpus.max - KERNEL_CPUS;
+  if (w.cpus.length > maxRoles) fail(where, 'cpus', `${w.cpus.length} CPU roles; the pool allows at most ${maxRoles}`);
+  if (!w.cpus.some((r) => r.enabled)) fail(where, 'cpus', 'every CPU is disabled');
+  if (!ends) fail(where, 'run', 'nothing ends the run: give run.ops, run.durationMs, a role its ops, or add a faulter');
+}
+
+function list(names: string[]): string {
+  return names.length === 0 ? '(none defined)' : names.map((n) => JSON.stringify(n)).join(', ');
+}

@@ -1,0 +1,164 @@
+// The workload file: what a run sets up and what each CPU does. One zod schema is both the
+// validator (messages name the field: `files[0].size: expected a multiple of 4096, got 1000`)
+// and the TypeScript type. Cross-field rules (a mapping names a file that exists, a PMD
+// mapping needs 2 MiB of file, MAP_SYNC needs a DAX file) are checked after the shape, in
+// check.ts, so each message can name both fields.
+//
+// A file is a single configuration plus, optionally, named configurations (`configs`, each
+// a set of overrides) and sweep axes (`sweep`: a list of values per parameter path); the run
+// is configs × the cartesian product of the axes (expand.ts).
+
+import { z } from 'zod';
+import { PAGE_SIZE, PMD_SIZE, PMEM_MODES } from '../machine/layout.js';
+import { FS_PERSONALITIES } from '../fs/ondisk.js';
+import { WRITEBACK_MODES } from '../dax/writeback.js';
+import { DAX_VARIANTS } from '../dax/variant.js';
+import { parseSize } from '../util/size.js';
+
+/** A byte size: a number, or a string such as "4KiB", "2MiB". */
+function size(multiple: number, what: string, min = multiple) {
+  return z.union([z.number(), z.string()]).transform((v, ctx) => {
+    let n: number;
+    try {
+      n = parseSize('size', v);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `expected a size such as ${multiple}, 4KiB, 2MiB or 1GiB, got ${JSON.stringify(v)}` });
+      return z.NEVER;
+    }
+    if (!Number.isInteger(n) || n % multiple !== 0) {
+      ctx.addIssue({ code: 'custom', message: `expected a multiple of ${what}, got ${JSON.stringify(v)}` });
+      return z.NEVER;
+    }
+    if (n < min) {
+      ctx.addIssue({ code: 'custom', message: `expected at least ${min} bytes, got ${JSON.stringify(v)}` });
+      return z.NEVER;
+    }
+    return n;
+  });
+}
+
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a name of letters, digits, ".", "_" or "-"');
+
+export const MAP_FLAG_NAMES = ['MAP_SHARED', 'MAP_PRIVATE', 'MAP_SHARED_VALIDATE', 'MAP_SYNC', 'MAP_POPULATE'] as const;
+export const PROT_NAMES = ['PROT_READ', 'PROT_WRITE'] as const;
+
+export const FileSchema = z.strictObject({
+  name,
+  size: size(PAGE_SIZE, '4096'),
+  state: z.enum(['empty', 'fallocated', 'written']).describe('empty: a hole; fallocated: unwritten extents; written: data blocks'),
+  dax: z.boolean().default(true).describe('false: the file lives on a mount without DAX (MAP_SYNC is refused)'),
+});
+
+export const MappingSchema = z.strictObject({
+  name,
+  file: name,
+  flags: z.array(z.enum(MAP_FLAG_NAMES)).min(1).default(['MAP_SHARED']),
+  prot: z.array(z.enum(PROT_NAMES)).min(1).default(['PROT_READ', 'PROT_WRITE']),
+  pmd: z.boolean().default(false).describe('faults try a 2 MiB PMD mapping first'),
+  offset: size(PAGE_SIZE, '4096', 0).default(0),
+  length: size(PAGE_SIZE, '4096').optional().describe('default: the file from offset to its end'),
+});
+
+const enabled = z.boolean().default(true).describe('false: this CPU sits the configuration out');
+const ops = int(1, 1e9).optional().describe('operations to time; default run.ops; without either the role runs until the run stops');
+const order = z.enum(['sequential', 'random']).default('sequential');
+
+export const FaulterSchema = z.strictObject({
+  role: z.literal('faulter'),
+  enabled,
+  mapping: name,
+  access: z.enum(['read', 'write', 'read-write']).default('write').describe('read-write: a read fault, then a write fault on each page'),
+  pages: int(1, 1 << 24).optional().describe('pages to fault; default every page of the mapping'),
+  order,
+  intervalUs: z.number().min(0).max(60e6).default(0).describe('pause between faults (a fixed rate); 0: back to back'),
+});
+
+export const StorerSchema = z.strictObject({
+  role: z.literal('storer'),
+  enabled,
+  mapping: name,
+  ops,
+  bytes: int(1, PAGE_SIZE).default(8).describe('bytes per store, within one page'),
+  order,
+  rateHz: z.number().min(0).max(1e9).default(0).describe('stores per second (latencies corrected for coordinated omission); 0: flat out'),
+  flushUser: z.boolean().default(false).describe('clwb + sfence after each store (MAP_SYNC style)'),
+});
+
+export const SyncerSchema = z.strictObject({
+  role: z.literal('syncer'),
+  enabled,
+  mapping: name.optional().describe('msync this mapping'),
+  file: name.optional().describe('fsync / fdatasync this file'),
+  call: z.enum(['msync', 'fsync', 'fdatasync']).default('msync'),
+  ops,
+  everyStores: int(1, 1e9).optional().describe('sync after every this many stores of the storers'),
+  everyUs: z.number().min(1).max(60e6).optional().describe('sync every this many microseconds'),
+});
+
+export const BackgroundCopySchema = z.strictObject({
+  role: z.literal('background-copy'),
+  enabled,
+  file: name.describe('the file it writes over and over (truncated to 0 and written again)'),
+  chunk: size(PAGE_SIZE, '4096').default(64 * 1024).describe('bytes per write(2)'),
+  fsyncEvery: int(0, 1e9).default(0).describe('fsync after this many writes; 0: never (as a plain cp)'),
+});
+
+export const RoleSchema = z.discriminatedUnion('role', [FaulterSchema, StorerSchema, SyncerSchema, BackgroundCopySchema]);
+export const ROLE_NAMES = ['faulter', 'storer', 'syncer', 'background-copy'] as const;
+
+export const JournalSchema = z.strictObject({
+  commitIntervalMs: int(1, 3_600_000).optional(),
+  batchWindowUs: int(0, 10_000_000).optional(),
+  maxTransactionBlocks: int(0, 1 << 20).optional(),
+  fastCommit: z.boolean().optional(),
+  asyncCommit: z.boolean().optional(),
+});
+
+export const RunSchema = z.strictObject({
+  ops: int(1, 1e9).optional().describe('operations each timed CPU performs'),
+  durationMs: int(1, 86_400_000).optional().describe('stop after this long, whatever the counts'),
+  warmupOps: int(0, 1e9).default(0).describe('operations each timed CPU performs first, unrecorded'),
+  repeats: int(1, 1000).default(1),
+  seed: int(0, 2 ** 31 - 1).default(1),
+  watchdogMs: int(100, 3_600_000).default(10_000).describe('abort when no CPU makes progress for this long'),
+  logIntervalMs: int(0, 3_600_000).default(0).describe('also keep a histogram per interval; 0: off'),
+  coordinatedOmission: z.boolean().default(true).describe('correct fixed-rate latencies for coordinated omission'),
+  attribute: z.boolean().default(false).describe('split every timed operation into kernel steps'),
+});
+
+export const WorkloadSchema = z.strictObject({
+  name,
+  description: z.string().default(''),
+  device: z
+    .strictObject({ size: size(PMD_SIZE, '2 MiB').default(256 * 1024 * 1024), mode: z.enum(PMEM_MODES).default('adr') })
+    .default({ size: 256 * 1024 * 1024, mode: 'adr' }),
+  fs: z
+    .strictObject({ personality: z.enum(FS_PERSONALITIES).default('ext4'), writeback: z.enum(WRITEBACK_MODES).default('tracked') })
+    .default({ personality: 'ext4', writeback: 'tracked' }),
+  journal: JournalSchema.default({}),
+  files: z.array(FileSchema).min(1),
+  mappings: z.array(MappingSchema).default([]),
+  cpus: z.array(RoleSchema).min(1),
+  profile: z.string().default('zero').describe('a shipped cost profile name or a profile file path'),
+  variant: z.enum(DAX_VARIANTS).default('none'),
+  run: RunSchema.default({ warmupOps: 0, repeats: 1, seed: 1, watchdogMs: 10_000, logIntervalMs: 0, coordinatedOmission: true, attribute: false }),
+  configs: z
+    .array(z.strictObject({ name, set: z.record(z.string(), z.unknown()).default({}) }))
+    .optional()
+    .describe('named configurations, each a set of overrides (parameter path: value)'),
+  sweep: z
+    .record(z.string(), z.array(z.unknown()).min(1))
+    .optional()
+    .describe('axes: parameter path -> values; the run is their cartesian product'),
+});
+
+export type Workload = z.infer<typeof WorkloadSchema>;
+export type WorkloadFile = z.infer<typeof FileSchema>;
+export type WorkloadMapping = z.infer<typeof MappingSchema>;
+export type Role = z.infer<typeof RoleSchema>;
+export type FaulterRole = z.infer<typeof FaulterSchema>;
+export type StorerRole = z.infer<typeof StorerSchema>;
+export type SyncerRole = z.infer<typeof SyncerSchema>;
+export type BackgroundCopyRole = z.infer<typeof BackgroundCopySchema>;
+export type RunSettings = z.infer<typeof RunSchema>;

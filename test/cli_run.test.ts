@@ -1,0 +1,181 @@
+// `daxlab run` end to end, as a child process: the exports, bad input, Ctrl-C, the watchdog,
+// shards and merge, attribution.
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { parseResults, type RunResults } from '../src/measure/results.js';
+
+const cli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
+const schema = JSON.parse(readFileSync(new URL('../schema/results.schema.json', import.meta.url), 'utf8'));
+const tmp = mkdtempSync(path.join(tmpdir(), 'daxlab-run-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const daxlab = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 120_000, cwd: tmp, env: { ...process.env, CI: '1', ...env } });
+
+function workload(name: string, w: object): string {
+  const file = path.join(tmp, `${name}.json`);
+  writeFileSync(file, JSON.stringify(w));
+  return file;
+}
+
+const small = {
+  name: 'small',
+  device: { size: '16MiB' },
+  journal: { commitIntervalMs: 20 },
+  files: [{ name: 'a', size: '512KiB', state: 'empty' }],
+  mappings: [{ name: 'm', file: 'a', flags: ['MAP_SHARED_VALIDATE', 'MAP_SYNC'] }],
+  cpus: [{ role: 'faulter', mapping: 'm', pages: 64 }],
+  run: { watchdogMs: 3000 },
+};
+
+function results(dir: string): RunResults {
+  return parseResults(readFileSync(path.join(tmp, dir, 'results.json'), 'utf8'));
+}
+
+describe('daxlab run', () => {
+  it('runs a shipped workload and writes every export, the JSON valid against the schema', () => {
+    const r = daxlab(['run', 'smoke', '--out', 'smoke', '--set', 'run.repeats=1', '--log-interval-ms', '5']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/\[[=░█-]+\]/); // no progress bar when not on a terminal
+    expect(r.stdout).toMatch(/lock_stat version 0\.4/);
+    const dir = path.join(tmp, 'smoke');
+    const files = readdirSync(dir, { recursive: true }) as string[];
+    for (const f of ['results.json', 'ops.csv', 'locks.csv', 'table.txt']) expect(files).toContain(f);
+    expect(files.filter((f) => f.endsWith('.hgrm')).length).toBeGreaterThan(4);
+    const json = JSON.parse(readFileSync(path.join(dir, 'results.json'), 'utf8'));
+    const validate = new Ajv2020({ strict: false }).compile(schema);
+    expect(validate(json), JSON.stringify(validate.errors)).toBe(true);
+    const res = results('smoke');
+    expect(res.configs.map((c) => c.name)).toEqual(['fs.personality=ext4', 'fs.personality=xfs']);
+    for (const c of res.configs) {
+      expect(c.violations).toEqual([]);
+      expect(c.ops['sync-fault']?.count ?? 0).toBeGreaterThan(0);
+      expect(c.ops.fault?.count).toBe(200);
+      expect(c.ops.store?.count).toBe(20000);
+      expect(c.ops.msync?.count).toBeGreaterThan(0);
+      expect(c.ops['background-write']?.count).toBeGreaterThan(0);
+      expect(c.locks.tree_lock.acquisitions).toBeGreaterThan(0);
+      expect(c.intervals!.length).toBeGreaterThan(0);
+    }
+    expect(res.machine.cores).toBeGreaterThan(0);
+    expect(res.warnings.join('\n')).toMatch(res.machine.oversubscribed ? /CPU workers .* on \d+ cores/ : /^/);
+    expect(readFileSync(path.join(dir, 'ops.csv'), 'utf8').split('\n')[0]).toMatch(/^config,kind,count,/);
+    // show prints the same tables again; an existing folder is not overwritten
+    const show = daxlab(['show', 'smoke']);
+    expect(show.status, show.stderr).toBe(0);
+    expect(show.stdout).toMatch(/sync-fault/);
+    const again = daxlab(['run', 'smoke', '--out', 'smoke']);
+    expect(again.status).toBe(2);
+    expect(again.stderr).toMatch(/--out: .*smoke exists .*--force/);
+  });
+
+  it.each([
+    ['malformed JSON', '{"name": "x", ', /not valid JSON/],
+    ['an unknown field', JSON.stringify({ ...small, colour: 'blue' }), /: colour: unknown field/],
+    ['a wrong type', JSON.stringify({ ...small, run: { repeats: 'two' } }), /run\.repeats: expected number, got string "two"/],
+    ['a bad size', JSON.stringify({ ...small, files: [{ name: 'a', size: 1000, state: 'empty' }] }), /files\[0\]\.size: expected a multiple of 4096, got 1000/],
+    [
+      'MAP_SYNC on a file without DAX',
+      JSON.stringify({ ...small, files: [{ name: 'a', size: '512KiB', state: 'empty', dax: false }] }),
+      /mappings\[0\]\.flags: MAP_SYNC on "a", a file without DAX/,
+    ],
+    [
+      'a PMD mapping of a 1 MiB file',
+      JSON.stringify({ ...small, files: [{ name: 'a', size: '1MiB', state: 'empty' }], mappings: [{ name: 'm', file: 'a', pmd: true }] }),
+      /mappings\[0\]\.pmd: a PMD mapping needs at least 2 MiB/,
+    ],
+    ['more CPUs than the pool allows', JSON.stringify({ ...small, cpus: Array(63).fill({ role: 'faulter', mapping: 'm', pages: 1 }) }), /cpus: 63 CPU roles; the pool allows at most 62/],
+    ['an unknown profile', JSON.stringify({ ...small, profile: 'warp-drive' }), /profile.*warp-drive.*zero/],
+  ])('refuses %s with exit 2, one line naming the field, and no results folder', (label, text, message) => {
+    const file = path.join(tmp, `bad-${label.replace(/\W+/g, '-')}.json`);
+    writeFileSync(file, text);
+    const out = `out-${label.replace(/\W+/g, '-')}`;
+    const r = daxlab(['run', file, '--out', out]);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(existsSync(path.join(tmp, out))).toBe(false);
+  });
+
+  it('refuses bad flags with exit 2', () => {
+    const file = workload('flags', small);
+    expect(daxlab(['run', file, '--shard', '3/2']).stderr).toMatch(/--shard: expected I\/N/);
+    expect(daxlab(['run', file, '--format', 'json,xml']).stderr).toMatch(/--format: .*got "xml"/);
+    expect(daxlab(['run', file, '--set', 'journal.commitIntervalMs=0']).stderr).toMatch(/journal\.commitIntervalMs: expected number >= 1, got 0/);
+    expect(daxlab(['run', 'no-such-workload']).status).toBe(2);
+  });
+
+  it('on Ctrl-C stops the CPUs and writes the results so far, marked partial', async () => {
+    const file = workload('long', {
+      ...small,
+      files: [...small.files, { name: 'w', size: '256KiB', state: 'written' }],
+      mappings: [...small.mappings, { name: 'wm', file: 'w' }],
+      cpus: [{ role: 'storer', mapping: 'wm', rateHz: 20000 }],
+      run: { durationMs: 60_000 },
+    });
+    const child = spawn(process.execPath, [cli, 'run', file, '--out', 'interrupted', '--quiet'], { cwd: tmp, env: { ...process.env, CI: '1' } });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    expect(code, stderr).toBe(1);
+    expect(stderr).toMatch(/interrupted/);
+    const res = results('interrupted');
+    expect(res.partial).toBe(true);
+    expect(res.configs[0].partial).toBe(true);
+    expect(res.configs[0].ops.store!.count).toBeGreaterThan(100);
+  }, 30_000);
+
+  it('aborts a run stuck on a lock with exit 1, naming the lock, its owner and its waiter', () => {
+    const file = workload('stuck', { ...small, cpus: [{ role: 'faulter', mapping: 'm', pages: 8 }, { role: 'faulter', mapping: 'm', pages: 8, order: 'random' }], run: { watchdogMs: 500 } });
+    const r = daxlab(['run', file, '--out', 'stuck'], { DAXLAB_INJECT: 'hold-tree-lock' });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/no progress for 500 ms/);
+    expect(r.stderr).toMatch(/tree_lock/);
+    expect(r.stderr).toMatch(/held by cpu 0/);
+    expect(r.stderr).toMatch(/cpu 1 waits/);
+    expect(existsSync(path.join(tmp, 'stuck'))).toBe(false);
+  });
+
+  it('runs a sweep in shards that merge into the unsharded run', () => {
+    const file = workload('sweep', { ...small, sweep: { 'journal.commitIntervalMs': [5, 50], 'files[0].state': ['empty', 'written'] } });
+    expect(daxlab(['run', file, '--out', 'whole', '--quiet']).status).toBe(0);
+    expect(daxlab(['run', file, '--out', 'part1', '--shard', '1/2', '--quiet']).status).toBe(0);
+    expect(daxlab(['run', file, '--out', 'part2', '--shard', '2/2', '--quiet']).status).toBe(0);
+    const m = daxlab(['merge', 'part2', 'part1', '--out', 'merged']);
+    expect(m.status, m.stderr).toBe(0);
+    const whole = results('whole');
+    const merged = results('merged');
+    expect(merged.configs.map((c) => c.name)).toEqual(whole.configs.map((c) => c.name));
+    expect(merged.configs.map((c) => c.params)).toEqual(whole.configs.map((c) => c.params));
+    expect(merged.shard).toBeUndefined();
+    const cmp = daxlab(['compare', 'whole', 'merged']);
+    expect(cmp.status, cmp.stderr).toBe(0);
+  });
+
+  it('with --attribute, splits each operation into steps that add up to its latency', () => {
+    const file = workload('attr', { ...small, profile: 'optane-adr' });
+    const r = daxlab(['run', file, '--out', 'attr', '--attribute', '--quiet']);
+    expect(r.status, r.stderr).toBe(0);
+    const c = results('attr').configs[0];
+    const a = c.attribution!['sync-fault']!;
+    expect(a.count).toBe(c.ops['sync-fault']!.count);
+    const stepsMean = Object.values(a.meanNs).reduce((s, v) => s + (v ?? 0), 0);
+    expect(Math.abs(stepsMean - c.ops['sync-fault']!.meanNs) / c.ops['sync-fault']!.meanNs).toBeLessThan(0.05);
+    expect(a.meanNs['journal commit wait'] ?? 0).toBeGreaterThan(0);
+    expect(a.meanNs.trap ?? 0).toBeGreaterThan(0);
+    expect(a.slowest.length).toBeGreaterThanOrEqual(10);
+    for (const op of a.slowest) {
+      const sum = Object.values(op.steps).reduce((s, v) => s + (v ?? 0), 0);
+      expect(Math.abs(sum - op.latencyNs) / op.latencyNs).toBeLessThan(0.05);
+    }
+    expect(readFileSync(path.join(tmp, 'attr', 'table.txt'), 'utf8')).toMatch(/journal commit wait/);
+  });
+});

@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { expandWorkload, listShippedWorkloads, readWorkload, shardConfigs } from '../src/workload/expand.js';
+import { parseAssignment, parsePath, setPath } from '../src/workload/paths.js';
+import { WorkloadError } from '../src/workload/errors.js';
+
+const base = () => ({
+  name: 'w',
+  files: [{ name: 'a', size: '2MiB', state: 'empty' }],
+  mappings: [{ name: 'm', file: 'a', flags: ['MAP_SHARED'] }],
+  cpus: [{ role: 'faulter', mapping: 'm' }],
+});
+
+function errorOf(raw: Record<string, unknown>, sets: { path: string; value: unknown }[] = []): string {
+  try {
+    expandWorkload(raw, sets, 'w.json');
+  } catch (e) {
+    expect(e).toBeInstanceOf(WorkloadError);
+    return (e as Error).message;
+  }
+  throw new Error('expected a WorkloadError');
+}
+
+describe('workload files', () => {
+  it('fills defaults and yields one configuration named after the workload', () => {
+    const x = expandWorkload(base());
+    expect(x.configs.map((c) => c.name)).toEqual(['w']);
+    const w = x.configs[0].workload;
+    expect(w.files[0].size).toBe(2 * 1024 * 1024);
+    expect(w.device).toEqual({ size: 256 * 1024 * 1024, mode: 'adr' });
+    expect(w.run.repeats).toBe(1);
+    expect(w.profile).toBe('zero');
+  });
+
+  it('names the field, what it expected and what it got', () => {
+    const raw = base();
+    raw.files[0].size = 1000 as unknown as string;
+    expect(errorOf(raw)).toBe('w.json: files[0].size: expected a multiple of 4096, got 1000');
+    expect(errorOf({ ...base(), extra: 1 })).toMatch(/^w\.json: extra: unknown field/);
+    expect(errorOf({ ...base(), cpus: [{ role: 'faulty', mapping: 'm' }] })).toMatch(/cpus\[0\]\.role: expected one of "faulter", "storer", "syncer", "background-copy", got "faulty"/);
+    expect(errorOf({ ...base(), run: { repeats: 'many' } })).toMatch(/run\.repeats: expected number, got string "many"/);
+    expect(errorOf({ ...base(), device: { mode: 'nvme' } })).toMatch(/device\.mode: expected one of "adr", "eadr", "ramdisk", got "nvme"/);
+    const { files: _f, ...noFiles } = base();
+    void _f;
+    expect(errorOf(noFiles)).toMatch(/files: required/);
+  });
+
+  it('refuses impossible combinations, naming the fields', () => {
+    const sync = base();
+    sync.files[0] = { ...sync.files[0], dax: false } as (typeof sync.files)[0];
+    sync.mappings[0].flags = ['MAP_SHARED_VALIDATE', 'MAP_SYNC'];
+    expect(errorOf(sync)).toMatch(/mappings\[0\]\.flags: MAP_SYNC on "a", a file without DAX .*EOPNOTSUPP/);
+    const pmd = base();
+    pmd.files[0].size = '1MiB';
+    (pmd.mappings[0] as Record<string, unknown>).pmd = true;
+    expect(errorOf(pmd)).toMatch(/mappings\[0\]\.pmd: a PMD mapping needs at least 2 MiB of file/);
+    const many = base();
+    many.cpus = Array.from({ length: 70 }, () => ({ role: 'faulter', mapping: 'm' }));
+    expect(errorOf(many)).toMatch(/cpus: 70 CPU roles; the pool allows at most 62/);
+    const unknownMap = base();
+    unknownMap.cpus[0].mapping = 'nope';
+    expect(errorOf(unknownMap)).toMatch(/cpus\[0\]\.mapping: expected one of the mappings "m", got "nope"/);
+    const neverEnds = { ...base(), files: [...base().files, { name: 'c', size: '2MiB', state: 'empty' }], cpus: [{ role: 'background-copy', file: 'c' }] };
+    expect(errorOf(neverEnds)).toMatch(/run: nothing ends the run/);
+  });
+
+  it('expands named configurations times the sweep, in order, each validated', () => {
+    const raw = {
+      ...base(),
+      configs: [
+        { name: 'plain', set: {} },
+        { name: 'sync', set: { 'mappings[0].flags': ['MAP_SHARED_VALIDATE', 'MAP_SYNC'] } },
+      ],
+      sweep: { 'journal.commitIntervalMs': [10, 100], 'files[0].state': ['empty', 'written'] },
+    };
+    const x = expandWorkload(raw);
+    expect(x.configs.map((c) => c.name)).toEqual([
+      'plain,journal.commitIntervalMs=10,files[0].state=empty',
+      'plain,journal.commitIntervalMs=10,files[0].state=written',
+      'plain,journal.commitIntervalMs=100,files[0].state=empty',
+      'plain,journal.commitIntervalMs=100,files[0].state=written',
+      'sync,journal.commitIntervalMs=10,files[0].state=empty',
+      'sync,journal.commitIntervalMs=10,files[0].state=written',
+      'sync,journal.commitIntervalMs=100,files[0].state=empty',
+      'sync,journal.commitIntervalMs=100,files[0].state=written',
+    ]);
+    const last = x.configs[7];
+    expect(last.workload.journal.commitIntervalMs).toBe(100);
+    expect(last.workload.mappings[0].flags).toEqual(['MAP_SHARED_VALIDATE', 'MAP_SYNC']);
+    expect(last.params).toEqual({ 'mappings[0].flags': ['MAP_SHARED_VALIDATE', 'MAP_SYNC'], 'journal.commitIntervalMs': 100, 'files[0].state': 'written' });
+    // A bad sweep value is reported with the configuration it makes.
+    expect(errorOf({ ...base(), sweep: { 'run.repeats': [1, 0] } })).toMatch(/configuration run\.repeats=0: run\.repeats: expected number >= 1, got 0/);
+  });
+
+  it('applies --set before anything else, and a --set on a sweep axis pins it', () => {
+    const x = expandWorkload({ ...base(), sweep: { 'journal.commitIntervalMs': [10, 100] } }, [parseAssignment('journal.commitIntervalMs=1000'), parseAssignment('run.seed=9')]);
+    expect(x.configs).toHaveLength(1);
+    expect(x.configs[0].workload.journal.commitIntervalMs).toBe(1000);
+    expect(x.configs[0].workload.run.seed).toBe(9);
+    expect(x.warnings[0]).toMatch(/pins a sweep axis/);
+    expect(() => parseAssignment('novalue')).toThrow(/--set: expected path=value/);
+    expect(() => parsePath('files[0]..size')).toThrow(/expected a parameter path/);
+    expect(() => setPath(base(), 'files[3].size', 1)).toThrow(/files\[3\]\.size: files has 1 entries, no index 3/);
+  });
+
+  it('splits configurations into shards that together are the whole, each once', () => {
+    const all = Array.from({ length: 7 }, (_, i) => i);
+    const shards = [1, 2, 3].map((i) => shardConfigs(all, i, 3));
+    expect(shards.flat().sort()).toEqual(all);
+    expect(shards[0]).toEqual([0, 3, 6]);
+  });
+
+  it('ships workloads that validate', () => {
+    const shipped = listShippedWorkloads();
+    expect(shipped.map((w) => w.name)).toEqual(expect.arrayContaining(['kara-2017', 'smoke']));
+    for (const s of shipped) {
+      const { raw, source } = readWorkload(s.name);
+      const x = expandWorkload(raw, [], source);
+      expect(x.configs.length).toBeGreaterThan(0);
+      expect(s.description.length).toBeGreaterThan(10);
+    }
+    expect(() => readWorkload('no-such-workload')).toThrow(/no shipped workload of that name \(shipped: .*kara-2017/);
+  });
+});
