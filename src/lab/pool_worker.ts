@@ -18,6 +18,10 @@ import { storer } from './roles/storer.js';
 import { syncer } from './roles/syncer.js';
 import { backgroundCopy } from './roles/background_copy.js';
 import type { CpuTask, CpuTaskResult } from './task.js';
+import { warmUpJit } from './jit_warmup.js';
+
+// Once per worker thread, before its first task (see jit_warmup.ts).
+warmUpJit();
 
 /**
  * Fault injection for the watchdog's test (DAXLAB_INJECT=hold-tree-lock): CPU 0 takes the

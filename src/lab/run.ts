@@ -70,6 +70,8 @@ export class RunStalledError extends Error {
 }
 
 const POOL_WORKER = new URL('./pool_worker.js', import.meta.url);
+/** How long CPU workers may take to start and set up before a run counts as failed. */
+const STARTUP_MS = 120_000;
 
 export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions): Promise<RunResults> {
   const base = expanded.base;
@@ -230,7 +232,10 @@ async function runRepeat(
   };
   const js = machine.views.journalState;
   const commitsNow = () => Atomics.load(js, JOURNAL.commits);
-  const stopWatchdog = startWatchdog({
+  let stopWatchdog = () => {};
+  // Started once every CPU has arrived: a worker thread's start (module load, JIT warm-up)
+  // can take longer than a short watchdogMs, and is bounded by STARTUP_MS instead.
+  const watch = () => startWatchdog({
     machine,
     // The counted CPUs' progress: a background copy running on must not hide a stuck faulter.
     progress: () => totalProgress(cw, countedCpus.length > 0 ? countedCpus : cpus) + Atomics.load(cw, CONTROL.arrived) + Atomics.load(cw, CONTROL.warmedUp) + commitsNow(),
@@ -261,7 +266,11 @@ async function runRepeat(
   let commitsBefore = 0;
   try {
     if (journal) await waitThreadRunning(js, abort);
-    await waitCounter(cw, CONTROL.arrived, tasks.length, abort);
+    const startBy = Date.now() + STARTUP_MS;
+    await waitCounter(cw, CONTROL.arrived, tasks.length, () =>
+      abort() ?? (Date.now() > startBy ? new Error(`CPU workers did not start within ${STARTUP_MS / 1000} s (${Atomics.load(cw, CONTROL.arrived)} of ${tasks.length} arrived)`) : null),
+    );
+    stopWatchdog = watch();
     setPhase(cw, PHASE_WARMUP);
     await waitCounter(cw, CONTROL.warmedUp, tasks.length, abort);
     locksBefore = snapshotLockStat(machine);
