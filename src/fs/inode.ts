@@ -430,47 +430,82 @@ export function vfs_write(fs: Fs, ino: number, offset: number, src: Uint8Array):
   }
 }
 
-/** ext4_dax_write_iter(): one attempt of vfs_write(); ENOSPC with nothing written is thrown for a retry. */
+/**
+ * ext4_dax_write_iter(): one attempt of vfs_write(); ENOSPC with nothing written is thrown for
+ * a retry. As in 4.14, each chunk's journal handle covers only the block mapping
+ * (ext4_iomap_begin stops it before returning), the copy runs with no handle open
+ * (dax_iomap_actor), and a size change takes a handle of its own (ext4_iomap_end): a commit
+ * never waits for a write's data copy. i_mmap_sem held for read across the whole write
+ * stands in for the inode lock (i_rwsem) that keeps truncate and hole punch out between the
+ * mapping and the copy; both take it for write.
+ */
 function ext4_dax_write_iter(fs: Fs, ino: number, offset: number, src: Uint8Array): number {
   checkIno(fs, ino);
   checkPos('offset', offset);
   if (src.length === 0) return 0;
   const end = offset + src.length;
   checkEnd('write', end);
-  checkInUse(fs, ino);
-  file_update_time(fs, ino);
-  let pos = offset;
-  let done = 0;
-  while (pos < end) {
-    const h = ext4_journal_start(fs);
-    try {
-      lockInode(fs, ino);
+  down_read_i_mmap_sem(fs, ino);
+  try {
+    checkInUse(fs, ino);
+    file_update_time(fs, ino);
+    let pos = offset;
+    let done = 0;
+    while (pos < end) {
+      const lblk = Math.floor(pos / BLOCK_SIZE);
+      const map = fs.map;
       try {
-        checkInUse(fs, ino);
-        const lblk = Math.floor(pos / BLOCK_SIZE);
-        const map = fs.map;
-        map.m_lblk = lblk;
-        map.m_len = Math.min(Math.floor((end - 1) / BLOCK_SIZE) - lblk + 1, WRITE_CHUNK_BLOCKS);
-        ext4_map_blocks(fs, h, ino, map, EXT4_GET_BLOCKS_CREATE_ZERO);
-        const upto = Math.min(end, (lblk + map.m_len) * BLOCK_SIZE);
-        dax_copy_from_iter(fs, map.m_pblk * BLOCK_SIZE + (pos - lblk * BLOCK_SIZE), src.subarray(done, done + upto - pos));
-        if (upto > iSize(fs, ino)) {
-          setSize(fs, h, ino, upto);
-          markInodeChanged(fs, h, ino, XFS_ILOG_CORE);
-        }
-        done += upto - pos;
-        pos = upto;
-      } finally {
-        unlockInode(fs, ino);
+        ext4_iomap_begin_write(fs, ino, lblk, Math.min(Math.floor((end - 1) / BLOCK_SIZE) - lblk + 1, WRITE_CHUNK_BLOCKS));
+      } catch (e) {
+        if (done > 0 && isFsError(e, 'ENOSPC')) return done;
+        throw e;
       }
-    } catch (e) {
-      if (done > 0 && isFsError(e, 'ENOSPC')) return done;
-      throw e;
-    } finally {
-      ext4_journal_stop(fs, h);
+      const upto = Math.min(end, (lblk + map.m_len) * BLOCK_SIZE);
+      dax_copy_from_iter(fs, map.m_pblk * BLOCK_SIZE + (pos - lblk * BLOCK_SIZE), src.subarray(done, done + upto - pos));
+      if (upto > iSize(fs, ino)) ext4_iomap_end_write(fs, ino, upto);
+      done += upto - pos;
+      pos = upto;
     }
+    return done;
+  } finally {
+    up_read_i_mmap_sem(fs, ino);
   }
-  return done;
+}
+
+/** ext4_iomap_begin() for a DAX write: maps (allocating) up to len blocks from lblk into fs.map, in a handle of its own. */
+function ext4_iomap_begin_write(fs: Fs, ino: number, lblk: number, len: number): void {
+  const h = ext4_journal_start(fs);
+  try {
+    lockInode(fs, ino);
+    try {
+      const map = fs.map;
+      map.m_lblk = lblk;
+      map.m_len = len;
+      ext4_map_blocks(fs, h, ino, map, EXT4_GET_BLOCKS_CREATE_ZERO);
+    } finally {
+      unlockInode(fs, ino);
+    }
+  } finally {
+    ext4_journal_stop(fs, h);
+  }
+}
+
+/** ext4_iomap_end() after a DAX write that went past i_size: the new size, in a handle of its own. */
+function ext4_iomap_end_write(fs: Fs, ino: number, size: number): void {
+  const h = ext4_journal_start(fs);
+  try {
+    lockInode(fs, ino);
+    try {
+      if (size > iSize(fs, ino)) {
+        setSize(fs, h, ino, size);
+        markInodeChanged(fs, h, ino, XFS_ILOG_CORE);
+      }
+    } finally {
+      unlockInode(fs, ino);
+    }
+  } finally {
+    ext4_journal_stop(fs, h);
+  }
 }
 
 /**

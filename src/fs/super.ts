@@ -12,10 +12,13 @@
 //  - i_data_sem (the lock words lockState/lockOwner of the inode's FS_INODE record in
 //    views.fsInodeState, lock_stat class i_data_sem; XFS's ILOCK, taken through
 //    xfs_ilock()) guards the inode's record in the inode table, its extent blocks, and its
-//    FS_INODE sync state (i_sync_tid, i_datasync_tid, pinned, lastLsn, fsyncFields). The lab
-//    has no i_rwsem or i_mmap_sem, so i_data_sem is also held across the data copy of each
-//    write and read chunk and across block zeroing, which makes write, truncate and punch
-//    atomic against each other. A CPU never holds two inodes' i_data_sem.
+//    FS_INODE sync state (i_sync_tid, i_datasync_tid, pinned, lastLsn, fsyncFields). It is
+//    also held across a read chunk's copy and block zeroing. A write holds i_mmap_sem for
+//    read from start to end (standing in for i_rwsem, which the lab does not have): its
+//    handles cover only the block mapping and the size change, as ext4_iomap_begin/_end's
+//    do, and the data copy runs under i_mmap_sem alone; truncate and punch take i_mmap_sem
+//    for write, so they never run between a write's mapping and its copy. Order:
+//    i_mmap_sem -> journal handle -> i_data_sem. A CPU never holds two inodes' i_data_sem.
 //  - ext4_group_lock (the lock words of views.fsAlloc, class ext4_group_lock: one lock for
 //    every allocation group) guards the block bitmap words in fsMeta, FS_ALLOC.freeBlocks
 //    and .goal, the claim of a free inode record, and (ext4 without a journal) the copy of a
@@ -29,7 +32,7 @@
 //    Injected costs (MachineConfig.costs, copied into the Fs at mount) are busy-waits
 //    charged where the kernel pays them: a system call's entry at the vfs_* entry points
 //    (syscallNs), block allocation under ext4_group_lock (allocNs), zeroing and the data
-//    copy of write(2) under i_data_sem (zeroBlockNs, copyBlockNs).
+//    copy of write(2) under i_mmap_sem (zeroBlockNs, copyBlockNs).
 
 import { FS_ALLOC, FS_BUF, FS_INODE, LOCK_CLASS, fsGeometry, BLOCK_SIZE, type FsGeometry } from '../machine/layout.js';
 import type { Cpu } from '../sync/cpu.js';
