@@ -6,6 +6,7 @@
 import os from 'node:os';
 import { Piscina } from 'piscina';
 import { JOURNAL, PAGE_SIZE } from '../machine/layout.js';
+import type { Machine } from '../machine/machine.js';
 import { resolveJournalPolicy, type JournalPolicy } from '../journal/policy.js';
 import { stopCommitThread } from '../journal/kjournald.js';
 import { readCommitRecords } from '../journal/stats.js';
@@ -94,15 +95,18 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
   if (maxWorkers > cores) warn(`${maxWorkers} CPU workers (roles and the commit thread) on ${cores} cores: tail latencies include the scheduler`);
   const pool = new Piscina({ filename: POOL_WORKER.href, minThreads: maxWorkers, maxThreads: maxWorkers, idleTimeout: 60_000, concurrentTasksPerWorker: 1 });
   const results: ConfigResult[] = [];
+  // One machine per distinct machine configuration, reused by every repeat (see setupMachine).
+  const machines = new Map<string, Machine>();
   let partial = false;
   try {
     for (let ci = 0; ci < configs.length && !partial; ci++) {
       const c = configs[ci];
       const repeats = opts.repeats ?? c.workload.run.repeats;
       const outcomes: RepeatOutcome[] = [];
-      for (let r = 0; r < repeats; r++) {
-        const o = await runRepeat(pool, c, r, profile, opts, (p) => opts.onProgress?.({ ...p, config: c.name, configIndex: ci, configCount: configs.length, repeat: r, repeats }));
-        outcomes.push(o);
+      // Negative repeats are the discarded warm-up ones.
+      for (let r = -c.workload.run.warmupRepeats; r < repeats; r++) {
+        const o = await runRepeat(pool, machines, c, Math.max(r, 0), profile, opts, (p) => opts.onProgress?.({ ...p, config: c.name, configIndex: ci, configCount: configs.length, repeat: r, repeats }));
+        if (r >= 0 || o.partial) outcomes.push(o);
         if (o.partial) {
           partial = true;
           break;
@@ -164,6 +168,7 @@ function policyOf(w: Workload, profile: CostProfile): JournalPolicy {
 
 async function runRepeat(
   pool: Piscina,
+  machines: Map<string, Machine>,
   c: Configuration,
   repeat: number,
   profile: CostProfile,
@@ -181,7 +186,9 @@ async function runRepeat(
   const config = machineConfigFor(w, cpus, profileCosts(profile), opts.lockHoldTimes ?? false);
   let s: ReturnType<typeof setupMachine>;
   try {
-    s = setupMachine(w, config, setupCpu, policy);
+    const key = JSON.stringify(config);
+    s = setupMachine(w, config, setupCpu, policy, machines.get(key));
+    machines.set(key, s.machine);
   } catch (e) {
     if (isFsError(e, 'ENOSPC')) throw new WorkloadError(`configuration ${c.name}: device.size: ${w.device.size} bytes cannot hold the files (${(e as Error).message})`);
     throw e;

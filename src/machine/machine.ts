@@ -55,6 +55,20 @@ export function createMachine(partial: MachineConfigInput = {}): Machine {
   return { config, views: buildViews(descriptor), descriptor };
 }
 
+/**
+ * Returns a machine to the state createMachine() leaves, except for the regions in `keep`,
+ * whose contents stay as they are. Reusing a machine's memory this way spares the host the
+ * first-touch page faults of fresh SharedArrayBuffers (the lab keeps the device's data and
+ * media: a block's old bytes are never read before it is zeroed or written).
+ */
+export function wipeMachine(machine: Machine, keep: readonly RegionName[] = []): Machine {
+  for (const name of REGION_NAMES) {
+    if (keep.includes(name)) continue;
+    new Uint8Array(machine.descriptor.buffers[name]).fill(0);
+  }
+  return machine;
+}
+
 /** Attaches the views of a machine created elsewhere (in a worker, from a posted descriptor). */
 export function attachMachine(descriptor: MachineDescriptor): Machine {
   const config = resolveConfig(descriptor.config);
