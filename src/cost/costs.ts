@@ -23,6 +23,7 @@ export const COST_NAMES = [
   'copyBlockNs',
   'journalBlockWriteNs',
   'journalFlushNs',
+  'commitNs',
 ] as const;
 export type CostName = (typeof COST_NAMES)[number];
 
@@ -41,6 +42,7 @@ export const COST_MEANINGS: Readonly<Record<CostName, string>> = {
   copyBlockNs: 'copying 4 KiB with copy_from_iter_flushcache in write(2) (background copy), pro rata per byte',
   journalBlockWriteNs: 'writing one journal block: descriptor, metadata copy, commit block or fast-commit block (submit_bh)',
   journalFlushNs: 'the REQ_PREFLUSH/REQ_FUA that makes a commit durable, per flush (the pmem driver: nvdimm_flush)',
+  commitNs: "jbd2_journal_commit_transaction's own work per full commit, beside its block writes and flush: switching transactions, walking the buffer lists, the journal superblock",
 };
 
 /** No injected cost anywhere: the simulator measures itself. */

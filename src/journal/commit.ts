@@ -181,6 +181,10 @@ export function jbd2_journal_commit_transaction(j: Journal, opts: CommitOptions 
   j.unlock();
   Atomics.notify(js, J.runningState);
 
+  // jbd2's own per-commit work (buffer lists, the switch, the journal superblock), done
+  // after the switch like most of it in the kernel, so new handles need not wait for it.
+  if (j.commitNs > 0) ndelay(j.commitNs);
+
   // Descriptor blocks, each followed by the copies it describes, then the commit block.
   const first = j.areas.first;
   let at = first;

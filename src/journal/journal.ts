@@ -84,6 +84,8 @@ export class Journal {
   /** Injected costs the commit charges, ns: the policy's when it sets them, else the machine's cost profile's (policy.ts). */
   readonly journalBlockWriteNs: number;
   readonly journalFlushNs: number;
+  /** Injected cost of a full commit's own work (MachineConfig.costs.commitNs). */
+  readonly commitNs: number;
 
   constructor(cpu: Cpu, dev: PmemDevice, policy: Partial<JournalPolicy> = {}) {
     const v = cpu.machine.views;
@@ -93,6 +95,7 @@ export class Journal {
     const costs = cpu.machine.config.costs;
     this.journalBlockWriteNs = this.policy.journalBlockWriteNs ?? costs.journalBlockWriteNs;
     this.journalFlushNs = this.policy.journalFlushNs ?? costs.journalFlushNs;
+    this.commitNs = costs.commitNs;
     this.geometry = fsGeometry(cpu.machine.config);
     this.areas = journalAreas(this.geometry);
     this.js = v.journalState;

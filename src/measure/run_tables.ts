@@ -7,13 +7,15 @@ import { lockStatFiguresOf } from './lock_figures.js';
 import { formatLockStat } from './lock_stat_format.js';
 import { STEP_NAMES, type Attribution, type ConfigResult, type RunResults, type StepName } from './results.js';
 import { formatSeedBlock } from './seed_format.js';
+import { formatSeedComparison } from './seed_compare.js';
 import { formatAligned, formatPct, formatUs } from './text_table.js';
 
 /** How many of the slowest operations the text shows (results.json may hold more). */
 const SLOWEST_SHOWN = 10;
 
 export function formatRunTables(r: RunResults): string {
-  return [formatRunHeader(r), ...r.configs.map(formatConfig)].join('\n');
+  const seed = formatSeedComparison(r);
+  return [formatRunHeader(r), ...r.configs.map(formatConfig), ...(seed === '' ? [] : [seed])].join('\n');
 }
 
 function formatRunHeader(r: RunResults): string {

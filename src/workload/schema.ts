@@ -120,6 +120,7 @@ export const RunSchema = z.strictObject({
   durationMs: int(1, 86_400_000).optional().describe('stop after this long, whatever the counts'),
   warmupOps: int(0, 1e9).default(0).describe('operations each timed CPU performs first, unrecorded'),
   repeats: int(1, 1000).default(1),
+  warmupRepeats: int(0, 100).default(0).describe('whole repeats run first and discarded, on the same worker threads (they settle the JIT and the host)'),
   seed: int(0, 2 ** 31 - 1).default(1),
   watchdogMs: int(100, 3_600_000).default(10_000).describe('abort when no CPU makes progress for this long'),
   logIntervalMs: int(0, 3_600_000).default(0).describe('also keep a histogram per interval; 0: off'),
@@ -142,7 +143,7 @@ export const WorkloadSchema = z.strictObject({
   cpus: z.array(RoleSchema).min(1),
   profile: z.string().default('zero').describe('a shipped cost profile name or a profile file path'),
   variant: z.enum(DAX_VARIANTS).default('none'),
-  run: RunSchema.default({ warmupOps: 0, repeats: 1, seed: 1, watchdogMs: 10_000, logIntervalMs: 0, coordinatedOmission: true, attribute: false }),
+  run: RunSchema.default({ warmupOps: 0, repeats: 1, warmupRepeats: 0, seed: 1, watchdogMs: 10_000, logIntervalMs: 0, coordinatedOmission: true, attribute: false }),
   configs: z
     .array(z.strictObject({ name, set: z.record(z.string(), z.unknown()).default({}) }))
     .optional()

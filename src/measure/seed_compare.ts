@@ -1,0 +1,18 @@
+// The seed's own table beside the lab's rows, for the configurations named after its rows
+// (workloads/kara-2017.json): what `daxlab run kara-2017` prints last.
+
+import { KARA_2017_ROWS, formatSideBySide, type SideBySideRow } from './seed_format.js';
+import type { RunResults } from './results.js';
+
+/** '' when no configuration has a seed row's name. */
+export function formatSeedComparison(r: RunResults): string {
+  const rows: SideBySideRow[] = [];
+  for (const seed of KARA_2017_ROWS) {
+    const c = r.configs.find((x) => x.name === seed.name);
+    const fault = c?.ops.fault;
+    if (fault === undefined || fault.count === 0) continue;
+    rows.push({ name: seed.name, title: seed.title, lab: fault, seed: seed.row });
+  }
+  if (rows.length === 0) return '';
+  return `=== seed 002 (Jan Kara, 2017, ramdisk) beside the lab: every page fault of the timed CPU, µs ===\n\n${formatSideBySide(rows)}`;
+}
