@@ -159,16 +159,21 @@ export function jbd2_journal_commit_transaction(j: Journal, opts: CommitOptions 
   const inodeCount = js[J.nrInodes];
   let n = 0;
   const room = s.homes.length;
-  for (let b = 0; b < j.geometry.metaBlocks; b++) {
+  const listed = js[J.nrBuffers];
+  if (listed > room || listed > j.tbufs.length) {
+    j.unlock();
+    throw new Error(`journal: transaction ${tid} holds more metadata blocks than the journal's ${room}; give it more journalBlocks`);
+  }
+  // The transaction's own list (t_buffers), not a scan of every metadata buffer: a commit
+  // costs what its transaction holds, however large the file system.
+  const meta = j.cpu.machine.views.fsMeta;
+  for (let i = 0; i < listed; i++) {
+    const b = j.tbufs[i];
     const at = b * FS_BUF.stride + FS_BUF.transaction;
     if (j.bufs[at] !== tid) continue;
-    if (n === room) {
-      j.unlock();
-      throw new Error(`journal: transaction ${tid} holds more metadata blocks than the journal's ${room}; give it more journalBlocks`);
-    }
     j.bufs[at] = 0;
     s.homes[n] = b;
-    s.copies.set(j.cpu.machine.views.fsMeta.subarray(b * BLOCK_SIZE, (b + 1) * BLOCK_SIZE), n * BLOCK_SIZE);
+    s.copies.set(meta.subarray(b * BLOCK_SIZE, (b + 1) * BLOCK_SIZE), n * BLOCK_SIZE);
     n++;
   }
   const fcTargets = snapshotFcTargets(j, tid);

@@ -77,6 +77,8 @@ export class Journal {
   readonly js: Int32Array;
   readonly times: Float64Array;
   readonly bufs: Int32Array;
+  /** views.journalBuffers: the running transaction's blocks, nrBuffers of them (t_buffers). */
+  readonly tbufs: Int32Array;
   readonly inodes: Int32Array;
   readonly handle: Handle;
   /** Metadata blocks a transaction may hold before the commit thread must commit it. */
@@ -101,6 +103,7 @@ export class Journal {
     this.js = v.journalState;
     this.times = v.journalTimes;
     this.bufs = v.fsBufState;
+    this.tbufs = v.journalBuffers;
     this.inodes = v.fsInodeState;
     this.handle = { journal: this, tid: 0, open: false };
     // A transaction's descriptors and copies must fit the full-commit area (less a descriptor per 1020 tags and the commit block).
@@ -214,6 +217,9 @@ export function jbd2_journal_dirty_metadata(h: Handle, block: number): void {
   let full = false;
   if (j.bufs[at] !== h.tid) {
     j.bufs[at] = h.tid;
+    const n = j.js[J.nrBuffers];
+    // Past the list's room the commit fails anyway (the transaction outgrew the journal).
+    if (n < j.tbufs.length) j.tbufs[n] = block;
     full = ++j.js[J.nrBuffers] >= j.maxTransactionBlocks;
     if (full && j.js[J.commitRequest] < h.tid) j.js[J.commitRequest] = h.tid;
   }
