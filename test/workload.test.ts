@@ -36,7 +36,7 @@ describe('workload files', () => {
     raw.files[0].size = 1000 as unknown as string;
     expect(errorOf(raw)).toBe('w.json: files[0].size: expected a multiple of 4096, got 1000');
     expect(errorOf({ ...base(), extra: 1 })).toMatch(/^w\.json: extra: unknown field/);
-    expect(errorOf({ ...base(), cpus: [{ role: 'faulty', mapping: 'm' }] })).toMatch(/cpus\[0\]\.role: expected one of "faulter", "storer", "syncer", "background-copy", got "faulty"/);
+    expect(errorOf({ ...base(), cpus: [{ role: 'faulty', mapping: 'm' }] })).toMatch(/cpus\[0\]\.role: expected one of "faulter", "storer", "syncer", "background-copy", "metadata-dirtier", got "faulty"/);
     expect(errorOf({ ...base(), run: { repeats: 'many' } })).toMatch(/run\.repeats: expected number, got string "many"/);
     expect(errorOf({ ...base(), device: { mode: 'nvme' } })).toMatch(/device\.mode: expected one of "adr", "eadr", "ramdisk", got "nvme"/);
     const { files: _f, ...noFiles } = base();

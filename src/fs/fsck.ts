@@ -30,6 +30,7 @@ import {
   FS_MAX_FILE_BLOCKS,
   FS_REVISION,
   INODE,
+  S_IFMT,
   S_IFREG,
   SUPERBLOCK,
   WORDS_PER_BLOCK,
@@ -159,7 +160,7 @@ function checkInode(w: Int32Array, g: FsGeometry, ino: number, owner: Int32Array
     if (size !== 0 || w[iw + INODE.i_blocks] !== 0 || n !== 0) report(`${what}: free, but has a size, blocks or extents`);
     return;
   }
-  if (mode !== S_IFREG) report(`${what}: i_mode 0x${mode.toString(16)} is not a regular file`);
+  if ((mode & S_IFMT) !== S_IFREG) report(`${what}: i_mode 0x${mode.toString(16)} is not a regular file`);
   if (size < 0 || size > FS_MAX_FILE_BLOCKS * BLOCK_SIZE) report(`${what}: i_size ${size} is out of range`);
   if (!headersOk) return;
 

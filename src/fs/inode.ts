@@ -46,6 +46,7 @@ import {
   FS_MAX_BYTES,
   FS_MAX_FILE_BLOCKS,
   INODE,
+  S_IFMT,
   S_IFREG,
   extentBlock,
   inodeBlock,
@@ -408,6 +409,34 @@ function touchMtime(fs: Fs, h: Handle | null, ino: number, now: number): void {
   fs.mw[inodeWord(fs.g, ino) + INODE.i_mtime] = now;
   ext4_mark_iloc_dirty(fs, h, ino);
   markInodeChanged(fs, h, ino, XFS_ILOG_TIMESTAMP);
+}
+
+/**
+ * chmod(2) (notify_change -> ext4_setattr / xfs_setattr_nonsize): new permission bits in the
+ * inode's record, in a handle of its own. It dirties the inode's table block in the running
+ * transaction but not its datasync state (ext4 passes need_datasync = 0; XFS logs the core,
+ * as its chmod does), so it costs fdatasync nothing, and an fsync of any other inode that
+ * commits this transaction writes the block too: the "unrelated metadata" of seed 001.
+ */
+export function vfs_chmod(fs: Fs, ino: number, mode: number): void {
+  entry_SYSCALL_64(fs);
+  checkIno(fs, ino);
+  const h = ext4_journal_start(fs);
+  try {
+    lockInode(fs, ino);
+    try {
+      checkInUse(fs, ino);
+      inodeWriteAccess(fs, h, ino);
+      const w = inodeWord(fs.g, ino) + INODE.i_mode;
+      fs.mw[w] = (fs.mw[w] & S_IFMT) | (mode & 0o7777);
+      ext4_mark_iloc_dirty(fs, h, ino);
+      markInodeChanged(fs, h, ino, fs.personality === 'xfs' ? XFS_ILOG_CORE : XFS_ILOG_TIMESTAMP);
+    } finally {
+      unlockInode(fs, ino);
+    }
+  } finally {
+    ext4_journal_stop(fs, h);
+  }
 }
 
 // ---- write and read ------------------------------------------------------------------

@@ -82,6 +82,8 @@ export const INODE = struct(
   INODE_SIZE / 4,
 );
 export const S_IFREG = 0x8000;
+/** The file-type bits of i_mode (the rest are permissions, which chmod changes). */
+export const S_IFMT = 0xf000;
 /** i_flags: the inode maps its blocks with extents (EXT4_EXTENTS_FL). */
 export const EXT4_EXTENTS_FL = 0x80000;
 

@@ -17,6 +17,7 @@ import { faulter } from './roles/faulter.js';
 import { storer } from './roles/storer.js';
 import { syncer } from './roles/syncer.js';
 import { backgroundCopy } from './roles/background_copy.js';
+import { metadataDirtier } from './roles/metadata_dirtier.js';
 import type { CpuTask, CpuTaskResult } from './task.js';
 import { warmUpJit } from './jit_warmup.js';
 
@@ -62,6 +63,9 @@ export default function runCpuTask(task: CpuTask): CpuTaskResult {
         break;
       case 'syncer':
         syncer(ctx, role);
+        break;
+      case 'metadata-dirtier':
+        metadataDirtier(ctx, role);
         break;
       case 'background-copy':
         backgroundCopy(ctx, role, task.fileSizes[role.file]);

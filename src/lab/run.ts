@@ -83,13 +83,32 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
       opts.onWarning?.(w);
     }
   };
-  let profile: CostProfile;
-  try {
-    profile = loadProfile(base.profile);
-  } catch (e) {
-    throw new WorkloadError(`profile: ${(e as Error).message}`);
-  }
+  // A sweep may vary the profile: each configuration loads its own (once per name).
+  const profiles = new Map<string, CostProfile>();
+  const profileOf = (name: string, where: string): CostProfile => {
+    let p = profiles.get(name);
+    if (p === undefined) {
+      try {
+        p = loadProfile(name);
+      } catch (e) {
+        throw new WorkloadError(`${where}profile: ${(e as Error).message}`);
+      }
+      profiles.set(name, p);
+    }
+    return p;
+  };
+  const profile = profileOf(base.profile, '');
   const configs = opts.shard ? expanded.configs.filter((_, i) => i % opts.shard!.count === opts.shard!.index - 1) : expanded.configs;
+  // Every configuration's machine is checked before anything runs: a sweep must not fail at
+  // its fortieth point for a device too small for its files.
+  for (const c of configs) {
+    try {
+      machineConfigFor(c.workload, c.workload.cpus.filter((r) => r.enabled).length + KERNEL_CPUS, profileCosts(profileOf(c.workload.profile, `configuration ${c.name}: `)), false);
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      throw new WorkloadError(`configuration ${c.name}: device.size: ${c.workload.device.size} bytes: ${e.message.replace(/^pmemBytes: \d+ /, '')}`);
+    }
+  }
   const cores = os.availableParallelism();
   const maxWorkers = Math.max(...configs.map((c) => workersOf(c.workload)));
   if (maxWorkers > cores) warn(`${maxWorkers} CPU workers (roles and the commit thread) on ${cores} cores: tail latencies include the scheduler`);
@@ -105,7 +124,7 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
       const outcomes: RepeatOutcome[] = [];
       // Negative repeats are the discarded warm-up ones.
       for (let r = -c.workload.run.warmupRepeats; r < repeats; r++) {
-        const o = await runRepeat(pool, machines, c, Math.max(r, 0), profile, opts, (p) => opts.onProgress?.({ ...p, config: c.name, configIndex: ci, configCount: configs.length, repeat: r, repeats }));
+        const o = await runRepeat(pool, machines, c, Math.max(r, 0), profileOf(c.workload.profile, ''), opts, (p) => opts.onProgress?.({ ...p, config: c.name, configIndex: ci, configCount: configs.length, repeat: r, repeats }));
         if (r >= 0 || o.partial) outcomes.push(o);
         if (o.partial) {
           partial = true;

@@ -37,7 +37,8 @@ export interface SetupResult {
 export function machineConfigFor(w: Workload, cpus: number, costs: Costs, holdTimes: boolean): MachineConfig {
   const filePages = w.files.reduce((s, f) => s + f.size / PAGE_SIZE, 0);
   const mappedPages = w.mappings.reduce((s, m) => s + mappingLength(w, m) / PAGE_SIZE, 0);
-  const inodes = Math.max(16, w.files.length + 4);
+  const dirtierFiles = w.cpus.reduce((n, r) => n + (r.role === 'metadata-dirtier' && r.enabled ? r.files : 0), 0);
+  const inodes = Math.max(16, w.files.length + dirtierFiles + 4);
   return resolveConfig({
     cpus,
     pmemBytes: w.device.size,

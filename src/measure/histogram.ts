@@ -45,6 +45,7 @@ export const OP_KINDS = [
   'fsync',
   'commit',
   'background-write',
+  'setattr',
 ] as const;
 export type OpKind = (typeof OP_KINDS)[number];
 

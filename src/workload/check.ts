@@ -89,6 +89,9 @@ export function checkWorkload(w: Workload, where = ''): void {
         if (r.everyStores !== undefined && !hasStorer) fail(where, `cpus[${i}].everyStores`, 'no storer CPU stores');
         if (r.enabled && (r.ops ?? w.run.ops) !== undefined) ends = true;
         break;
+      case 'metadata-dirtier':
+        if (r.enabled && (r.ops ?? w.run.ops) !== undefined) ends = true;
+        break;
       case 'background-copy': {
         const file = w.files.find((x) => x.name === r.file);
         if (!file) fail(where, `cpus[${i}].file`, `expected one of the files ${list(fileNames)}, got ${JSON.stringify(r.file)}`);
@@ -98,6 +101,8 @@ export function checkWorkload(w: Workload, where = ''): void {
       }
     }
   });
+  const inodes = w.files.length + w.cpus.reduce((n, r) => n + (r.role === 'metadata-dirtier' ? r.files : 0), 0);
+  if (inodes > LIMITS.fsInodes.max - 4) fail(where, 'cpus', `${inodes} files in all (files and metadata-dirtier files); the file system holds at most ${LIMITS.fsInodes.max - 4}`);
   const maxRoles = LIMITS.cpus.max - KERNEL_CPUS;
   if (w.cpus.length > maxRoles) fail(where, 'cpus', `${w.cpus.length} CPU roles; the pool allows at most ${maxRoles}`);
   if (!w.cpus.some((r) => r.enabled)) fail(where, 'cpus', 'every CPU is disabled');

@@ -83,6 +83,7 @@ export const StorerSchema = z.strictObject({
   order,
   rateHz: z.number().min(0).max(1e9).default(0).describe('stores per second (latencies corrected for coordinated omission); 0: flat out'),
   flushUser: z.boolean().default(false).describe('clwb + sfence after each store (MAP_SYNC style)'),
+  fsyncEvery: int(0, 1e9).default(0).describe('fsync the file after every this many stores (recorded as fsync); 0: never'),
 });
 
 export const SyncerSchema = z.strictObject({
@@ -104,8 +105,16 @@ export const BackgroundCopySchema = z.strictObject({
   fsyncEvery: int(0, 1e9).default(0).describe('fsync after this many writes; 0: never (as a plain cp)'),
 });
 
-export const RoleSchema = z.discriminatedUnion('role', [FaulterSchema, StorerSchema, SyncerSchema, BackgroundCopySchema]);
-export const ROLE_NAMES = ['faulter', 'storer', 'syncer', 'background-copy'] as const;
+export const MetadataDirtierSchema = z.strictObject({
+  role: z.literal('metadata-dirtier'),
+  enabled,
+  ops,
+  files: int(1, 60_000).default(1024).describe('files it creates at the start and then chmods in turn, never syncing them'),
+  rateHz: z.number().min(0).max(1e9).default(0).describe('chmods per second; 0: flat out'),
+});
+
+export const RoleSchema = z.discriminatedUnion('role', [FaulterSchema, StorerSchema, SyncerSchema, BackgroundCopySchema, MetadataDirtierSchema]);
+export const ROLE_NAMES = ['faulter', 'storer', 'syncer', 'background-copy', 'metadata-dirtier'] as const;
 
 export const JournalSchema = z.strictObject({
   commitIntervalMs: int(1, 3_600_000).optional(),
@@ -162,4 +171,5 @@ export type FaulterRole = z.infer<typeof FaulterSchema>;
 export type StorerRole = z.infer<typeof StorerSchema>;
 export type SyncerRole = z.infer<typeof SyncerSchema>;
 export type BackgroundCopyRole = z.infer<typeof BackgroundCopySchema>;
+export type MetadataDirtierRole = z.infer<typeof MetadataDirtierSchema>;
 export type RunSettings = z.infer<typeof RunSchema>;

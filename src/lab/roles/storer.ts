@@ -1,8 +1,10 @@
 // `storer`: stores through a mapping, flat out or at a fixed rate, optionally flushing each
-// store from userspace (clwb + sfence, as a MAP_SYNC program does). A store that finds its
+// store from userspace (clwb + sfence, as a MAP_SYNC program does) or fsyncing the file
+// after every so many stores (with the stores waiting, unlike a separate syncer CPU). A store that finds its
 // page not writable takes the fault inside the store, so its latency includes it.
 
 import { PAGE_SIZE } from '../../machine/layout.js';
+import { vfs_fsync } from '../../fs/inode.js';
 import type { StorerRole } from '../../workload/schema.js';
 import { CONTROL } from '../control.js';
 import { sleepUntil } from '../pace.js';
@@ -41,6 +43,11 @@ function storeLoop(ctx: RoleContext, r: StorerRole): void {
       ctx.log.end('flushUser', t1);
     }
     if (ctx.task.countStores) Atomics.add(w, CONTROL.stores, 1);
+    if (r.fsyncEvery > 0 && (done + 1) % r.fsyncEvery === 0) {
+      const t2 = ctx.log.begin();
+      vfs_fsync(ctx.fs, vma.ino, false);
+      ctx.log.end('fsync', t2);
+    }
     next += intervalNs;
   }
 }
