@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { packageRoot } from '../util/package_root.js';
 import { COST_MEANINGS, COST_NAMES, MAX_COST_NS, type CostName, type Costs } from './costs.js';
+import { formatPath } from '../util/format_path.js';
 
 export { COST_MEANINGS, COST_NAMES, ZERO_COSTS, resolveCosts, type CostName, type Costs } from './costs.js';
 
@@ -76,13 +77,6 @@ const ProfileSchema = z.strictObject(
   },
   { error: 'expected an object {"name", "description", "costs"}' },
 );
-
-/** costs.trapNs.ns, as users write a field's place (measure/results.ts's formatPath, without its imports). */
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
-  return out === '' ? '(top level)' : out;
-}
 
 function issueLine(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') {

@@ -9,6 +9,9 @@
 
 import { z } from 'zod';
 import { ENCODED_OPS_FORMAT, OP_KINDS } from './histogram.js';
+import { formatPath } from '../util/format_path.js';
+
+export { formatPath };
 import { STEP_NAMES, type StepName } from './steps.js';
 
 export const RESULTS_FORMAT = 'daxlab-results-1';
@@ -173,11 +176,4 @@ export function parseResults(text: string, where = 'results.json'): RunResults {
     throw new RangeError(`${where}: ${formatPath(i.path)}: ${i.message}`);
   }
   return r.data;
-}
-
-/** files[0].size, as users write a field's place. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
-  return out === '' ? '(top level)' : out;
 }

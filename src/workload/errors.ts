@@ -2,7 +2,7 @@
 // was expected, and what was found (`files[0].size: expected a multiple of 4096, got 1000`).
 
 import type { z } from 'zod';
-import { formatPath } from '../measure/results.js';
+import { formatPath } from '../util/format_path.js';
 
 /** A workload that cannot run as written: a RangeError, so the CLI exits 2 without a stack. */
 export class WorkloadError extends RangeError {
