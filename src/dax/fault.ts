@@ -191,6 +191,7 @@ export function grab_mapping_entry(vmf: VmFault, index: number, pmd: boolean): n
   }
   if (entry === 0) {
     entry = dax_radix_locked_entry(0, RADIX_DAX_EMPTY | (pmd ? RADIX_DAX_PMD : 0));
+    if (pmd) tree.markPmdEntries();
     radix_tree_insert(tree, index, entry);
     tree.treeUnlock();
     entryLockAcquired(tree.cpu); // the empty entry is inserted locked: ours
@@ -235,10 +236,15 @@ function dax_load_hole(vmf: VmFault, index: number, entry: number, pages: number
 export function dax_iomap_pte_fault(vmf: VmFault): number {
   const index = vmf.pgoff;
   // A PMD entry covering the page serves it (fs/dax.c leaves a PMD in the tree and dirties it).
+  // (Skipped for a file that never had a PMD entry: the check, like the lookup it spares,
+  // is not atomic with grab_mapping_entry below, which is where PTE and PMD entries meet.)
   const tree = vmf.mapping.tree;
-  tree.treeLock();
-  const pmdEntry = radix_tree_lookup(tree, index & ~PG_PMD_COLOUR);
-  tree.treeUnlock();
+  let pmdEntry = 0;
+  if (tree.hasPmdEntries()) {
+    tree.treeLock();
+    pmdEntry = radix_tree_lookup(tree, index & ~PG_PMD_COLOUR);
+    tree.treeUnlock();
+  }
   if (pmdEntry !== 0 && dax_is_pmd_entry(pmdEntry)) {
     if (dax_is_empty_entry(pmdEntry) || dax_is_zero_entry(pmdEntry)) dax_pmd_downgrade(vmf, index & ~PG_PMD_COLOUR);
     else if ((index & PG_PMD_COLOUR) !== 0) return faultOn(vmf, index & ~PG_PMD_COLOUR, PG_PMD_NR, true);

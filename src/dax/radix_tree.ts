@@ -157,6 +157,16 @@ export class RadixTree {
   iterNextIndex = 0;
   iterNode = 0;
   iterOffset = 0;
+  /** Whether a PMD entry was ever inserted in this mapping (INDEX_ROOT.pmdEntries). */
+  hasPmdEntries(): boolean {
+    return Atomics.load(this.roots, this.r + INDEX_ROOT.pmdEntries) !== 0;
+  }
+
+  /** Records that a PMD entry is being inserted (called with tree_lock held). */
+  markPmdEntries(): void {
+    Atomics.store(this.roots, this.r + INDEX_ROOT.pmdEntries, 1);
+  }
+
   /** Whether this handle holds tree_lock (set by treeLock/treeUnlock). */
   holdsTreeLock = false;
   /** Nodes taken from the pool for the insert in progress (radix_tree_preload's per-CPU stock). */

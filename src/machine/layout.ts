@@ -180,7 +180,9 @@ export const PAGECACHE_TAG_TOWRITE = 1;
 
 /** Per-mapping root (struct address_space + radix_tree_root): tree_lock words first. */
 export const INDEX_ROOT = struct(
-  { lockState: 0, lockOwner: 1, rnode: 2, shift: 3, nrexceptional: 4, tags: 5, nodes: 6 },
+  // pmdEntries: set (never cleared) once a PMD entry was inserted, so PTE faults of a file
+  // that never had one skip the lookup for a covering PMD entry.
+  { lockState: 0, lockOwner: 1, rnode: 2, shift: 3, nrexceptional: 4, tags: 5, nodes: 6, pmdEntries: 7 },
   16,
 );
 

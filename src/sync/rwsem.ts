@@ -68,9 +68,14 @@ export function down_read(cpu: Cpu, words: Int32Array, at: number, cls: number):
   account(cpu, cls, t0 < 0 ? -1 : nowNs() - t0);
 }
 
-/** up_read(). */
+/**
+ * up_read(). The last reader wakes a writer only if one waits (writers count themselves
+ * before sleeping): Atomics.notify costs tens of nanoseconds even with nobody to wake, on
+ * every fault's i_mmap_sem. A writer that counts itself just after this check finds the
+ * count changed when it sleeps, so Atomics.wait returns at once and it tries again.
+ */
 export function up_read(words: Int32Array, at: number): void {
-  if (Atomics.sub(words, at + COUNT, 1) === 1) Atomics.notify(words, at + COUNT);
+  if (Atomics.sub(words, at + COUNT, 1) === 1 && Atomics.load(words, at + WRITERS) !== 0) Atomics.notify(words, at + COUNT);
 }
 
 /** down_write(): waits until nobody holds it, keeping new readers out meanwhile. */
