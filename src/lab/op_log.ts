@@ -42,9 +42,13 @@ export class OpLog {
     return this.recording;
   }
 
-  /** Starts a timed operation; returns its start time. */
-  begin(): number {
-    const t0 = nowNs();
+  /**
+   * Starts a timed operation; returns its start time. `after`, the end of an operation that
+   * this one follows back to back, is taken as its start: one clock read per operation
+   * instead of two (a read costs ~80 ns here, as much as a cheap simulated step).
+   */
+  begin(after = -1): number {
+    const t0 = after >= 0 ? after : nowNs();
     opBegin(t0);
     return t0;
   }

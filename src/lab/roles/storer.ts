@@ -28,15 +28,18 @@ function storeLoop(ctx: RoleContext, r: StorerRole): void {
   const stop = () => ctx.ctl.stopping;
   const w = ctx.ctl.w;
   let next = 0;
+  let last = -1;
   for (let done = 0; !ctx.shouldStop(done); done++) {
+    if (done === ctx.task.warmupOps) last = -1; // the warm-up barrier is not a store's time
     const slot = r.order === 'random' ? Math.floor(ctx.rng() * span) : done % span;
     const offset = Math.floor(slot / slots) * PAGE_SIZE + (slot % slots) * r.bytes;
     if (intervalNs > 0 && done > ctx.task.warmupOps) sleepUntil(next, stop);
-    const t0 = ctx.log.begin();
+    // Flat out, each store starts where the previous one ended (one clock read per store).
+    const t0 = ctx.log.begin(intervalNs === 0 && !r.flushUser && r.fsyncEvery === 0 ? last : -1);
     // The schedule starts at the first measured store and advances by the interval, late or not.
     if (done <= ctx.task.warmupOps) next = t0;
     vma.store(offset, src);
-    ctx.log.end('store', t0, intervalNs);
+    last = ctx.log.end('store', t0, intervalNs);
     if (r.flushUser) {
       const t1 = ctx.log.begin();
       vma.flushUser(offset, r.bytes);
