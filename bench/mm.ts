@@ -2,29 +2,15 @@
 // here ahead of it): stores to pages already writable, and read-then-write faults on fresh
 // pages of a written (preallocated) file, one CPU, no injected cost.
 
-import { createMachine } from '../src/machine/machine.js';
-import { MiB, PAGE_SIZE } from '../src/machine/layout.js';
-import { attachCpu } from '../src/sync/cpu.js';
-import { PmemDevice } from '../src/pmem/device.js';
-import { Journal } from '../src/journal/journal.js';
-import { mkfs, mountFs } from '../src/fs/super.js';
-import { vfs_create, vfs_write } from '../src/fs/inode.js';
-import { attachMm } from '../src/mm/mm.js';
+import { PAGE_SIZE } from '../src/machine/layout.js';
+import { faultRig } from './fault_rig.js';
 import { mmap, munmap } from '../src/mm/mmap.js';
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../src/mm/mman.js';
 import { formatRows, runBatched, type BenchRow } from './support.js';
 
 export async function runMmSuite(log: (s: string) => void): Promise<BenchRow[]> {
   const pages = 16384; // 64 MiB file
-  const machine = createMachine({ cpus: 1, pmemBytes: 128 * MiB, mappings: 4, indexNodes: pages / 32 + 64, fsInodes: 4, ptePages: 1 << 16 });
-  const cpu = attachCpu(machine, 0);
-  const dev = new PmemDevice(cpu);
-  const journal = new Journal(cpu, dev);
-  mkfs(cpu, dev, { personality: 'ext4', journal });
-  const fs = mountFs(cpu, { dev, journal });
-  const mm = attachMm(cpu, fs);
-  const ino = vfs_create(fs);
-  vfs_write(fs, ino, 0, new Uint8Array(pages * PAGE_SIZE).fill(1));
+  const { mm, ino } = faultRig(pages);
   const line = new Uint8Array(8).fill(7);
   // Stores: one mapping faulted writable up front.
   const hot = mmap(mm, ino, 256 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, 0);

@@ -9,7 +9,6 @@ import { PmemDevice } from '../src/pmem/device.js';
 import { Journal } from '../src/journal/journal.js';
 import { mkfs, mountFs } from '../src/fs/super.js';
 import { vfs_create, vfs_write } from '../src/fs/inode.js';
-import { attachMm } from '../src/mm/mm.js';
 import { mmap, munmap } from '../src/mm/mmap.js';
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../src/mm/mman.js';
 import { CpuRecorders } from '../src/measure/histogram.js';
@@ -20,6 +19,7 @@ import { dax_radix_locked_entry, daxEntryUnlock } from '../src/dax/dax_entry.js'
 import { ndelay, ndelayCalibrated } from '../src/cost/delay.js';
 import { nowNs } from '../src/util/clock.js';
 import { runBatched } from './support.js';
+import { faultRig } from './fault_rig.js';
 import type { FaultArgs } from './workers/fault_cpu.js';
 
 export interface TargetLine {
@@ -35,20 +35,6 @@ const fmt = (n: number) => (n >= 1000 ? Math.round(n).toLocaleString('en-US') : 
 
 export function formatTarget(t: TargetLine): string {
   return `${t.pass ? 'PASS ' : 'SHORT'} ${t.target}: ${fmt(t.figure)} ${t.unit} (target ${t.goal})${t.detail ? `; ${t.detail}` : ''}`;
-}
-
-/** A written file mapped on one CPU of a fresh machine, for the single-CPU figures. */
-function faultRig(pages: number) {
-  const machine = createMachine({ cpus: 1, pmemBytes: 128 * MiB, mappings: 4, indexNodes: pages / 32 + 64, fsInodes: 4, ptePages: 1 << 16 });
-  const cpu = attachCpu(machine, 0);
-  const dev = new PmemDevice(cpu);
-  const journal = new Journal(cpu, dev);
-  mkfs(cpu, dev, { personality: 'ext4', journal });
-  const fs = mountFs(cpu, { dev, journal });
-  const mm = attachMm(cpu, fs);
-  const ino = vfs_create(fs);
-  vfs_write(fs, ino, 0, new Uint8Array(pages * PAGE_SIZE).fill(1));
-  return { mm, ino };
 }
 
 /** Faults per second, one CPU, with and without recording each fault's latency as the lab does. */
