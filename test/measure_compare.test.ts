@@ -160,6 +160,17 @@ describe('compareRuns', () => {
     expect(compareRuns(a, run(base), { failOnRegressionPct: 0 }).regressions).toEqual([]);
   });
 
+  it('does not call a faster run whose few slowest values grew a tail regression', () => {
+    const base = latencies(5000, 10_000, 5_000, 3);
+    const cut = [...base].sort((x, y) => x - y)[base.length - 8];
+    // Everything 20 % faster, the eight slowest values twice as slow.
+    const b = run(base.map((v) => (v >= cut ? v * 2 : v * 0.8)));
+    const c = compareRuns(run(base), b, { failOnRegressionPct: 10 });
+    expect(c.rows[0].verdict).toBe('faster');
+    expect(c.rows[0].percentiles[2].ratio).toBeGreaterThan(1.1);
+    expect(c.regressions).toEqual([]);
+  });
+
   it('lists configurations and kinds found on one side only', () => {
     const a = makeRun([makeConfig('x', { store: [100, 200] }), makeConfig('only-a', { store: [1] })]);
     const b = makeRun([makeConfig('x', { store: [100, 200], fsync: [5000] }), makeConfig('only-b', { store: [1] })]);

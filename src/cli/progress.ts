@@ -14,7 +14,7 @@ export function startProgress(stream: NodeJS.WriteStream = process.stderr): Prog
   const live = stream.isTTY === true && !process.env.CI;
   if (!live) return { update: () => {}, log: (l) => stream.write(`${l}\n`), stop: () => {} };
   const bar = new cliProgress.SingleBar(
-    { stream, format: '{config} [{bar}] {percentage}% | repeat {repeat}/{repeats} | config {ci}/{cc} | {value}/{total} ops', hideCursor: true, clearOnComplete: true },
+    { stream, format: '{config} [{bar}] {percentage}% | repeat {repeat} | config {ci}/{cc} | {value}/{total} ops', hideCursor: true, clearOnComplete: true },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
@@ -22,7 +22,7 @@ export function startProgress(stream: NodeJS.WriteStream = process.stderr): Prog
   return {
     update: (p) => {
       if (stopped) return;
-      const payload = { config: p.config, repeat: p.repeat + 1, repeats: p.repeats, ci: p.configIndex + 1, cc: p.configCount };
+      const payload = { config: p.config, repeat: p.repeat < 0 ? 'warm-up' : `${p.repeat + 1}/${p.repeats}`, ci: p.configIndex + 1, cc: p.configCount };
       const total = p.expectedOps || Math.max(1, p.ops);
       if (!started) {
         bar.start(total, p.ops, payload);

@@ -109,13 +109,14 @@ export function compareRuns(a: RunResults, b: RunResults, options: CompareOption
 
 /**
  * b's p99 or p99.9 above a's by more than pct percent, and the difference is real: the U test
- * says the distributions differ, or that percentile's two 95% intervals do not overlap. The
+ * says b is slower, or that percentile's two 95% intervals do not overlap (a faster b whose
+ * tail grew within the intervals' reach is not a regression). The
  * second clause catches a regression confined to the tail (a few operations 4x slower, the
  * rest unchanged), which a rank test over the whole distribution cannot see.
  */
 export function isTailRegression(row: ComparisonRow, pct: number, alpha = 0.05): boolean {
   return row.percentiles.some(
-    (p) => p.label !== 'p50' && p.b.ns > p.a.ns * (1 + pct / 100) && (row.p < alpha || (!p.a.openHigh && p.b.lowNs > p.a.highNs)),
+    (p) => p.label !== 'p50' && p.b.ns > p.a.ns * (1 + pct / 100) && ((row.p < alpha && row.verdict === 'slower') || (!p.a.openHigh && p.b.lowNs > p.a.highNs)),
   );
 }
 
