@@ -55,11 +55,14 @@ function checkCount(flag: string, v: number | undefined, min: number, max: numbe
   if (v !== undefined && (!Number.isInteger(v) || v < min || v > max)) throw new UsageError(`${flag}: expected an integer from ${min} to ${max}, got ${v}`);
 }
 
-/** A new folder under results/ named after the workload and the time, never one that exists. */
+/**
+ * A new folder under results/runs/ (ignored by git: the reference results beside it are the
+ * tracked ones) named after the workload and the time, never one that exists.
+ */
 function defaultOut(name: string): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
-  let dir = path.join('results', `${name}-${stamp}`);
-  for (let i = 2; existsSync(dir); i++) dir = path.join('results', `${name}-${stamp}-${i}`);
+  let dir = path.join('results', 'runs', `${name}-${stamp}`);
+  for (let i = 2; existsSync(dir); i++) dir = path.join('results', 'runs', `${name}-${stamp}-${i}`);
   return dir;
 }
 
@@ -70,7 +73,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     y
       .positional('workload', { type: 'string', describe: 'a workload JSON file, or the name of a shipped one (daxlab list)', demandOption: true })
       .option('set', { type: 'string', array: true, default: [], describe: 'override a parameter: path=value (repeatable)' })
-      .option('out', { type: 'string', describe: 'the run folder to write (default: results/<workload>-<time>)' })
+      .option('out', { type: 'string', describe: 'the run folder to write (default: results/runs/<workload>-<time>)' })
       .option('force', { type: 'boolean', default: false, describe: 'replace --out if it exists' })
       .option('format', { type: 'string', default: FORMATS.join(','), describe: `exports to write: ${FORMATS.join(', ')}` })
       .option('repeats', { type: 'number', describe: 'repeats of each configuration (overrides run.repeats)' })
