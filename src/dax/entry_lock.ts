@@ -30,7 +30,7 @@ import {
   waitqueue_active,
 } from '../sync/waitqueue.js';
 import { dax_is_pmd_entry, daxEntryIsLocked, daxEntryLock, daxEntryUnlock } from './dax_entry.js';
-import { RADIX_TREE_MAX_INDEX, RadixTree, radix_tree_lookup, radixTreeReplace } from './radix_tree.js';
+import { RADIX_TREE_MAX_INDEX, RadixTree, radix_tree_lookup, radixTreeReplaceFound } from './radix_tree.js';
 
 /** slot_locked(): whether the entry's lock bit is set. */
 export function slot_locked(entry: number): boolean {
@@ -39,8 +39,10 @@ export function slot_locked(entry: number): boolean {
 
 /** lock_slot(): sets the lock bit of the entry at index (tree_lock held); returns the locked entry. */
 export function lock_slot(tree: RadixTree, index: number): number {
-  const locked = daxEntryLock(radix_tree_lookup(tree, index));
-  radixTreeReplace(tree, index, locked);
+  const entry = radix_tree_lookup(tree, index);
+  if (entry === 0) throw new Error(`lock_slot: mapping ${tree.mapping} index ${index} has no entry`);
+  const locked = daxEntryLock(entry);
+  radixTreeReplaceFound(tree, locked);
   entryLockAcquired(tree.cpu);
   return locked;
 }
@@ -50,7 +52,7 @@ export function unlock_slot(tree: RadixTree, index: number): number {
   const entry = radix_tree_lookup(tree, index);
   if (!slot_locked(entry)) throw new Error(`unlock_slot: mapping ${tree.mapping} index ${index} is not locked`);
   const unlocked = daxEntryUnlock(entry);
-  radixTreeReplace(tree, index, unlocked);
+  radixTreeReplaceFound(tree, unlocked);
   entryLockReleased(tree.cpu);
   return unlocked;
 }

@@ -585,6 +585,16 @@ export function radix_tree_replace_slot(root: RadixTree, slot: number, item: num
   replace_slot(root, 0, slot, item, 0);
 }
 
+/**
+ * Replaces the entry that this handle's last lookup found (radix_tree_replace_slot on the slot
+ * __radix_tree_lookup returned, as lock_slot() uses it): one walk instead of two. The caller
+ * held tree_lock since that lookup, and the lookup found an entry.
+ */
+export function radixTreeReplaceFound(root: RadixTree, item: number): void {
+  checkDaxEntry('item', item);
+  replace_slot(root, 0, root.slot, item, 0);
+}
+
 /** Replaces the entry at index with item, keeping its tags; returns the old entry, or 0 (and changes nothing) if index is empty. */
 export function radixTreeReplace(root: RadixTree, index: number, item: number): number {
   checkIndexArg('index', index);
