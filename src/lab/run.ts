@@ -7,7 +7,7 @@ import os from 'node:os';
 import { Piscina } from 'piscina';
 import { JOURNAL, PAGE_SIZE } from '../machine/layout.js';
 import type { Machine } from '../machine/machine.js';
-import { resolveJournalPolicy, type JournalPolicy } from '../journal/policy.js';
+import { resolveJournalPolicy } from '../journal/policy.js';
 import { stopCommitThread } from '../journal/kjournald.js';
 import { readCommitRecords } from '../journal/stats.js';
 import { checkIndex } from '../dax/radix_tree.js';
@@ -180,11 +180,6 @@ function stripExpansion(w: Workload): unknown {
   return rest;
 }
 
-function policyOf(w: Workload, profile: CostProfile): JournalPolicy {
-  const costs = profileCosts(profile);
-  return resolveJournalPolicy({ journalBlockWriteNs: costs.journalBlockWriteNs ?? 0, journalFlushNs: costs.journalFlushNs ?? 0, ...w.journal });
-}
-
 async function runRepeat(
   pool: Piscina,
   machines: Map<string, Machine>,
@@ -201,7 +196,8 @@ async function runRepeat(
   const commitCpu = roles.length;
   const setupCpu = roles.length + 1;
   const cpus = roles.length + KERNEL_CPUS;
-  const policy = policyOf(w, profile);
+  // The journal's block write and flush costs come from the machine's profile (policy.ts).
+  const policy = resolveJournalPolicy(w.journal);
   const config = machineConfigFor(w, cpus, profileCosts(profile), opts.lockHoldTimes ?? false);
   let s: ReturnType<typeof setupMachine>;
   try {
