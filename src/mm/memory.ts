@@ -226,7 +226,7 @@ export class Vma implements DaxVma {
       if ((pte & _PAGE_PRESENT) !== 0 && this.vmaWords[this.genAt] === this.gen) {
         const pfn = (pte >>> PTE_PFN_SHIFT) - 1;
         if (pfn === ZERO_PFN) dst.fill(0);
-        else dst.set(this.dev.load(pfn * PAGE_SIZE + (offset & PAGE_MASK_LOW), len));
+        else this.dev.loadInto(pfn * PAGE_SIZE + (offset & PAGE_MASK_LOW), dst, 0, len);
         return;
       }
     }
@@ -242,7 +242,7 @@ export class Vma implements DaxVma {
       const n = Math.min(len - done, PAGE_SIZE - (off % PAGE_SIZE));
       const pfn = this.presentPfn(Math.floor(off / PAGE_SIZE), off);
       if (pfn === ZERO_PFN) dst.fill(0, done, done + n);
-      else dst.set(this.dev.load(pfn * PAGE_SIZE + (off % PAGE_SIZE), n), done);
+      else this.dev.loadInto(pfn * PAGE_SIZE + (off % PAGE_SIZE), dst, done, n);
       done += n;
     }
   }

@@ -103,6 +103,21 @@ export class PmemDevice {
     if (this.tracksDirty) this.markDirty(first, last);
   }
 
+  /**
+   * A CPU load of n bytes at offset into dst at `at`. Small loads copy byte by byte: a
+   * subarray view for them would cost an allocation per load, more than the copy.
+   */
+  loadInto(offset: number, dst: Uint8Array, at: number, n: number): void {
+    if (n <= 32) {
+      if (!(offset >= 0 && offset + n <= this.size)) this.checkRange(offset, n);
+      const data = this.data;
+      for (let i = 0; i < n; i++) dst[at + i] = data[offset + i];
+      return;
+    }
+    this.checkRange(offset, n);
+    dst.set(this.data.subarray(offset, offset + n), at);
+  }
+
   /** A view of the bytes a CPU would load (no copy: do not keep it across stores). */
   load(offset: number, length: number): Uint8Array {
     this.checkRange(offset, length);
