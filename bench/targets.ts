@@ -31,6 +31,14 @@ export interface TargetLine {
   detail?: string;
 }
 
+/** Rounds of each measurement whose median is judged. */
+const ROUNDS = 3;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1];
+}
+
 const fmt = (n: number) => (n >= 1000 ? Math.round(n).toLocaleString('en-US') : n.toFixed(n < 10 ? 2 : 1));
 
 export function formatTarget(t: TargetLine): string {
@@ -55,7 +63,8 @@ async function faultTargets(): Promise<TargetLine[]> {
     return page++ * PAGE_SIZE;
   };
   const B = 100;
-  const rows = await runBatched(
+  const tasks = () =>
+    runBatched(
     [
       {
         name: 'faults',
@@ -89,12 +98,21 @@ async function faultTargets(): Promise<TargetLine[]> {
         },
       },
     ],
-    1500,
+    500,
   );
+  // Three rounds, each timing both loops; the medians of the rounds: a noisy moment of the
+  // shared machine lands in one round, not in the verdict.
+  const plains: number[] = [];
+  const ratios: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const rows = await tasks();
+    plains.push(rows[0].nsPerOp);
+    ratios.push(rows[1].nsPerOp / rows[0].nsPerOp);
+  }
   rec.destroy();
-  const plain = rows[0].nsPerOp;
-  const recorded = rows[1].nsPerOp;
-  const overhead = (recorded / plain - 1) * 100;
+  const plain = median(plains);
+  const overhead = (median(ratios) - 1) * 100;
+  const recorded = plain * median(ratios);
   return [
     {
       target: 'simulator speed: read-then-write faults on fresh pages of a written file, one CPU, zero profile',
@@ -147,23 +165,29 @@ async function storeTarget(): Promise<TargetLine> {
 /** A 10 µs injected cost: median and p99 error, one CPU (CPUs do not outnumber cores). */
 function delayTarget(): TargetLine {
   ndelayCalibrated();
-  const n = 20_000;
-  const errs = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const t0 = nowNs();
-    ndelay(10_000);
-    errs[i] = nowNs() - t0 - 10_000;
+  const n = 10_000;
+  const meds: number[] = [];
+  const p99s: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const errs = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const t0 = nowNs();
+      ndelay(10_000);
+      errs[i] = nowNs() - t0 - 10_000;
+    }
+    errs.sort();
+    meds.push(errs[n >> 1]);
+    p99s.push(errs[Math.floor(n * 0.99)]);
   }
-  errs.sort();
-  const med = errs[n >> 1];
-  const p99 = errs[Math.floor(n * 0.99)];
+  const med = median(meds);
+  const p99 = median(p99s);
   return {
     target: 'delay injection: a 10 µs cost, error at the median (p99 beside it)',
     figure: med,
     unit: 'ns',
     goal: '|median| <= 500 ns and |p99| <= 2,000 ns',
     pass: Math.abs(med) <= 500 && Math.abs(p99) <= 2000,
-    detail: `p99 error ${fmt(p99)} ns (the p99 includes the clock read that timed it)`,
+    detail: `p99 error ${fmt(p99)} ns, median of ${ROUNDS} rounds of ${n} (the p99 includes the clock read that timed it)`,
   };
 }
 
@@ -181,7 +205,7 @@ async function scalingTargets(): Promise<TargetLine[]> {
   const moduleUrl = new URL('./workers/fault_cpu.js', import.meta.url).href;
   const run = async (inos: number[]) => {
     const start = new SharedArrayBuffer(4);
-    const args = (ino: number): FaultArgs => ({ ino, pages, ms: 1500, start, cpus: inos.length });
+    const args = (ino: number): FaultArgs => ({ ino, pages, ms: 700, start, cpus: inos.length });
     const out = await runOnCpus<{ faults: number; ns: number }>(
       machine,
       inos.map((ino, i) => ({ cpu: i, moduleUrl, fn: 'faultLoop', args: args(ino) })),
@@ -189,8 +213,17 @@ async function scalingTargets(): Promise<TargetLine[]> {
     );
     return out.reduce((s, r) => s + (r.faults * 1e9) / r.ns, 0);
   };
-  const one = await run([files[0]]);
-  const two = await run(files);
+  // Rounds alternate one CPU and two, so a noisy moment of the shared machine cannot sit
+  // under one side of the ratio only; the median round is judged.
+  const ones: number[] = [];
+  const ratios: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const one = await run([files[0]]);
+    ones.push(one);
+    ratios.push((await run(files)) / one);
+  }
+  const one = median(ones);
+  const two = one * median(ratios);
   const before = readLockClass(machine, 'tree_lock');
   const shared = await run([files[0], files[0]]);
   const after = readLockClass(machine, 'tree_lock');
