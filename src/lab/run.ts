@@ -22,7 +22,7 @@ import { RESULTS_FORMAT } from '../measure/results.js';
 import { monoNs } from '../util/clock.js';
 import { WorkloadError } from '../workload/errors.js';
 import { KERNEL_CPUS, mappingLength } from '../workload/check.js';
-import type { Configuration, ExpandedWorkload } from '../workload/expand.js';
+import { shardConfigs, type Configuration, type ExpandedWorkload } from '../workload/expand.js';
 import type { Workload } from '../workload/schema.js';
 import { CONTROL, PHASE_MEASURE, PHASE_WARMUP, STOP_DONE, STOP_INTERRUPTED, createControl, setPhase, setStop, totalProgress, waitCounter } from './control.js';
 import { startWatchdog } from './watchdog.js';
@@ -71,6 +71,8 @@ export class RunStalledError extends Error {
 }
 
 const POOL_WORKER = new URL('./pool_worker.js', import.meta.url);
+/** Machines kept for reuse across repeats and configurations (see runRepeat). */
+const MACHINES_KEPT = 2;
 /** How long CPU workers may take to start and set up before a run counts as failed. */
 const STARTUP_MS = 120_000;
 
@@ -98,7 +100,7 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
     return p;
   };
   const profile = profileOf(base.profile, '');
-  const configs = opts.shard ? expanded.configs.filter((_, i) => i % opts.shard!.count === opts.shard!.index - 1) : expanded.configs;
+  const configs = opts.shard ? shardConfigs(expanded.configs, opts.shard.index, opts.shard.count) : expanded.configs;
   // Every configuration's machine is checked before anything runs: a sweep must not fail at
   // its fortieth point for a device too small for its files.
   for (const c of configs) {
@@ -203,7 +205,11 @@ async function runRepeat(
   try {
     const key = JSON.stringify(config);
     s = setupMachine(w, config, setupCpu, policy, machines.get(key));
+    // Keep the two most recent machines (a sweep alternates between few shapes; each may hold
+    // gigabytes of device memory).
+    machines.delete(key);
     machines.set(key, s.machine);
+    if (machines.size > MACHINES_KEPT) machines.delete(machines.keys().next().value!);
   } catch (e) {
     if (isFsError(e, 'ENOSPC')) throw new WorkloadError(`configuration ${c.name}: device.size: ${w.device.size} bytes cannot hold the files (${(e as Error).message})`);
     throw e;
