@@ -8,12 +8,10 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { expandWorkload, readWorkload } from '../workload/expand.js';
 import { parseAssignment } from '../workload/paths.js';
 import { runWorkload, RunStalledError } from '../lab/run.js';
-import { writeRunFolder, formatRunTables } from '../measure/export.js';
+import { EXPORT_FORMATS, formatRunTables, parseExportFormats, writeRunFolder } from '../measure/export.js';
 import { EXIT_FAILED, UsageError } from './errors.js';
 import { startProgress } from './progress.js';
 
-const FORMATS = ['json', 'csv', 'hgrm', 'table'] as const;
-type Format = (typeof FORMATS)[number];
 
 interface RunArgs {
   workload: string;
@@ -41,16 +39,6 @@ export function parseShard(text: string | undefined): { index: number; count: nu
   return { index, count };
 }
 
-export function parseFormats(text: string): Set<Format> {
-  const out = new Set<Format>();
-  for (const f of text.split(',').map((s) => s.trim()).filter(Boolean)) {
-    if (!(FORMATS as readonly string[]).includes(f)) throw new UsageError(`--format: expected a comma-separated list of ${FORMATS.join(', ')}, got ${JSON.stringify(f)}`);
-    out.add(f as Format);
-  }
-  if (out.size === 0) throw new UsageError(`--format: expected at least one of ${FORMATS.join(', ')}`);
-  return out;
-}
-
 function checkCount(flag: string, v: number | undefined, min: number, max: number): void {
   if (v !== undefined && (!Number.isInteger(v) || v < min || v > max)) throw new UsageError(`${flag}: expected an integer from ${min} to ${max}, got ${v}`);
 }
@@ -75,7 +63,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('set', { type: 'string', array: true, default: [], describe: 'override a parameter: path=value (repeatable)' })
       .option('out', { type: 'string', describe: 'the run folder to write (default: results/runs/<workload>-<time>)' })
       .option('force', { type: 'boolean', default: false, describe: 'replace --out if it exists' })
-      .option('format', { type: 'string', default: FORMATS.join(','), describe: `exports to write: ${FORMATS.join(', ')}` })
+      .option('format', { type: 'string', default: EXPORT_FORMATS.join(','), describe: `exports to write: ${EXPORT_FORMATS.join(', ')}` })
       .option('repeats', { type: 'number', describe: 'repeats of each configuration (overrides run.repeats)' })
       .option('seed', { type: 'number', describe: 'random seed (overrides run.seed)' })
       .option('shard', { type: 'string', describe: 'run only slice I of N of the configurations (I/N); join slices with daxlab merge' })
@@ -88,7 +76,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .example('$0 run sweep.json --shard 2/4 --out part2', 'the second quarter of a sweep (then daxlab merge)')
       .example('$0 run my.json --attribute --format json,table', 'where the time of each operation went') as unknown as Argv<RunArgs>,
   handler: async (argv: ArgumentsCamelCase<RunArgs>) => {
-    const formats = parseFormats(argv.format);
+    const formats = parseExportFormats(argv.format);
     const shard = parseShard(argv.shard);
     checkCount('--repeats', argv.repeats, 1, 1000);
     checkCount('--seed', argv.seed, 0, 2 ** 31 - 1);

@@ -103,16 +103,6 @@ export class VmFault {
   readonly gangEnt = new Int32Array(1);
 }
 
-/** Fault counters of one CPU. */
-export interface FaultCounters {
-  pte: number;
-  pmd: number;
-  fallback: number;
-  major: number;
-  needDsync: number;
-  sigbus: number;
-}
-
 /**
  * ext4_dax_huge_fault() (xfs_filemap_huge_fault alike): a write fault opens a journal handle
  * around dax_iomap_fault(), retries after ENOSPC when committed frees may help, and finishes

@@ -3,7 +3,7 @@
 // main thread as the setup CPU. The CPU workers then mount the same file system and attach
 // the same mappings by reference.
 
-import { BLOCK_SIZE, PAGE_SIZE, resolveConfig, type MachineConfig } from '../machine/layout.js';
+import { PAGE_SIZE, resolveConfig, type MachineConfig } from '../machine/layout.js';
 import { createMachine, wipeMachine, type Machine } from '../machine/machine.js';
 import { attachCpu } from '../sync/cpu.js';
 import { PmemDevice } from '../pmem/device.js';
@@ -96,9 +96,4 @@ function makeFile(fs: Fs, f: WorkloadFile): number {
   }
   vfs_fsync(fs, ino, false);
   return ino;
-}
-
-/** Blocks the files need, for the error when the device is too small. */
-export function fileBlocks(w: Workload): number {
-  return w.files.reduce((s, f) => s + Math.ceil(f.size / BLOCK_SIZE), 0);
 }
