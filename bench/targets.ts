@@ -133,35 +133,6 @@ async function faultTargets(): Promise<TargetLine[]> {
   ];
 }
 
-async function storeTarget(): Promise<TargetLine> {
-  const { mm, ino } = faultRig(512);
-  const line = new Uint8Array(8).fill(7);
-  const hot = mmap(mm, ino, 256 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
-  for (let p = 0; p < 256; p++) hot.store(p * PAGE_SIZE, line);
-  let off = 0;
-  const B = 1000;
-  const [row] = await runBatched([
-    {
-      name: 'store',
-      batch: B,
-      fn: () => {
-        for (let i = 0; i < B; i++) {
-          hot.store(off, line);
-          off = (off + 4104) % (256 * PAGE_SIZE - 8);
-        }
-      },
-    },
-  ]);
-  return {
-    target: 'simulator speed: 8-byte stores to pages already writable',
-    figure: 1e9 / row.nsPerOp,
-    unit: 'stores/s',
-    goal: '>= 10,000,000',
-    pass: 1e9 / row.nsPerOp >= 1e7,
-    detail: `${fmt(row.nsPerOp)} ns per store at the median`,
-  };
-}
-
 /** A 10 µs injected cost: median and p99 error, one CPU (CPUs do not outnumber cores). */
 function delayTarget(): TargetLine {
   ndelayCalibrated();
@@ -282,7 +253,6 @@ export async function runTargets(log: (s: string) => void, extra: TargetLine[]):
     }
   };
   add(await faultTargets());
-  add(await storeTarget());
   add(extra);
   add(delayTarget());
   add(await scalingTargets());
