@@ -58,6 +58,7 @@ import { entryLockAcquired, entryLockReleased } from '../sync/waitqueue.js';
 import { inodeWord, readSize } from '../fs/ondisk.js';
 import { STEP, stepEnter, stepLeave } from '../measure/steps.js';
 import type { DaxMapping } from './writeback.js';
+import { dax_entry_index } from './entry_index.js';
 
 // vm_fault_t bits (include/linux/mm.h, 4.14).
 export const VM_FAULT_SIGBUS = 0x0002;
@@ -94,6 +95,8 @@ export class VmFault {
   pfn = 0;
   syncIndex = 0;
   syncPages = 1;
+  /** Where the entry grab_mapping_entry() locked sits: the page's index, or its PMD entry's. */
+  entryIndex = 0;
   /** Faults of this CPU that returned VM_FAULT_NEEDDSYNC (synchronous faults). */
   needDsync = 0;
   /** The step that failed, for the caller's error message. */
@@ -160,36 +163,70 @@ function dax_fault_is_synchronous(vmf: VmFault, flags: number): boolean {
 }
 
 /**
- * grab_mapping_entry(): the locked entry at index, inserting a locked empty one (of the
- * given size) when there is none. Returns the entry, or 0 when a PMD is wanted but PTE
- * entries already cover part of its range (the caller falls back).
+ * grab_mapping_entry(): the locked entry covering index, inserting a locked empty one (of
+ * the given size) when there is none; vmf.entryIndex says where the entry sits. A PTE
+ * fault locks a covering PMD entry (and maps one page of it), or first deletes it when it
+ * is empty or the zero page (pmd_downgrade). Returns 0 when a PMD is wanted but a PTE entry
+ * already covers part of its range (-EEXIST in the kernel: the caller falls back).
  */
 export function grab_mapping_entry(vmf: VmFault, index: number, pmd: boolean): number {
   const tree = vmf.mapping.tree;
-  tree.treeLock();
-  let entry = get_unlocked_mapping_entry(tree, index);
-  if (pmd && (entry === 0 || dax_is_pmd_entry(entry))) {
-    // A PMD entry may not cover pages that have PTE entries of their own.
-    if (entry === 0 && find_get_entries(tree, index + 1, 1, vmf.gangIdx, vmf.gangEnt) === 1 && vmf.gangIdx[0] < index + PG_PMD_NR) {
+  for (;;) {
+    tree.treeLock();
+    const slot = pmd ? index : dax_entry_index(tree, index);
+    let entry = get_unlocked_mapping_entry(tree, slot);
+    // Slept with tree_lock dropped: the covering entry may have changed (a PMD entry deleted,
+    // or a PMD entry inserted over a hole we saw): look again (the kernel's goto restart).
+    if (!pmd && dax_entry_index(tree, index) !== slot) {
       tree.treeUnlock();
-      return 0;
+      put_unlocked_mapping_entry(tree, slot, entry);
+      continue;
     }
-  } else if (pmd) {
+    if (pmd) {
+      if (entry !== 0 && !dax_is_pmd_entry(entry)) {
+        tree.treeUnlock();
+        put_unlocked_mapping_entry(tree, index, entry);
+        return 0;
+      }
+      // A PMD entry may not cover pages that have PTE entries of their own.
+      if (entry === 0 && find_get_entries(tree, index + 1, 1, vmf.gangIdx, vmf.gangEnt) === 1 && vmf.gangIdx[0] < index + PG_PMD_NR) {
+        tree.treeUnlock();
+        return 0;
+      }
+    } else if (entry !== 0 && dax_is_pmd_entry(entry) && (dax_is_empty_entry(entry) || dax_is_zero_entry(entry))) {
+      dax_pmd_downgrade(vmf, slot);
+      entry = 0;
+    }
+    vmf.entryIndex = entry === 0 ? index : slot;
+    if (entry === 0) {
+      entry = dax_radix_locked_entry(0, RADIX_DAX_EMPTY | (pmd ? RADIX_DAX_PMD : 0));
+      if (pmd) tree.markPmdEntries();
+      radix_tree_insert(tree, index, entry);
+      tree.treeUnlock();
+      entryLockAcquired(tree.cpu); // the empty entry is inserted locked: ours
+      return entry;
+    }
+    entry = lock_slot(tree, slot);
     tree.treeUnlock();
-    put_unlocked_mapping_entry(tree, index, entry);
-    return 0;
-  }
-  if (entry === 0) {
-    entry = dax_radix_locked_entry(0, RADIX_DAX_EMPTY | (pmd ? RADIX_DAX_PMD : 0));
-    if (pmd) tree.markPmdEntries();
-    radix_tree_insert(tree, index, entry);
-    tree.treeUnlock();
-    entryLockAcquired(tree.cpu); // the empty entry is inserted locked: ours
     return entry;
   }
-  entry = lock_slot(tree, index);
+}
+
+/**
+ * The pmd_downgrade of grab_mapping_entry() (tree_lock held, and held again on return): an
+ * empty or zero-page PMD entry over a page faulted as a PTE is locked, the huge zero page
+ * unmapped, and the entry deleted, so PTE entries can take its place. Nobody can insert in
+ * its range meanwhile: they find the PMD entry locked and wait for it.
+ */
+function dax_pmd_downgrade(vmf: VmFault, head: number): void {
+  const tree = vmf.mapping.tree;
+  const entry = lock_slot(tree, head);
   tree.treeUnlock();
-  return entry;
+  if (dax_is_zero_entry(entry)) vmf.mapping.unmap?.(head, PG_PMD_NR);
+  tree.treeLock();
+  radix_tree_delete(tree, head);
+  entryLockReleased(tree.cpu);
+  dax_wake_mapping_entry_waiter(tree, head, entry, true);
 }
 
 /**
@@ -222,24 +259,9 @@ function dax_load_hole(vmf: VmFault, index: number, entry: number, pages: number
   return VM_FAULT_NOPAGE;
 }
 
-/** dax_iomap_pte_fault(). */
+/** dax_iomap_pte_fault(): maps one page; a PMD entry covering it stays and is dirtied (fs/dax.c leaves it in the tree). */
 export function dax_iomap_pte_fault(vmf: VmFault): number {
-  const index = vmf.pgoff;
-  // A PMD entry covering the page serves it (fs/dax.c leaves a PMD in the tree and dirties it).
-  // (Skipped for a file that never had a PMD entry: the check, like the lookup it spares,
-  // is not atomic with grab_mapping_entry below, which is where PTE and PMD entries meet.)
-  const tree = vmf.mapping.tree;
-  let pmdEntry = 0;
-  if (tree.hasPmdEntries()) {
-    tree.treeLock();
-    pmdEntry = radix_tree_lookup(tree, index & ~PG_PMD_COLOUR);
-    tree.treeUnlock();
-  }
-  if (pmdEntry !== 0 && dax_is_pmd_entry(pmdEntry)) {
-    if (dax_is_empty_entry(pmdEntry) || dax_is_zero_entry(pmdEntry)) dax_pmd_downgrade(vmf, index & ~PG_PMD_COLOUR);
-    else if ((index & PG_PMD_COLOUR) !== 0) return faultOn(vmf, index & ~PG_PMD_COLOUR, PG_PMD_NR, true);
-  }
-  return faultOn(vmf, index, 1, false);
+  return faultOn(vmf, vmf.pgoff, 1, false);
 }
 
 /** dax_iomap_pmd_fault(): maps 2 MiB at once when the extent is 2 MiB aligned and contiguous, else falls back. */
@@ -250,9 +272,13 @@ export function dax_iomap_pmd_fault(vmf: VmFault): number {
 /** The common body of the PTE and PMD faults on `pages` pages from `index`. */
 function faultOn(vmf: VmFault, index: number, pages: number, pmd: boolean): number {
   const pos = index * PAGE_SIZE;
-  if (pos >= readSize(vmf.fs.mw, inodeWord(vmf.fs.g, vmf.ino))) return pmd ? VM_FAULT_FALLBACK : VM_FAULT_SIGBUS;
+  const maxPgoff = Math.ceil(readSize(vmf.fs.mw, inodeWord(vmf.fs.g, vmf.ino)) / PAGE_SIZE);
+  if (index >= maxPgoff) return VM_FAULT_SIGBUS;
+  // A PMD that would extend beyond the file size falls back (dax_iomap_pmd_fault).
+  if (pmd && index + PG_PMD_NR > maxPgoff) return VM_FAULT_FALLBACK;
   const entry = grab_mapping_entry(vmf, index, pmd);
   if (entry === 0) return VM_FAULT_FALLBACK;
+  const slot = vmf.entryIndex;
   const iomap = vmf.iomap;
   let keep = true;
   try {
@@ -275,7 +301,7 @@ function faultOn(vmf: VmFault, index: number, pages: number, pmd: boolean): numb
     if (iomap.type === IOMAP_MAPPED) {
       const pfn = iomap.blockno + (pos - iomap.offset) / PAGE_SIZE;
       const sync = dax_fault_is_synchronous(vmf, iomap.flags);
-      dax_insert_mapping_entry(vmf, index, entry, pfn, pmd ? RADIX_DAX_PMD : 0, vmf.write && !sync);
+      dax_insert_mapping_entry(vmf, slot, entry, pfn, pmd ? RADIX_DAX_PMD : 0, vmf.write && !sync);
       if (sync) {
         // Map nothing yet: the caller syncs the block map, then dax_finish_sync_fault maps it.
         vmf.pfn = pfn;
@@ -292,7 +318,7 @@ function faultOn(vmf: VmFault, index: number, pages: number, pmd: boolean): numb
     }
     return fsFault(vmf, new Error(`dax fault: unexpected iomap type ${iomap.type} for a ${vmf.write ? 'write' : 'read'}`));
   } finally {
-    if (keep) put_locked_mapping_entry(vmf.mapping.tree, index);
+    if (keep) put_locked_mapping_entry(vmf.mapping.tree, slot);
   }
 }
 
@@ -305,21 +331,6 @@ function dropLockedEntry(vmf: VmFault, index: number): boolean {
   entryLockReleased(tree.cpu);
   dax_wake_mapping_entry_waiter(tree, index, entry, true);
   return entry !== 0;
-}
-
-/**
- * The pmd_downgrade of grab_mapping_entry(): an empty or zero-page PMD entry over a page
- * that is faulted as a PTE is removed first, so PTE entries can take its place.
- */
-function dax_pmd_downgrade(vmf: VmFault, index: number): void {
-  const tree = vmf.mapping.tree;
-  tree.treeLock();
-  const entry = get_unlocked_mapping_entry(tree, index);
-  if (entry !== 0 && dax_is_pmd_entry(entry) && (dax_is_empty_entry(entry) || dax_is_zero_entry(entry))) {
-    radix_tree_delete(tree, index);
-  }
-  tree.treeUnlock();
-  put_unlocked_mapping_entry(tree, index, entry);
 }
 
 /**

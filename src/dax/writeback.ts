@@ -29,6 +29,7 @@ import {
   tag_pages_for_writeback,
 } from './radix_tree.js';
 import { checkVariant, type DaxVariant } from './variant.js';
+import { dax_entry_index } from './entry_index.js';
 import { dax_is_empty_entry, dax_is_zero_entry, dax_radix_order, dax_radix_pfn, daxEntryIsLocked } from './dax_entry.js';
 import { get_unlocked_mapping_entry, lock_slot, put_locked_mapping_entry, put_unlocked_mapping_entry } from './entry_lock.js';
 
@@ -77,9 +78,16 @@ export function dax_writeback_mapping_range(m: DaxMapping, start: number, end: n
     throw new RangeError(`writeback range: expected integers 0 <= start <= end, got ${start}..${end}`);
   }
   if (m.mode === 'big-hammer') return dax_flush_namespace(m);
-  const startIndex = Math.floor(start / PAGE_SIZE);
-  const endIndex = Math.floor(end / PAGE_SIZE);
   const tree = m.tree;
+  // A range that starts inside a PMD entry starts at that entry (the kernel's multiorder
+  // slot is found from any of its pages).
+  let startIndex = Math.floor(start / PAGE_SIZE);
+  if (tree.hasPmdEntries()) {
+    tree.treeLock();
+    startIndex = dax_entry_index(tree, startIndex);
+    tree.treeUnlock();
+  }
+  const endIndex = Math.floor(end / PAGE_SIZE);
   tag_pages_for_writeback(tree, startIndex, endIndex);
   const { indices, entries } = m;
   let index = startIndex;
