@@ -127,7 +127,8 @@ function ext4_dax_fault_locked(vmf: VmFault, pe: PeSize): number {
     let result: number;
     if (vmf.write) {
       file_update_time(vmf.fs, vmf.ino);
-      const h = ext4_journal_start(vmf.fs);
+      // __xfs_filemap_fault() opens no transaction: xfs_iomap_write_direct() allocates in its own.
+      const h = vmf.fs.personality === 'xfs' ? null : ext4_journal_start(vmf.fs);
       try {
         result = dax_iomap_fault(vmf, pe);
       } finally {
