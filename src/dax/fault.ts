@@ -46,7 +46,7 @@ import {
   dax_is_zero_entry,
   dax_radix_locked_entry,
 } from './dax_entry.js';
-import { find_get_entries, radix_tree_delete, radix_tree_insert, radix_tree_lookup, radix_tree_tag_set, radixTreeReplace } from './radix_tree.js';
+import { find_get_entries, radix_tree_delete, radix_tree_insert, radix_tree_tag_set, radixTreeReplace } from './radix_tree.js';
 import {
   dax_wake_mapping_entry_waiter,
   get_unlocked_mapping_entry,

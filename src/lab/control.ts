@@ -1,5 +1,4 @@
-// The run's control block: one small SharedArrayBuffer, apart from the machine, through
-// which the main thread and the CPU workers agree on phases and on when to stop, and in
+// The run's control block (laid out in machine/run_block.ts), through which the main thread and the CPU workers agree on phases and on when to stop, and in
 // which each CPU counts its operations (the progress bar and the watchdog read them).
 //
 // Phases: every CPU arrives (setup done) -> WARMUP: each does its unrecorded warm-up and
@@ -7,18 +6,7 @@
 // part: STOP_DONE when the counted CPUs finished or the duration passed, STOP_INTERRUPTED
 // on Ctrl-C (results are then partial).
 
-export const CONTROL = {
-  arrived: 0,
-  phase: 1,
-  stop: 2,
-  /** Stores done by every storer so far (a syncer's everyStores counts these). */
-  stores: 3,
-  warmedUp: 4,
-  finished: 5,
-  /** Storers still storing: a syncer paced by their stores stops once none is left. */
-  storersActive: 6,
-  progressBase: 8,
-} as const;
+import { CONTROL } from '../machine/run_block.js';
 
 export const PHASE_SETUP = 0;
 export const PHASE_WARMUP = 1;
@@ -29,10 +17,6 @@ export const STOP_DONE = 1;
 export const STOP_INTERRUPTED = 2;
 /** A CPU's role threw: the others stop at once and the run fails. */
 export const STOP_FAILED = 3;
-
-export function createControl(cpus: number): SharedArrayBuffer {
-  return new SharedArrayBuffer((CONTROL.progressBase + cpus) * 4);
-}
 
 /** A CPU's view of the control block. */
 export class Control {

@@ -4,6 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { attachMachine, type MachineDescriptor } from '../machine/machine.js';
 import { attachCpu, type Cpu } from '../sync/cpu.js';
+import { GATE } from '../machine/run_block.js';
 
 export interface CpuWorkerData {
   descriptor: MachineDescriptor;
@@ -12,7 +13,7 @@ export interface CpuWorkerData {
   moduleUrl: string;
   fn: string;
   args: unknown;
-  /** Int32 [arrived, go]: every CPU arrives, then waits for the main thread's go. */
+  /** The start gate (machine/run_block.ts): every CPU arrives, then waits for the main thread to open it. */
   gate: SharedArrayBuffer;
 }
 
@@ -25,7 +26,7 @@ const mod = (await import(data.moduleUrl)) as Record<string, CpuFunction>;
 const fn = mod[data.fn];
 if (typeof fn !== 'function') throw new Error(`${data.moduleUrl} has no function ${data.fn}`);
 const gate = new Int32Array(data.gate);
-Atomics.add(gate, 0, 1);
-Atomics.notify(gate, 0);
-Atomics.wait(gate, 1, 0);
+Atomics.add(gate, GATE.arrived, 1);
+Atomics.notify(gate, GATE.arrived);
+Atomics.wait(gate, GATE.open, 0);
 parentPort!.postMessage(await fn(cpu, data.args));

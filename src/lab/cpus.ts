@@ -4,6 +4,7 @@
 
 import { Worker } from 'node:worker_threads';
 import type { Machine } from '../machine/machine.js';
+import { GATE, createStartGate } from '../machine/run_block.js';
 
 /** The compiled CPU thread beside this module (tests, which load this file from source, pass dist's). */
 export const CPU_WORKER_URL = new URL('./cpu_worker.js', import.meta.url);
@@ -22,7 +23,7 @@ export async function runOnCpus<T = unknown>(
   jobs: CpuJob[],
   { timeoutMs = 60_000, workerUrl = CPU_WORKER_URL }: { timeoutMs?: number; workerUrl?: URL } = {},
 ): Promise<T[]> {
-  const gate = new SharedArrayBuffer(8);
+  const gate = createStartGate();
   const g = new Int32Array(gate);
   const workers = jobs.map(
     (job) =>
@@ -39,12 +40,12 @@ export async function runOnCpus<T = unknown>(
       }),
   );
   const released = (async () => {
-    while (Atomics.load(g, 0) < jobs.length) {
-      const r = Atomics.waitAsync(g, 0, Atomics.load(g, 0), 1000);
+    while (Atomics.load(g, GATE.arrived) < jobs.length) {
+      const r = Atomics.waitAsync(g, GATE.arrived, Atomics.load(g, GATE.arrived), 1000);
       if (r.async) await r.value;
     }
-    Atomics.store(g, 1, 1);
-    Atomics.notify(g, 1);
+    Atomics.store(g, GATE.open, 1);
+    Atomics.notify(g, GATE.open);
   })();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {

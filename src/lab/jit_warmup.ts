@@ -19,7 +19,8 @@ import { attachMm } from '../mm/mm.js';
 import { mmap, munmap } from '../mm/mmap.js';
 import { MAP_SHARED, MAP_SHARED_VALIDATE, MAP_SYNC, PROT_READ, PROT_WRITE, MS_SYNC } from '../mm/mman.js';
 import { OpLog } from './op_log.js';
-import { Control, createControl } from './control.js';
+import { Control } from './control.js';
+import { createControl } from '../machine/run_block.js';
 
 const PAGES = 256;
 /**

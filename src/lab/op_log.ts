@@ -7,7 +7,8 @@ import { CpuRecorders, type EncodedOps, type RecordedOpKind } from '../measure/h
 import { opBegin, opCommitCarriedOtherInodes, opEnd } from '../measure/steps.js';
 import { AttributionRecorder, type EncodedAttribution } from '../measure/attribution.js';
 import { nowNs } from '../util/clock.js';
-import { CONTROL, PHASE_MEASURE, type Control } from './control.js';
+import { PHASE_MEASURE, type Control } from './control.js';
+import { CONTROL } from '../machine/run_block.js';
 
 export interface IntervalOps {
   index: number;

@@ -3,8 +3,8 @@
 // operations start on time without burning a core through long pauses.
 
 import { nowNs } from '../util/clock.js';
+import { sleepMs } from '../util/sleep.js';
 
-const nap = new Int32Array(new SharedArrayBuffer(4));
 const SPIN_NS = 200_000;
 
 /** Returns at `untilNs` (nowNs time), or early once `stop()` says so. */
@@ -12,6 +12,6 @@ export function sleepUntil(untilNs: number, stop: () => boolean): void {
   for (;;) {
     const left = untilNs - nowNs();
     if (left <= 0 || stop()) return;
-    if (left > SPIN_NS) Atomics.wait(nap, 0, 0, Math.min(100, (left - SPIN_NS) / 1e6));
+    if (left > SPIN_NS) sleepMs(Math.min(100, (left - SPIN_NS) / 1e6));
   }
 }

@@ -10,7 +10,9 @@ import { attachMm } from '../mm/mm.js';
 import { kjournald2 } from '../journal/kjournald.js';
 import { RadixTree } from '../dax/radix_tree.js';
 import { setAttributing } from '../measure/steps.js';
-import { Control, CONTROL, PHASE_WARMUP, STOP_FAILED, setStop } from './control.js';
+import { Control, PHASE_WARMUP, STOP_FAILED, setStop } from './control.js';
+import { CONTROL } from '../machine/run_block.js';
+import { sleepMs } from '../util/sleep.js';
 import { OpLog } from './op_log.js';
 import { RoleContext } from './roles/context.js';
 import { faulter } from './roles/faulter.js';
@@ -33,7 +35,7 @@ function holdTreeLockForever(ctx: RoleContext): never {
   const name = 'mapping' in role && role.mapping !== undefined ? role.mapping : Object.keys(ctx.task.vmas)[0];
   new RadixTree(ctx.cpu, ctx.vma(name).ino).treeLock();
   ctx.finishWarmup();
-  for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+  for (;;) sleepMs(Infinity);
 }
 
 export default function runCpuTask(task: CpuTask): CpuTaskResult {

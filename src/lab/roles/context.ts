@@ -7,7 +7,8 @@ import type { Mm } from '../../mm/mm.js';
 import type { Vma } from '../../mm/memory.js';
 import { attachVma } from '../../mm/mmap.js';
 import { seededRng, type Rng } from '../../util/rng.js';
-import { CONTROL, PHASE_MEASURE, type Control } from '../control.js';
+import { PHASE_MEASURE, type Control } from '../control.js';
+import { CONTROL } from '../../machine/run_block.js';
 import type { OpLog } from '../op_log.js';
 import type { CpuTask } from '../task.js';
 

@@ -6,7 +6,7 @@
 import { PAGE_SIZE } from '../../machine/layout.js';
 import { vfs_fsync } from '../../fs/inode.js';
 import type { StorerRole } from '../../workload/schema.js';
-import { CONTROL } from '../control.js';
+import { CONTROL } from '../../machine/run_block.js';
 import { sleepUntil } from '../pace.js';
 import type { RoleContext } from './context.js';
 

@@ -4,7 +4,7 @@
 import { MS_SYNC } from '../../mm/mman.js';
 import { vfs_fsync } from '../../fs/inode.js';
 import type { SyncerRole } from '../../workload/schema.js';
-import { CONTROL } from '../control.js';
+import { CONTROL } from '../../machine/run_block.js';
 import { sleepUntil } from '../pace.js';
 import type { RoleContext } from './context.js';
 

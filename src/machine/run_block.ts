@@ -1,0 +1,37 @@
+// The small shared blocks a run or a test job needs beside the machine, laid out here so
+// that every SharedArrayBuffer CPUs share comes from machine/ (the machine's own regions are
+// in layout.ts). They are per run, not per machine: a machine is reused across repeats.
+//
+// The run control block: the main thread and the CPU workers agree on phases and on when to
+// stop through it, and each CPU counts its operations in it (the progress bar and the
+// watchdog read them). lab/control.ts is its one user.
+
+export const CONTROL = {
+  arrived: 0,
+  phase: 1,
+  stop: 2,
+  /** Stores done by every storer so far (a syncer's everyStores counts these). */
+  stores: 3,
+  warmedUp: 4,
+  finished: 5,
+  /** Storers still storing: a syncer paced by their stores stops once none is left. */
+  storersActive: 6,
+  /** One operation count per CPU from here. */
+  progressBase: 8,
+} as const;
+
+/** The control block of a run with `cpus` CPUs. */
+export function createControl(cpus: number): SharedArrayBuffer {
+  if (!(Number.isInteger(cpus) && cpus >= 1)) throw new RangeError(`cpus: expected an integer >= 1, got ${cpus}`);
+  return new SharedArrayBuffer((CONTROL.progressBase + cpus) * Int32Array.BYTES_PER_ELEMENT);
+}
+
+/** The start gate of lab/cpus.ts: CPU threads count themselves in, then sleep until it opens. */
+export const GATE = {
+  arrived: 0,
+  open: 1,
+} as const;
+
+export function createStartGate(): SharedArrayBuffer {
+  return new SharedArrayBuffer(Object.keys(GATE).length * Int32Array.BYTES_PER_ELEMENT);
+}
