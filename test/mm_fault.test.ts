@@ -381,6 +381,9 @@ describe('the checker', () => {
     const v = checkSyncedRange(s.mm, s.ino, 0, PAGE_SIZE);
     expect(v).toContain(`inode ${s.ino} page 0 (block ${pte_pfn(vma.pte(0))}): 4 dirty cache lines after the sync`);
     expect(v).toContain(`inode ${s.ino}: still datasync-dirty after the sync`);
+    // `only` skips the pages stored to since the sync (here: all of them); metadata: false the inode.
+    expect(checkSyncedRange(s.mm, s.ino, 0, PAGE_SIZE, { only: (lblk) => lblk !== 0 })).toEqual([`inode ${s.ino}: still datasync-dirty after the sync`]);
+    expect(checkSyncedRange(s.mm, s.ino, 0, PAGE_SIZE, { only: (lblk) => lblk !== 0, metadata: false })).toEqual([]);
     vma.msync(0, PAGE_SIZE);
     expect(checkSyncedRange(s.mm, s.ino, 0, 16 * PAGE_SIZE)).toEqual([]);
   });
