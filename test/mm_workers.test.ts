@@ -11,7 +11,8 @@ import { runCpus } from './support/workers.js';
 import { startCommitThread } from './support/commit_thread.js';
 import { fsckImage, recoveredImage } from './workers/fs_support.js';
 import { makeFile, setupMm } from './workers/mm_support.js';
-import { LINE, pauseWords, type MsyncerResult, type StorerResult } from './workers/mm_scenarios.js';
+import { pauseWords } from './workers/pause.js';
+import { LINE, type MsyncerResult, type StorerResult } from './workers/mm_scenarios.js';
 
 const PAGES = 64;
 

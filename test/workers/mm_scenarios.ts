@@ -7,7 +7,7 @@
 //  - the msync itself runs while the storers store (the race between writeback and write
 //    faults is what remove-on-writeback gets wrong, so it must stay possible);
 //  - then the msync CPU stops the storers through a shared pause word they poll between two
-//    stores (never inside a store or fault; see pauseWords), so no fault, store or writeback
+//    stores (never inside a store or fault; see pause.ts), so no fault, store or writeback
 //    is in flight for the checkers (kjournald2 may still commit: that only makes more durable).
 //    checkIndex, checkMm and checkSyncMappings hold at any such quiet point;
 //  - checkSyncedRange (no dirty line in the range after msync returned, "nothing stored
@@ -29,6 +29,7 @@ import type { VmaRef } from '../../src/mm/memory.js';
 import { checkMm, checkSyncMappings, checkSyncedRange } from '../../src/mm/check.js';
 import { checkIndex } from '../../src/dax/radix_tree.js';
 import { PAGE_SIZE } from '../../src/machine/layout.js';
+import { pausePoint, pauseStorers, resumeStorers } from './pause.js';
 
 export const LINE = 64;
 
@@ -45,7 +46,7 @@ export interface StorerArgs {
   variant?: DaxVariant;
   /** Int32 [storers done]. */
   done: SharedArrayBuffer;
-  /** Int32 [pauseWords(storers)]: the msync CPU stops the storers to check invariants (see pauseWords). */
+  /** Int32 [pauseWords(storers)]: the msync CPU stops the storers to check invariants (pause.ts). */
   pause: SharedArrayBuffer;
   /** Int32 per page of the mapping: set to 1 after each store to the page returns (the msync CPU clears them). */
   touched: SharedArrayBuffer;
@@ -71,8 +72,7 @@ export function storer(cpu: Cpu, a: StorerArgs): StorerResult {
     const pause = new Int32Array(a.pause);
     const touched = new Int32Array(a.touched);
     for (let r = 0; r < a.rounds; r++) {
-      const g = Atomics.load(pause, 0);
-      if (g !== 0) waitWhilePaused(pause, a.k, g);
+      pausePoint(pause, a.k);
       x ^= x << 13;
       x ^= x >>> 17;
       x ^= x << 5;
@@ -114,38 +114,6 @@ export interface MsyncerResult {
   metadataChecks: number;
   /** What the checkers found (first few), each prefixed with the pass it was found after. */
   violations: string[];
-}
-
-// The pause word, Int32 [pause generation (0: none), acknowledgements made, then per storer k
-// the last generation it acknowledged]. A storer acknowledges a generation only at the top
-// of its loop, between two stores, and then stores nothing until the generation changes; so
-// when every storer not done has acknowledged the current generation, none is storing, and a
-// storer still waking up from an earlier pause cannot be mistaken for a paused one.
-export const pauseWords = (storers: number): number => 2 + storers;
-
-/** Storer k between two operations, pause generation g requested: acknowledges it and sleeps until it ends. */
-function waitWhilePaused(pause: Int32Array, k: number, g: number): void {
-  Atomics.store(pause, 2 + k, g);
-  Atomics.add(pause, 1, 1);
-  Atomics.notify(pause, 1);
-  while (Atomics.load(pause, 0) === g) Atomics.wait(pause, 0, g, 100);
-}
-
-/** Stops the storers between two stores: returns once every storer not yet done acknowledged a new pause generation. */
-function pauseStorers(pause: Int32Array, done: Int32Array, storers: number, g: number): void {
-  Atomics.store(pause, 0, g);
-  for (;;) {
-    const acks = Atomics.load(pause, 1);
-    let paused = 0;
-    for (let k = 0; k < storers; k++) if (Atomics.load(pause, 2 + k) === g) paused++;
-    if (paused + Atomics.load(done, 0) >= storers) return;
-    Atomics.wait(pause, 1, acks, 100);
-  }
-}
-
-function resumeStorers(pause: Int32Array): void {
-  Atomics.store(pause, 0, 0);
-  Atomics.notify(pause, 0);
 }
 
 /**
