@@ -185,6 +185,7 @@ describe('MAP_SYNC', () => {
     expect(vma.sync).toBe(true);
     const before = commits(s);
     vma.store(2 * PAGE_SIZE, new Uint8Array(64).fill(0x7e));
+    expect(s.mm.vmf.needDsync).toBe(1); // the fault went the synchronous way
     expect(commits(s)).toBeGreaterThan(before);
     const tid = s.fs.inodes[s.ino * FS_INODE.stride + (p === 'xfs' ? FS_INODE.lastLsn : FS_INODE.i_datasync_tid)];
     expect(jbd2_transaction_committed(s.fs.journal!, tid)).toBe(true);
@@ -203,6 +204,8 @@ describe('MAP_SYNC', () => {
     const vma = mmap(s.mm, s.ino, 16 * PAGE_SIZE, RW, MAP_SHARED_VALIDATE | MAP_SYNC, 0);
     const before = commits(s);
     vma.store(7 * PAGE_SIZE, new Uint8Array(8).fill(1));
+    expect(s.mm.counters.writeFaults).toBe(1);
+    expect(s.mm.vmf.needDsync).toBe(0); // iomap_begin reported nothing to sync: no VM_FAULT_NEEDDSYNC
     expect(commits(s)).toBe(before);
     expect(pte_write(vma.pte(7))).toBe(true);
     expect(sound(s)).toEqual([]);
