@@ -15,6 +15,7 @@ import { checkMm, checkSyncMappings, checkSyncedRange } from '../src/mm/check.js
 import { unmap_mapping_range } from '../src/mm/rmap.js';
 import { fsckImage, recoveredImage } from './workers/fs_support.js';
 import { makeFile, setupMm, type FileState, type MmSetup } from './workers/mm_support.js';
+import { FsError } from '../src/fs/errno.js';
 
 const RW = PROT_READ | PROT_WRITE;
 
@@ -148,6 +149,47 @@ describe('bad accesses give typed signals and leave the index consistent', () =>
     const e = caught(() => vma.store(0, new Uint8Array(1)));
     expect(e.signal).toBe('SIGBUS');
     expect((e.cause as { code?: string }).code).toBe('ENOSPC');
+    expect(sound(s)).toEqual([]);
+  });
+
+  it('a length that is not a non-negative integer is EINVAL, a bad offset SIGSEGV, a bad VMA reference SIGSEGV', () => {
+    const s = env('written');
+    const vma = mmap(s.mm, s.ino, 16 * PAGE_SIZE, RW, MAP_SHARED, 0);
+    vma.store(PAGE_SIZE, new Uint8Array(64).fill(1));
+    const ops: [string, () => unknown][] = [
+      ['load, negative length', () => vma.load(0, -1)],
+      ['load, fractional length', () => vma.load(0, 1.5)],
+      ['load, NaN length', () => vma.load(0, NaN)],
+      ['flushUser, negative length', () => vma.flushUser(0, -64)],
+      ['flushUser, fractional length', () => vma.flushUser(0, 0.5)],
+    ];
+    for (const [what, f] of ops) {
+      let got: unknown;
+      try {
+        f();
+      } catch (e) {
+        got = e;
+      }
+      expect(got instanceof FsError && got.code === 'EINVAL', `${what}: ${String(got)}`).toBe(true);
+      expect(sound(s)).toEqual([]);
+    }
+    const segv: (() => unknown)[] = [
+      () => vma.load(0.5, 1),
+      () => vma.load(0, 2 ** 40), // checked before the array is made
+      () => vma.store(1.5, new Uint8Array(1)),
+      () => vma.flushUser(-64, 64),
+      () => attachVma(s.mm, { id: 99, gen: 1 }),
+      () => attachVma(s.mm, { id: -1, gen: 1 }),
+      () => attachVma(s.mm, { id: 0.5, gen: 1 }),
+    ];
+    for (const f of segv) {
+      expect(caught(f)).toMatchObject({ signal: 'SIGSEGV', siCode: 'SEGV_MAPERR' });
+      expect(sound(s)).toEqual([]);
+    }
+    expect(s.mm.counters.sigsegv).toBe(4); // the accesses; a bad reference is no access of this VMA
+    // pte() is an internal helper: a RangeError naming its argument and range.
+    expect(() => vma.pte(99)).toThrow(new RangeError('pte: expected a page from 0 to 15, got 99'));
+    expect(vma.load(PAGE_SIZE, 2)).toEqual(new Uint8Array([1, 1]));
     expect(sound(s)).toEqual([]);
   });
 

@@ -10,7 +10,8 @@
 //   EINVAL       offset not a multiple of the page size (sys_mmap); a length of 0; a
 //                mapping type (flags & MAP_TYPE) other than MAP_SHARED, MAP_PRIVATE or
 //                MAP_SHARED_VALIDATE; MAP_GROWSDOWN on a file; MAP_HUGETLB on a file that is
-//                not hugetlbfs; arguments that are not non-negative integers (the lab's).
+//                not hugetlbfs; arguments that are not non-negative integers, and an
+//                openFlags other than O_RDONLY, O_WRONLY or O_RDWR (the lab's).
 //   ENOENT       no such inode (the lab's file handle is an inode number; the kernel says EBADF).
 //   EOVERFLOW    offset + length past the largest file (file_mmap_ok).
 //   EOPNOTSUPP   MAP_SHARED_VALIDATE with a flag outside LEGACY_MAP_MASK | MAP_SYNC (ext4's
@@ -114,7 +115,7 @@ export function mmap(mm: Mm, ino: number, length: number, prot: number, flags: n
   checkArg('offset', offset, Number.MAX_SAFE_INTEGER);
   const openFlags = opts.openFlags ?? O_RDWR;
   if (openFlags !== O_RDONLY && openFlags !== O_WRONLY && openFlags !== O_RDWR) {
-    throw new RangeError(`mmap: openFlags: expected O_RDONLY, O_WRONLY or O_RDWR, got ${String(openFlags)}`);
+    throw new FsError('EINVAL', `mmap: openFlags: expected O_RDONLY, O_WRONLY or O_RDWR, got ${String(openFlags)}`);
   }
   const fmodeRead = (openFlags & O_ACCMODE) !== O_WRONLY;
   const fmodeWrite = (openFlags & O_ACCMODE) !== O_RDONLY;
@@ -237,11 +238,14 @@ function mm_populate(vma: Vma): void {
 
 /**
  * Attaches this CPU to a mapping made on another CPU (threads of one process share their
- * mappings). SIGSEGV as an MmFault when it is not mapped any more.
+ * mappings). SIGSEGV as an MmFault when it is not mapped any more, or the reference names no
+ * VMA slot at all (a reference is the lab's stand-in for an address in the mapping).
  */
 export function attachVma(mm: Mm, ref: VmaRef): Vma {
   const slots = mm.cpu.machine.config.vmas;
-  if (!Number.isInteger(ref.id) || ref.id < 0 || ref.id >= slots) throw new RangeError(`attachVma: id: expected an integer from 0 to ${slots - 1}, got ${String(ref.id)}`);
+  if (!Number.isInteger(ref.id) || ref.id < 0 || ref.id >= slots) {
+    throw new MmFault('SIGSEGV', 'SEGV_MAPERR', 0, `vma ${String(ref.id)} is no VMA slot (the machine has ${slots}, 0 to ${slots - 1}): nothing is mapped there`);
+  }
   const vmas = mm.vmas;
   const at = ref.id * VMA.stride;
   vma_start_read(vmas, at);
