@@ -133,6 +133,8 @@ describe('mmap validation', () => {
   });
 
   it('plain MAP_SHARED silently drops flags it does not know, MAP_SYNC among them', () => {
+    // The documented behaviour (issue 6, mmap(2)); the kernel's do_mmap() sets VM_SYNC here,
+    // and ->mmap then refuses a non-DAX file (src/mm/mmap.ts's header).
     const s = env();
     for (const extra of [MAP_SYNC, 1 << 10, MAP_FIXED_NOREPLACE, 0x80000000]) {
       const v = mmap(s.mm, s.ino, LEN, RW, (MAP_SHARED | extra) >>> 0, 0, { dax: false });

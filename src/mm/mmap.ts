@@ -21,10 +21,19 @@
 //                mapping of a file not opened for reading.
 //   ENOMEM       no free VMA slot (map_count over its limit) or no room in the PTE pool.
 //   ENODEV       the inode has no mapping index (inode >= the machine's `mappings`).
-// Plain MAP_SHARED drops every flag outside LEGACY_MAP_MASK first, MAP_SYNC included, so it
-// never sets VM_SYNC. MAP_PRIVATE validates no flags at all; MAP_SYNC there sets VM_SYNC as
-// calc_vm_flag_bits() does (EOPNOTSUPP on a non-DAX file, harmless on a DAX one: private
-// write faults copy, they never take the synchronous path).
+// MAP_SYNC with plain MAP_SHARED is silently ignored: no VM_SYNC, and no EOPNOTSUPP on a
+// file that is not DAX. That is the documented behaviour issue 6 asks for (mmap(2); patch 12
+// of seed 002, "mm: Define MAP_SYNC and VM_SYNC flags": "silently ignored for everything
+// else"), but not what the kernel's code does. do_mmap() computes vm_flags with
+// calc_vm_flag_bits(flags) before its MAP_SHARED case masks flags with LEGACY_MAP_MASK, and
+// calc_vm_flag_bits() has turned MAP_SYNC into VM_SYNC since that patch (4.15); the mask only
+// keeps MAP_SHARED clear of the EOPNOTSUPP check of unknown flags. So on 4.15 and on today's
+// kernels MAP_SHARED | MAP_SYNC does set VM_SYNC: a DAX file gets synchronous faults, and
+// ->mmap refuses a file that is not DAX with EOPNOTSUPP (ext4_file_mmap's and xfs_file_mmap's
+// IS_DAX test in 4.15, daxdev_mapping_supported() today). The lab masks before it computes
+// vm_flags instead (see vmFlagsFrom in mmap()). MAP_PRIVATE validates no flags at all; MAP_SYNC
+// there sets VM_SYNC as calc_vm_flag_bits() does (EOPNOTSUPP on a non-DAX file, harmless on a
+// DAX one: private write faults copy, they never take the synchronous path).
 //
 // Lab limits, reported as EOPNOTSUPP: MAP_ANONYMOUS (no anonymous memory), and MAP_PRIVATE
 // with PROT_WRITE (copy-on-write of a DAX page into anonymous memory is not modelled).
@@ -137,7 +146,9 @@ export function mmap(mm: Mm, ino: number, length: number, prot: number, flags: n
   const len = Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;
   if (len > MAX_MAPPING_BYTES) throw new FsError('ENOMEM', `mmap: ${len} bytes is more than the lab maps at once (${MAX_MAPPING_BYTES})`);
   const type = flags & MAP_TYPE;
-  // MAP_SHARED silently drops the flags it does not know (MAP_SYNC among them) before vm_flags are made.
+  // The lab's order, not do_mmap's: plain MAP_SHARED drops the flags outside LEGACY_MAP_MASK
+  // (MAP_SYNC among them) before vm_flags are made, so MAP_SYNC is ignored as documented. The
+  // kernel masks only after calc_vm_flag_bits() and so sets VM_SYNC (see the header).
   const vmFlagsFrom = type === MAP_SHARED ? (flags & LEGACY_MAP_MASK) >>> 0 : flags;
   let vmFlags = calc_vm_prot_bits(prot) | calc_vm_flag_bits(vmFlagsFrom) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
   if (opts.huge === true) vmFlags |= VM_HUGEPAGE;
