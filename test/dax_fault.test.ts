@@ -98,7 +98,9 @@ describe('DAX faults', () => {
     write.tree.treeUnlock();
   });
 
-  it('inserts a clean entry on a read fault and dirties it on the write fault (dax_pfn_mkwrite)', () => {
+  // The write-protect fault goes through ext4_dax_huge_fault -> dax_iomap_fault, as 4.15's
+  // ->pfn_mkwrite does (ext4_dax_fault, xfs_filemap_pfn_mkwrite): no separate dax_pfn_mkwrite.
+  it('inserts a clean entry on a read fault; the write fault on the present read-only page tags it DIRTY and maps it writable', () => {
     const env = fileSetup('ext4', 'written');
     const vma = new TestVma(false, 16);
     const { tree } = fault(env, vma, 5, false);

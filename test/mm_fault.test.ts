@@ -386,18 +386,20 @@ describe('PMD mappings', () => {
   });
 });
 
-describe('known gaps in dax/ (flip to it() once fixed)', () => {
-  // dax_insert_mapping_entry() replaces a zero-page entry with the block without
-  // unmap_mapping_range() of the zero page (the kernel does it there), so another VMA that
-  // read the hole keeps reading zeroes after a store through this one allocated the block.
+describe('a block replacing a hole another VMA mapped as the zero page', () => {
+  // dax_insert_mapping_entry() unmaps the zero page (unmap_mapping_range) when a block
+  // replaces a zero-page entry, so every VMA that read the hole faults again and sees the store.
   it('a store through one VMA is seen through another that mapped the hole as the zero page', () => {
     const s = env('empty');
     const a = mmap(s.mm, s.ino, 16 * PAGE_SIZE, RW, MAP_SHARED, 0);
     const b = mmap(s.mm, s.ino, 16 * PAGE_SIZE, RW, MAP_SHARED, 0);
     expect(a.load(3 * PAGE_SIZE, 1)).toEqual(new Uint8Array([0]));
+    expect(pte_pfn(a.pte(3))).toBe(ZERO_PFN);
     b.store(3 * PAGE_SIZE, new Uint8Array([5]));
-    expect(checkMm(s.mm)).toEqual([]); // today: "read-only PTE maps the zero page, its entry ... block N"
+    expect(a.pte(3)).toBe(0); // a's zero-page PTE was zapped
+    expect(checkMm(s.mm)).toEqual([]);
     expect(a.load(3 * PAGE_SIZE, 1)).toEqual(new Uint8Array([5]));
+    expect(pte_pfn(a.pte(3))).toBe(pte_pfn(b.pte(3)));
   });
 });
 
