@@ -132,9 +132,9 @@ describe('dax_writeback_mapping_range', () => {
   });
 
   it('the remove-on-writeback variant leaves a writable page with no entry (seed 000), found by the checks after a writeback', async () => {
-    // The race needs a fault between the write-protect and the removal: a few tries at most.
+    // The race needs a fault between the write-protect and the removal: about 3 runs in 4 find it.
     let found: string[] = [];
-    for (let attempt = 0; attempt < 8 && found.length === 0; attempt++) found = (await raceRun('remove-on-writeback')).duringRun;
+    for (let attempt = 0; attempt < 12 && found.length === 0; attempt++) found = (await raceRun('remove-on-writeback')).duringRun;
     expect(found.some((v) => /writable but no entry|dirty lines after the writeback/.test(v))).toBe(true);
   });
 });

@@ -126,7 +126,7 @@ export function writebacker(cpu: Cpu, a: Args): WritebackerResult {
       const dirty = dev.dirtyLines((a.firstPfn + p) * PAGE_SIZE, PAGE_SIZE);
       if (dirty !== 0) found.push(`page ${p}: ${dirty} dirty lines after the writeback, nothing stored since it began`);
     }
-    resumeStorers(pause);
+    resumeStorers(pause, stop, 2, out.passes);
     Atomics.store(stop, 1, out.passes);
     for (const v of found) if (out.violations.length < 10) out.violations.push(`after writeback ${out.passes}: ${v}`);
   }

@@ -148,7 +148,7 @@ export function msyncer(cpu: Cpu, a: MsyncerArgs): MsyncerResult {
     if (marked < vma.pages) out.rangeChecks++;
     out.pagesChecked += vma.pages - marked;
     out.checks++;
-    resumeStorers(pause);
+    resumeStorers(pause, done, a.storers, out.passes);
     for (const v of found) if (out.violations.length < 10) out.violations.push(`after msync ${out.passes}: ${v}`);
   }
   return out;
