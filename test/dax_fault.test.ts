@@ -6,15 +6,19 @@ import type { FsPersonality } from '../src/fs/ondisk.js';
 import { radix_tree_lookup, radix_tree_tag_get } from '../src/dax/radix_tree.js';
 import { dax_is_empty_entry, dax_is_pmd_entry, dax_is_zero_entry, dax_radix_pfn, daxEntryIsLocked } from '../src/dax/dax_entry.js';
 import { DaxMapping, daxWritebackHook } from '../src/dax/writeback.js';
+import { ext4_journal_start, ext4_journal_stop } from '../src/fs/super.js';
 import {
   PE_SIZE_PMD,
   PE_SIZE_PTE,
   VM_FAULT_FALLBACK,
   VM_FAULT_MAJOR,
+  VM_FAULT_NEEDDSYNC,
   VM_FAULT_NOPAGE,
   VM_FAULT_SIGBUS,
   VmFault,
   ZERO_PFN,
+  dax_finish_sync_fault,
+  dax_iomap_fault,
   dax_iomap_pmd_fault,
   ext4_dax_huge_fault,
   type PeSize,
@@ -94,7 +98,9 @@ describe('DAX faults', () => {
     write.tree.treeUnlock();
   });
 
-  it('inserts a clean entry on a read fault and dirties it on the write fault (dax_pfn_mkwrite)', () => {
+  // The write-protect fault goes through ext4_dax_huge_fault -> dax_iomap_fault, as 4.15's
+  // ->pfn_mkwrite does (ext4_dax_fault, xfs_filemap_pfn_mkwrite): no separate dax_pfn_mkwrite.
+  it('inserts a clean entry on a read fault; the write fault on the present read-only page tags it DIRTY and maps it writable', () => {
     const env = fileSetup('ext4', 'written');
     const vma = new TestVma(false, 16);
     const { tree } = fault(env, vma, 5, false);
@@ -119,13 +125,60 @@ describe('DAX faults', () => {
       const env = fileSetup(p, 'empty');
       const vma = new TestVma(true, 16);
       const before = commits(env);
-      const { r } = fault(env, vma, 2, true);
+      const { r, vmf } = fault(env, vma, 2, true);
       expect(r & VM_FAULT_NOPAGE).toBeTruthy();
+      expect(vmf.needDsync).toBe(1); // dax_iomap_fault returned NEEDDSYNC, dax_finish_sync_fault mapped it
       expect(commits(env)).toBeGreaterThan(before);
       expect(inode_datasync_dirty(env.fs, env.ino)).toBe(false);
       expect(vma.writable(2)).toBe(true);
       // A crash now keeps the block mapped, so the flushed store is in the file.
       expect(storeFlushCrash(env, vma, 2)).toBe(true);
+    });
+
+    it('a NEEDDSYNC return leaves the page unmapped and its entry clean until dax_finish_sync_fault', () => {
+      const env = fileSetup(p, 'empty');
+      const vma = new TestVma(true, 16);
+      const vmf = new VmFault();
+      vmf.vma = vma;
+      vmf.mapping = new DaxMapping(env.fs.cpu, env.dev, env.ino);
+      vmf.fs = env.fs;
+      vmf.ino = env.ino;
+      vmf.pgoff = 2;
+      vmf.write = true;
+      const tree = vmf.mapping.tree;
+      const entryState = () => {
+        tree.treeLock();
+        try {
+          const entry = radix_tree_lookup(tree, 2);
+          return { entry, dirty: radix_tree_tag_get(tree, 2, PAGECACHE_TAG_DIRTY) };
+        } finally {
+          tree.treeUnlock();
+        }
+      };
+      const before = commits(env);
+      // The first half of ext4_dax_huge_fault: dax_iomap_fault inside a journal handle.
+      const h = ext4_journal_start(env.fs);
+      const r = dax_iomap_fault(vmf, PE_SIZE_PTE);
+      ext4_journal_stop(env.fs, h);
+      expect(r & VM_FAULT_NEEDDSYNC).toBe(VM_FAULT_NEEDDSYNC);
+      expect(vmf.needDsync).toBe(1);
+      // Nothing is mapped yet, and the entry for the new block is in the index but clean and unlocked.
+      expect(vma.ptes[2]).toBe(0);
+      const mid = entryState();
+      expect(mid.entry).not.toBe(0);
+      expect(dax_is_empty_entry(mid.entry) || dax_is_zero_entry(mid.entry) || daxEntryIsLocked(mid.entry)).toBe(false);
+      expect(dax_radix_pfn(mid.entry)).toBe(vmf.pfn);
+      expect(mid.dirty).toBe(false);
+      // The allocation is not durable yet: nothing was committed for it.
+      expect(inode_datasync_dirty(env.fs, env.ino)).toBe(true);
+      expect(commits(env)).toBe(before);
+      // The second half: sync the range, then dirty the entry and map the page writable.
+      expect(dax_finish_sync_fault(vmf, PE_SIZE_PTE)).toBe(VM_FAULT_NOPAGE);
+      expect(commits(env)).toBeGreaterThan(before);
+      expect(inode_datasync_dirty(env.fs, env.ino)).toBe(false);
+      expect(vma.writable(2)).toBe(true);
+      expect(vma.pfnAt(2)).toBe(vmf.pfn);
+      expect(entryState().dirty).toBe(true);
     });
 
     it('the mapsync-no-sync variant returns with the block map still volatile, and a crash loses the store', () => {
@@ -141,7 +194,8 @@ describe('DAX faults', () => {
     it('a write fault into a fallocated file waits for the unwritten-to-written conversion to commit', () => {
       const env = fileSetup(p, 'fallocated');
       const before = commits(env);
-      fault(env, new TestVma(true, 16), 7, true);
+      const { vmf } = fault(env, new TestVma(true, 16), 7, true);
+      expect(vmf.needDsync).toBe(1);
       expect(commits(env)).toBeGreaterThan(before);
       expect(inode_datasync_dirty(env.fs, env.ino)).toBe(false);
     });
@@ -150,7 +204,8 @@ describe('DAX faults', () => {
       const env = fileSetup(p, 'written');
       const before = commits(env);
       const vma = new TestVma(true, 16);
-      fault(env, vma, 7, true);
+      const { vmf } = fault(env, vma, 7, true);
+      expect(vmf.needDsync).toBe(0); // no IOMAP_F_DIRTY: no VM_FAULT_NEEDDSYNC, nothing to sync
       expect(commits(env)).toBe(before);
       expect(vma.writable(7)).toBe(true);
     });

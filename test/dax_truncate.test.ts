@@ -9,6 +9,13 @@ import { PE_SIZE_PMD, PE_SIZE_PTE, VmFault, ext4_dax_huge_fault, type PeSize } f
 import type { DaxVariant } from '../src/dax/variant.js';
 import { fsckImage, recoveredImage, setupFs } from './workers/fs_support.js';
 import { TestVma } from './support/test_vma.js';
+import { checkIndex } from '../src/dax/radix_tree.js';
+import { mmap } from '../src/mm/mmap.js';
+import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../src/mm/mman.js';
+import { checkMm } from '../src/mm/check.js';
+import { runCpus } from './support/workers.js';
+import { makeFile, setupMm } from './workers/mm_support.js';
+import type { HolderResult, TruncaterResult } from './workers/dax_truncate_scenarios.js';
 
 const PUNCH = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 
@@ -80,5 +87,34 @@ describe('truncate and hole punch on a mapped DAX file', () => {
     expect(f.dev.dirtyLines(pfn10 * PAGE_SIZE, PAGE_SIZE)).toBe(lost);
     const image = recoveredImage(f.fs);
     expect(image[pfn10 * PAGE_SIZE + 64]).toBe(lost ? 0 : 0xa1);
+  });
+});
+
+describe('truncate and hole punch wait for a locked entry', () => {
+  it.each(['truncate', 'punch'] as const)('%s: returns only after the holder unlocks the entry, and the entry is gone', async (op) => {
+    const s = setupMm('ext4');
+    const ino = makeFile(s.fs, 16, 'written');
+    const vma = mmap(s.mm, ino, 16 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+    for (let p = 3; p < 9; p++) vma.store(p * PAGE_SIZE, new Uint8Array([p]));
+    const page = 5;
+    const args = { ino, page, op, truncaterCpu: 2, sync: new SharedArrayBuffer(8) };
+    const [holder, truncater] = await runCpus<HolderResult | TruncaterResult>(s.machine, [
+      { cpu: 1, module: 'dax_truncate_scenarios', fn: 'holdEntry', args },
+      { cpu: 2, module: 'dax_truncate_scenarios', fn: 'truncateLocked', args },
+    ]);
+    // The truncating CPU slept on the entry's wait queue while the entry was still there...
+    expect(holder).toEqual({ sawSleeper: true, presentAtUnlock: true });
+    // ...and returned only after the unlock, with the entry deleted.
+    expect(truncater).toEqual({ returnedAfterUnlock: true, entryGone: true });
+    const tree = s.mm.mappingOf(s.fs, ino).tree;
+    tree.treeLock();
+    const left = Array.from({ length: 16 }, (_, p) => radix_tree_lookup(tree, p) !== 0);
+    tree.treeUnlock();
+    const kept = (p: number) => p >= 3 && p < 9 && (op === 'truncate' ? p < page : p !== page);
+    expect(left).toEqual(Array.from({ length: 16 }, (_, p) => kept(p)));
+    expect(vma.pte(page)).toBe(0);
+    expect([...checkIndex(s.machine), ...checkMm(s.mm)]).toEqual([]);
+    vfs_fsync(s.fs, ino, false);
+    expect(fsckImage(s.fs, recoveredImage(s.fs))).toEqual([]);
   });
 });

@@ -15,6 +15,7 @@ import { checkMm, checkSyncMappings, checkSyncedRange } from '../src/mm/check.js
 import { unmap_mapping_range } from '../src/mm/rmap.js';
 import { fsckImage, recoveredImage } from './workers/fs_support.js';
 import { makeFile, setupMm, type FileState, type MmSetup } from './workers/mm_support.js';
+import { FsError } from '../src/fs/errno.js';
 
 const RW = PROT_READ | PROT_WRITE;
 
@@ -151,6 +152,47 @@ describe('bad accesses give typed signals and leave the index consistent', () =>
     expect(sound(s)).toEqual([]);
   });
 
+  it('a length that is not a non-negative integer is EINVAL, a bad offset SIGSEGV, a bad VMA reference SIGSEGV', () => {
+    const s = env('written');
+    const vma = mmap(s.mm, s.ino, 16 * PAGE_SIZE, RW, MAP_SHARED, 0);
+    vma.store(PAGE_SIZE, new Uint8Array(64).fill(1));
+    const ops: [string, () => unknown][] = [
+      ['load, negative length', () => vma.load(0, -1)],
+      ['load, fractional length', () => vma.load(0, 1.5)],
+      ['load, NaN length', () => vma.load(0, NaN)],
+      ['flushUser, negative length', () => vma.flushUser(0, -64)],
+      ['flushUser, fractional length', () => vma.flushUser(0, 0.5)],
+    ];
+    for (const [what, f] of ops) {
+      let got: unknown;
+      try {
+        f();
+      } catch (e) {
+        got = e;
+      }
+      expect(got instanceof FsError && got.code === 'EINVAL', `${what}: ${String(got)}`).toBe(true);
+      expect(sound(s)).toEqual([]);
+    }
+    const segv: (() => unknown)[] = [
+      () => vma.load(0.5, 1),
+      () => vma.load(0, 2 ** 40), // checked before the array is made
+      () => vma.store(1.5, new Uint8Array(1)),
+      () => vma.flushUser(-64, 64),
+      () => attachVma(s.mm, { id: 99, gen: 1 }),
+      () => attachVma(s.mm, { id: -1, gen: 1 }),
+      () => attachVma(s.mm, { id: 0.5, gen: 1 }),
+    ];
+    for (const f of segv) {
+      expect(caught(f)).toMatchObject({ signal: 'SIGSEGV', siCode: 'SEGV_MAPERR' });
+      expect(sound(s)).toEqual([]);
+    }
+    expect(s.mm.counters.sigsegv).toBe(4); // the accesses; a bad reference is no access of this VMA
+    // pte() is an internal helper: a RangeError naming its argument and range.
+    expect(() => vma.pte(99)).toThrow(new RangeError('pte: expected a page from 0 to 15, got 99'));
+    expect(vma.load(PAGE_SIZE, 2)).toEqual(new Uint8Array([1, 1]));
+    expect(sound(s)).toEqual([]);
+  });
+
   it('after munmap every access on every CPU is SIGSEGV, and munmap again is a no-op', () => {
     const s = env('written');
     const vma = mmap(s.mm, s.ino, 16 * PAGE_SIZE, RW, MAP_SHARED, 0);
@@ -185,6 +227,7 @@ describe('MAP_SYNC', () => {
     expect(vma.sync).toBe(true);
     const before = commits(s);
     vma.store(2 * PAGE_SIZE, new Uint8Array(64).fill(0x7e));
+    expect(s.mm.vmf.needDsync).toBe(1); // the fault went the synchronous way
     expect(commits(s)).toBeGreaterThan(before);
     const tid = s.fs.inodes[s.ino * FS_INODE.stride + (p === 'xfs' ? FS_INODE.lastLsn : FS_INODE.i_datasync_tid)];
     expect(jbd2_transaction_committed(s.fs.journal!, tid)).toBe(true);
@@ -203,6 +246,8 @@ describe('MAP_SYNC', () => {
     const vma = mmap(s.mm, s.ino, 16 * PAGE_SIZE, RW, MAP_SHARED_VALIDATE | MAP_SYNC, 0);
     const before = commits(s);
     vma.store(7 * PAGE_SIZE, new Uint8Array(8).fill(1));
+    expect(s.mm.counters.writeFaults).toBe(1);
+    expect(s.mm.vmf.needDsync).toBe(0); // iomap_begin reported nothing to sync: no VM_FAULT_NEEDDSYNC
     expect(commits(s)).toBe(before);
     expect(pte_write(vma.pte(7))).toBe(true);
     expect(sound(s)).toEqual([]);
@@ -341,18 +386,20 @@ describe('PMD mappings', () => {
   });
 });
 
-describe('known gaps in dax/ (flip to it() once fixed)', () => {
-  // dax_insert_mapping_entry() replaces a zero-page entry with the block without
-  // unmap_mapping_range() of the zero page (the kernel does it there), so another VMA that
-  // read the hole keeps reading zeroes after a store through this one allocated the block.
+describe('a block replacing a hole another VMA mapped as the zero page', () => {
+  // dax_insert_mapping_entry() unmaps the zero page (unmap_mapping_range) when a block
+  // replaces a zero-page entry, so every VMA that read the hole faults again and sees the store.
   it('a store through one VMA is seen through another that mapped the hole as the zero page', () => {
     const s = env('empty');
     const a = mmap(s.mm, s.ino, 16 * PAGE_SIZE, RW, MAP_SHARED, 0);
     const b = mmap(s.mm, s.ino, 16 * PAGE_SIZE, RW, MAP_SHARED, 0);
     expect(a.load(3 * PAGE_SIZE, 1)).toEqual(new Uint8Array([0]));
+    expect(pte_pfn(a.pte(3))).toBe(ZERO_PFN);
     b.store(3 * PAGE_SIZE, new Uint8Array([5]));
-    expect(checkMm(s.mm)).toEqual([]); // today: "read-only PTE maps the zero page, its entry ... block N"
+    expect(a.pte(3)).toBe(0); // a's zero-page PTE was zapped
+    expect(checkMm(s.mm)).toEqual([]);
     expect(a.load(3 * PAGE_SIZE, 1)).toEqual(new Uint8Array([5]));
+    expect(pte_pfn(a.pte(3))).toBe(pte_pfn(b.pte(3)));
   });
 });
 
@@ -381,6 +428,9 @@ describe('the checker', () => {
     const v = checkSyncedRange(s.mm, s.ino, 0, PAGE_SIZE);
     expect(v).toContain(`inode ${s.ino} page 0 (block ${pte_pfn(vma.pte(0))}): 4 dirty cache lines after the sync`);
     expect(v).toContain(`inode ${s.ino}: still datasync-dirty after the sync`);
+    // `only` skips the pages stored to since the sync (here: all of them); metadata: false the inode.
+    expect(checkSyncedRange(s.mm, s.ino, 0, PAGE_SIZE, { only: (lblk) => lblk !== 0 })).toEqual([`inode ${s.ino}: still datasync-dirty after the sync`]);
+    expect(checkSyncedRange(s.mm, s.ino, 0, PAGE_SIZE, { only: (lblk) => lblk !== 0, metadata: false })).toEqual([]);
     vma.msync(0, PAGE_SIZE);
     expect(checkSyncedRange(s.mm, s.ino, 0, 16 * PAGE_SIZE)).toEqual([]);
   });

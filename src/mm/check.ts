@@ -24,6 +24,8 @@
 //                   datasync-dirty (inode_datasync_dirty: for ext4 i_datasync_tid is
 //                   committed, or fast-committed; for xfs not pinned with non-timestamp
 //                   fields; without a journal no dirty buffer and no I_DIRTY_DATASYNC).
+//                   While other CPUs store, `only` restricts it to the pages nothing was
+//                   stored to since the sync began (test/workers/mm_scenarios.ts).
 //  checkSyncMappings (c) MAP_SYNC's promise: for every writable PTE of a VM_SYNC VMA, the
 //                   block it maps is in the inode's block map as a crash now would leave it:
 //                   the device's media (no dirty line evicted) after journal recovery (and
@@ -179,6 +181,12 @@ function checkPmdGroup(ptes: Int32Array, w: number, p: number, pages: number, pt
 export interface SyncedRangeOptions {
   /** Also require that the inode is not datasync-dirty (default true): what fdatasync promises besides data. */
   metadata?: boolean;
+  /**
+   * Look only at the file pages (lblk) this returns true for (default: every page of the
+   * range). For a check while other CPUs store: pages stored to after the sync began may be
+   * dirty again legitimately.
+   */
+  only?: (lblk: number) => boolean;
 }
 
 /**
@@ -198,6 +206,7 @@ export function checkSyncedRange(mm: Mm, ino: number, start: number, end: number
     const from = Math.max(first, e.lblk);
     const to = Math.min(last, e.lblk + e.len - 1);
     for (let lblk = from; lblk <= to; lblk++) {
+      if (opts.only !== undefined && !opts.only(lblk)) continue;
       const block = e.pblk + lblk - e.lblk;
       const dirty = mm.dev.dirtyLines(block * PAGE_SIZE, PAGE_SIZE);
       if (dirty !== 0) out.push(`inode ${ino} page ${lblk} (block ${block}): ${dirty} dirty cache lines after the sync`);

@@ -175,7 +175,7 @@ export class Vma implements DaxVma {
 
   private storeSlow(offset: number, src: Uint8Array): void {
     const len = src.length;
-    this.checkRange(offset, len);
+    this.checkRange(offset, len, 'store');
     let done = 0;
     while (done < len) {
       const off = offset + done;
@@ -210,9 +210,13 @@ export class Vma implements DaxVma {
 
   // ---- loads -------------------------------------------------------------------------------
 
-  /** A CPU load of `length` bytes at `offset`, into a new array. */
+  /**
+   * A CPU load of `length` bytes at `offset`, into a new array. A length that is not a
+   * non-negative integer is EINVAL (an FsError); a range outside the mapping is SIGSEGV,
+   * checked before the array is made.
+   */
   load(offset: number, length: number): Uint8Array {
-    if (!Number.isInteger(length) || length < 0) throw new RangeError(`load: length: expected a non-negative integer, got ${String(length)}`);
+    this.checkRange(offset, length, 'load');
     const out = new Uint8Array(length);
     this.loadInto(offset, out);
     return out;
@@ -235,7 +239,7 @@ export class Vma implements DaxVma {
 
   private loadSlow(offset: number, dst: Uint8Array): void {
     const len = dst.length;
-    this.checkRange(offset, len);
+    this.checkRange(offset, len, 'load');
     let done = 0;
     while (done < len) {
       const off = offset + done;
@@ -267,7 +271,7 @@ export class Vma implements DaxVma {
    * of a page not present is faulted in first, as the clwb's access would be.
    */
   flushUser(offset: number, length: number): void {
-    this.checkRange(offset, length);
+    this.checkRange(offset, length, 'flushUser');
     let done = 0;
     while (done < length) {
       const off = offset + done;
@@ -361,10 +365,11 @@ export class Vma implements DaxVma {
     return start >= this.pgoff && start + PG_PMD_NR <= this.pgoff + this.pages;
   }
 
-  private checkRange(offset: number, length: number): void {
-    if (!Number.isInteger(length) || length < 0) throw new RangeError(`length: expected a non-negative integer, got ${String(length)}`);
+  /** The checks of an access of `length` bytes at `offset`: EINVAL for a bad length (no CPU access has one), SIGSEGV outside the mapping. */
+  private checkRange(offset: number, length: number, op: string): void {
+    if (!Number.isInteger(length) || length < 0) throw new FsError('EINVAL', `${op}: length: expected a non-negative integer, got ${String(length)}`);
     if (!Number.isInteger(offset) || offset < 0 || offset + length > this.length) {
-      throw this.segv(Number.isInteger(offset) && offset >= 0 ? Math.max(offset, this.length) : offset, 'SEGV_MAPERR', `access [${offset}, ${offset + length}) outside the mapping (${this.length} bytes)`);
+      throw this.segv(Number.isInteger(offset) && offset >= 0 ? Math.max(offset, this.length) : offset, 'SEGV_MAPERR', `${op} of [${offset}, ${offset + length}) outside the mapping (${this.length} bytes)`);
     }
   }
 

@@ -10,7 +10,8 @@
 //   EINVAL       offset not a multiple of the page size (sys_mmap); a length of 0; a
 //                mapping type (flags & MAP_TYPE) other than MAP_SHARED, MAP_PRIVATE or
 //                MAP_SHARED_VALIDATE; MAP_GROWSDOWN on a file; MAP_HUGETLB on a file that is
-//                not hugetlbfs; arguments that are not non-negative integers (the lab's).
+//                not hugetlbfs; arguments that are not non-negative integers, and an
+//                openFlags other than O_RDONLY, O_WRONLY or O_RDWR (the lab's).
 //   ENOENT       no such inode (the lab's file handle is an inode number; the kernel says EBADF).
 //   EOVERFLOW    offset + length past the largest file (file_mmap_ok).
 //   EOPNOTSUPP   MAP_SHARED_VALIDATE with a flag outside LEGACY_MAP_MASK | MAP_SYNC (ext4's
@@ -20,10 +21,19 @@
 //                mapping of a file not opened for reading.
 //   ENOMEM       no free VMA slot (map_count over its limit) or no room in the PTE pool.
 //   ENODEV       the inode has no mapping index (inode >= the machine's `mappings`).
-// Plain MAP_SHARED drops every flag outside LEGACY_MAP_MASK first, MAP_SYNC included, so it
-// never sets VM_SYNC. MAP_PRIVATE validates no flags at all; MAP_SYNC there sets VM_SYNC as
-// calc_vm_flag_bits() does (EOPNOTSUPP on a non-DAX file, harmless on a DAX one: private
-// write faults copy, they never take the synchronous path).
+// MAP_SYNC with plain MAP_SHARED is silently ignored: no VM_SYNC, and no EOPNOTSUPP on a
+// file that is not DAX. That is the documented behaviour issue 6 asks for (mmap(2); patch 12
+// of seed 002, "mm: Define MAP_SYNC and VM_SYNC flags": "silently ignored for everything
+// else"), but not what the kernel's code does. do_mmap() computes vm_flags with
+// calc_vm_flag_bits(flags) before its MAP_SHARED case masks flags with LEGACY_MAP_MASK, and
+// calc_vm_flag_bits() has turned MAP_SYNC into VM_SYNC since that patch (4.15); the mask only
+// keeps MAP_SHARED clear of the EOPNOTSUPP check of unknown flags. So on 4.15 and on today's
+// kernels MAP_SHARED | MAP_SYNC does set VM_SYNC: a DAX file gets synchronous faults, and
+// ->mmap refuses a file that is not DAX with EOPNOTSUPP (ext4_file_mmap's and xfs_file_mmap's
+// IS_DAX test in 4.15, daxdev_mapping_supported() today). The lab masks before it computes
+// vm_flags instead (see vmFlagsFrom in mmap()). MAP_PRIVATE validates no flags at all; MAP_SYNC
+// there sets VM_SYNC as calc_vm_flag_bits() does (EOPNOTSUPP on a non-DAX file, harmless on a
+// DAX one: private write faults copy, they never take the synchronous path).
 //
 // Lab limits, reported as EOPNOTSUPP: MAP_ANONYMOUS (no anonymous memory), and MAP_PRIVATE
 // with PROT_WRITE (copy-on-write of a DAX page into anonymous memory is not modelled).
@@ -114,7 +124,7 @@ export function mmap(mm: Mm, ino: number, length: number, prot: number, flags: n
   checkArg('offset', offset, Number.MAX_SAFE_INTEGER);
   const openFlags = opts.openFlags ?? O_RDWR;
   if (openFlags !== O_RDONLY && openFlags !== O_WRONLY && openFlags !== O_RDWR) {
-    throw new RangeError(`mmap: openFlags: expected O_RDONLY, O_WRONLY or O_RDWR, got ${String(openFlags)}`);
+    throw new FsError('EINVAL', `mmap: openFlags: expected O_RDONLY, O_WRONLY or O_RDWR, got ${String(openFlags)}`);
   }
   const fmodeRead = (openFlags & O_ACCMODE) !== O_WRONLY;
   const fmodeWrite = (openFlags & O_ACCMODE) !== O_RDONLY;
@@ -136,7 +146,9 @@ export function mmap(mm: Mm, ino: number, length: number, prot: number, flags: n
   const len = Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;
   if (len > MAX_MAPPING_BYTES) throw new FsError('ENOMEM', `mmap: ${len} bytes is more than the lab maps at once (${MAX_MAPPING_BYTES})`);
   const type = flags & MAP_TYPE;
-  // MAP_SHARED silently drops the flags it does not know (MAP_SYNC among them) before vm_flags are made.
+  // The lab's order, not do_mmap's: plain MAP_SHARED drops the flags outside LEGACY_MAP_MASK
+  // (MAP_SYNC among them) before vm_flags are made, so MAP_SYNC is ignored as documented. The
+  // kernel masks only after calc_vm_flag_bits() and so sets VM_SYNC (see the header).
   const vmFlagsFrom = type === MAP_SHARED ? (flags & LEGACY_MAP_MASK) >>> 0 : flags;
   let vmFlags = calc_vm_prot_bits(prot) | calc_vm_flag_bits(vmFlagsFrom) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
   if (opts.huge === true) vmFlags |= VM_HUGEPAGE;
@@ -237,11 +249,14 @@ function mm_populate(vma: Vma): void {
 
 /**
  * Attaches this CPU to a mapping made on another CPU (threads of one process share their
- * mappings). SIGSEGV as an MmFault when it is not mapped any more.
+ * mappings). SIGSEGV as an MmFault when it is not mapped any more, or the reference names no
+ * VMA slot at all (a reference is the lab's stand-in for an address in the mapping).
  */
 export function attachVma(mm: Mm, ref: VmaRef): Vma {
   const slots = mm.cpu.machine.config.vmas;
-  if (!Number.isInteger(ref.id) || ref.id < 0 || ref.id >= slots) throw new RangeError(`attachVma: id: expected an integer from 0 to ${slots - 1}, got ${String(ref.id)}`);
+  if (!Number.isInteger(ref.id) || ref.id < 0 || ref.id >= slots) {
+    throw new MmFault('SIGSEGV', 'SEGV_MAPERR', 0, `vma ${String(ref.id)} is no VMA slot (the machine has ${slots}, 0 to ${slots - 1}): nothing is mapped there`);
+  }
   const vmas = mm.vmas;
   const at = ref.id * VMA.stride;
   vma_start_read(vmas, at);
