@@ -96,8 +96,17 @@ export function put_unlocked_mapping_entry(tree: RadixTree, index: number, entry
 
 /** put_locked_mapping_entry(): unlocks the entry at index (takes tree_lock itself) and wakes its waiters. */
 export function put_locked_mapping_entry(tree: RadixTree, index: number): void {
+  // Checked before tree_lock is taken: a throw under it would leave the mapping locked.
+  checkInt('index', index, 0, RADIX_TREE_MAX_INDEX);
   tree.treeLock();
-  const entry = unlock_slot(tree, index);
+  let entry: number;
+  try {
+    entry = unlock_slot(tree, index);
+  } catch (e) {
+    // unlock_slot() refused (the entry is not locked) and changed nothing; tree_lock is still ours.
+    tree.treeUnlock();
+    throw e;
+  }
   tree.treeUnlock();
   dax_wake_mapping_entry_waiter(tree, index, entry, false);
 }
@@ -109,6 +118,8 @@ export function put_locked_mapping_entry(tree: RadixTree, index: number): void {
  * Call without tree_lock held.
  */
 export function lockMappingEntry(tree: RadixTree, index: number): number {
+  // Checked before tree_lock is taken: a throw under it would leave the mapping locked.
+  checkInt('index', index, 0, RADIX_TREE_MAX_INDEX);
   tree.treeLock();
   const entry = get_unlocked_mapping_entry(tree, index);
   const locked = entry === 0 ? 0 : lock_slot(tree, index);
