@@ -47,6 +47,7 @@ import {
   radixTreeHeight,
   radixTreeNodes,
   radixTreeReplace,
+  radixTreeReplaceFound,
   radix_tree_delete,
   radix_tree_delete_item,
   radix_tree_deref_slot_protected,
@@ -673,6 +674,18 @@ describe('bad input', () => {
       expect(sameAs(machine, snap)).toBe(true);
     });
   }
+
+  it('refuses radixTreeReplaceFound after a lookup that found nothing, and changes nothing', () => {
+    const fresh = new RadixTree(cpu, 0);
+    expect(() => radixTreeReplaceFound(fresh, entry(1))).toThrow(/^radixTreeReplaceFound: mapping 0: the last lookup .* found no entry/);
+    // A miss in a leaf (10's neighbour), in an interior node, and beyond the tree's height.
+    for (const index of [11, 2 ** 20, 2 ** 40]) {
+      expect(radix_tree_lookup(t, index)).toBe(0);
+      expect(() => radixTreeReplaceFound(t, entry(1))).toThrow(/found no entry/);
+      expect(sameAs(machine, snap)).toBe(true);
+    }
+    expect(checkIndex(machine)).toEqual([]);
+  });
 
   it('refuses to tag an absent index (the kernel BUG()s) and changes nothing', () => {
     expect(() => radix_tree_tag_set(t, 11, DIRTY)).toThrow(/no entry at index 11/);

@@ -588,11 +588,28 @@ export function radix_tree_replace_slot(root: RadixTree, slot: number, item: num
 /**
  * Replaces the entry that this handle's last lookup found (radix_tree_replace_slot on the slot
  * __radix_tree_lookup returned, as lock_slot() uses it): one walk instead of two. The caller
- * held tree_lock since that lookup, and the lookup found an entry.
+ * held tree_lock since that lookup. Throws, changing nothing, when that lookup found no entry.
  */
 export function radixTreeReplaceFound(root: RadixTree, item: number): void {
   checkDaxEntry('item', item);
+  if (!lastLookupFound(root)) {
+    throw new Error(
+      `radixTreeReplaceFound: mapping ${root.mapping}: the last lookup through this handle found no entry ` +
+        `(slot ${root.slot}); look the index up and check it holds an entry first`,
+    );
+  }
   replace_slot(root, 0, root.slot, item, 0);
+}
+
+/**
+ * Whether root.slot holds an entry: a miss leaves it at NO_SLOT (beyond the tree) or at an
+ * empty slot of a leaf or of an interior node, and a store there would be an uncounted entry
+ * or a corrupt node. Cheap enough for lock_slot's path: a few loads, no walk.
+ */
+function lastLookupFound(root: RadixTree): boolean {
+  const slot = root.slot;
+  if (slot === ROOT_SLOT) return root.roots[root.r + R_SHIFT] === 0 && root.roots[root.r + R_RNODE] !== 0;
+  return slot !== NO_SLOT && root.nodes[slot] !== 0 && root.nodes[root.node * STRIDE + N_SHIFT] === 0;
 }
 
 /** Replaces the entry at index with item, keeping its tags; returns the old entry, or 0 (and changes nothing) if index is empty. */
