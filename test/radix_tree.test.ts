@@ -61,7 +61,7 @@ import {
   radix_tree_tagged,
   tag_pages_for_writeback,
 } from '../src/dax/radix_tree.js';
-import { RadixTreeNoMemError } from '../src/dax/node_pool.js';
+import { NodePool, RadixTreeNoMemError } from '../src/dax/node_pool.js';
 
 function machineWith(indexNodes: number, mappings = 2): Machine {
   return createMachine({ cpus: 2, pmemBytes: 2 * MiB, indexNodes, mappings });
@@ -554,6 +554,40 @@ describe('radix tree against a Map model (fast-check)', () => {
     expect(radixTreeHeight(t)).toBe(1);
     expect(radix_tree_insert(t, 70, entry(3))).toBe(0);
     expect(poolUsed(machine)).toBe(3);
+    expect(checkIndex(machine)).toEqual([]);
+  });
+});
+
+describe('node pool bad input', () => {
+  it('rejects a bad count, a node never handed out and a double free before taking the pool lock', () => {
+    const machine = machineWith(8, 1);
+    const pool = new NodePool(attachCpu(machine, 0));
+    const got = new Int32Array(3);
+    pool.allocNodes(3, got);
+    pool.freeNodes(got.subarray(2), 1); // node 3 is free again, below highWater 3
+    const snap = snapshot(machine);
+    const locks = pool.lockAcquisitions;
+    const cases: [() => unknown, ErrorConstructor, RegExp][] = [
+      [() => pool.allocNodes(5, new Int32Array(2)), RangeError, /^count: expected an integer from 0 to 2, got 5$/],
+      [() => pool.allocNodes(-1, new Int32Array(2)), RangeError, /^count: .*got -1$/],
+      [() => pool.allocNodes(1.5, new Int32Array(2)), RangeError, /^count: .*got 1.5$/],
+      [() => pool.allocNodes(NaN, new Int32Array(2)), RangeError, /^count: .*got NaN$/],
+      [() => pool.freeNodes(new Int32Array([1]), 2), RangeError, /^count: expected an integer from 0 to 1, got 2$/],
+      [() => pool.freeNodes(got, -1), RangeError, /^count: /],
+      [() => pool.freeNodes(new Int32Array([0]), 1), RangeError, /^list\[0\]: expected a node number from 1 to 3 \(the nodes handed out so far\), got 0$/],
+      [() => pool.freeNodes(new Int32Array([1, 7]), 2), RangeError, /^list\[1\]: .*got 7$/],
+      [() => pool.freeNodes(new Int32Array([1, 3]), 2), Error, /^freeNodes: list\[1\]: node 3 is already free \(double free\)$/],
+      [() => pool.freeNodes(new Int32Array([2, 1, 2]), 3), Error, /^freeNodes: list\[2\]: node 2 is also list\[0\] \(double free\)$/],
+    ];
+    for (const [call, type, message] of cases) {
+      expect(call).toThrow(type);
+      expect(call).toThrow(message);
+      expect(sameAs(machine, snap)).toBe(true);
+    }
+    expect(pool.lockAcquisitions).toBe(locks);
+    pool.allocNodes(0, got);
+    pool.freeNodes(got, 0);
+    pool.freeNodes(got, 2);
     expect(checkIndex(machine)).toEqual([]);
   });
 });
