@@ -136,6 +136,30 @@ describe('entry wait queues on one thread', () => {
     expect(waiters(machine, 6)).toBe(0);
   });
 
+  it('rejects a bad bucket before writing anything, -1 (the not-queued marker) included', () => {
+    const machine = machineWith();
+    const me = attachCpu(machine, 0);
+    const w = init_wait(me);
+    const state = machine.views.cpuState.slice();
+    const table = machine.views.waitTable.slice();
+    for (const bucket of [-1, -2, 0.5, NaN, DAX_WAIT_TABLE_ENTRIES]) {
+      expect(() => prepare_to_wait_exclusive(w, bucket)).toThrow(RangeError);
+      expect(() => prepare_to_wait_exclusive(w, bucket)).toThrow(/^bucket: expected an integer from 0 to 4095, got /);
+    }
+    expect(machine.views.cpuState).toEqual(state);
+    expect(machine.views.waitTable).toEqual(table);
+    expect(w).toEqual(init_wait(me));
+    // Queued, it stays as it was: on its bucket, its start time and seq sample kept.
+    prepare_to_wait_exclusive(w, 7);
+    const queued = { ...w };
+    const queuedState = machine.views.cpuState.slice();
+    expect(() => prepare_to_wait_exclusive(w, -1)).toThrow(/^bucket: /);
+    expect(w).toEqual(queued);
+    expect(machine.views.cpuState).toEqual(queuedState);
+    expect(waiters(machine, 7)).toBe(1);
+    finish_wait(w);
+  });
+
   it('counts entry-lock acquisitions and hold times for the caller', () => {
     const machine = machineWith({ lockStatHoldTimes: true });
     const me = attachCpu(machine, 2);

@@ -149,10 +149,12 @@ function checkBucket(bucket: number): void {
  * entry became a PMD entry) it moves the CPU there.
  */
 export function prepare_to_wait_exclusive(wait: WaitQueueEntry, bucket: number): void {
+  // Checked first, every time: -1 equals wait.bucket of an entry not queued, and would
+  // otherwise slip past to the cpuState writes below.
+  checkBucket(bucket);
   const cpu = wait.cpu;
   const table = cpu.machine.views.waitTable;
   if (wait.bucket !== bucket) {
-    checkBucket(bucket);
     if (wait.bucket !== -1) Atomics.sub(table, wait.bucket * STRIDE + WAITERS, 1);
     // Count the waiter before sampling seq: a waker that bumps seq after our sample
     // must already see waiters > 0.
