@@ -396,6 +396,19 @@ function runOp(op: Op, trees: RadixTree[], models: Model[], pool: number[], mach
   const model = models[op.m];
   const i = pool[op.i];
   const me = model.get(i);
+  // A PMD entry may sit only at a multiple of 512: anything else is refused, changing nothing.
+  if ((op.k === 'insert' || op.k === 'replace' || (op.k === 'replaceSlot' && me)) && dax_is_pmd_entry(op.e) && i % 512 !== 0) {
+    const snap = snapshot(machine);
+    const call =
+      op.k === 'insert'
+        ? () => radix_tree_insert(t, i, op.e)
+        : op.k === 'replace'
+          ? () => radixTreeReplace(t, i, op.e)
+          : () => radix_tree_replace_slot(t, radix_tree_lookup_slot(t, i), op.e);
+    expect(call).toThrow(op.k === 'replaceSlot' ? /^item: a PMD entry must sit/ : /^index: expected a multiple of 512 for a PMD entry/);
+    expect(sameAs(machine, snap)).toBe(true);
+    return;
+  }
   switch (op.k) {
     case 'insert': {
       const snap = snapshot(machine);
@@ -700,6 +713,19 @@ describe('bad input', () => {
     ['tag_pages end', () => tag_pages_for_writeback(t, 0, -1), /^end: /],
     ['tag_pages start', () => tag_pages_for_writeback(t, 2 ** 49, 0), /^start: /],
     ['mapping', () => new RadixTree(cpu, 2), /^mapping: expected an integer from 0 to 1, got 2/],
+    ['a PMD entry at index 7', () => radix_tree_insert(t, 7, entry(7, RADIX_DAX_PMD)), /^index: expected a multiple of 512 for a PMD entry, got 7$/],
+    ['a PMD entry at index 2^33 + 64', () => radix_tree_insert(t, 2 ** 33 + 64, entry(7, RADIX_DAX_PMD)), /^index: .*got 8589934656$/],
+    ['a PMD entry replacing index 10', () => radixTreeReplace(t, 10, entry(7, RADIX_DAX_PMD)), /^index: expected a multiple of 512 for a PMD entry, got 10$/],
+    [
+      "a PMD entry in index 10's slot",
+      () => radix_tree_replace_slot(t, radix_tree_lookup_slot(t, 10), entry(7, RADIX_DAX_PMD)),
+      /^item: a PMD entry must sit at an index that is a multiple of 512; slot \d+ is not at one$/,
+    ],
+    [
+      'a PMD entry where the lookup of index 10 found its entry',
+      () => (radix_tree_lookup(t, 10), radixTreeReplaceFound(t, entry(7, RADIX_DAX_PMD))),
+      /^item: a PMD entry must sit/,
+    ],
   ];
   for (const [what, call, message] of cases) {
     it(`rejects ${what} with a RangeError naming the argument and changes nothing`, () => {
@@ -708,6 +734,32 @@ describe('bad input', () => {
       expect(sameAs(machine, snap)).toBe(true);
     });
   }
+
+  it('takes PMD entries at multiples of 512 only, and the checker reports one elsewhere', () => {
+    const m = machineWith(64, 1);
+    const pt = new RadixTree(attachCpu(m, 0), 0);
+    for (const index of [0, 512, 2 ** 33, 2 ** 33 + 512]) expect(radix_tree_insert(pt, index, entry(1, RADIX_DAX_PMD))).toBe(0);
+    // PTE entries where a PMD entry may not go: slot 0 of a leaf at offset 1 of its parent, and slot 1.
+    expect(radix_tree_insert(pt, 2 ** 33 + 64, entry(2))).toBe(0);
+    expect(radix_tree_insert(pt, 2 ** 33 + 513, entry(3))).toBe(0);
+    const before = snapshot(m);
+    for (const index of [2 ** 33 + 64, 2 ** 33 + 513]) {
+      expect(() => radix_tree_replace_slot(pt, radix_tree_lookup_slot(pt, index), entry(4, RADIX_DAX_PMD))).toThrow(/^item: a PMD entry must sit/);
+    }
+    expect(sameAs(m, before)).toBe(true);
+    for (const index of [0, 512, 2 ** 33 + 512]) {
+      radix_tree_replace_slot(pt, radix_tree_lookup_slot(pt, index), entry(5, RADIX_DAX_PMD));
+      radix_tree_lookup(pt, index);
+      radixTreeReplaceFound(pt, daxEntryLock(entry(5, RADIX_DAX_PMD)));
+    }
+    expect(checkIndex(m)).toEqual([]);
+    // A PMD entry written past the checks, at index 2^33 + 513.
+    const slot = radix_tree_lookup_slot(pt, 2 ** 33 + 513);
+    m.views.indexNodes[slot] = entry(3, RADIX_DAX_PMD);
+    const found = checkRadixTree(m, 0);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(/^mapping 0: node \d+ \(shift 0\) slot 1: PMD entry at index 8589935105, not a multiple of 512$/);
+  });
 
   it('refuses radixTreeReplaceFound after a lookup that found nothing, and changes nothing', () => {
     const fresh = new RadixTree(cpu, 0);

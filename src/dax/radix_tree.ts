@@ -14,8 +14,9 @@
 // radix_tree_extend() and shrinks with radix_tree_shrink(); delete_node() returns empty
 // nodes to the pool. Indices are JavaScript numbers from 0 to RADIX_TREE_MAX_INDEX (2^48 - 1),
 // never put through 32-bit operators above 2^32. Only order-0 entries are stored: a PMD
-// entry sits at its PMD-aligned index (the 4.14 kernel used multiorder entries and sibling
-// slots for it; callers here look up index & ~PG_PMD_COLOUR themselves). A dense file of
+// entry sits at its PMD-aligned index, and only there: insert and replace refuse it elsewhere
+// and the checker reports it (the 4.14 kernel used multiorder entries and sibling slots for
+// it; callers here look up index & ~PG_PMD_COLOUR themselves). A dense file of
 // 16M pages takes 266,305 nodes of 288 bytes: 73 MiB of views.indexNodes.
 //
 // Locking rules (as fs/dax.c and mm/filemap.c state theirs):
@@ -61,7 +62,7 @@ import type { Machine } from '../machine/machine.js';
 import { spin_is_locked, spin_lock, spin_unlock } from '../sync/spinlock.js';
 import type { Cpu } from '../sync/cpu.js';
 import { checkInt } from '../util/check.js';
-import { checkDaxEntry, describeDaxEntry, isDaxEntry } from './dax_entry.js';
+import { PG_PMD_NR, RADIX_DAX_PMD, checkDaxEntry, describeDaxEntry, isDaxEntry } from './dax_entry.js';
 import { NODE_FREE_POISON, NodePool } from './node_pool.js';
 
 // ---- layout shorthands ------------------------------------------------------------------
@@ -565,7 +566,27 @@ function __radix_tree_insert(root: RadixTree, index: number, item: number): numb
 export function radix_tree_insert(root: RadixTree, index: number, item: number): number {
   checkIndexArg('index', index);
   checkDaxEntry('item', item);
+  if ((item & RADIX_DAX_PMD) !== 0 && index % PG_PMD_NR !== 0) badPmdIndex(index);
   return __radix_tree_insert(root, index, item);
+}
+
+/** A PMD entry sits at the first page of its 2 MiB (see the header): lookups go to index & ~PG_PMD_COLOUR. */
+function badPmdIndex(index: number): never {
+  throw new RangeError(`index: expected a multiple of ${PG_PMD_NR} for a PMD entry, got ${index}`);
+}
+
+/**
+ * Whether the entry slot (in the leaf at word base, or the root's) is at an index that is not
+ * a multiple of PG_PMD_NR: only slot 0 of a leaf at a multiple-of-8 offset in its parent is
+ * aligned (a top leaf's offset is 0). The index itself would take a walk up the tree.
+ */
+function slotMisalignedForPmd(root: RadixTree, base: number, slot: number): boolean {
+  if (slot === ROOT_SLOT) return false;
+  return slot !== base || (root.nodes[base + N_OFFSET] & (PG_PMD_NR / MAP_SIZE - 1)) !== 0;
+}
+
+function badPmdSlot(slot: number): never {
+  throw new RangeError(`item: a PMD entry must sit at an index that is a multiple of ${PG_PMD_NR}; slot ${slot} is not at one`);
 }
 
 // ---- replace --------------------------------------------------------------------------------
@@ -582,6 +603,7 @@ function replace_slot(root: RadixTree, node: number, slot: number, item: number,
 export function radix_tree_replace_slot(root: RadixTree, slot: number, item: number): void {
   checkDaxEntry('item', item);
   checkEntrySlot(root, slot);
+  if ((item & RADIX_DAX_PMD) !== 0 && slotMisalignedForPmd(root, slot - (slot % STRIDE), slot)) badPmdSlot(slot);
   replace_slot(root, 0, slot, item, 0);
 }
 
@@ -598,6 +620,7 @@ export function radixTreeReplaceFound(root: RadixTree, item: number): void {
         `(slot ${root.slot}); look the index up and check it holds an entry first`,
     );
   }
+  if ((item & RADIX_DAX_PMD) !== 0 && slotMisalignedForPmd(root, root.node * STRIDE, root.slot)) badPmdSlot(root.slot);
   replace_slot(root, 0, root.slot, item, 0);
 }
 
@@ -616,6 +639,7 @@ function lastLookupFound(root: RadixTree): boolean {
 export function radixTreeReplace(root: RadixTree, index: number, item: number): number {
   checkIndexArg('index', index);
   checkDaxEntry('item', item);
+  if ((item & RADIX_DAX_PMD) !== 0 && index % PG_PMD_NR !== 0) badPmdIndex(index);
   const old = __radix_tree_lookup(root, index);
   if (old !== 0) replace_slot(root, 0, root.slot, item, 0);
   return old;
@@ -974,8 +998,11 @@ interface TreeWalk {
   nodeCount: number;
 }
 
-/** Checks node n (reached from parent at offset, expected to have shift) and below; returns its tag summary bits (bit t: any tag t). */
-function checkNode(w: TreeWalk, n: number, parent: number, offset: number, shift: number): number {
+/**
+ * Checks node n (reached from parent at offset, expected to have shift, covering indices from
+ * first) and below; returns its tag summary bits (bit t: any tag t).
+ */
+function checkNode(w: TreeWalk, n: number, parent: number, offset: number, shift: number, first: number): number {
   const nodes = w.nodes;
   if (!Number.isInteger(n) || n < 1 || n > w.capacity) {
     w.out.push(`${w.where}: node ${parent} slot ${offset} points to node ${n}, outside the pool 1..${w.capacity}`);
@@ -1009,9 +1036,12 @@ function checkNode(w: TreeWalk, n: number, parent: number, offset: number, shift
     used++;
     if (shift === 0) {
       if (!isDaxEntry(v)) w.out.push(`${at} slot ${off}: leaf holds ${v}, not a DAX entry (${describeDaxEntry(v)})`);
+      else if ((v & RADIX_DAX_PMD) !== 0 && (first + off) % PG_PMD_NR !== 0) {
+        w.out.push(`${at} slot ${off}: PMD entry at index ${first + off}, not a multiple of ${PG_PMD_NR}`);
+      }
       w.entries++;
     } else {
-      const childTags = checkNode(w, v, n, off, shift - MAP_SHIFT);
+      const childTags = checkNode(w, v, n, off, shift - MAP_SHIFT, first + off * POW2[shift]);
       for (let t = 0; t < MAX_TAGS; t++) {
         const bit = tag_get(nodes, base, t, off);
         const below = ((childTags >>> t) & 1) !== 0;
@@ -1068,7 +1098,7 @@ function walkTree(machine: Machine, mapping: number, seen: Uint8Array): TreeWalk
   } else if (shift < 0 || shift % MAP_SHIFT !== 0 || shift > RADIX_TREE_MAX_PATH * MAP_SHIFT) {
     w.out.push(`${w.where}: root shift ${shift} is not a multiple of ${MAP_SHIFT} from ${MAP_SHIFT} to ${RADIX_TREE_MAX_PATH * MAP_SHIFT}`);
   } else {
-    const summary = checkNode(w, rnode, 0, 0, shift - MAP_SHIFT);
+    const summary = checkNode(w, rnode, 0, 0, shift - MAP_SHIFT, 0);
     for (let t = 0; t < MAX_TAGS; t++) {
       const bit = ((rtags >>> t) & 1) !== 0;
       const below = ((summary >>> t) & 1) !== 0;
