@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { attachMachine, createMachine, type MachineDescriptor } from '../src/machine/machine.js';
-import { MiB, REGION_NAMES, type MachineConfig } from '../src/machine/layout.js';
+import { MiB, REGION_NAMES, type MachineConfig, type MachineConfigInput } from '../src/machine/layout.js';
 import { runCpus } from './support/workers.js';
 
 const small: Partial<MachineConfig> = { cpus: 2, pmemBytes: 2 * MiB, indexNodes: 8, mappings: 2 };
@@ -62,6 +62,16 @@ describe('machine', () => {
     for (const [config, field] of bad) {
       expect(() => createMachine({ ...small, ...config }), field).toThrow(RangeError);
       expect(() => createMachine({ ...small, ...config }), field).toThrow(new RegExp(`^${field}: `));
+    }
+  });
+
+  it('rejects an unknown configuration field, naming it and listing the accepted ones', () => {
+    for (const field of ['bogusField', 'pmemByte', 'cost']) {
+      const config = { ...small, [field]: 1 } as MachineConfigInput;
+      expect(() => createMachine(config), field).toThrow(RangeError);
+      expect(() => createMachine(config), field).toThrow(
+        new RegExp(`^${field}: unknown machine configuration field; expected one of cpus, pmemBytes, pmemMode, mappings, indexNodes, .*, costs$`),
+      );
     }
   });
 });
