@@ -6,7 +6,13 @@ import { spin_is_locked } from '../src/sync/spinlock.js';
 import { INDEX_ROOT, MiB } from '../src/machine/layout.js';
 import { RadixTree, radix_tree_insert, radix_tree_lookup } from '../src/dax/radix_tree.js';
 import { dax_radix_locked_entry, daxEntryIsLocked, daxEntryUnlock } from '../src/dax/dax_entry.js';
-import { get_unlocked_mapping_entry, lockMappingEntry, put_locked_mapping_entry, unlock_slot } from '../src/dax/entry_lock.js';
+import {
+  dax_wake_mapping_entry_waiter,
+  get_unlocked_mapping_entry,
+  lockMappingEntry,
+  put_locked_mapping_entry,
+  unlock_slot,
+} from '../src/dax/entry_lock.js';
 import { runCpus } from './support/workers.js';
 
 function machineWithEntries(n: number, cpus = 4) {
@@ -53,6 +59,11 @@ describe('DAX entry locks', () => {
       expect(tree.holdsTreeLock).toBe(false);
     }
     expect(machine.views.indexNodes).toEqual(before);
+    const table = machine.views.waitTable.slice();
+    expect(() => dax_wake_mapping_entry_waiter(tree, -1, -4, false)).toThrow(/^entry: expected a DAX entry \(an odd Int32 from 1 to 2147483647\) or 0 for none, got -4$/);
+    expect(() => dax_wake_mapping_entry_waiter(tree, 5, 2, false)).toThrow(/^entry: .*got 2$/);
+    expect(() => dax_wake_mapping_entry_waiter(tree, -1, daxEntryUnlock(dax_radix_locked_entry(1, 0)), false)).toThrow(/^index: .*got -1$/);
+    expect(machine.views.waitTable).toEqual(table);
     // The mapping is still usable.
     expect(daxEntryIsLocked(lockMappingEntry(tree, 2))).toBe(true);
     put_locked_mapping_entry(tree, 2);

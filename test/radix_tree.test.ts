@@ -61,6 +61,7 @@ import {
   radix_tree_tagged,
   tag_pages_for_writeback,
 } from '../src/dax/radix_tree.js';
+import * as radixTreeModule from '../src/dax/radix_tree.js';
 import { NodePool, RadixTreeNoMemError } from '../src/dax/node_pool.js';
 
 function machineWith(indexNodes: number, mappings = 2): Machine {
@@ -707,6 +708,11 @@ describe('bad input', () => {
     ['bad delete_item item', () => radix_tree_delete_item(t, 10, 4), /^item: /],
     ['bad slot', () => radix_tree_replace_slot(t, 5, entry(1)), /^slot: expected a slot holding an entry/],
     ['empty root slot', () => radix_tree_replace_slot(t, RADIX_TREE_ROOT_SLOT, entry(1)), /^slot: /],
+    ['deref of slot -7', () => radix_tree_deref_slot_protected(t, -7), /^slot: expected 0 for the root or a node's slot offset from 72 to \d+ \(offset % 72 below 64\), as radix_tree_lookup_slot returns, got -7$/],
+    ['deref of a word inside node 0', () => radix_tree_deref_slot_protected(t, 5), /^slot: .*got 5$/],
+    ['deref of a tag word', () => radix_tree_deref_slot_protected(t, 72 + 64), /^slot: .*got 136$/],
+    ['deref of a fractional slot', () => radix_tree_deref_slot_protected(t, 72.5), /^slot: .*got 72.5$/],
+    ['deref beyond the pool', () => radix_tree_deref_slot_protected(t, 65 * 72), /^slot: .*got 4680$/],
     ['negative start', () => find_get_entries_tag(t, -5, DIRTY, 4, outI, outE), /^start: /],
     ['maxItems beyond the arrays', () => find_get_entries_tag(t, 0, DIRTY, 5, outI, outE), /^maxItems: expected an integer from 0 to 4, got 5/],
     ['negative maxItems', () => find_get_entries(t, 0, -1, outI, outE), /^maxItems: /],
@@ -771,6 +777,10 @@ describe('bad input', () => {
       expect(sameAs(machine, snap)).toBe(true);
     }
     expect(checkIndex(machine)).toEqual([]);
+  });
+
+  it('keeps __radix_tree_lookup (no argument checks, it serves the checked lookups) inside the module', () => {
+    expect('__radix_tree_lookup' in radixTreeModule).toBe(false);
   });
 
   it('refuses to tag an absent index (the kernel BUG()s) and changes nothing', () => {

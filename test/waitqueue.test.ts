@@ -51,6 +51,23 @@ describe('dax_entry_waitqueue', () => {
     expect(dax_entry_waitqueue(0, 2 ** 40 + 5)).toBeLessThan(DAX_WAIT_TABLE_ENTRIES);
   });
 
+  it('rejects a bad mapping or index with a RangeError naming it', () => {
+    const cases: [() => unknown, RegExp][] = [
+      [() => dax_entry_waitqueue(-1, 0), /^mappingId: expected an integer from 0 to 65535, got -1$/],
+      [() => dax_entry_waitqueue(1.5, 0), /^mappingId: .*got 1.5$/],
+      [() => dax_entry_waitqueue(65536, 0), /^mappingId: .*got 65536$/],
+      [() => dax_entry_waitqueue(0, NaN), /^index: expected an integer from 0 to 281474976710655, got NaN$/],
+      [() => dax_entry_waitqueue(0, -62, true), /^index: .*got -62$/],
+      [() => dax_entry_waitqueue(0, 0.5), /^index: .*got 0.5$/],
+      [() => dax_entry_waitqueue(0, 2 ** 48), /^index: .*got 281474976710656$/],
+    ];
+    for (const [call, message] of cases) {
+      expect(call).toThrow(RangeError);
+      expect(call).toThrow(message);
+    }
+    expect(dax_entry_waitqueue(65535, 2 ** 48 - 1)).toBeLessThan(DAX_WAIT_TABLE_ENTRIES);
+  });
+
   it('gives every page of a PMD entry one bucket, and spreads PTE entries', () => {
     const pmd = new Set(Array.from({ length: 512 }, (_, i) => dax_entry_waitqueue(1, 1024 + i, true)));
     expect(pmd).toEqual(new Set([dax_entry_waitqueue(1, 1024, true)]));

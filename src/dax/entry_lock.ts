@@ -29,7 +29,7 @@ import {
   schedule,
   waitqueue_active,
 } from '../sync/waitqueue.js';
-import { dax_is_pmd_entry, daxEntryIsLocked, daxEntryLock, daxEntryUnlock } from './dax_entry.js';
+import { dax_is_pmd_entry, daxEntryIsLocked, daxEntryLock, daxEntryUnlock, isDaxEntry } from './dax_entry.js';
 import { RADIX_TREE_MAX_INDEX, RadixTree, radix_tree_lookup, radixTreeReplaceFound } from './radix_tree.js';
 
 /** slot_locked(): whether the entry's lock bit is set. */
@@ -85,6 +85,11 @@ export function get_unlocked_mapping_entry(tree: RadixTree, index: number): numb
  */
 export function dax_wake_mapping_entry_waiter(tree: RadixTree, index: number, entry: number, wakeAll: boolean): void {
   void wakeAll;
+  // The entry's PMD bit picks the bucket: a bad one would wake nobody, quietly. 0 (the
+  // entry was gone, as dropLockedEntry may find) wakes the index's own bucket.
+  if (entry !== 0 && !isDaxEntry(entry)) {
+    throw new RangeError(`entry: expected a DAX entry (an odd Int32 from 1 to 2147483647) or 0 for none, got ${String(entry)}`);
+  }
   const bucket = dax_entry_waitqueue(tree.mapping, index, dax_is_pmd_entry(entry));
   if (waitqueue_active(tree.cpu, bucket)) __wake_up(tree.cpu, bucket);
 }

@@ -352,7 +352,7 @@ function radix_tree_descend(root: RadixTree, base: number, index: number): numbe
  * __radix_tree_lookup(): the entry at index (0 if none). Sets root.node and root.slot to the
  * deepest node on index's path and the slot there (RADIX_TREE_NO_SLOT if index is beyond the tree).
  */
-export function __radix_tree_lookup(root: RadixTree, index: number): number {
+function __radix_tree_lookup(root: RadixTree, index: number): number {
   const shift = radix_tree_load_root(root);
   if (index > POW2[shift] - 1) {
     root.node = 0;
@@ -392,7 +392,15 @@ export function radix_tree_lookup_slot(root: RadixTree, index: number): number {
 
 /** radix_tree_deref_slot_protected(): the value in a slot (caller holds tree_lock). */
 export function radix_tree_deref_slot_protected(root: RadixTree, slot: number): number {
-  return slot === ROOT_SLOT ? root.roots[root.r + R_RNODE] : root.nodes[slot];
+  if (slot === ROOT_SLOT) return root.roots[root.r + R_RNODE];
+  // Anything but a node's slot word would read a tag, link or count word, or undefined.
+  if (!(Number.isInteger(slot) && slot >= STRIDE && slot < root.nodes.length && slot % STRIDE < MAP_SIZE)) {
+    throw new RangeError(
+      `slot: expected ${ROOT_SLOT} for the root or a node's slot offset from ${STRIDE} to ${root.nodes.length - 1} ` +
+        `(offset % ${STRIDE} below ${MAP_SIZE}), as radix_tree_lookup_slot returns, got ${String(slot)}`,
+    );
+  }
+  return root.nodes[slot];
 }
 
 /** Throws a RangeError unless slot is a live slot of this tree holding an entry. */
