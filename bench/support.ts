@@ -17,6 +17,7 @@ export interface BenchRow {
   opsPerSec: number;
   /** Relative margin of error of the mean, percent. */
   rmePct: number;
+  /** Timed task iterations (each of `batch` operations) the figures come from. */
   samples: number;
   note?: string;
 }
@@ -25,12 +26,15 @@ export interface BatchedTask {
   name: string;
   batch: number;
   fn: () => void;
+  /** Runs before / after every iteration, outside the timing (set up or undo what fn does). */
+  beforeEach?: () => void;
+  afterEach?: () => void;
   note?: string;
 }
 
 export async function runBatched(tasks: BatchedTask[], timeMs = 400): Promise<BenchRow[]> {
   const bench = new Bench({ time: timeMs, warmupTime: 100 });
-  for (const t of tasks) bench.add(t.name, t.fn);
+  for (const t of tasks) bench.add(t.name, t.fn, { beforeEach: t.beforeEach, afterEach: t.afterEach });
   await bench.run();
   return bench.tasks.map((task, i) => {
     const r = task.result;
@@ -42,7 +46,8 @@ export async function runBatched(tasks: BatchedTask[], timeMs = 400): Promise<Be
       nsPerOpMean: (r.latency.mean * 1e6) / b,
       opsPerSec: (1e9 * b) / (r.latency.mean * 1e6),
       rmePct: r.latency.rme,
-      samples: r.latency.samples?.length ?? 0,
+      // Counted whether or not tinybench keeps the samples themselves (retainSamples is off).
+      samples: r.latency.samplesCount,
       ...(tasks[i].note ? { note: tasks[i].note } : {}),
     };
   });

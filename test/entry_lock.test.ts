@@ -1,11 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { createMachine } from '../src/machine/machine.js';
-import { MiB } from '../src/machine/layout.js';
 import { attachCpu } from '../src/sync/cpu.js';
 import { readLockStat } from '../src/sync/lockstat.js';
+import { spin_is_locked } from '../src/sync/spinlock.js';
+import { INDEX_ROOT, MiB } from '../src/machine/layout.js';
 import { RadixTree, radix_tree_insert, radix_tree_lookup } from '../src/dax/radix_tree.js';
 import { dax_radix_locked_entry, daxEntryIsLocked, daxEntryUnlock } from '../src/dax/dax_entry.js';
-import { get_unlocked_mapping_entry, lockMappingEntry, put_locked_mapping_entry, unlock_slot } from '../src/dax/entry_lock.js';
+import {
+  dax_wake_mapping_entry_waiter,
+  get_unlocked_mapping_entry,
+  lockMappingEntry,
+  put_locked_mapping_entry,
+  unlock_slot,
+} from '../src/dax/entry_lock.js';
 import { runCpus } from './support/workers.js';
 
 function machineWithEntries(n: number, cpus = 4) {
@@ -32,6 +39,35 @@ describe('DAX entry locks', () => {
     expect(() => unlock_slot(tree, 2)).toThrow(/not locked/);
     tree.treeUnlock();
     expect(lockMappingEntry(tree, 50)).toBe(0);
+  });
+
+  it('rejects a bad index or an unlocked entry with tree_lock left free and the tree unchanged', () => {
+    const { machine, tree } = machineWithEntries(4, 1);
+    const roots = machine.views.indexRoots;
+    const before = machine.views.indexNodes.slice();
+    const calls: [() => unknown, ErrorConstructor, RegExp][] = [
+      [() => lockMappingEntry(tree, -1), RangeError, /^index: expected an integer from 0 to 281474976710655, got -1$/],
+      [() => lockMappingEntry(tree, 1.5), RangeError, /^index: /],
+      [() => put_locked_mapping_entry(tree, -1), RangeError, /^index: expected an integer from 0 to 281474976710655, got -1$/],
+      [() => put_locked_mapping_entry(tree, 2), Error, /^unlock_slot: mapping 0 index 2 is not locked$/],
+      [() => put_locked_mapping_entry(tree, 9), Error, /^unlock_slot: mapping 0 index 9 is not locked$/],
+    ];
+    for (const [call, type, message] of calls) {
+      expect(call).toThrow(type);
+      expect(call).toThrow(message);
+      expect(spin_is_locked(roots, INDEX_ROOT.lockState)).toBe(false);
+      expect(tree.holdsTreeLock).toBe(false);
+    }
+    expect(machine.views.indexNodes).toEqual(before);
+    const table = machine.views.waitTable.slice();
+    expect(() => dax_wake_mapping_entry_waiter(tree, -1, -4, false)).toThrow(/^entry: expected a DAX entry \(an odd Int32 from 1 to 2147483647\) or 0 for none, got -4$/);
+    expect(() => dax_wake_mapping_entry_waiter(tree, 5, 2, false)).toThrow(/^entry: .*got 2$/);
+    expect(() => dax_wake_mapping_entry_waiter(tree, -1, daxEntryUnlock(dax_radix_locked_entry(1, 0)), false)).toThrow(/^index: .*got -1$/);
+    expect(machine.views.waitTable).toEqual(table);
+    // The mapping is still usable.
+    expect(daxEntryIsLocked(lockMappingEntry(tree, 2))).toBe(true);
+    put_locked_mapping_entry(tree, 2);
+    expect(machine.views.indexNodes).toEqual(before);
   });
 
   it('puts a CPU to sleep on the wait queue until the holder unlocks', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { attachMachine, createMachine, type MachineDescriptor } from '../src/machine/machine.js';
-import { MiB, REGION_NAMES, type MachineConfig } from '../src/machine/layout.js';
+import { attachMachine, createMachine, wipeMachine, type MachineDescriptor } from '../src/machine/machine.js';
+import { MiB, REGION_NAMES, type MachineConfig, type MachineConfigInput } from '../src/machine/layout.js';
 import { runCpus } from './support/workers.js';
 
 const small: Partial<MachineConfig> = { cpus: 2, pmemBytes: 2 * MiB, indexNodes: 8, mappings: 2 };
@@ -62,6 +62,27 @@ describe('machine', () => {
     for (const [config, field] of bad) {
       expect(() => createMachine({ ...small, ...config }), field).toThrow(RangeError);
       expect(() => createMachine({ ...small, ...config }), field).toThrow(new RegExp(`^${field}: `));
+    }
+  });
+
+  it('wipeMachine rejects an unknown region name to keep, wiping nothing', () => {
+    const machine = createMachine(small);
+    machine.views.pmemData[0] = 7;
+    machine.views.indexRoots[0] = 7;
+    expect(() => wipeMachine(machine, ['pmemData', 'nope' as never])).toThrow(RangeError);
+    expect(() => wipeMachine(machine, ['nope' as never])).toThrow(/^keep: expected one of pmemData, pmemMedia, .*, got "nope"$/);
+    expect([machine.views.pmemData[0], machine.views.indexRoots[0]]).toEqual([7, 7]);
+    wipeMachine(machine, ['pmemData']);
+    expect([machine.views.pmemData[0], machine.views.indexRoots[0]]).toEqual([7, 0]);
+  });
+
+  it('rejects an unknown configuration field, naming it and listing the accepted ones', () => {
+    for (const field of ['bogusField', 'pmemByte', 'cost']) {
+      const config = { ...small, [field]: 1 } as MachineConfigInput;
+      expect(() => createMachine(config), field).toThrow(RangeError);
+      expect(() => createMachine(config), field).toThrow(
+        new RegExp(`^${field}: unknown machine configuration field; expected one of cpus, pmemBytes, pmemMode, mappings, indexNodes, .*, costs$`),
+      );
     }
   });
 });

@@ -88,6 +88,33 @@ describe('pmem device', () => {
     expect(dev.dirtyLines(0, 2 * MiB)).toBe(0);
   });
 
+  it('loadInto rejects a bad n, at or device range, writing nothing into dst', () => {
+    const { dev } = device('adr');
+    dev.store(100, bytes(64, 7));
+    const dst = new Uint8Array(8);
+    const cases: [() => unknown, RegExp][] = [
+      [() => dev.loadInto(100, dst, 0, -1), /^n: expected an integer byte count >= 0, got -1$/],
+      [() => dev.loadInto(100, dst, 0, 1.5), /^n: .*got 1.5$/],
+      [() => dev.loadInto(100, dst, 0, NaN), /^n: .*got NaN$/],
+      [() => dev.loadInto(100, dst, 0, 9), /^n: expected at most 8 \(dst.length\), got 9$/],
+      [() => dev.loadInto(100, dst, -1, 4), /^at: expected an integer from 0 to 4 \(dst.length 8 - n 4\), got -1$/],
+      [() => dev.loadInto(100, dst, 5, 4), /^at: .*got 5$/],
+      [() => dev.loadInto(100, dst, 0.5, 4), /^at: .*got 0.5$/],
+      [() => dev.loadInto(100, new Uint8Array(64), 30, 40), /^at: expected an integer from 0 to 24 /],
+      [() => dev.loadInto(-1, dst, 0, 4), /^pmem range: expected 0 <= offset and offset \+ length <= 2097152 \(device size\), got offset -1, length 4$/],
+      [() => dev.loadInto(2 * MiB - 2, dst, 0, 4), /^pmem range: /],
+      [() => dev.loadInto(0.5, dst, 0, 4), /^pmem range: /],
+    ];
+    for (const [call, message] of cases) {
+      expect(call).toThrow(RangeError);
+      expect(call).toThrow(message);
+      expect(dst).toEqual(new Uint8Array(8));
+    }
+    dev.loadInto(100, dst, 4, 4);
+    expect([...dst]).toEqual([0, 0, 0, 0, 7, 7, 7, 7]);
+    dev.loadInto(2 * MiB, dst, 8, 0); // empty loads at either end are fine
+  });
+
   it('matches a byte-array model for any sequence of stores and flushes (property)', () => {
     const size = 16 * 1024;
     const op = fc.oneof(

@@ -47,6 +47,7 @@ import {
   radixTreeHeight,
   radixTreeNodes,
   radixTreeReplace,
+  radixTreeReplaceFound,
   radix_tree_delete,
   radix_tree_delete_item,
   radix_tree_deref_slot_protected,
@@ -60,7 +61,8 @@ import {
   radix_tree_tagged,
   tag_pages_for_writeback,
 } from '../src/dax/radix_tree.js';
-import { RadixTreeNoMemError } from '../src/dax/node_pool.js';
+import * as radixTreeModule from '../src/dax/radix_tree.js';
+import { NodePool, RadixTreeNoMemError } from '../src/dax/node_pool.js';
 
 function machineWith(indexNodes: number, mappings = 2): Machine {
   return createMachine({ cpus: 2, pmemBytes: 2 * MiB, indexNodes, mappings });
@@ -395,6 +397,19 @@ function runOp(op: Op, trees: RadixTree[], models: Model[], pool: number[], mach
   const model = models[op.m];
   const i = pool[op.i];
   const me = model.get(i);
+  // A PMD entry may sit only at a multiple of 512: anything else is refused, changing nothing.
+  if ((op.k === 'insert' || op.k === 'replace' || (op.k === 'replaceSlot' && me)) && dax_is_pmd_entry(op.e) && i % 512 !== 0) {
+    const snap = snapshot(machine);
+    const call =
+      op.k === 'insert'
+        ? () => radix_tree_insert(t, i, op.e)
+        : op.k === 'replace'
+          ? () => radixTreeReplace(t, i, op.e)
+          : () => radix_tree_replace_slot(t, radix_tree_lookup_slot(t, i), op.e);
+    expect(call).toThrow(op.k === 'replaceSlot' ? /^item: a PMD entry must sit/ : /^index: expected a multiple of 512 for a PMD entry/);
+    expect(sameAs(machine, snap)).toBe(true);
+    return;
+  }
   switch (op.k) {
     case 'insert': {
       const snap = snapshot(machine);
@@ -557,6 +572,40 @@ describe('radix tree against a Map model (fast-check)', () => {
   });
 });
 
+describe('node pool bad input', () => {
+  it('rejects a bad count, a node never handed out and a double free before taking the pool lock', () => {
+    const machine = machineWith(8, 1);
+    const pool = new NodePool(attachCpu(machine, 0));
+    const got = new Int32Array(3);
+    pool.allocNodes(3, got);
+    pool.freeNodes(got.subarray(2), 1); // node 3 is free again, below highWater 3
+    const snap = snapshot(machine);
+    const locks = pool.lockAcquisitions;
+    const cases: [() => unknown, ErrorConstructor, RegExp][] = [
+      [() => pool.allocNodes(5, new Int32Array(2)), RangeError, /^count: expected an integer from 0 to 2, got 5$/],
+      [() => pool.allocNodes(-1, new Int32Array(2)), RangeError, /^count: .*got -1$/],
+      [() => pool.allocNodes(1.5, new Int32Array(2)), RangeError, /^count: .*got 1.5$/],
+      [() => pool.allocNodes(NaN, new Int32Array(2)), RangeError, /^count: .*got NaN$/],
+      [() => pool.freeNodes(new Int32Array([1]), 2), RangeError, /^count: expected an integer from 0 to 1, got 2$/],
+      [() => pool.freeNodes(got, -1), RangeError, /^count: /],
+      [() => pool.freeNodes(new Int32Array([0]), 1), RangeError, /^list\[0\]: expected a node number from 1 to 3 \(the nodes handed out so far\), got 0$/],
+      [() => pool.freeNodes(new Int32Array([1, 7]), 2), RangeError, /^list\[1\]: .*got 7$/],
+      [() => pool.freeNodes(new Int32Array([1, 3]), 2), Error, /^freeNodes: list\[1\]: node 3 is already free \(double free\)$/],
+      [() => pool.freeNodes(new Int32Array([2, 1, 2]), 3), Error, /^freeNodes: list\[2\]: node 2 is also list\[0\] \(double free\)$/],
+    ];
+    for (const [call, type, message] of cases) {
+      expect(call).toThrow(type);
+      expect(call).toThrow(message);
+      expect(sameAs(machine, snap)).toBe(true);
+    }
+    expect(pool.lockAcquisitions).toBe(locks);
+    pool.allocNodes(0, got);
+    pool.freeNodes(got, 0);
+    pool.freeNodes(got, 2);
+    expect(checkIndex(machine)).toEqual([]);
+  });
+});
+
 describe('a 1M-entry tree', () => {
   it('finds one tagged entry among 1M untagged visiting O(height) nodes, and retags in batches', () => {
     const N = 1 << 20;
@@ -659,12 +708,30 @@ describe('bad input', () => {
     ['bad delete_item item', () => radix_tree_delete_item(t, 10, 4), /^item: /],
     ['bad slot', () => radix_tree_replace_slot(t, 5, entry(1)), /^slot: expected a slot holding an entry/],
     ['empty root slot', () => radix_tree_replace_slot(t, RADIX_TREE_ROOT_SLOT, entry(1)), /^slot: /],
+    ['deref of slot -7', () => radix_tree_deref_slot_protected(t, -7), /^slot: expected 0 for the root or a node's slot offset from 72 to \d+ \(offset % 72 below 64\), as radix_tree_lookup_slot returns, got -7$/],
+    ['deref of a word inside node 0', () => radix_tree_deref_slot_protected(t, 5), /^slot: .*got 5$/],
+    ['deref of a tag word', () => radix_tree_deref_slot_protected(t, 72 + 64), /^slot: .*got 136$/],
+    ['deref of a fractional slot', () => radix_tree_deref_slot_protected(t, 72.5), /^slot: .*got 72.5$/],
+    ['deref beyond the pool', () => radix_tree_deref_slot_protected(t, 65 * 72), /^slot: .*got 4680$/],
     ['negative start', () => find_get_entries_tag(t, -5, DIRTY, 4, outI, outE), /^start: /],
     ['maxItems beyond the arrays', () => find_get_entries_tag(t, 0, DIRTY, 5, outI, outE), /^maxItems: expected an integer from 0 to 4, got 5/],
     ['negative maxItems', () => find_get_entries(t, 0, -1, outI, outE), /^maxItems: /],
     ['tag_pages end', () => tag_pages_for_writeback(t, 0, -1), /^end: /],
     ['tag_pages start', () => tag_pages_for_writeback(t, 2 ** 49, 0), /^start: /],
     ['mapping', () => new RadixTree(cpu, 2), /^mapping: expected an integer from 0 to 1, got 2/],
+    ['a PMD entry at index 7', () => radix_tree_insert(t, 7, entry(7, RADIX_DAX_PMD)), /^index: expected a multiple of 512 for a PMD entry, got 7$/],
+    ['a PMD entry at index 2^33 + 64', () => radix_tree_insert(t, 2 ** 33 + 64, entry(7, RADIX_DAX_PMD)), /^index: .*got 8589934656$/],
+    ['a PMD entry replacing index 10', () => radixTreeReplace(t, 10, entry(7, RADIX_DAX_PMD)), /^index: expected a multiple of 512 for a PMD entry, got 10$/],
+    [
+      "a PMD entry in index 10's slot",
+      () => radix_tree_replace_slot(t, radix_tree_lookup_slot(t, 10), entry(7, RADIX_DAX_PMD)),
+      /^item: a PMD entry must sit at an index that is a multiple of 512; slot \d+ is not at one$/,
+    ],
+    [
+      'a PMD entry where the lookup of index 10 found its entry',
+      () => (radix_tree_lookup(t, 10), radixTreeReplaceFound(t, entry(7, RADIX_DAX_PMD))),
+      /^item: a PMD entry must sit/,
+    ],
   ];
   for (const [what, call, message] of cases) {
     it(`rejects ${what} with a RangeError naming the argument and changes nothing`, () => {
@@ -673,6 +740,48 @@ describe('bad input', () => {
       expect(sameAs(machine, snap)).toBe(true);
     });
   }
+
+  it('takes PMD entries at multiples of 512 only, and the checker reports one elsewhere', () => {
+    const m = machineWith(64, 1);
+    const pt = new RadixTree(attachCpu(m, 0), 0);
+    for (const index of [0, 512, 2 ** 33, 2 ** 33 + 512]) expect(radix_tree_insert(pt, index, entry(1, RADIX_DAX_PMD))).toBe(0);
+    // PTE entries where a PMD entry may not go: slot 0 of a leaf at offset 1 of its parent, and slot 1.
+    expect(radix_tree_insert(pt, 2 ** 33 + 64, entry(2))).toBe(0);
+    expect(radix_tree_insert(pt, 2 ** 33 + 513, entry(3))).toBe(0);
+    const before = snapshot(m);
+    for (const index of [2 ** 33 + 64, 2 ** 33 + 513]) {
+      expect(() => radix_tree_replace_slot(pt, radix_tree_lookup_slot(pt, index), entry(4, RADIX_DAX_PMD))).toThrow(/^item: a PMD entry must sit/);
+    }
+    expect(sameAs(m, before)).toBe(true);
+    for (const index of [0, 512, 2 ** 33 + 512]) {
+      radix_tree_replace_slot(pt, radix_tree_lookup_slot(pt, index), entry(5, RADIX_DAX_PMD));
+      radix_tree_lookup(pt, index);
+      radixTreeReplaceFound(pt, daxEntryLock(entry(5, RADIX_DAX_PMD)));
+    }
+    expect(checkIndex(m)).toEqual([]);
+    // A PMD entry written past the checks, at index 2^33 + 513.
+    const slot = radix_tree_lookup_slot(pt, 2 ** 33 + 513);
+    m.views.indexNodes[slot] = entry(3, RADIX_DAX_PMD);
+    const found = checkRadixTree(m, 0);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(/^mapping 0: node \d+ \(shift 0\) slot 1: PMD entry at index 8589935105, not a multiple of 512$/);
+  });
+
+  it('refuses radixTreeReplaceFound after a lookup that found nothing, and changes nothing', () => {
+    const fresh = new RadixTree(cpu, 0);
+    expect(() => radixTreeReplaceFound(fresh, entry(1))).toThrow(/^radixTreeReplaceFound: mapping 0: the last lookup .* found no entry/);
+    // A miss in a leaf (10's neighbour), in an interior node, and beyond the tree's height.
+    for (const index of [11, 2 ** 20, 2 ** 40]) {
+      expect(radix_tree_lookup(t, index)).toBe(0);
+      expect(() => radixTreeReplaceFound(t, entry(1))).toThrow(/found no entry/);
+      expect(sameAs(machine, snap)).toBe(true);
+    }
+    expect(checkIndex(machine)).toEqual([]);
+  });
+
+  it('keeps __radix_tree_lookup (no argument checks, it serves the checked lookups) inside the module', () => {
+    expect('__radix_tree_lookup' in radixTreeModule).toBe(false);
+  });
 
   it('refuses to tag an absent index (the kernel BUG()s) and changes nothing', () => {
     expect(() => radix_tree_tag_set(t, 11, DIRTY)).toThrow(/no entry at index 11/);

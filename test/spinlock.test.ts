@@ -89,6 +89,53 @@ describe('spinlock', () => {
     expect(stat.acqBounces).toBe(3); // 0 (never owned) -> a -> b -> a
   });
 
+  it('rejects a bad at or cls with a RangeError naming it, changing no lock word or figure', () => {
+    const machine = machineWith({ cpus: 2 });
+    const a = attachCpu(machine, 0);
+    const w = machine.views.indexRoots; // 2 mappings: words 0..31, a lock may start at 0..30
+    spin_lock(a, w, TREE_LOCK, TL);
+    const words = w.slice();
+    const stats = machine.views.lockStat.slice();
+    const atRange = /^at: expected an integer from 0 to 30 \(a lock's first word in words\), got /;
+    const clsRange = /^cls: expected a lock class from 0 to 7 \(LOCK_CLASS\), got /;
+    const cases: [string, () => unknown, RegExp][] = [];
+    for (const at of [-1, 0.5, 31, 1e10, NaN]) {
+      cases.push([`spin_lock at ${at}`, () => spin_lock(a, w, at, TL), atRange]);
+      cases.push([`spin_trylock at ${at}`, () => spin_trylock(a, w, at, TL), atRange]);
+      cases.push([`spin_unlock at ${at}`, () => spin_unlock(a, w, at, TL), atRange]);
+      cases.push([`spin_is_locked at ${at}`, () => spin_is_locked(w, at), atRange]);
+      cases.push([`lockHolder at ${at}`, () => lockHolder(w, at), atRange]);
+    }
+    for (const cls of [-1, 1.5, 8, NaN]) {
+      cases.push([`spin_lock cls ${cls}`, () => spin_lock(a, w, 16, cls), clsRange]);
+      cases.push([`spin_trylock cls ${cls}`, () => spin_trylock(a, w, 16, cls), clsRange]);
+      cases.push([`spin_unlock cls ${cls}`, () => spin_unlock(a, w, TREE_LOCK, cls), clsRange]);
+    }
+    for (const [what, call, message] of cases) {
+      expect(call, what).toThrow(RangeError);
+      expect(call, what).toThrow(message);
+    }
+    expect(w).toEqual(words);
+    expect(machine.views.lockStat).toEqual(stats);
+    spin_unlock(a, w, TREE_LOCK, TL);
+  });
+
+  for (const lockStatHoldTimes of [false, true]) {
+    it(`refuses to release a free lock with a clear Error, changing nothing (hold times ${lockStatHoldTimes ? 'on' : 'off'})`, () => {
+      const machine = machineWith({ cpus: 2, lockStatHoldTimes });
+      const a = attachCpu(machine, 1);
+      const w = machine.views.indexRoots;
+      spin_lock(a, w, TREE_LOCK, TL);
+      spin_unlock(a, w, TREE_LOCK, TL);
+      const words = w.slice();
+      const stats = machine.views.lockStat.slice();
+      expect(() => spin_unlock(a, w, TREE_LOCK, TL)).toThrow(/^spin_unlock: cpu 1 released the tree_lock lock at word 0, which is not held$/);
+      expect(w).toEqual(words);
+      expect(machine.views.lockStat).toEqual(stats);
+      expect(readLockClass(machine, TL).holdSamples).toBe(lockStatHoldTimes ? 1 : 0);
+    });
+  }
+
   it('lockHolder reports a worker that holds the lock, and trylock fails meanwhile', async () => {
     const machine = machineWith({ cpus: 4 });
     const scratch = new SharedArrayBuffer(SCRATCH.words * 4);

@@ -51,6 +51,23 @@ describe('dax_entry_waitqueue', () => {
     expect(dax_entry_waitqueue(0, 2 ** 40 + 5)).toBeLessThan(DAX_WAIT_TABLE_ENTRIES);
   });
 
+  it('rejects a bad mapping or index with a RangeError naming it', () => {
+    const cases: [() => unknown, RegExp][] = [
+      [() => dax_entry_waitqueue(-1, 0), /^mappingId: expected an integer from 0 to 65535, got -1$/],
+      [() => dax_entry_waitqueue(1.5, 0), /^mappingId: .*got 1.5$/],
+      [() => dax_entry_waitqueue(65536, 0), /^mappingId: .*got 65536$/],
+      [() => dax_entry_waitqueue(0, NaN), /^index: expected an integer from 0 to 281474976710655, got NaN$/],
+      [() => dax_entry_waitqueue(0, -62, true), /^index: .*got -62$/],
+      [() => dax_entry_waitqueue(0, 0.5), /^index: .*got 0.5$/],
+      [() => dax_entry_waitqueue(0, 2 ** 48), /^index: .*got 281474976710656$/],
+    ];
+    for (const [call, message] of cases) {
+      expect(call).toThrow(RangeError);
+      expect(call).toThrow(message);
+    }
+    expect(dax_entry_waitqueue(65535, 2 ** 48 - 1)).toBeLessThan(DAX_WAIT_TABLE_ENTRIES);
+  });
+
   it('gives every page of a PMD entry one bucket, and spreads PTE entries', () => {
     const pmd = new Set(Array.from({ length: 512 }, (_, i) => dax_entry_waitqueue(1, 1024 + i, true)));
     expect(pmd).toEqual(new Set([dax_entry_waitqueue(1, 1024, true)]));
@@ -134,6 +151,30 @@ describe('entry wait queues on one thread', () => {
     expect(waiters(machine, 6)).toBe(1);
     finish_wait(w);
     expect(waiters(machine, 6)).toBe(0);
+  });
+
+  it('rejects a bad bucket before writing anything, -1 (the not-queued marker) included', () => {
+    const machine = machineWith();
+    const me = attachCpu(machine, 0);
+    const w = init_wait(me);
+    const state = machine.views.cpuState.slice();
+    const table = machine.views.waitTable.slice();
+    for (const bucket of [-1, -2, 0.5, NaN, DAX_WAIT_TABLE_ENTRIES]) {
+      expect(() => prepare_to_wait_exclusive(w, bucket)).toThrow(RangeError);
+      expect(() => prepare_to_wait_exclusive(w, bucket)).toThrow(/^bucket: expected an integer from 0 to 4095, got /);
+    }
+    expect(machine.views.cpuState).toEqual(state);
+    expect(machine.views.waitTable).toEqual(table);
+    expect(w).toEqual(init_wait(me));
+    // Queued, it stays as it was: on its bucket, its start time and seq sample kept.
+    prepare_to_wait_exclusive(w, 7);
+    const queued = { ...w };
+    const queuedState = machine.views.cpuState.slice();
+    expect(() => prepare_to_wait_exclusive(w, -1)).toThrow(/^bucket: /);
+    expect(w).toEqual(queued);
+    expect(machine.views.cpuState).toEqual(queuedState);
+    expect(waiters(machine, 7)).toBe(1);
+    finish_wait(w);
   });
 
   it('counts entry-lock acquisitions and hold times for the caller', () => {

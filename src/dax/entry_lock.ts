@@ -29,7 +29,7 @@ import {
   schedule,
   waitqueue_active,
 } from '../sync/waitqueue.js';
-import { dax_is_pmd_entry, daxEntryIsLocked, daxEntryLock, daxEntryUnlock } from './dax_entry.js';
+import { dax_is_pmd_entry, daxEntryIsLocked, daxEntryLock, daxEntryUnlock, isDaxEntry } from './dax_entry.js';
 import { RADIX_TREE_MAX_INDEX, RadixTree, radix_tree_lookup, radixTreeReplaceFound } from './radix_tree.js';
 
 /** slot_locked(): whether the entry's lock bit is set. */
@@ -85,6 +85,11 @@ export function get_unlocked_mapping_entry(tree: RadixTree, index: number): numb
  */
 export function dax_wake_mapping_entry_waiter(tree: RadixTree, index: number, entry: number, wakeAll: boolean): void {
   void wakeAll;
+  // The entry's PMD bit picks the bucket: a bad one would wake nobody, quietly. 0 (the
+  // entry was gone, as dropLockedEntry may find) wakes the index's own bucket.
+  if (entry !== 0 && !isDaxEntry(entry)) {
+    throw new RangeError(`entry: expected a DAX entry (an odd Int32 from 1 to 2147483647) or 0 for none, got ${String(entry)}`);
+  }
   const bucket = dax_entry_waitqueue(tree.mapping, index, dax_is_pmd_entry(entry));
   if (waitqueue_active(tree.cpu, bucket)) __wake_up(tree.cpu, bucket);
 }
@@ -96,8 +101,17 @@ export function put_unlocked_mapping_entry(tree: RadixTree, index: number, entry
 
 /** put_locked_mapping_entry(): unlocks the entry at index (takes tree_lock itself) and wakes its waiters. */
 export function put_locked_mapping_entry(tree: RadixTree, index: number): void {
+  // Checked before tree_lock is taken: a throw under it would leave the mapping locked.
+  checkInt('index', index, 0, RADIX_TREE_MAX_INDEX);
   tree.treeLock();
-  const entry = unlock_slot(tree, index);
+  let entry: number;
+  try {
+    entry = unlock_slot(tree, index);
+  } catch (e) {
+    // unlock_slot() refused (the entry is not locked) and changed nothing; tree_lock is still ours.
+    tree.treeUnlock();
+    throw e;
+  }
   tree.treeUnlock();
   dax_wake_mapping_entry_waiter(tree, index, entry, false);
 }
@@ -109,6 +123,8 @@ export function put_locked_mapping_entry(tree: RadixTree, index: number): void {
  * Call without tree_lock held.
  */
 export function lockMappingEntry(tree: RadixTree, index: number): number {
+  // Checked before tree_lock is taken: a throw under it would leave the mapping locked.
+  checkInt('index', index, 0, RADIX_TREE_MAX_INDEX);
   tree.treeLock();
   const entry = get_unlocked_mapping_entry(tree, index);
   const locked = entry === 0 ? 0 : lock_slot(tree, index);

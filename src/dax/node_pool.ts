@@ -25,6 +25,7 @@
 import { INDEX_NODE, INDEX_POOL, LOCK_CLASS } from '../machine/layout.js';
 import { spin_lock, spin_unlock } from '../sync/spinlock.js';
 import type { Cpu } from '../sync/cpu.js';
+import { checkInt } from '../util/check.js';
 
 const STRIDE = INDEX_NODE.stride;
 const N_PARENT = INDEX_NODE.parent;
@@ -73,7 +74,8 @@ export class NodePool {
    * than `count` nodes are free.
    */
   allocNodes(count: number, out: Int32Array): void {
-    if (count <= 0) return;
+    if (!((count >>> 0) === count && count <= out.length)) checkInt('count', count, 0, out.length);
+    if (count === 0) return;
     const h = this.header;
     const nodes = this.nodes;
     spin_lock(this.cpu, h, P_LOCK, CLS);
@@ -109,11 +111,17 @@ export class NodePool {
     }
   }
 
-  /** Returns list[0..count) to the free list under one hold of the pool lock. */
+  /**
+   * Returns list[0..count) to the free list under one hold of the pool lock. Refuses, with
+   * nothing changed, a node that was never handed out or is already free (a double free
+   * would link the free list into a cycle and hand one node to two trees).
+   */
   freeNodes(list: Int32Array, count: number): void {
-    if (count <= 0) return;
+    if (!((count >>> 0) === count && count <= list.length)) checkInt('count', count, 0, list.length);
+    if (count === 0) return;
     const h = this.header;
     const nodes = this.nodes;
+    this.checkFreeList(list, count);
     // Poison outside the lock: once linked, another CPU may take the node at any moment.
     for (let i = 0; i < count; i++) {
       const base = list[i] * STRIDE;
@@ -127,6 +135,34 @@ export class NodePool {
     h[P_FREE] = list[0];
     h[P_USED] -= count;
     spin_unlock(this.cpu, h, P_LOCK, CLS);
+  }
+
+  /** Throws unless list[0..count) are distinct nodes handed out by the pool and not free now. */
+  private checkFreeList(list: Int32Array, count: number): void {
+    const nodes = this.nodes;
+    // highWater only grows, and the caller's own nodes are below it: read without the lock.
+    const high = Math.min(Atomics.load(this.header, P_HIGH), this.capacity);
+    for (let i = 0; i < count; i++) {
+      const n = list[i];
+      if (!(n >= 1 && n <= high)) {
+        throw new RangeError(`list[${i}]: expected a node number from 1 to ${high} (the nodes handed out so far), got ${n}`);
+      }
+      // A free node's shift word holds the poison; a node in a tree or in a CPU's hands never does.
+      if (nodes[n * STRIDE + N_SHIFT] === NODE_FREE_POISON) throw new Error(`freeNodes: list[${i}]: node ${n} is already free (double free)`);
+    }
+    // Duplicates within the list: pairwise while that is cheap (an operation frees at most
+    // a few dozen nodes), through a set beyond.
+    if (count <= 64) {
+      for (let i = 1; i < count; i++) {
+        for (let j = 0; j < i; j++) if (list[j] === list[i]) throw new Error(`freeNodes: list[${i}]: node ${list[i]} is also list[${j}] (double free)`);
+      }
+    } else {
+      const seen = new Set<number>();
+      for (let i = 0; i < count; i++) {
+        if (seen.has(list[i])) throw new Error(`freeNodes: list[${i}]: node ${list[i]} appears twice in the list (double free)`);
+        seen.add(list[i]);
+      }
+    }
   }
 }
 

@@ -14,8 +14,9 @@
 // radix_tree_extend() and shrinks with radix_tree_shrink(); delete_node() returns empty
 // nodes to the pool. Indices are JavaScript numbers from 0 to RADIX_TREE_MAX_INDEX (2^48 - 1),
 // never put through 32-bit operators above 2^32. Only order-0 entries are stored: a PMD
-// entry sits at its PMD-aligned index (the 4.14 kernel used multiorder entries and sibling
-// slots for it; callers here look up index & ~PG_PMD_COLOUR themselves). A dense file of
+// entry sits at its PMD-aligned index, and only there: insert and replace refuse it elsewhere
+// and the checker reports it (the 4.14 kernel used multiorder entries and sibling slots for
+// it; callers here look up index & ~PG_PMD_COLOUR themselves). A dense file of
 // 16M pages takes 266,305 nodes of 288 bytes: 73 MiB of views.indexNodes.
 //
 // Locking rules (as fs/dax.c and mm/filemap.c state theirs):
@@ -61,7 +62,7 @@ import type { Machine } from '../machine/machine.js';
 import { spin_is_locked, spin_lock, spin_unlock } from '../sync/spinlock.js';
 import type { Cpu } from '../sync/cpu.js';
 import { checkInt } from '../util/check.js';
-import { checkDaxEntry, describeDaxEntry, isDaxEntry } from './dax_entry.js';
+import { PG_PMD_NR, RADIX_DAX_PMD, checkDaxEntry, describeDaxEntry, isDaxEntry } from './dax_entry.js';
 import { NODE_FREE_POISON, NodePool } from './node_pool.js';
 
 // ---- layout shorthands ------------------------------------------------------------------
@@ -351,7 +352,7 @@ function radix_tree_descend(root: RadixTree, base: number, index: number): numbe
  * __radix_tree_lookup(): the entry at index (0 if none). Sets root.node and root.slot to the
  * deepest node on index's path and the slot there (RADIX_TREE_NO_SLOT if index is beyond the tree).
  */
-export function __radix_tree_lookup(root: RadixTree, index: number): number {
+function __radix_tree_lookup(root: RadixTree, index: number): number {
   const shift = radix_tree_load_root(root);
   if (index > POW2[shift] - 1) {
     root.node = 0;
@@ -391,7 +392,15 @@ export function radix_tree_lookup_slot(root: RadixTree, index: number): number {
 
 /** radix_tree_deref_slot_protected(): the value in a slot (caller holds tree_lock). */
 export function radix_tree_deref_slot_protected(root: RadixTree, slot: number): number {
-  return slot === ROOT_SLOT ? root.roots[root.r + R_RNODE] : root.nodes[slot];
+  if (slot === ROOT_SLOT) return root.roots[root.r + R_RNODE];
+  // Anything but a node's slot word would read a tag, link or count word, or undefined.
+  if (!(Number.isInteger(slot) && slot >= STRIDE && slot < root.nodes.length && slot % STRIDE < MAP_SIZE)) {
+    throw new RangeError(
+      `slot: expected ${ROOT_SLOT} for the root or a node's slot offset from ${STRIDE} to ${root.nodes.length - 1} ` +
+        `(offset % ${STRIDE} below ${MAP_SIZE}), as radix_tree_lookup_slot returns, got ${String(slot)}`,
+    );
+  }
+  return root.nodes[slot];
 }
 
 /** Throws a RangeError unless slot is a live slot of this tree holding an entry. */
@@ -565,7 +574,27 @@ function __radix_tree_insert(root: RadixTree, index: number, item: number): numb
 export function radix_tree_insert(root: RadixTree, index: number, item: number): number {
   checkIndexArg('index', index);
   checkDaxEntry('item', item);
+  if ((item & RADIX_DAX_PMD) !== 0 && index % PG_PMD_NR !== 0) badPmdIndex(index);
   return __radix_tree_insert(root, index, item);
+}
+
+/** A PMD entry sits at the first page of its 2 MiB (see the header): lookups go to index & ~PG_PMD_COLOUR. */
+function badPmdIndex(index: number): never {
+  throw new RangeError(`index: expected a multiple of ${PG_PMD_NR} for a PMD entry, got ${index}`);
+}
+
+/**
+ * Whether the entry slot (in the leaf at word base, or the root's) is at an index that is not
+ * a multiple of PG_PMD_NR: only slot 0 of a leaf at a multiple-of-8 offset in its parent is
+ * aligned (a top leaf's offset is 0). The index itself would take a walk up the tree.
+ */
+function slotMisalignedForPmd(root: RadixTree, base: number, slot: number): boolean {
+  if (slot === ROOT_SLOT) return false;
+  return slot !== base || (root.nodes[base + N_OFFSET] & (PG_PMD_NR / MAP_SIZE - 1)) !== 0;
+}
+
+function badPmdSlot(slot: number): never {
+  throw new RangeError(`item: a PMD entry must sit at an index that is a multiple of ${PG_PMD_NR}; slot ${slot} is not at one`);
 }
 
 // ---- replace --------------------------------------------------------------------------------
@@ -582,23 +611,43 @@ function replace_slot(root: RadixTree, node: number, slot: number, item: number,
 export function radix_tree_replace_slot(root: RadixTree, slot: number, item: number): void {
   checkDaxEntry('item', item);
   checkEntrySlot(root, slot);
+  if ((item & RADIX_DAX_PMD) !== 0 && slotMisalignedForPmd(root, slot - (slot % STRIDE), slot)) badPmdSlot(slot);
   replace_slot(root, 0, slot, item, 0);
 }
 
 /**
  * Replaces the entry that this handle's last lookup found (radix_tree_replace_slot on the slot
  * __radix_tree_lookup returned, as lock_slot() uses it): one walk instead of two. The caller
- * held tree_lock since that lookup, and the lookup found an entry.
+ * held tree_lock since that lookup. Throws, changing nothing, when that lookup found no entry.
  */
 export function radixTreeReplaceFound(root: RadixTree, item: number): void {
   checkDaxEntry('item', item);
+  if (!lastLookupFound(root)) {
+    throw new Error(
+      `radixTreeReplaceFound: mapping ${root.mapping}: the last lookup through this handle found no entry ` +
+        `(slot ${root.slot}); look the index up and check it holds an entry first`,
+    );
+  }
+  if ((item & RADIX_DAX_PMD) !== 0 && slotMisalignedForPmd(root, root.node * STRIDE, root.slot)) badPmdSlot(root.slot);
   replace_slot(root, 0, root.slot, item, 0);
+}
+
+/**
+ * Whether root.slot holds an entry: a miss leaves it at NO_SLOT (beyond the tree) or at an
+ * empty slot of a leaf or of an interior node, and a store there would be an uncounted entry
+ * or a corrupt node. Cheap enough for lock_slot's path: a few loads, no walk.
+ */
+function lastLookupFound(root: RadixTree): boolean {
+  const slot = root.slot;
+  if (slot === ROOT_SLOT) return root.roots[root.r + R_SHIFT] === 0 && root.roots[root.r + R_RNODE] !== 0;
+  return slot !== NO_SLOT && root.nodes[slot] !== 0 && root.nodes[root.node * STRIDE + N_SHIFT] === 0;
 }
 
 /** Replaces the entry at index with item, keeping its tags; returns the old entry, or 0 (and changes nothing) if index is empty. */
 export function radixTreeReplace(root: RadixTree, index: number, item: number): number {
   checkIndexArg('index', index);
   checkDaxEntry('item', item);
+  if ((item & RADIX_DAX_PMD) !== 0 && index % PG_PMD_NR !== 0) badPmdIndex(index);
   const old = __radix_tree_lookup(root, index);
   if (old !== 0) replace_slot(root, 0, root.slot, item, 0);
   return old;
@@ -957,8 +1006,11 @@ interface TreeWalk {
   nodeCount: number;
 }
 
-/** Checks node n (reached from parent at offset, expected to have shift) and below; returns its tag summary bits (bit t: any tag t). */
-function checkNode(w: TreeWalk, n: number, parent: number, offset: number, shift: number): number {
+/**
+ * Checks node n (reached from parent at offset, expected to have shift, covering indices from
+ * first) and below; returns its tag summary bits (bit t: any tag t).
+ */
+function checkNode(w: TreeWalk, n: number, parent: number, offset: number, shift: number, first: number): number {
   const nodes = w.nodes;
   if (!Number.isInteger(n) || n < 1 || n > w.capacity) {
     w.out.push(`${w.where}: node ${parent} slot ${offset} points to node ${n}, outside the pool 1..${w.capacity}`);
@@ -992,9 +1044,12 @@ function checkNode(w: TreeWalk, n: number, parent: number, offset: number, shift
     used++;
     if (shift === 0) {
       if (!isDaxEntry(v)) w.out.push(`${at} slot ${off}: leaf holds ${v}, not a DAX entry (${describeDaxEntry(v)})`);
+      else if ((v & RADIX_DAX_PMD) !== 0 && (first + off) % PG_PMD_NR !== 0) {
+        w.out.push(`${at} slot ${off}: PMD entry at index ${first + off}, not a multiple of ${PG_PMD_NR}`);
+      }
       w.entries++;
     } else {
-      const childTags = checkNode(w, v, n, off, shift - MAP_SHIFT);
+      const childTags = checkNode(w, v, n, off, shift - MAP_SHIFT, first + off * POW2[shift]);
       for (let t = 0; t < MAX_TAGS; t++) {
         const bit = tag_get(nodes, base, t, off);
         const below = ((childTags >>> t) & 1) !== 0;
@@ -1051,7 +1106,7 @@ function walkTree(machine: Machine, mapping: number, seen: Uint8Array): TreeWalk
   } else if (shift < 0 || shift % MAP_SHIFT !== 0 || shift > RADIX_TREE_MAX_PATH * MAP_SHIFT) {
     w.out.push(`${w.where}: root shift ${shift} is not a multiple of ${MAP_SHIFT} from ${MAP_SHIFT} to ${RADIX_TREE_MAX_PATH * MAP_SHIFT}`);
   } else {
-    const summary = checkNode(w, rnode, 0, 0, shift - MAP_SHIFT);
+    const summary = checkNode(w, rnode, 0, 0, shift - MAP_SHIFT, 0);
     for (let t = 0; t < MAX_TAGS; t++) {
       const bit = ((rtags >>> t) & 1) !== 0;
       const below = ((summary >>> t) & 1) !== 0;

@@ -12,6 +12,7 @@ import type { Machine } from '../machine/machine.js';
 import { INDEX_NODE, INDEX_ROOT, RADIX_TREE_MAP_SIZE } from '../machine/layout.js';
 import { dax_is_pmd_entry, daxEntryIsLocked } from '../dax/dax_entry.js';
 import { dax_entry_waitqueue } from '../sync/waitqueue.js';
+import { RADIX_TREE_MAX_INDEX } from '../dax/radix_tree.js';
 
 export interface LockedEntry {
   mapping: number;
@@ -31,6 +32,8 @@ export function lockedEntriesInBucket(machine: MachineLike, bucket: number): Loc
     const rnode = Atomics.load(roots, r + INDEX_ROOT.rnode);
     if (rnode === 0) continue;
     const visit = (index: number, entry: number) => {
+      // A node freed and reused under the walk can give a shift that makes no index at all.
+      if (!(Number.isInteger(index) && index >= 0 && index <= RADIX_TREE_MAX_INDEX)) return;
       if (!daxEntryIsLocked(entry)) return;
       const pmd = dax_is_pmd_entry(entry);
       if (dax_entry_waitqueue(mapping, index, pmd) === bucket) found.push({ mapping, index, pmd });

@@ -449,6 +449,12 @@ export function regionBytes(config: MachineConfig): Record<RegionName, number> {
 
 /** Fills defaults and rejects an impossible configuration with a RangeError naming the field. */
 export function resolveConfig(partial: MachineConfigInput = {}): MachineConfig {
+  // A misspelt field (pmemByte) would otherwise leave its default in place without a word.
+  for (const key of Object.keys(partial)) {
+    if (!Object.hasOwn(DEFAULT_CONFIG, key)) {
+      throw new RangeError(`${key}: unknown machine configuration field; expected one of ${Object.keys(DEFAULT_CONFIG).join(', ')}`);
+    }
+  }
   const c: MachineConfig = { ...DEFAULT_CONFIG, ...partial, costs: resolveCosts(partial.costs) };
   if (partial.journalBlocks === undefined && Number.isInteger(c.pmemBytes)) {
     c.journalBlocks = Math.min(DEFAULT_CONFIG.journalBlocks, Math.max(LIMITS.journalBlocks.min, Math.floor(c.pmemBytes / BLOCK_SIZE / 32)));

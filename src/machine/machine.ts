@@ -11,7 +11,7 @@ import {
   REGION_NAMES,
   resolveConfig,
 } from './layout.js';
-import { checkInt } from '../util/check.js';
+import { checkInt, checkOneOf } from '../util/check.js';
 
 /** What a worker needs to attach: plain data and SharedArrayBuffers, so it survives postMessage. */
 export interface MachineDescriptor {
@@ -62,6 +62,8 @@ export function createMachine(partial: MachineConfigInput = {}): Machine {
  * media: a block's old bytes are never read before it is zeroed or written).
  */
 export function wipeMachine(machine: Machine, keep: readonly RegionName[] = []): Machine {
+  // A misspelt name would keep nothing and wipe the region the caller meant to keep.
+  for (const name of keep) checkOneOf('keep', name, REGION_NAMES);
   for (const name of REGION_NAMES) {
     if (keep.includes(name)) continue;
     new Uint8Array(machine.descriptor.buffers[name]).fill(0);

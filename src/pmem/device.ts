@@ -108,14 +108,27 @@ export class PmemDevice {
    * subarray view for them would cost an allocation per load, more than the copy.
    */
   loadInto(offset: number, dst: Uint8Array, at: number, n: number): void {
+    // One integer test and one bound per argument (device offsets and dst positions stay
+    // below 2^32); the full check, with its message, only when that fails.
+    if (!((offset >>> 0) === offset && (n >>> 0) === n && (at >>> 0) === at && offset + n <= this.size && at + n <= dst.length)) {
+      this.checkLoad(offset, dst, at, n);
+    }
     if (n <= 32) {
-      if (!(offset >= 0 && offset + n <= this.size)) this.checkRange(offset, n);
       const data = this.data;
       for (let i = 0; i < n; i++) dst[at + i] = data[offset + i];
       return;
     }
-    this.checkRange(offset, n);
     dst.set(this.data.subarray(offset, offset + n), at);
+  }
+
+  /** Throws a RangeError naming what is wrong with a loadInto call, if anything is. */
+  private checkLoad(offset: number, dst: Uint8Array, at: number, n: number): void {
+    if (!(Number.isInteger(n) && n >= 0)) throw new RangeError(`n: expected an integer byte count >= 0, got ${String(n)}`);
+    this.checkRange(offset, n);
+    if (n > dst.length) throw new RangeError(`n: expected at most ${dst.length} (dst.length), got ${n}`);
+    if (!(Number.isInteger(at) && at >= 0 && at + n <= dst.length)) {
+      throw new RangeError(`at: expected an integer from 0 to ${dst.length - n} (dst.length ${dst.length} - n ${n}), got ${String(at)}`);
+    }
   }
 
   /** A view of the bytes a CPU would load (no copy: do not keep it across stores). */

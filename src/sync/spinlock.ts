@@ -15,7 +15,7 @@
 // The kernel's spin_lock never sleeps; here sleeping stands in for the scheduler running
 // the holder, which the kernel gets by disabling preemption.
 
-import { CPU_STATE, LOCK_CLASS, LOCK_STAT, LOCK_WORDS } from '../machine/layout.js';
+import { CPU_STATE, LOCK_CLASS, LOCK_CLASSES, LOCK_STAT, LOCK_WORDS } from '../machine/layout.js';
 import { STEP, stepAdd } from '../measure/steps.js';
 import { nowNs } from '../util/clock.js';
 import type { Cpu } from './cpu.js';
@@ -26,32 +26,70 @@ export const WAIT_KIND_LOCK = 1;
 const STATE = LOCK_WORDS.state;
 const OWNER = LOCK_WORDS.owner;
 
+const LOCK_SPAN = LOCK_WORDS.stride;
+const N_CLASSES = LOCK_CLASSES.length;
+
+// The argument checks are cheap enough for the uncontended path: `x >>> 0 === x` rejects a
+// negative, fractional, NaN or huge number in one compare, then one compare bounds it. A bad
+// `at` would otherwise take or clear some other word (V8 truncates a fractional index), and a
+// bad `cls` would count into another CPU's lock_stat record.
+
+/** Throws a RangeError naming the bad one of at and cls. */
+function badLockArgs(words: Int32Array, at: number, cls: number): never {
+  if (!((at >>> 0) === at && at <= words.length - LOCK_SPAN)) badLockAt(words, at);
+  throw new RangeError(`cls: expected a lock class from 0 to ${N_CLASSES - 1} (LOCK_CLASS), got ${String(cls)}`);
+}
+
+function badLockAt(words: Int32Array, at: number): never {
+  throw new RangeError(
+    `at: expected an integer from 0 to ${words.length - LOCK_SPAN} (a lock's first word in words), got ${String(at)}`,
+  );
+}
+
 /** spin_lock(): takes the lock whose words start at words[at]; cls is its lock_stat class. */
 export function spin_lock(cpu: Cpu, words: Int32Array, at: number, cls: number): void {
+  if (!((at >>> 0) === at && at <= words.length - LOCK_SPAN && (cls >>> 0) === cls && cls < N_CLASSES)) badLockArgs(words, at, cls);
   if (Atomics.compareExchange(words, at + STATE, 0, 1) !== 0) lockContended(cpu, words, at, cls);
   lockAcquired(cpu, words, at, cls);
 }
 
 /** spin_trylock(): takes the lock only if it is free; true when taken. */
 export function spin_trylock(cpu: Cpu, words: Int32Array, at: number, cls: number): boolean {
+  if (!((at >>> 0) === at && at <= words.length - LOCK_SPAN && (cls >>> 0) === cls && cls < N_CLASSES)) badLockArgs(words, at, cls);
   if (Atomics.compareExchange(words, at + STATE, 0, 1) !== 0) return false;
   lockAcquired(cpu, words, at, cls);
   return true;
 }
 
-/** spin_unlock(): releases the lock and wakes one sleeper if any may be sleeping. */
+/** spin_unlock(): releases the lock and wakes one sleeper if any may be sleeping. Throws when the lock is free. */
 export function spin_unlock(cpu: Cpu, words: Int32Array, at: number, cls: number): void {
-  if (cpu.holdTimes) recordHold(cpu, cls);
-  if (Atomics.exchange(words, at + STATE, 0) === 2) Atomics.notify(words, at + STATE, 1);
+  if (!((at >>> 0) === at && at <= words.length - LOCK_SPAN && (cls >>> 0) === cls && cls < N_CLASSES)) badLockArgs(words, at, cls);
+  if (cpu.holdTimes) {
+    // Checked before the hold is recorded: a refused unlock changes no figure.
+    if (Atomics.load(words, at + STATE) === 0) unlockOfFreeLock(cpu, at, cls);
+    recordHold(cpu, cls);
+  }
+  const state = Atomics.exchange(words, at + STATE, 0);
+  if (state !== 1) {
+    if (state === 2) Atomics.notify(words, at + STATE, 1);
+    // Writing 0 over 0 changed nothing.
+    else if (state === 0) unlockOfFreeLock(cpu, at, cls);
+  }
+}
+
+function unlockOfFreeLock(cpu: Cpu, at: number, cls: number): never {
+  throw new Error(`spin_unlock: cpu ${cpu.id} released the ${LOCK_CLASSES[cls]} lock at word ${at}, which is not held`);
 }
 
 /** spin_is_locked(). */
 export function spin_is_locked(words: Int32Array, at: number): boolean {
+  if (!((at >>> 0) === at && at <= words.length - LOCK_SPAN)) badLockAt(words, at);
   return Atomics.load(words, at + STATE) !== 0;
 }
 
 /** The CPU that holds the lock, or -1 when it is free. */
 export function lockHolder(words: Int32Array, at: number): number {
+  if (!((at >>> 0) === at && at <= words.length - LOCK_SPAN)) badLockAt(words, at);
   return Atomics.load(words, at + STATE) === 0 ? -1 : Atomics.load(words, at + OWNER) - 1;
 }
 

@@ -47,7 +47,9 @@
 // unlike a spinlock's) and waitClass LOCK_CLASS.dax_entry_lock, from
 // prepare_to_wait_exclusive() to finish_wait().
 
-import { CPU_STATE, LOCK_CLASS, LOCK_STAT, PAGE_SHIFT, PMD_SIZE, WAIT_BUCKET, WAIT_TABLE_BITS } from '../machine/layout.js';
+import { CPU_STATE, LIMITS, LOCK_CLASS, LOCK_STAT, PAGE_SHIFT, PMD_SIZE, WAIT_BUCKET, WAIT_TABLE_BITS } from '../machine/layout.js';
+import { RADIX_TREE_MAX_INDEX } from '../dax/radix_tree.js';
+import { checkInt } from '../util/check.js';
 import { STEP, stepAdd } from '../measure/steps.js';
 import { nowNs } from '../util/clock.js';
 import type { Cpu } from './cpu.js';
@@ -113,6 +115,9 @@ export function hash_32(val: number, bits: number): number {
  * Indexes above 2^32 fold their high word in. Pure: no locks, no shared memory.
  */
 export function dax_entry_waitqueue(mappingId: number, index: number, pmd = false): number {
+  // A bad key would hash quietly to some bucket, and its sleeper would never be woken.
+  if (!((mappingId >>> 0) === mappingId && mappingId < LIMITS.mappings.max)) checkInt('mappingId', mappingId, 0, LIMITS.mappings.max - 1);
+  if (!(index >= 0 && index <= RADIX_TREE_MAX_INDEX && Number.isInteger(index))) checkInt('index', index, 0, RADIX_TREE_MAX_INDEX);
   if (pmd) index -= index % (PG_PMD_COLOUR + 1);
   const mapping = Math.imul(mappingId + 1, 0x9e3779b1);
   const lo = index >>> 0;
@@ -149,10 +154,12 @@ function checkBucket(bucket: number): void {
  * entry became a PMD entry) it moves the CPU there.
  */
 export function prepare_to_wait_exclusive(wait: WaitQueueEntry, bucket: number): void {
+  // Checked first, every time: -1 equals wait.bucket of an entry not queued, and would
+  // otherwise slip past to the cpuState writes below.
+  checkBucket(bucket);
   const cpu = wait.cpu;
   const table = cpu.machine.views.waitTable;
   if (wait.bucket !== bucket) {
-    checkBucket(bucket);
     if (wait.bucket !== -1) Atomics.sub(table, wait.bucket * STRIDE + WAITERS, 1);
     // Count the waiter before sampling seq: a waker that bumps seq after our sample
     // must already see waiters > 0.
