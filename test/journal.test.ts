@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMachine, type Machine } from '../src/machine/machine.js';
-import { BLOCK_SIZE, COMMIT_RECORD, JOURNAL, MiB, fsGeometry } from '../src/machine/layout.js';
+import { BLOCK_SIZE, COMMIT_RECORD, JOURNAL, MiB, fsGeometry, type MachineConfigInput } from '../src/machine/layout.js';
 import { attachCpu } from '../src/sync/cpu.js';
 import { PmemDevice } from '../src/pmem/device.js';
 import {
@@ -28,8 +28,8 @@ import { startCommitThread as startThread } from './support/commit_thread.js';
 const never = () => 0.99; // a crash that evicts no dirty line
 const always = () => 0; // a crash that evicts every dirty line
 
-function setup(policy: Partial<JournalPolicy> = {}, cpus = 6) {
-  const machine = createMachine({ cpus, pmemBytes: 8 * MiB, indexNodes: 2, mappings: 1, fsInodes: 16 });
+function setup(policy: Partial<JournalPolicy> = {}, cpus = 6, config: MachineConfigInput = {}) {
+  const machine = createMachine({ cpus, pmemBytes: 8 * MiB, indexNodes: 2, mappings: 1, fsInodes: 16, ...config });
   const cpu = attachCpu(machine, 0);
   const dev = new PmemDevice(cpu);
   const j = new Journal(cpu, dev, policy);
@@ -203,6 +203,33 @@ describe('jbd2 journal', () => {
     expect(machine.views.journalState[JOURNAL.fcFallbacks]).toBe(1);
     expect(ext4_fc_inode_clean(j, 2)).toBe(true); // the full commit covered inode 2 as well
     expect((await stop()).fastCommits).toBe(0);
+  });
+
+  it('times each fast commit from its own request, and a fallback full commit from the fsync it serves', () => {
+    // No commit thread: the fsyncing CPU commits, as ext4's fast commit does. One extent
+    // block per inode, so that the 8-block fast-commit area holds both fast commits.
+    const { machine, j, g } = setup({ fastCommit: true }, 6, { fsExtentBlocksPerInode: 1 });
+    const per = machine.config.fsExtentBlocksPerInode;
+    const pauseMs = 150;
+    const pause = () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pauseMs);
+    const tid = change(j, g.extentStart + per, 0x51, 1);
+    ext4_fc_commit(j, 1, tid);
+    pause();
+    expect(change(j, g.extentStart + per, 0x52, 1)).toBe(tid);
+    ext4_fc_commit(j, 1, tid);
+    pause();
+    // Inode 2 frees blocks in the same transaction: its fsync falls back to a full commit.
+    const h = jbd2_journal_start(j);
+    jbd2_journal_dirty_metadata(h, g.extentStart + 2 * per);
+    jbd2_journal_add_inode(h, 2);
+    ext4_fc_mark_ineligible(h);
+    jbd2_journal_stop(h);
+    ext4_fc_commit(j, 2, tid);
+    const recs = readCommitRecords(machine);
+    expect(recs.map((r) => r.kind)).toEqual(['fast', 'fast', 'full']);
+    // Each waited for its own commit only, far less than the pause before it (the first
+    // request's time would put the second at one pause and the full commit at two).
+    for (const r of recs) expect(r.requestToDurableNs).toBeLessThan(pauseMs * 1e6);
   });
 
   it('refuses to wait for a transaction while holding a handle in it (that would deadlock)', () => {

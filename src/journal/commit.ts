@@ -180,8 +180,10 @@ export function jbd2_journal_commit_transaction(j: Journal, opts: CommitOptions 
   js[J.committingTid] = tid;
   js[J.runningTid] = 0;
   if (js[J.fcIneligibleTid] === tid) js[J.fcIneligibleTid] = 0;
-  const requestNs = j.times[JOURNAL_TIMES.requestNs] || startNs;
+  // Pending fast-commit requests are this transaction's too: the full commit serves them.
+  const requestNs = earliestNs(j.times[JOURNAL_TIMES.requestNs], j.times[JOURNAL_TIMES.fcRequestNs]) || startNs;
   j.times[JOURNAL_TIMES.requestNs] = 0;
+  j.times[JOURNAL_TIMES.fcRequestNs] = 0;
   jbd2_journal_unlock_updates(j);
   j.unlock();
   Atomics.notify(js, J.runningState);
@@ -248,15 +250,27 @@ export function jbd2_journal_commit_transaction(j: Journal, opts: CommitOptions 
   return r;
 }
 
-/** The fcSeq of every inode the transaction logged: a full commit makes those changes durable too. */
+/**
+ * The fcSeq of every inode the transaction logged: a full commit makes those changes durable
+ * too. It also drops the fast-commit requests still queued (ext4_fc_cleanup() after a full
+ * commit): they can only be for inodes of this transaction, and they are served by it.
+ * Called with j_state_lock held.
+ */
 function snapshotFcTargets(j: Journal, tid: number): number[] {
   const out: number[] = [];
   const inodes = j.inodes;
   for (let ino = 0; ino < j.cpu.machine.config.fsInodes; ino++) {
     const b = ino * FS_INODE.stride;
     if (inodes[b + FS_INODE.lastTid] === tid) out.push(ino, inodes[b + FS_INODE.fcSeq]);
+    inodes[b + FS_INODE.fcRequested] = 0;
   }
+  j.js[J.fcPending] = 0;
   return out;
+}
+
+/** The earlier of two instants, either of which may be 0 (none). */
+function earliestNs(a: number, b: number): number {
+  return a === 0 ? b : b === 0 ? a : Math.min(a, b);
 }
 
 function publishFcDone(j: Journal, targets: number[]): void {
@@ -328,10 +342,15 @@ export function ext4_fc_perform_commit(j: Journal, opts: CommitOptions = {}): nu
     }
   }
   js[J.fcPending] = 0;
+  const t = j.times;
+  const fcRequestNs = t[JOURNAL_TIMES.fcRequestNs];
+  t[JOURNAL_TIMES.fcRequestNs] = 0;
   if (!(eligible && fits)) {
     if (tid !== 0) {
       js[J.fcFallbacks]++;
       if (js[J.commitRequest] < tid) js[J.commitRequest] = tid;
+      // The full commit now serves these fsyncs: their wait started at their own request.
+      t[JOURNAL_TIMES.requestNs] = earliestNs(t[JOURNAL_TIMES.requestNs], fcRequestNs);
     }
     jbd2_journal_unlock_updates(j);
     j.unlock();
@@ -340,7 +359,7 @@ export function ext4_fc_perform_commit(j: Journal, opts: CommitOptions = {}): nu
   }
   const head = js[J.fcHead];
   js[J.fcHead] = head + n;
-  const requestNs = j.times[JOURNAL_TIMES.requestNs] || startNs;
+  const requestNs = fcRequestNs || startNs;
   jbd2_journal_unlock_updates(j);
   j.unlock();
   Atomics.notify(js, J.runningState);

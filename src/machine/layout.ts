@@ -348,8 +348,12 @@ export const JOURNAL = struct(
   32,
 );
 
-/** Journal instants (Float64, monoNs): when the running transaction's first commit request came. */
-export const JOURNAL_TIMES = struct({ requestNs: 0, tStartNs: 1 }, 8);
+/**
+ * Journal instants (Float64, monoNs, 0: none): the first commit request for the running
+ * transaction (requestNs), its start, and the oldest fast-commit request no fast commit has
+ * served yet (fcRequestNs; each fast commit takes and clears it).
+ */
+export const JOURNAL_TIMES = struct({ requestNs: 0, tStartNs: 1, fcRequestNs: 2 }, 8);
 
 /** One commit's record (Float64), kept in a ring in journalStats. */
 export const COMMIT_RECORD = struct(
