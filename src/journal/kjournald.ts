@@ -50,7 +50,8 @@ function runCommitLoop(j: Journal, summary: KjournaldSummary): void {
     if (tid !== 0) {
       const age = ageMs(Atomics.load(js, J.tStartMs));
       const requested = Atomics.load(js, J.commitRequest) >= tid;
-      const full = Atomics.load(js, J.nrBuffers) >= j.maxTransactionBlocks;
+      // A handle was held back: the transaction has no room left for it (add_transaction_credits).
+      const full = Atomics.load(js, J.sizeLimitTid) === tid;
       const expired = age >= commitIntervalMs;
       if (requested || full || expired || stopping) {
         if (requested && !full && batchWindowUs > 0) {

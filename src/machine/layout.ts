@@ -344,6 +344,21 @@ export const JOURNAL = struct(
     fcCommits: 23,
     /** 1 while kjournald2 runs; without it, a CPU that needs a commit performs it itself. */
     threadRunning: 24,
+    /**
+     * t_outstanding_credits: the running transaction's blocks plus the credits its open
+     * handles reserved and have not used; a handle joins only if this stays within the limit.
+     */
+    outstandingCredits: 25,
+    /** The running tid once a handle was held back because it would outgrow the size limit (a size trigger). */
+    sizeLimitTid: 26,
+    /**
+     * The CPU (tag: id + 1) performing a full or fast commit, 0 when none: one commit at a
+     * time (JBD2_FULL_COMMIT_ONGOING / JBD2_FAST_COMMIT_ONGOING), whether kjournald2 or a CPU
+     * committing inline takes it.
+     */
+    committer: 27,
+    /** JBD2_ABORT: a commit failed part-way; handles get EROFS, commit waiters EIO. */
+    aborted: 28,
   },
   32,
 );
