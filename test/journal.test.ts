@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMachine, type Machine } from '../src/machine/machine.js';
+import { attachMachine, createMachine, type Machine } from '../src/machine/machine.js';
 import { BLOCK_SIZE, COMMIT_RECORD, JOURNAL, MiB, fsGeometry, type MachineConfigInput } from '../src/machine/layout.js';
 import { attachCpu } from '../src/sync/cpu.js';
 import { PmemDevice } from '../src/pmem/device.js';
@@ -354,6 +354,47 @@ describe('jbd2 journal', () => {
     for (const o of out) for (const t of o.tids) expect(committed.has(t)).toBe(true);
     const js = machine.views.journalState;
     expect([js[JOURNAL.committer], js[JOURNAL.commitSequence]]).toEqual([0, tids[tids.length - 1]]);
+  });
+
+  it('publishes the committing transaction\'s blocks in shared memory while it commits', async () => {
+    // Two flushes of 150 ms each keep the commit in flight long enough for another CPU to look.
+    const policy = { commitIntervalMs: 60_000, journalFlushNs: 150e6 };
+    const { machine, g } = setup(policy);
+    const stop = await startCommitThread(machine, 5, policy);
+    const barrier = new SharedArrayBuffer(4);
+    const blocks = [g.inodeTableStart + 1, g.extentStart + 7];
+    const [watch, ...syncs] = await runCpus<{ tid: number; count: number; blocks: number[] } | null>(machine, [
+      { cpu: 3, module: 'journal_scenarios', fn: 'watchCommitting', args: { lastTid: 1, barrier } },
+      ...blocks.map((block, i) => ({
+        cpu: i + 1,
+        module: 'journal_scenarios',
+        fn: 'joinAndSync',
+        args: { policy, block, value: 9, n: blocks.length + 1, barrier },
+      })),
+    ]);
+    expect(syncs.map((o) => o!.tid)).toEqual([1, 1]);
+    expect(watch).not.toBeNull();
+    expect({ ...watch!, blocks: [...watch!.blocks].sort((a, b) => a - b) }).toEqual({ tid: 1, count: 2, blocks });
+    await stop();
+    const js = machine.views.journalState;
+    expect([js[JOURNAL.committingTid], js[JOURNAL.committingBuffers]]).toEqual([0, 0]);
+  });
+
+  it('shows the committing list through any attachment of the machine, at every step until durable', () => {
+    const { machine, j, g } = setup();
+    const other = attachMachine(machine.descriptor).views;
+    const blocks = extentBlocks(g, 10, 5);
+    for (const b of blocks) change(j, b, 0x33);
+    const seen: string[] = [];
+    jbd2_journal_commit_transaction(j, {
+      onStep: (step) => {
+        const count = other.journalState[JOURNAL.committingBuffers];
+        const list = Array.from(other.journalCommitBuffers.subarray(0, count));
+        seen.push(`${step}: tid ${other.journalState[JOURNAL.committingTid]} [${list.join(',')}]`);
+      },
+    });
+    const all = `[${blocks.join(',')}]`;
+    expect(seen).toEqual([`descriptor: tid 1 ${all}`, `metadata: tid 1 ${all}`, `commit-block: tid 1 ${all}`, 'durable: tid 0 []', 'checkpoint: tid 0 []']);
   });
 
   it('refuses to wait for a transaction while holding a handle in it (that would deadlock)', () => {

@@ -7,7 +7,10 @@
 // takes the transaction's blocks, snapshots them and opens the next transaction, so the
 // snapshot is consistent and CPUs wait only for that switch, not for the writes. One
 // commit, full or fast, runs at a time (JOURNAL.committer: kjournald2, or with no commit
-// thread the CPU that needs it), so the journal area has one writer.
+// thread the CPU that needs it), so the journal area has one writer. The committing
+// transaction's block list is in shared memory (views.journalCommitBuffers, with
+// committingTid and committingBuffers), for other CPUs and the watchdog to read; the
+// checkpoint reads it after them, and the next full commit overwrites it.
 //
 // Failures: a commit that fails before the switch puts the transaction back as it was
 // (running, unlocked); one that fails after it, when the transaction is neither running nor
@@ -183,6 +186,7 @@ export function jbd2_journal_abort(j: Journal): void {
   j.lock();
   Atomics.store(js, J.aborted, 1);
   js[J.committingTid] = 0;
+  js[J.committingBuffers] = 0;
   if (js[J.runningState] === T_LOCKED) jbd2_journal_unlock_updates(j);
   j.unlock();
   for (const w of [J.runningState, J.runningTid, J.commitSequence, J.updates]) Atomics.notify(js, w);
@@ -229,7 +233,7 @@ export function jbd2_journal_commit_transaction(j: Journal, opts: CommitOptions 
   }
 }
 
-/** What the switch took of the committing transaction: its blocks (n, in the commit's scratch) and its record's figures. */
+/** What the switch took of the committing transaction: its blocks (n, in views.journalCommitBuffers) and its record's figures. */
 interface Committing {
   tid: number;
   n: number;
@@ -242,8 +246,8 @@ interface Committing {
 
 /**
  * jbd2_journal_commit_transaction()'s switch: with the transaction locked and no handle
- * open, under j_state_lock, takes its blocks, snapshots them and lets the next transaction
- * start.
+ * open, under j_state_lock, publishes its blocks as the committing list, snapshots them and
+ * lets the next transaction start.
  */
 function switchRunningTransaction(j: Journal, tid: number): Committing {
   const js = j.js;
@@ -251,7 +255,7 @@ function switchRunningTransaction(j: Journal, tid: number): Committing {
   j.lock();
   const listed = js[J.nrBuffers];
   // Credits keep a transaction within the area; this only catches a broken reservation.
-  if (fullCommitBlocks(listed) > j.areas.fullBlocks || listed > s.homes.length) {
+  if (fullCommitBlocks(listed) > j.areas.fullBlocks || listed > j.cbufs.length) {
     j.unlock();
     throw new RangeError(
       `journal: nrBuffers: transaction ${tid} holds ${listed} metadata blocks, ${fullCommitBlocks(listed)} journal blocks with its ` +
@@ -270,11 +274,12 @@ function switchRunningTransaction(j: Journal, tid: number): Committing {
     const at = b * FS_BUF.stride + FS_BUF.transaction;
     if (j.bufs[at] !== tid) continue;
     j.bufs[at] = 0;
-    s.homes[n] = b;
+    j.cbufs[n] = b;
     s.copies.set(meta.subarray(b * BLOCK_SIZE, (b + 1) * BLOCK_SIZE), n * BLOCK_SIZE);
     n++;
   }
   const fcTargets = snapshotFcTargets(j, tid);
+  js[J.committingBuffers] = n;
   js[J.committingTid] = tid;
   js[J.runningTid] = 0;
   if (js[J.fcIneligibleTid] === tid) js[J.fcIneligibleTid] = 0;
@@ -297,7 +302,7 @@ function switchRunningTransaction(j: Journal, tid: number): Committing {
 function writeCommit(j: Journal, t: Committing, opts: CommitOptions): CommitResult {
   const js = j.js;
   const s = scratchOf(j);
-  const homes = s.homes;
+  const homes = j.cbufs;
   const { tid, n, handles, inodes, startNs, requestNs, fcTargets } = t;
 
   // jbd2's own per-commit work (buffer lists, the switch, the journal superblock), done
@@ -349,6 +354,7 @@ function writeCommit(j: Journal, t: Committing, opts: CommitOptions): CommitResu
   // The tid is durable: wake its waiters and the fast-commit waiters of its inodes.
   j.lock();
   js[J.committingTid] = 0;
+  js[J.committingBuffers] = 0;
   js[J.fcHead] = 0;
   j.unlock();
   // fcDone first: a task that sees the tid committed must also see its inodes clean.

@@ -100,6 +100,8 @@ export class Journal {
   readonly bufs: Int32Array;
   /** views.journalBuffers: the running transaction's blocks, nrBuffers of them (t_buffers). */
   readonly tbufs: Int32Array;
+  /** views.journalCommitBuffers: the committing transaction's blocks, committingBuffers of them. */
+  readonly cbufs: Int32Array;
   readonly inodes: Int32Array;
   readonly handle: Handle;
   /** Metadata blocks a transaction may hold, counting its open handles' credits (j_max_transaction_buffers). */
@@ -125,6 +127,7 @@ export class Journal {
     this.times = v.journalTimes;
     this.bufs = v.fsBufState;
     this.tbufs = v.journalBuffers;
+    this.cbufs = v.journalCommitBuffers;
     this.inodes = v.fsInodeState;
     this.handle = { journal: this, tid: 0, open: false, credits: 0 };
     // A limit the area cannot hold would let a commit run past it into the fast-commit area,

@@ -359,6 +359,8 @@ export const JOURNAL = struct(
     committer: 27,
     /** JBD2_ABORT: a commit failed part-way; handles get EROFS, commit waiters EIO. */
     aborted: 28,
+    /** t_nr_buffers of the committing transaction (its blocks: views.journalCommitBuffers); 0 unless committingTid is set. */
+    committingBuffers: 29,
   },
   32,
 );
@@ -445,6 +447,7 @@ export const REGIONS = {
   fsBusyTid: region(Int32Array, (c) => c.pmemBytes / BLOCK_SIZE, 'the tid that freed each busy block'),
   journalState: region(Int32Array, () => JOURNAL.stride, 'journal_t: transaction state and j_state_lock'),
   journalBuffers: region(Int32Array, (c) => c.journalBlocks, "the running transaction's metadata blocks in the order they joined (t_buffers)"),
+  journalCommitBuffers: region(Int32Array, (c) => c.journalBlocks, "the committing transaction's metadata blocks (its t_buffers), JOURNAL.committingBuffers of them"),
   journalTimes: region(Float64Array, () => JOURNAL_TIMES.stride, 'journal instants (commit request time)'),
   journalStats: region(Float64Array, () => COMMIT_RECORDS * COMMIT_RECORD.stride, 'per-commit records (a ring)'),
   mmState: region(Int32Array, () => MM.stride, 'mm_struct: mmap_sem and the VMA table header'),

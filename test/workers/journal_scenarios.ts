@@ -1,5 +1,5 @@
 // Test CPUs for the journal: CPUs whose handles share a transaction, fill it past its size
-// limit, or commit inline with no commit thread.
+// limit, commit inline with no commit thread, or watch what a commit holds.
 import { BLOCK_SIZE, JOURNAL } from '../../src/machine/layout.js';
 import type { Cpu } from '../../src/sync/cpu.js';
 import { PmemDevice } from '../../src/pmem/device.js';
@@ -99,4 +99,33 @@ export function syncInline(cpu: Cpu, a: { block: number; n: number }): { tids: n
     }
   }
   return { tids, errors };
+}
+
+/**
+ * Another CPU's view of a commit: joins `barrier` (so the syncers start only once it
+ * watches), waits until a transaction is committing, then reads its tid, block count and
+ * block list under j_state_lock. Gives up (null) once tid `lastTid` is committed without
+ * it having seen a commit in flight.
+ */
+export function watchCommitting(
+  cpu: Cpu,
+  a: { lastTid: number; barrier: SharedArrayBuffer },
+): { tid: number; count: number; blocks: number[] } | null {
+  const j = new Journal(cpu, new PmemDevice(cpu), {});
+  const js = j.js;
+  const bar = new Int32Array(a.barrier);
+  Atomics.add(bar, 0, 1);
+  Atomics.notify(bar, 0);
+  for (;;) {
+    if (Atomics.load(js, J.committingTid) !== 0) {
+      j.lock();
+      const tid = js[J.committingTid];
+      const count = js[J.committingBuffers];
+      const blocks = Array.from(j.cbufs.subarray(0, count));
+      j.unlock();
+      if (tid !== 0) return { tid, count, blocks };
+    }
+    if (jbd2_transaction_committed(j, a.lastTid)) return null;
+    Atomics.wait(js, J.commitSequence, Atomics.load(js, J.commitSequence), 1);
+  }
 }
