@@ -397,6 +397,84 @@ describe('jbd2 journal', () => {
     expect(seen).toEqual([`descriptor: tid 1 ${all}`, `metadata: tid 1 ${all}`, `commit-block: tid 1 ${all}`, 'durable: tid 0 []', 'checkpoint: tid 0 []']);
   });
 
+  it.each([
+    ['a batching window lets a second syncer join the first one\'s commit', 1_500_000],
+    ['with no batching window the second syncer gets a commit of its own', 0],
+  ])('%s', async (_name, batchWindowUs) => {
+    const policy = { commitIntervalMs: 60_000, batchWindowUs };
+    const { machine, g } = setup(policy);
+    const stop = await startCommitThread(machine, 5, policy);
+    // The second syncer starts once the first has asked for tid 1's commit, and waits for that
+    // commit up to 300 ms: inside a 1.5 s window it joins tid 1; with none, tid 1 is done first.
+    const [first, second] = await runCpus<{ tid: number }>(machine, [
+      { cpu: 1, module: 'journal_scenarios', fn: 'joinAndSync', args: { policy, block: g.inodeTableStart + 1, value: 1, n: 1, barrier: new SharedArrayBuffer(4) } },
+      { cpu: 2, module: 'journal_scenarios', fn: 'syncAfterRequest', args: { policy, block: g.inodeTableStart + 2, value: 2, firstTid: 1, pauseMs: 300 } },
+    ]);
+    const summary = await stop();
+    const recs = readCommitRecords(machine);
+    if (batchWindowUs > 0) {
+      expect([first.tid, second.tid]).toEqual([1, 1]);
+      expect(summary.commits).toBe(1);
+      expect(recs).toEqual([expect.objectContaining({ tid: 1, handles: 2, inodes: 2 })]);
+    } else {
+      expect([first.tid, second.tid]).toEqual([1, 2]);
+      expect(recs.map((r) => [r.tid, r.handles])).toEqual([[1, 1], [2, 1]]);
+    }
+    expect(summary.triggers.request).toBe(summary.commits);
+  });
+
+  it(
+    'cuts a batching window short when a handle finds the transaction full',
+    async () => {
+      // A 10 s window: were it slept through, the test would time out (8 s) rather than pass.
+      // The fillers start 300 ms after tid 1's commit is asked for, when the window has begun.
+      const policy = { commitIntervalMs: 60_000, batchWindowUs: 10_000_000, maxTransactionBlocks: 8 };
+      const { machine, g } = setup(policy);
+      const stop = await startCommitThread(machine, 5, policy);
+      const [syncer] = await runCpus<{ tid: number }>(machine, [
+        { cpu: 1, module: 'journal_scenarios', fn: 'joinAndSync', args: { policy, block: g.inodeTableStart + 1, value: 1, n: 1, barrier: new SharedArrayBuffer(4) } },
+        ...[2, 3].map((cpu) => ({
+          cpu,
+          module: 'journal_scenarios',
+          fn: 'fillHandles',
+          args: { policy, first: g.extentStart + 16 * cpu, span: 16, perHandle: 2, rounds: 20, afterRequestOf: 1, pauseMs: 300 },
+        })),
+      ]);
+      expect(syncer.tid).toBe(1);
+      const summary = await stop();
+      // Tid 1's commit was asked for, but it was the size limit that started it.
+      expect(summary.triggers).toMatchObject({ request: 0 });
+      expect(summary.triggers.size).toBeGreaterThan(0);
+    },
+    8_000,
+  );
+
+  it(
+    'performs a fast commit asked for during a batching window at once',
+    async () => {
+      const policy = { commitIntervalMs: 60_000, batchWindowUs: 10_000_000, fastCommit: true };
+      const { machine, j, g } = setup(policy);
+      const stop = await startCommitThread(machine, 5, policy);
+      const full = runCpus<{ tid: number }>(machine, [
+        { cpu: 1, module: 'journal_scenarios', fn: 'joinAndSync', args: { policy, block: g.inodeTableStart + 1, value: 1, n: 1, barrier: new SharedArrayBuffer(4) } },
+      ]);
+      const js = machine.views.journalState;
+      while (js[JOURNAL.commitRequest] < 1) await new Promise((r) => setTimeout(r, 2));
+      await new Promise((r) => setTimeout(r, 300)); // the window has begun
+      // Tid 1's full commit waits out its window; inode 2's fsync in the same transaction must not.
+      const per = machine.config.fsExtentBlocksPerInode;
+      const tid = change(j, g.extentStart + 2 * per, 0x62, 2);
+      expect(tid).toBe(1);
+      ext4_fc_commit(j, 2, tid);
+      expect(ext4_fc_inode_clean(j, 2)).toBe(true);
+      expect(jbd2_transaction_committed(j, tid)).toBe(false);
+      const summary = await stop(); // shutdown ends the window
+      expect((await full)[0].tid).toBe(1);
+      expect(summary.fastCommits).toBe(1);
+    },
+    8_000,
+  );
+
   it('refuses to wait for a transaction while holding a handle in it (that would deadlock)', () => {
     const { j, g } = setup();
     const h = jbd2_journal_start(j, 1);

@@ -58,14 +58,19 @@ export function joinAndSync(
 
 /**
  * `rounds` handles of `perHandle` blocks each, cycling through blocks [first, first + span):
- * several such CPUs fill transactions past their size limit. Returns the tids it joined and the most
+ * several such CPUs fill transactions past their size limit. With `afterRequestOf`, starts
+ * `pauseMs` after a commit of that tid has been asked for. Returns the tids it joined and the most
  * blocks it saw a transaction hold (read under no lock: a sample).
  */
 export function fillHandles(
   cpu: Cpu,
-  a: { policy: Partial<JournalPolicy>; first: number; span: number; perHandle: number; rounds: number },
+  a: { policy: Partial<JournalPolicy>; first: number; span: number; perHandle: number; rounds: number; afterRequestOf?: number; pauseMs?: number },
 ): { tids: number[]; maxSeen: number } {
   const j = new Journal(cpu, new PmemDevice(cpu), a.policy);
+  if (a.afterRequestOf !== undefined) {
+    waitForRequest(j, a.afterRequestOf);
+    if (a.pauseMs) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, a.pauseMs);
+  }
   const tids: number[] = [];
   let next = 0;
   let maxSeen = 0;
@@ -77,6 +82,30 @@ export function fillHandles(
     maxSeen = Math.max(maxSeen, Atomics.load(j.js, J.nrBuffers));
   }
   return { tids, maxSeen };
+}
+
+/**
+ * Waits until some commit has been asked for (commitRequest >= 1), then until tid
+ * `firstTid` is committed or `pauseMs` have passed, then changes block `block` and fsyncs.
+ */
+export function syncAfterRequest(
+  cpu: Cpu,
+  a: { policy: Partial<JournalPolicy>; block: number; value: number; firstTid: number; pauseMs: number },
+): { tid: number } {
+  const j = new Journal(cpu, new PmemDevice(cpu), a.policy);
+  const js = j.js;
+  waitForRequest(j, a.firstTid);
+  const until = monoNs() + a.pauseMs * 1e6;
+  while (!jbd2_transaction_committed(j, a.firstTid) && monoNs() < until) Atomics.wait(js, J.commitSequence, Atomics.load(js, J.commitSequence), 5);
+  const tid = change(j, [a.block], a.value, cpu.id);
+  jbd2_complete_transaction(j, tid);
+  return { tid };
+}
+
+/** Sleeps until someone has asked for tid's commit (jbd2_log_start_commit wakes the commit thread's word). */
+function waitForRequest(j: Journal, tid: number): void {
+  const js = j.js;
+  while (Atomics.load(js, J.commitRequest) < tid) Atomics.wait(js, J.wakeSeq, Atomics.load(js, J.wakeSeq), 5);
 }
 
 /**
