@@ -212,6 +212,33 @@ describe('fsck', () => {
   });
 });
 
+describe('a punch never synced, then another file\'s fsync', () => {
+  it.each(['ext4-nojournal', 'ext4'] as const)('%s: a crash leaves the freed blocks mapped twice only without a journal', (p) => {
+    const { fs } = setupFs(p);
+    const [a, b] = [vfs_create(fs), vfs_create(fs)];
+    // a fills the device, so the only blocks b can get are those a's punch frees.
+    vfs_write(fs, a, 0, new Uint8Array(fs.g.dataBlocks * B).fill(0xaa));
+    vfs_fsync(fs, a, false);
+    vfs_fallocate(fs, a, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4 * B);
+    vfs_write(fs, b, 0, new Uint8Array(4 * B).fill(0xbb));
+    vfs_fsync(fs, b, false);
+    const image = recoveredImage(fs);
+    const bBlocks = imageExtents(image, fs.g, b).flatMap((e) => Array.from({ length: e.len }, (_, i) => e.pblk + i));
+    expect(bBlocks).toHaveLength(4);
+    if (p === 'ext4') {
+      // b's allocation had to wait for the punch's commit (busy blocks), which it then carried.
+      expect(fsck(image, fs.g)).toEqual([]);
+      expect(imageExtents(image, fs.g, a)[0].lblk).toBe(4);
+      return;
+    }
+    // Without a journal b's fsync wrote its mapping and the bitmap, but a's record on the
+    // device still maps the punched blocks: e2fsck would find them multiply-claimed.
+    expect(imageExtents(image, fs.g, a)[0]).toMatchObject({ lblk: 0 });
+    expect(fsck(image, fs.g, { allowLeakedBlocks: true })).toEqual(bBlocks.map((blk) => `block ${blk}: mapped by inode ${a} and again by inode ${b} (multiply-claimed)`));
+    for (const blk of bBlocks) expect(image[blk * B]).toBe(0xbb);
+  });
+});
+
 describe('fsync with the commit thread', () => {
   let stop: (() => Promise<KjournaldSummary>) | undefined;
   afterEach(async () => {
