@@ -71,6 +71,15 @@ describe('mkfs and mount', () => {
     expectConsistent(fs);
   });
 
+  it('refuses a journal too small for one handle\'s credits, naming the field that sets the limit', () => {
+    // 64 extent blocks per inode: one operation may dirty 66 blocks; an 8 MiB device's journal takes 53 at most.
+    expect(() => setupFs('ext4', { fsExtentBlocksPerInode: 64 })).toThrow(/^journalBlocks: 64 blocks hold transactions of at most 53 metadata blocks, less than one handle's credits/);
+    expect(() => setupFs('xfs', {}, { maxTransactionBlocks: 3 })).toThrow(/^journal\.maxTransactionBlocks: 3 is less than one handle's credits: an operation may dirty 4 metadata blocks/);
+    expect(() => setupFs('ext4', {}, { maxTransactionBlocks: 54 })).toThrow(/^journal\.maxTransactionBlocks: 54 blocks do not fit the journal/);
+    // Without a journal there is no transaction to fit.
+    expect(setupFs('ext4-nojournal', { fsExtentBlocksPerInode: 64 }).fs.journal).toBeNull();
+  });
+
   it('refuses to mount a machine that was never formatted', () => {
     const machine = createMachine({ cpus: 1, pmemBytes: 8 * MiB, indexNodes: 2, mappings: 1 });
     expect(() => mountFs(attachCpu(machine, 0))).toThrow(/EINVAL: mount: no filesystem/);
@@ -160,7 +169,7 @@ describe('journal handles', () => {
     const ino = vfs_create(fs);
     vfs_truncate(fs, ino, 4 * B);
     commitNow(fs);
-    const h = jbd2_journal_start(fs.journal!); // as ext4_dax_huge_fault() opens one for a write fault
+    const h = jbd2_journal_start(fs.journal!, fs.transCredits); // as ext4_dax_huge_fault() opens one for a write fault
     const m = new Iomap();
     iomap_begin(fs, ino, 0, B, IOMAP_WRITE, m);
     expect(m.flags).toBe(IOMAP_F_NEW | IOMAP_F_DIRTY);

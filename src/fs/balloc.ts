@@ -18,6 +18,10 @@
 // lock, and the allocator forgets a busy block lazily once its tid is committed. An
 // allocation that finds only busy blocks fails with ENOSPC; its caller, holding no handle,
 // asks ext4_should_retry_alloc() to commit the freeing transaction and tries again.
+// Without a journal there is no transaction to wait for, and ext4 then keeps no busy list
+// either: a freed block is reusable at once. A crash after another file's fsync took such a
+// block, but before the freeing file was synced, leaves it mapped by both files on the
+// device; fsck.ts reports it (multiply-claimed), as e2fsck would.
 
 import { FS_ALLOC, LOCK_CLASS } from '../machine/layout.js';
 import { jbd2_complete_transaction, jbd2_transaction_committed, type Handle } from '../journal/journal.js';

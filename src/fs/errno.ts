@@ -2,7 +2,7 @@
 // matches on `code`, never on message text. Shared by fs/ and, later, mm/ (EOPNOTSUPP for
 // MAP_SYNC validation).
 
-export const ERRNOS = ['EINVAL', 'ENOSPC', 'EFBIG', 'ENOENT', 'EOPNOTSUPP', 'EIO', 'EACCES', 'ENOMEM', 'ENODEV', 'EOVERFLOW'] as const;
+export const ERRNOS = ['EINVAL', 'ENOSPC', 'EFBIG', 'ENOENT', 'EOPNOTSUPP', 'EIO', 'EROFS', 'EACCES', 'ENOMEM', 'ENODEV', 'EOVERFLOW'] as const;
 export type Errno = (typeof ERRNOS)[number];
 
 /** An operation rejected the way the kernel would reject it: `code` is the errno name. */

@@ -8,7 +8,8 @@
 //     sorted and not overlapping within the file, physical blocks inside the data area,
 //     i_blocks equal to their sum, and every written extent inside i_size (unwritten extents
 //     may lie past it: fallocate with FALLOC_FL_KEEP_SIZE, as ext4 allows);
-//   - across inodes: no block mapped twice;
+//   - across inodes: no block mapped twice (e2fsck's multiply-claimed blocks: a crash of
+//     ext4 without a journal can leave them, see FsckOptions.allowLeakedBlocks);
 //   - bitmap: set exactly for metadata, journal and padding blocks and mapped blocks.
 // A clean filesystem gives []. Tests corrupt a copy of an image with the ondisk.ts
 // addresses (inodeWord, extentWord, bitmapWord) to show that the checker rejects it.
@@ -50,6 +51,14 @@ export interface FsckOptions {
    * Accept blocks marked in use that no extent maps. ext4 without a journal leaves them
    * after a crash (one file's fsync writes a bitmap block holding another's unsynced
    * allocation); e2fsck frees them. A leak is harmless; a mapped block marked free is not.
+   *
+   * Leaks are not the only damage a crash leaves on ext4 without a journal, and this option
+   * hides nothing else. A block freed by a punch or truncate that was never synced is free
+   * at once (no transaction keeps it busy), so another file may be given it and fsync its
+   * new mapping while the first file's extents on the device still map it: the image maps
+   * the block from two files, which the checker reports as `block N: mapped by inode A and
+   * again by inode B (multiply-claimed)`, as e2fsck's pass 1B reports multiply-claimed
+   * blocks. That is how ext4 without a journal behaves, not a fault of the lab's model.
    */
   allowLeakedBlocks?: boolean;
   /** Violations listed before the rest are only counted (default 50). */
@@ -190,7 +199,7 @@ function checkInode(w: Int32Array, g: FsGeometry, ino: number, owner: Int32Array
       continue;
     }
     for (let b = pblk; b < pblk + len; b++) {
-      if (owner[b] !== 0) report(`block ${b}: mapped by inode ${owner[b] - 1} and again by ${what}`);
+      if (owner[b] !== 0) report(`block ${b}: mapped by inode ${owner[b] - 1} and again by ${what} (multiply-claimed)`);
       else owner[b] = ino + 1;
     }
   }

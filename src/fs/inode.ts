@@ -74,6 +74,7 @@ import {
   XFS_ILOG_CORE,
   XFS_ILOG_DEXT,
   XFS_ILOG_TIMESTAMP,
+  EXT4_INODE_CREDITS,
   checkInUse,
   checkIno,
   ext4_journal_get_write_access,
@@ -173,7 +174,7 @@ export function __ext4_new_inode(fs: Fs): number {
   const g = fs.g;
   const w = fs.mw;
   const perBlock = BLOCK_SIZE / (INODE.stride * 4);
-  const h = ext4_journal_start(fs);
+  const h = ext4_journal_start(fs, EXT4_INODE_CREDITS);
   try {
     for (let first = 0; first < g.inodes; first += perBlock) {
       const last = Math.min(first + perBlock, g.inodes);
@@ -390,7 +391,7 @@ export function file_update_time(fs: Fs, ino: number): void {
   checkIno(fs, ino);
   const now = jiffies();
   if (fs.mw[inodeWord(fs.g, ino) + INODE.i_mtime] === now) return;
-  const h = ext4_journal_start(fs);
+  const h = ext4_journal_start(fs, EXT4_INODE_CREDITS);
   try {
     lockInode(fs, ino);
     try {
@@ -421,7 +422,7 @@ function touchMtime(fs: Fs, h: Handle | null, ino: number, now: number): void {
 export function vfs_chmod(fs: Fs, ino: number, mode: number): void {
   entry_SYSCALL_64(fs);
   checkIno(fs, ino);
-  const h = ext4_journal_start(fs);
+  const h = ext4_journal_start(fs, EXT4_INODE_CREDITS);
   try {
     lockInode(fs, ino);
     try {
@@ -521,7 +522,7 @@ function ext4_iomap_begin_write(fs: Fs, ino: number, lblk: number, len: number):
 
 /** ext4_iomap_end() after a DAX write that went past i_size: the new size, in a handle of its own. */
 function ext4_iomap_end_write(fs: Fs, ino: number, size: number): void {
-  const h = ext4_journal_start(fs);
+  const h = ext4_journal_start(fs, EXT4_INODE_CREDITS);
   try {
     lockInode(fs, ino);
     try {

@@ -136,6 +136,8 @@ export class Fs {
   readonly syscallNs: number;
   /** Extents an inode can hold: fsExtentBlocksPerInode * 255. */
   readonly maxExtents: number;
+  /** Credits an operation's handle asks for unless it says fewer (ext4_meta_trans_blocks). */
+  readonly transCredits: number;
   /** Handles joined rather than started (ext4_journal_start inside an open handle). */
   nested = 0;
   /** Scratch: the mapping ext4_map_blocks() fills, new extent records for a splice, freed ranges. */
@@ -171,7 +173,42 @@ export class Fs {
     this.copyBlockNs = costs.copyBlockNs;
     this.syscallNs = costs.syscallNs;
     this.maxExtents = this.g.extentBlocksPerInode * EXTENTS_PER_BLOCK;
+    this.transCredits = ext4_meta_trans_blocks(this.g);
+    if (this.journal !== null) checkJournalRoom(this.g, this.journal);
   }
+}
+
+/**
+ * ext4_meta_trans_blocks(): the most metadata blocks one handle of the lab's operations can
+ * dirty, all for one inode: its inode-table block, its extent blocks, and every bitmap block
+ * (a punch or truncate may free blocks in each allocation group).
+ */
+export function ext4_meta_trans_blocks(g: FsGeometry): number {
+  return 1 + g.extentBlocksPerInode + g.bitmapBlocks;
+}
+
+/** Credits of a handle that changes only an inode's record: its inode-table block (ext4_dirty_inode asks 2; the lab keeps no other block per inode change). */
+export const EXT4_INODE_CREDITS = 1;
+
+/**
+ * Rejects a geometry whose journal cannot take one handle: with a transaction limit below
+ * ext4_meta_trans_blocks(), every operation that may dirty that many blocks would be refused
+ * by jbd2_journal_start. Checked at mkfs and mount, naming the field that sets the limit.
+ */
+function checkJournalRoom(g: FsGeometry, j: Journal): void {
+  const need = ext4_meta_trans_blocks(g);
+  const limit = j.maxTransactionBlocks;
+  if (need <= limit) return;
+  const what =
+    `an operation may dirty ${need} metadata blocks (an inode-table block, fsExtentBlocksPerInode ${g.extentBlocksPerInode} ` +
+    `extent blocks, ${g.bitmapBlocks} bitmap blocks)`;
+  if (j.policy.maxTransactionBlocks > 0) {
+    throw new RangeError(`journal.maxTransactionBlocks: ${limit} is less than one handle's credits: ${what}; expected at least ${need}`);
+  }
+  throw new RangeError(
+    `journalBlocks: ${g.journalBlocks} blocks hold transactions of at most ${limit} metadata blocks, less than one handle's ` +
+      `credits: ${what}; expected a larger journalBlocks or fewer fsExtentBlocksPerInode`,
+  );
 }
 
 /** Attaches this CPU to the filesystem mkfs() made (ext4_fill_super / xfs_fs_fill_super). */
@@ -242,7 +279,11 @@ export function mkfs(cpu: Cpu, dev: PmemDevice, opts: MkfsOptions): void {
   v.fsAlloc[FS_ALLOC.freeBlocks] = g.dataBlocks;
   v.fsAlloc[FS_ALLOC.goal] = g.dataStart;
 
-  if (personality !== 'ext4-nojournal') jbd2_journal_create(opts.journal ?? new Journal(cpu, dev));
+  if (personality !== 'ext4-nojournal') {
+    const j = opts.journal ?? new Journal(cpu, dev);
+    checkJournalRoom(g, j);
+    jbd2_journal_create(j);
+  }
 }
 
 function setBits(w: Int32Array, g: FsGeometry, from: number, to: number): void {
@@ -286,17 +327,18 @@ export function checkInUse(fs: Fs, ino: number): void {
 
 /**
  * ext4_journal_start() (xfs_trans_alloc() for the xfs personality): a handle in the running
- * transaction, or null without a journal. Inside an open handle of this CPU it joins it
- * (journal_current_handle()), so a fault path that opened one can call into fs/.
+ * transaction with `credits` blocks reserved, or null without a journal. Inside an open
+ * handle of this CPU it joins it (journal_current_handle()), so a fault path that opened one
+ * can call into fs/; the open handle's credits cover one operation on one inode.
  */
-export function ext4_journal_start(fs: Fs): Handle | null {
+export function ext4_journal_start(fs: Fs, credits: number = fs.transCredits): Handle | null {
   const j = fs.journal;
   if (j === null) return null;
   if (j.handle.open) {
     fs.nested++;
     return j.handle;
   }
-  return jbd2_journal_start(j);
+  return jbd2_journal_start(j, credits);
 }
 
 /** ext4_journal_stop() (xfs_trans_commit()): leaves the transaction unless the handle was joined. */

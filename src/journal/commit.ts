@@ -5,8 +5,17 @@
 // Locking rules: as journal.ts. A commit locks the running transaction (T_LOCKED: no new
 // handles), sleeps until its open handles stop (t_updates == 0), then, under j_state_lock,
 // takes the transaction's blocks, snapshots them and opens the next transaction, so the
-// snapshot is consistent and CPUs wait only for that switch, not for the writes. Only the
-// commit thread runs this file, so the journal area has one writer.
+// snapshot is consistent and CPUs wait only for that switch, not for the writes. One
+// commit, full or fast, runs at a time (JOURNAL.committer: kjournald2, or with no commit
+// thread the CPU that needs it), so the journal area has one writer. The committing
+// transaction's block list is in shared memory (views.journalCommitBuffers, with
+// committingTid and committingBuffers), for other CPUs and the watchdog to read; the
+// checkpoint reads it after them, and the next full commit overwrites it.
+//
+// Failures: a commit that fails before the switch puts the transaction back as it was
+// (running, unlocked); one that fails after it, when the transaction is neither running nor
+// durable, or before its checkpoint, aborts the journal (jbd2_journal_abort), so that no CPU
+// sleeps on a commit that will never come. Either way the committer word is let go.
 //
 // Simplification: the checkpoint runs right after each full commit instead of when the
 // journal fills (jbd2's __jbd2_log_wait_for_space), so the journal holds at most one full
@@ -28,7 +37,8 @@ import {
 import { ndelay } from '../cost/delay.js';
 import { STEP, stepEnter, stepLeave } from '../measure/steps.js';
 import { monoNs } from '../util/clock.js';
-import { T_LOCKED, T_RUNNING, type Journal } from './journal.js';
+import { FsError } from '../fs/errno.js';
+import { T_LOCKED, T_RUNNING, wakeCommitThread, type Journal } from './journal.js';
 import {
   EXT4_FC_BLOCK,
   FC_INODE_OFFSET,
@@ -42,6 +52,7 @@ import {
   JFC,
   JFC_MAX_TAGS,
   JSB,
+  fullCommitBlocks,
 } from './ondisk.js';
 
 const J = JOURNAL;
@@ -143,48 +154,156 @@ function jbd2_journal_unlock_updates(j: Journal): void {
 }
 
 /**
+ * Takes the committer word (JOURNAL.committer: JBD2_FULL_COMMIT_ONGOING and
+ * JBD2_FAST_COMMIT_ONGOING in one), sleeping while another CPU commits. Returns false when
+ * this CPU holds it already (it commits inline, several commits in a row).
+ */
+export function beginCommitOngoing(j: Journal): boolean {
+  const js = j.js;
+  const tag = j.cpu.tag;
+  for (;;) {
+    const holder = Atomics.compareExchange(js, J.committer, 0, tag);
+    if (holder === 0) return true;
+    if (holder === tag) return false;
+    Atomics.wait(js, J.committer, holder, 1000);
+  }
+}
+
+/** Lets go of the committer word (jbd2_fc_end_commit / the end of jbd2_journal_commit_transaction) and wakes a CPU waiting for it. */
+export function endCommitOngoing(j: Journal): void {
+  Atomics.store(j.js, J.committer, 0);
+  Atomics.notify(j.js, J.committer);
+}
+
+/**
+ * jbd2_journal_abort(): a commit failed after its transaction stopped running and before it
+ * was durable and checkpointed, so the journal can no longer promise anything: it stops.
+ * New handles get EROFS and commit waiters EIO (journal.ts); everyone asleep on a journal
+ * word is woken to find that out. The caller holds the committer word and lets it go.
+ */
+export function jbd2_journal_abort(j: Journal): void {
+  const js = j.js;
+  j.lock();
+  Atomics.store(js, J.aborted, 1);
+  js[J.committingTid] = 0;
+  js[J.committingBuffers] = 0;
+  if (js[J.runningState] === T_LOCKED) jbd2_journal_unlock_updates(j);
+  j.unlock();
+  for (const w of [J.runningState, J.runningTid, J.commitSequence, J.updates]) Atomics.notify(js, w);
+  for (let ino = 0; ino < j.cpu.machine.config.fsInodes; ino++) Atomics.notify(j.inodes, ino * FS_INODE.stride + FS_INODE.fcDone);
+  wakeCommitThread(j);
+}
+
+/**
+ * A commit failed: before the switch (`switched` false) the transaction is put back as it
+ * was, running and unlocked; after it the journal is aborted. Returns the error to throw.
+ */
+function commitFailed(j: Journal, tid: number, switched: boolean, e: unknown): unknown {
+  if (switched) {
+    jbd2_journal_abort(j);
+    return e;
+  }
+  j.lock();
+  if (j.js[J.runningTid] === tid) jbd2_journal_unlock_updates(j);
+  j.unlock();
+  Atomics.notify(j.js, J.runningState);
+  return e;
+}
+
+/**
  * jbd2_journal_commit_transaction(): commits the running transaction, if any, and makes its
  * waiters' tid durable; then checkpoints it. Returns what it wrote, or null with nothing to commit.
  */
 export function jbd2_journal_commit_transaction(j: Journal, opts: CommitOptions = {}): CommitResult | null {
-  const js = j.js;
-  const tid = jbd2_journal_lock_updates(j);
-  if (tid === 0) return null;
-  const s = scratchOf(j);
-  const startNs = monoNs();
-
-  // T_LOCKED with no handle open: take the blocks, snapshot them, open the next transaction.
-  j.lock();
-  const handles = js[J.handleCount];
-  const inodeCount = js[J.nrInodes];
-  let n = 0;
-  const room = s.homes.length;
-  const listed = js[J.nrBuffers];
-  if (listed > room || listed > j.tbufs.length) {
-    j.unlock();
-    throw new Error(`journal: transaction ${tid} holds more metadata blocks than the journal's ${room}; give it more journalBlocks`);
+  const took = beginCommitOngoing(j);
+  try {
+    if (Atomics.load(j.js, J.aborted) !== 0) throw new FsError('EIO', 'jbd2_journal_commit_transaction: the journal was aborted');
+    const tid = jbd2_journal_lock_updates(j);
+    if (tid === 0) return null;
+    let switched = false;
+    try {
+      const t = switchRunningTransaction(j, tid);
+      switched = true;
+      return writeCommit(j, t, opts);
+    } catch (e) {
+      throw commitFailed(j, tid, switched, e);
+    }
+  } finally {
+    if (took) endCommitOngoing(j);
   }
+}
+
+/** What the switch took of the committing transaction: its blocks (n, in views.journalCommitBuffers) and its record's figures. */
+interface Committing {
+  tid: number;
+  n: number;
+  handles: number;
+  inodes: number;
+  startNs: number;
+  requestNs: number;
+  fcTargets: number[];
+}
+
+/**
+ * jbd2_journal_commit_transaction()'s switch: with the transaction locked and no handle
+ * open, under j_state_lock, publishes its blocks as the committing list, snapshots them and
+ * lets the next transaction start.
+ */
+function switchRunningTransaction(j: Journal, tid: number): Committing {
+  const js = j.js;
+  const s = scratchOf(j);
+  j.lock();
+  const listed = js[J.nrBuffers];
+  // Credits keep a transaction within the area; this only catches a broken reservation.
+  if (fullCommitBlocks(listed) > j.areas.fullBlocks || listed > j.cbufs.length) {
+    j.unlock();
+    throw new RangeError(
+      `journal: nrBuffers: transaction ${tid} holds ${listed} metadata blocks, ${fullCommitBlocks(listed)} journal blocks with its ` +
+        `descriptors and commit block, more than the full-commit area's ${j.areas.fullBlocks} (journalBlocks ${j.geometry.journalBlocks})`,
+    );
+  }
+  const handles = js[J.handleCount];
+  const inodes = js[J.nrInodes];
+  const startNs = monoNs();
   // The transaction's own list (t_buffers), not a scan of every metadata buffer: a commit
   // costs what its transaction holds, however large the file system.
   const meta = j.cpu.machine.views.fsMeta;
+  let n = 0;
   for (let i = 0; i < listed; i++) {
     const b = j.tbufs[i];
     const at = b * FS_BUF.stride + FS_BUF.transaction;
     if (j.bufs[at] !== tid) continue;
     j.bufs[at] = 0;
-    s.homes[n] = b;
+    j.cbufs[n] = b;
     s.copies.set(meta.subarray(b * BLOCK_SIZE, (b + 1) * BLOCK_SIZE), n * BLOCK_SIZE);
     n++;
   }
   const fcTargets = snapshotFcTargets(j, tid);
+  js[J.committingBuffers] = n;
   js[J.committingTid] = tid;
   js[J.runningTid] = 0;
   if (js[J.fcIneligibleTid] === tid) js[J.fcIneligibleTid] = 0;
-  const requestNs = j.times[JOURNAL_TIMES.requestNs] || startNs;
+  // Pending fast-commit requests are this transaction's too: the full commit serves them.
+  const requestNs = earliestNs(j.times[JOURNAL_TIMES.requestNs], j.times[JOURNAL_TIMES.fcRequestNs]) || startNs;
   j.times[JOURNAL_TIMES.requestNs] = 0;
+  j.times[JOURNAL_TIMES.fcRequestNs] = 0;
   jbd2_journal_unlock_updates(j);
   j.unlock();
+  // Handles held back by the lock or by the size limit may join the next transaction now.
   Atomics.notify(js, J.runningState);
+  Atomics.notify(js, J.runningTid);
+  return { tid, n, handles, inodes, startNs, requestNs, fcTargets };
+}
+
+/**
+ * jbd2_journal_commit_transaction() after the switch: descriptors and copies, the commit
+ * block, the flushes; then the record, the waiters' wake-up and the checkpoint.
+ */
+function writeCommit(j: Journal, t: Committing, opts: CommitOptions): CommitResult {
+  const js = j.js;
+  const s = scratchOf(j);
+  const homes = j.cbufs;
+  const { tid, n, handles, inodes, startNs, requestNs, fcTargets } = t;
 
   // jbd2's own per-commit work (buffer lists, the switch, the journal superblock), done
   // after the switch like most of it in the kernel, so new handles need not wait for it.
@@ -200,7 +319,7 @@ export function jbd2_journal_commit_transaction(j: Journal, opts: CommitOptions 
     s.words[JDESC.blocktype] = JBD2_DESCRIPTOR_BLOCK;
     s.words[JDESC.tid] = tid;
     s.words[JDESC.count] = count;
-    s.words.set(s.homes.subarray(d, d + count), JDESC.tags);
+    s.words.set(homes.subarray(d, d + count), JDESC.tags);
     writeJournalBlock(j, at++, s.block);
     opts.onStep?.('descriptor', tid);
     for (let i = d; i < d + count; i++) writeJournalBlock(j, at++, s.copies.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE));
@@ -224,7 +343,7 @@ export function jbd2_journal_commit_transaction(j: Journal, opts: CommitOptions 
     blocks: at - first,
     metadataBlocks: n,
     handles,
-    inodes: inodeCount,
+    inodes,
     requestNs,
     startNs,
     durableNs,
@@ -235,6 +354,7 @@ export function jbd2_journal_commit_transaction(j: Journal, opts: CommitOptions 
   // The tid is durable: wake its waiters and the fast-commit waiters of its inodes.
   j.lock();
   js[J.committingTid] = 0;
+  js[J.committingBuffers] = 0;
   js[J.fcHead] = 0;
   j.unlock();
   // fcDone first: a task that sees the tid committed must also see its inodes clean.
@@ -243,20 +363,32 @@ export function jbd2_journal_commit_transaction(j: Journal, opts: CommitOptions 
   Atomics.notify(js, J.commitSequence);
   opts.onStep?.('durable', tid);
 
-  jbd2_log_do_checkpoint(j, s, n, tid + 1);
+  jbd2_log_do_checkpoint(j, s, homes, n, tid + 1);
   opts.onStep?.('checkpoint', tid);
   return r;
 }
 
-/** The fcSeq of every inode the transaction logged: a full commit makes those changes durable too. */
+/**
+ * The fcSeq of every inode the transaction logged: a full commit makes those changes durable
+ * too. It also drops the fast-commit requests still queued (ext4_fc_cleanup() after a full
+ * commit): they can only be for inodes of this transaction, and they are served by it.
+ * Called with j_state_lock held.
+ */
 function snapshotFcTargets(j: Journal, tid: number): number[] {
   const out: number[] = [];
   const inodes = j.inodes;
   for (let ino = 0; ino < j.cpu.machine.config.fsInodes; ino++) {
     const b = ino * FS_INODE.stride;
     if (inodes[b + FS_INODE.lastTid] === tid) out.push(ino, inodes[b + FS_INODE.fcSeq]);
+    inodes[b + FS_INODE.fcRequested] = 0;
   }
+  j.js[J.fcPending] = 0;
   return out;
+}
+
+/** The earlier of two instants, either of which may be 0 (none). */
+function earliestNs(a: number, b: number): number {
+  return a === 0 ? b : b === 0 ? a : Math.min(a, b);
 }
 
 function publishFcDone(j: Journal, targets: number[]): void {
@@ -273,9 +405,9 @@ function publishFcDone(j: Journal, targets: number[]): void {
  * jbd2_log_do_checkpoint(): writes the committed copies to their home blocks, then moves the
  * journal superblock past the transaction (jbd2_update_log_tail), so recovery expects `next`.
  */
-function jbd2_log_do_checkpoint(j: Journal, s: CommitScratch, n: number, next: number): void {
+function jbd2_log_do_checkpoint(j: Journal, s: CommitScratch, homes: Int32Array, n: number, next: number): void {
   for (let i = 0; i < n; i++) {
-    const home = s.homes[i] * BLOCK_SIZE;
+    const home = homes[i] * BLOCK_SIZE;
     j.dev.store(home, s.copies.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE));
     j.dev.flushcache(home, BLOCK_SIZE);
   }
@@ -293,10 +425,29 @@ function jbd2_log_do_checkpoint(j: Journal, s: CommitScratch, n: number, next: n
  * ineligible or the area full, in which case it asked for a full commit instead.
  */
 export function ext4_fc_perform_commit(j: Journal, opts: CommitOptions = {}): number {
+  if (Atomics.load(j.js, J.fcPending) === 0) return 0;
+  const took = beginCommitOngoing(j); // jbd2_fc_begin_commit()
+  const phase = { tid: 0, locked: false, writing: false };
+  try {
+    if (Atomics.load(j.js, J.aborted) !== 0) throw new FsError('EIO', 'ext4_fc_perform_commit: the journal was aborted');
+    return fcCommitInodes(j, opts, phase);
+  } catch (e) {
+    // Locked: put the transaction back; writing: its records may be torn, so stop the journal.
+    if (phase.writing) throw commitFailed(j, phase.tid, true, e);
+    if (phase.locked) throw commitFailed(j, phase.tid, false, e);
+    throw e;
+  } finally {
+    if (took) endCommitOngoing(j); // jbd2_fc_end_commit()
+  }
+}
+
+/** ext4_fc_perform_commit() with the committer word held; `phase` says how far it got, for a failure. */
+function fcCommitInodes(j: Journal, opts: CommitOptions, phase: { tid: number; locked: boolean; writing: boolean }): number {
   const js = j.js;
-  if (Atomics.load(js, J.fcPending) === 0) return 0;
   const startNs = monoNs();
   const tid = jbd2_journal_lock_updates(j);
+  phase.tid = tid;
+  phase.locked = tid !== 0;
   const s = scratchOf(j);
   const per = j.cpu.machine.config.fsExtentBlocksPerInode;
   const g = j.geometry;
@@ -328,20 +479,28 @@ export function ext4_fc_perform_commit(j: Journal, opts: CommitOptions = {}): nu
     }
   }
   js[J.fcPending] = 0;
+  const t = j.times;
+  const fcRequestNs = t[JOURNAL_TIMES.fcRequestNs];
+  t[JOURNAL_TIMES.fcRequestNs] = 0;
   if (!(eligible && fits)) {
     if (tid !== 0) {
       js[J.fcFallbacks]++;
       if (js[J.commitRequest] < tid) js[J.commitRequest] = tid;
+      // The full commit now serves these fsyncs: their wait started at their own request.
+      t[JOURNAL_TIMES.requestNs] = earliestNs(t[JOURNAL_TIMES.requestNs], fcRequestNs);
     }
     jbd2_journal_unlock_updates(j);
+    phase.locked = false;
     j.unlock();
     Atomics.notify(js, J.runningState);
     return -1;
   }
   const head = js[J.fcHead];
   js[J.fcHead] = head + n;
-  const requestNs = j.times[JOURNAL_TIMES.requestNs] || startNs;
+  const requestNs = fcRequestNs || startNs;
   jbd2_journal_unlock_updates(j);
+  phase.locked = false;
+  phase.writing = true;
   j.unlock();
   Atomics.notify(js, J.runningState);
 

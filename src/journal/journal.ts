@@ -12,10 +12,23 @@
 //    open the running transaction cannot commit (t_updates). A CPU has one handle at a
 //    time (jbd2's nested handles are not modelled) and must not wait for a commit while
 //    its handle is open: the commit would wait for the handle, the handle for the commit.
+//  - Credits: a handle reserves, when it starts, the most blocks it may add to the
+//    transaction, and spends one per block it files; jbd2_journal_stop() gives back the
+//    rest. The running transaction's blocks plus its open handles' unspent credits
+//    (outstandingCredits) never exceed maxTransactionBlocks, so a transaction can never
+//    outgrow the journal area: a handle that would push it past the limit is held back
+//    until a commit has switched the transaction out (add_transaction_credits).
 //  - Sleeps: jbd2_journal_start() sleeps while a commit has locked the running transaction
-//    (wait_transaction_locked, on runningState); jbd2_log_wait_commit() sleeps until the
-//    tid is durable (j_wait_done_commit, on commitSequence); fast-commit waiters sleep on
-//    their inode's FS_INODE.fcDone. All with no spinlock held.
+//    (wait_transaction_locked, on runningState) or while the transaction is too large for
+//    its credits (it spins for lockSpinNs, then sleeps on runningTid until the switch);
+//    jbd2_log_wait_commit() sleeps until the tid is durable (j_wait_done_commit, on
+//    commitSequence); fast-commit waiters sleep on their inode's FS_INODE.fcDone. All with
+//    no spinlock held.
+//  - One commit at a time: whoever commits (kjournald2, or with no commit thread the CPU
+//    that needs the commit) holds JOURNAL.committer. With no commit thread, a waiter records
+//    its request and tries for the word under j_state_lock; the holder commits until no
+//    request is pending and lets go under j_state_lock, so every request is served by the
+//    holder or by the waiter that finds the word free (kjournald2_inline).
 //  - The metadata itself (views.fsMeta) is changed by the filesystem under its own locks,
 //    between jbd2_journal_get_write_access() and jbd2_journal_dirty_metadata() of an open
 //    handle. Because a commit locks the transaction and waits for every handle to stop
@@ -46,10 +59,17 @@ import type { Cpu } from '../sync/cpu.js';
 import { spin_lock, spin_unlock } from '../sync/spinlock.js';
 import type { PmemDevice } from '../pmem/device.js';
 import { checkInt } from '../util/check.js';
-import { monoNs } from '../util/clock.js';
-import { journalAreas, type JournalAreas } from './ondisk.js';
+import { monoNs, nowNs } from '../util/clock.js';
+import { FsError } from '../fs/errno.js';
+import { fullCommitRoom, journalAreas, type JournalAreas } from './ondisk.js';
 import { resolveJournalPolicy, type JournalPolicy } from './policy.js';
-import { COMMIT_FAST, COMMIT_FULL, ext4_fc_perform_commit, jbd2_journal_commit_transaction } from './commit.js';
+import {
+  COMMIT_FAST,
+  COMMIT_FULL,
+  beginCommitOngoing,
+  ext4_fc_perform_commit,
+  jbd2_journal_commit_transaction,
+} from './commit.js';
 import { STEP, attributing, stepEnter, stepLeave, stepNoteCommitOthers } from '../measure/steps.js';
 
 export const T_RUNNING = 0;
@@ -65,6 +85,8 @@ export interface Handle {
   /** The transaction this handle is joined to (0 when closed). */
   tid: number;
   open: boolean;
+  /** Blocks the handle may still file in its transaction (h_total_credits). */
+  credits: number;
 }
 
 /** One CPU's view of the journal (journal_t); one per CPU, made once. */
@@ -79,9 +101,11 @@ export class Journal {
   readonly bufs: Int32Array;
   /** views.journalBuffers: the running transaction's blocks, nrBuffers of them (t_buffers). */
   readonly tbufs: Int32Array;
+  /** views.journalCommitBuffers: the committing transaction's blocks, committingBuffers of them. */
+  readonly cbufs: Int32Array;
   readonly inodes: Int32Array;
   readonly handle: Handle;
-  /** Metadata blocks a transaction may hold before the commit thread must commit it. */
+  /** Metadata blocks a transaction may hold, counting its open handles' credits (j_max_transaction_buffers). */
   readonly maxTransactionBlocks: number;
   /** Injected costs the commit charges, ns: the policy's when it sets them, else the machine's cost profile's (policy.ts). */
   readonly journalBlockWriteNs: number;
@@ -104,11 +128,21 @@ export class Journal {
     this.times = v.journalTimes;
     this.bufs = v.fsBufState;
     this.tbufs = v.journalBuffers;
+    this.cbufs = v.journalCommitBuffers;
     this.inodes = v.fsInodeState;
-    this.handle = { journal: this, tid: 0, open: false };
-    // A transaction's descriptors and copies must fit the full-commit area (less a descriptor per 1020 tags and the commit block).
-    const room = this.areas.fullBlocks - 2 - Math.ceil(this.areas.fullBlocks / 1000);
-    this.maxTransactionBlocks = this.policy.maxTransactionBlocks > 0 ? Math.min(this.policy.maxTransactionBlocks, room) : room;
+    this.handle = { journal: this, tid: 0, open: false, credits: 0 };
+    // A limit the area cannot hold would let a commit run past it into the fast-commit area,
+    // where recovery never looks: refuse it rather than lose a transaction that way.
+    const room = fullCommitRoom(this.areas);
+    const asked = this.policy.maxTransactionBlocks;
+    if (asked > room) {
+      throw new RangeError(
+        `journal.maxTransactionBlocks: ${asked} blocks do not fit the journal: its full-commit area (${this.areas.fullBlocks} blocks ` +
+          `of journalBlocks ${this.geometry.journalBlocks}) holds at most ${room} with their descriptor and commit blocks; ` +
+          `expected 0 (that room) or at most ${room}, or a larger journalBlocks`,
+      );
+    }
+    this.maxTransactionBlocks = asked > 0 ? asked : room;
   }
 
   lock(): void {
@@ -135,61 +169,142 @@ export function wakeCommitThread(j: Journal): void {
   Atomics.notify(j.js, J.wakeSeq);
 }
 
-/** jbd2_journal_start(): joins (or starts) the running transaction; sleeps while a commit has it locked. */
-export function jbd2_journal_start(j: Journal): Handle {
+/**
+ * jbd2_journal_start(): a handle in the running transaction (started if none runs) with
+ * `credits` blocks to file in it: the most this operation can dirty. Sleeps while a commit
+ * has the transaction locked or while the transaction has no room for the credits.
+ */
+export function jbd2_journal_start(j: Journal, credits: number): Handle {
   const h = j.handle;
   if (h.open) throw new Error(`jbd2_journal_start: cpu ${j.cpu.id} already has an open handle (nested handles are not modelled)`);
+  // start_this_handle's "wants too many credits": no transaction could ever take it.
+  checkInt('credits', credits, 1, j.maxTransactionBlocks);
+  start_this_handle(j, h, credits);
+  return h;
+}
+
+/** start_this_handle(): joins the running transaction (making one if none runs) once it has room for the credits. */
+function start_this_handle(j: Journal, h: Handle, credits: number): void {
   const js = j.js;
   for (;;) {
     j.lock();
-    if (js[J.runningState] === T_LOCKED) {
+    if (js[J.aborted] !== 0) {
       j.unlock();
-      wait_transaction_locked(j);
-      continue;
+      throw journalAborted('EROFS', 'jbd2_journal_start');
     }
     let created = false;
     if (js[J.runningTid] === 0) {
-      const tid = js[J.nextTid] === 0 ? 1 : js[J.nextTid];
-      js[J.nextTid] = tid + 1;
-      js[J.runningTid] = tid;
-      js[J.handleCount] = 0;
-      js[J.nrBuffers] = 0;
-      js[J.nrInodes] = 0;
-      js[J.tStartMs] = nowMs31();
-      j.times[JOURNAL_TIMES.tStartNs] = monoNs();
-      j.times[JOURNAL_TIMES.requestNs] = 0;
+      jbd2_get_transaction(j);
       created = true;
     }
+    // On false it dropped j_state_lock and waited: look again.
+    if (!add_transaction_credits(j, credits)) continue;
     js[J.updates]++;
     js[J.handleCount]++;
     h.tid = js[J.runningTid];
+    h.credits = credits;
     h.open = true;
     j.unlock();
     // The commit thread arms its interval timer from the transaction's start.
     if (created) wakeCommitThread(j);
-    return h;
+    return;
   }
 }
 
-/** wait_transaction_locked(): sleeps until the commit thread has switched transactions. */
-function wait_transaction_locked(j: Journal): void {
-  stepEnter(STEP.journal_commit_wait);
-  markWaiting(j, J.runningState);
-  while (Atomics.load(j.js, J.runningState) === T_LOCKED) Atomics.wait(j.js, J.runningState, T_LOCKED, 1000);
-  markWaiting(j, -1);
-  stepLeave();
+/** jbd2_get_transaction(): makes a new running transaction. Called with j_state_lock held. */
+function jbd2_get_transaction(j: Journal): void {
+  const js = j.js;
+  const tid = js[J.nextTid] === 0 ? 1 : js[J.nextTid];
+  js[J.nextTid] = tid + 1;
+  js[J.runningTid] = tid;
+  js[J.handleCount] = 0;
+  js[J.nrBuffers] = 0;
+  js[J.outstandingCredits] = 0;
+  js[J.nrInodes] = 0;
+  js[J.tStartMs] = nowMs31();
+  j.times[JOURNAL_TIMES.tStartNs] = monoNs();
+  j.times[JOURNAL_TIMES.requestNs] = 0;
 }
 
-/** jbd2_journal_stop(): leaves the transaction; the last handle out of a locked one wakes the commit thread. */
+/**
+ * add_transaction_credits(): reserves the handle's credits in the running transaction.
+ * Called with j_state_lock held; returns true with it still held, or false after dropping
+ * it and sleeping (the transaction was locked, or too large for the credits), to be retried.
+ */
+function add_transaction_credits(j: Journal, credits: number): boolean {
+  const js = j.js;
+  const tid = js[J.runningTid];
+  if (js[J.runningState] !== T_RUNNING) {
+    j.unlock();
+    wait_transaction_locked(j, tid, false);
+    return false;
+  }
+  const needed = js[J.outstandingCredits] + credits;
+  if (needed > j.maxTransactionBlocks) {
+    // Too large to take this handle: have it committed, then join the next transaction.
+    const first = js[J.sizeLimitTid] !== tid;
+    js[J.sizeLimitTid] = tid;
+    j.unlock();
+    // Even with a commit already requested: the thread may be waiting out a batching window.
+    if (first) wakeCommitThread(j);
+    wait_transaction_locked(j, tid, true);
+    return false;
+  }
+  js[J.outstandingCredits] = needed;
+  return true;
+}
+
+/**
+ * wait_transaction_locked(): sleeps until transaction tid stops holding new handles back.
+ * Locked by a commit: until the commit lets it go (a fast commit unlocks it, a full commit
+ * switches to a new transaction). Too large for a handle's credits (`tooLarge`): asks for
+ * its commit, as the kernel's does, and sleeps until the commit has switched it out; with no
+ * commit thread this CPU commits it (it holds no handle yet, so it cannot block the commit).
+ */
+function wait_transaction_locked(j: Journal, tid: number, tooLarge: boolean): void {
+  const js = j.js;
+  stepEnter(STEP.journal_commit_wait);
+  try {
+    if (!tooLarge) {
+      markWaiting(j, J.runningState);
+      while (Atomics.load(js, J.runningState) === T_LOCKED && Atomics.load(js, J.aborted) === 0) {
+        Atomics.wait(js, J.runningState, T_LOCKED, 1000);
+      }
+      return;
+    }
+    jbd2_log_start_commit(j, tid);
+    markWaiting(j, J.runningTid);
+    // Spin first, as a contended lock does (spinlock.ts): with no handle left open the switch
+    // comes within microseconds of the request, sooner than a sleep and wake-up would.
+    const spinUntil = nowNs() + j.cpu.machine.config.lockSpinNs;
+    while (Atomics.load(js, J.runningTid) === tid && Atomics.load(js, J.aborted) === 0) {
+      if (Atomics.load(js, J.threadRunning) === 0) {
+        markWaiting(j, -1);
+        jbd2_log_wait_commit(j, tid);
+        return;
+      }
+      if (nowNs() < spinUntil) continue;
+      Atomics.wait(js, J.runningTid, tid, 1000);
+    }
+  } finally {
+    markWaiting(j, -1);
+    stepLeave();
+  }
+}
+
+/** jbd2_journal_stop(): leaves the transaction, giving back unspent credits; the last handle out of a locked one wakes the commit. */
 export function jbd2_journal_stop(h: Handle): void {
   if (!h.open) throw new Error('jbd2_journal_stop: the handle is not open');
   const j = h.journal;
   j.lock();
   const left = --j.js[J.updates];
+  // A commit cannot switch the transaction while this handle is open: it is still the running one.
+  j.js[J.outstandingCredits] -= h.credits;
   const wake = left === 0 && j.js[J.runningState] === T_LOCKED;
   j.unlock();
   h.open = false;
   h.tid = 0;
+  h.credits = 0;
   if (wake) Atomics.notify(j.js, J.updates);
 }
 
@@ -207,26 +322,28 @@ export function jbd2_journal_get_write_access(h: Handle, block: number): void {
   checkBlock(h.journal, h, block);
 }
 
-/** jbd2_journal_dirty_metadata(): files block `block` in the handle's transaction. */
+/** jbd2_journal_dirty_metadata(): files block `block` in the handle's transaction, spending one of its credits. */
 export function jbd2_journal_dirty_metadata(h: Handle, block: number): void {
   const j = h.journal;
   checkBlock(j, h, block);
   const at = block * FS_BUF.stride + FS_BUF.transaction;
   if (j.bufs[at] === h.tid) return;
   j.lock();
-  let full = false;
   if (j.bufs[at] !== h.tid) {
+    if (h.credits === 0) {
+      j.unlock();
+      // The reservation is what keeps the transaction within the journal: never file past it.
+      throw new Error(
+        `jbd2_journal_dirty_metadata: credits: cpu ${j.cpu.id}'s handle has filed as many new blocks as it reserved; ` +
+          `block ${block} would be one more (the caller asked jbd2_journal_start for too few)`,
+      );
+    }
+    h.credits--;
     j.bufs[at] = h.tid;
-    const n = j.js[J.nrBuffers];
-    // Past the list's room the commit fails anyway (the transaction outgrew the journal).
-    if (n < j.tbufs.length) j.tbufs[n] = block;
-    full = ++j.js[J.nrBuffers] >= j.maxTransactionBlocks;
-    if (full && j.js[J.commitRequest] < h.tid) j.js[J.commitRequest] = h.tid;
+    // Credits keep nrBuffers within maxTransactionBlocks, below the list's length.
+    j.tbufs[j.js[J.nrBuffers]++] = block;
   }
   j.unlock();
-  // A transaction that outgrew its limit is committed at once (start_this_handle's
-  // jbd2_log_start_commit for a too-large transaction); its handles keep running meanwhile.
-  if (full) wakeCommitThread(j);
 }
 
 /** jbd2_journal_add_inode() / ext4_fc_track_inode(): the inode has changes in the handle's transaction. */
@@ -276,7 +393,7 @@ export function jbd2_log_start_commit(j: Journal, tid: number): void {
   if (ask) wakeCommitThread(j);
 }
 
-/** jbd2_log_wait_commit(): sleeps until tid's commit is durable. */
+/** jbd2_log_wait_commit(): sleeps until tid's commit is durable; with no commit thread, commits it. */
 export function jbd2_log_wait_commit(j: Journal, tid: number): void {
   if (j.handle.open && j.handle.tid <= tid && !jbd2_transaction_committed(j, tid)) {
     throw new Error(`jbd2_log_wait_commit: cpu ${j.cpu.id} would wait for tid ${tid} with a handle open in it (deadlock)`);
@@ -285,22 +402,74 @@ export function jbd2_log_wait_commit(j: Journal, tid: number): void {
   let seq = Atomics.load(js, J.commitSequence);
   if (seq >= tid) return;
   stepEnter(STEP.journal_commit_wait);
-  if (Atomics.load(js, J.threadRunning) === 0) {
-    // Nobody else will commit: do it here (the handle check above rules out a deadlock).
-    while (jbd2_journal_commit_transaction(j) !== null && Atomics.load(js, J.commitSequence) < tid);
-    if (Atomics.load(js, J.commitSequence) < tid) {
-      throw new Error(`jbd2_log_wait_commit: tid ${tid} was never started (the journal is at ${Atomics.load(js, J.commitSequence)})`);
-    }
-  } else {
-    markWaiting(j, J.commitSequence);
+  markWaiting(j, J.commitSequence);
+  try {
     while (seq < tid) {
+      if (Atomics.load(js, J.aborted) !== 0) throw journalAborted('EIO', `jbd2_log_wait_commit: tid ${tid}`);
+      // Nobody else will commit: do kjournald2's work here (the handle check above rules out a deadlock).
+      if (Atomics.load(js, J.threadRunning) === 0 && kjournald2_inline(j, tid)) {
+        seq = Atomics.load(js, J.commitSequence);
+        if (seq < tid && Atomics.load(js, J.aborted) === 0) {
+          throw new Error(`jbd2_log_wait_commit: tid ${tid} was never started (the journal is at ${seq})`);
+        }
+        continue;
+      }
       Atomics.wait(js, J.commitSequence, seq, 1000);
       seq = Atomics.load(js, J.commitSequence);
     }
+  } finally {
     markWaiting(j, -1);
+    stepLeave();
   }
   if (attributing) stepNoteCommitOthers(commitCarriedOtherInodes(j, tid, false));
-  stepLeave();
+}
+
+/**
+ * kjournald2's work, done by a CPU that waits for tid while no commit thread runs. Under
+ * j_state_lock it records the request and takes the committer word if it is free, then
+ * serves requests until none is pending (serveCommitRequests). Returns false when another
+ * CPU holds the word: that CPU serves the request before it lets go (the caller sleeps on
+ * commitSequence).
+ */
+function kjournald2_inline(j: Journal, tid: number): boolean {
+  const js = j.js;
+  j.lock();
+  if (js[J.commitRequest] < tid) js[J.commitRequest] = tid;
+  const mine = Atomics.compareExchange(js, J.committer, 0, j.cpu.tag) === 0;
+  j.unlock();
+  if (!mine) return false;
+  serveCommitRequests(j);
+  return true;
+}
+
+/**
+ * With the committer word held and no commit thread: commits the running transaction while a
+ * commit of it is asked for, then lets go of the word under j_state_lock, where requests are
+ * recorded, so that none recorded meanwhile is left for a CPU asleep on commitSequence.
+ */
+function serveCommitRequests(j: Journal): void {
+  const js = j.js;
+  let held = true;
+  try {
+    for (;;) {
+      j.lock();
+      const running = js[J.runningTid];
+      if (running === 0 || js[J.commitRequest] < running || js[J.aborted] !== 0) {
+        Atomics.store(js, J.committer, 0);
+        held = false;
+        j.unlock();
+        return;
+      }
+      j.unlock();
+      if (j.handle.open) {
+        throw new Error(`jbd2_log_wait_commit: cpu ${j.cpu.id} would commit tid ${running} with its own handle open in it (deadlock)`);
+      }
+      jbd2_journal_commit_transaction(j);
+    }
+  } finally {
+    if (held) Atomics.store(js, J.committer, 0);
+    Atomics.notify(js, J.committer);
+  }
 }
 
 /**
@@ -366,28 +535,50 @@ export function ext4_fc_commit(j: Journal, ino: number, tid: number): void {
     j.inodes[b + FS_INODE.fcRequested] = 1;
     j.js[J.fcPending]++;
   }
-  if (j.times[JOURNAL_TIMES.requestNs] === 0) j.times[JOURNAL_TIMES.requestNs] = monoNs();
+  // The fast commit that serves this request takes the time; a full commit's own request time stays apart.
+  if (j.times[JOURNAL_TIMES.fcRequestNs] === 0) j.times[JOURNAL_TIMES.fcRequestNs] = monoNs();
   j.unlock();
   stepEnter(STEP.journal_commit_wait);
+  const at = b + FS_INODE.fcDone;
+  const done = () => Atomics.load(j.inodes, at) >= target || jbd2_transaction_committed(j, tid);
   if (Atomics.load(j.js, J.threadRunning) === 0) {
-    // No commit thread: the fsyncing task performs the fast commit, as ext4's does.
-    const r = ext4_fc_perform_commit(j);
+    // No commit thread: the fsyncing task performs the fast commit, as ext4's does, one
+    // committer at a time; another's commit may have served this request meanwhile. Before
+    // letting go it serves any full commit asked for, a fallback of its own included.
+    markWaiting(j, J.committer);
+    beginCommitOngoing(j);
+    markWaiting(j, -1);
+    let r = 0;
+    try {
+      if (!done()) r = ext4_fc_perform_commit(j);
+    } finally {
+      serveCommitRequests(j);
+    }
     if (r >= 0 && attributing) stepNoteCommitOthers(commitCarriedOtherInodes(j, tid, true));
     stepLeave();
-    if (r < 0) jbd2_complete_transaction(j, tid);
+    // Not done only if another CPU's fast commit took this request and fell back, or failed.
+    if (!done()) jbd2_complete_transaction(j, tid);
     return;
   }
   wakeCommitThread(j);
   markWaiting(j, -2 - ino);
-  const at = b + FS_INODE.fcDone;
-  for (;;) {
-    const done = Atomics.load(j.inodes, at);
-    if (done >= target || jbd2_transaction_committed(j, tid)) break;
-    Atomics.wait(j.inodes, at, done, 1000);
+  try {
+    for (;;) {
+      const seen = Atomics.load(j.inodes, at);
+      if (seen >= target || jbd2_transaction_committed(j, tid)) break;
+      if (Atomics.load(j.js, J.aborted) !== 0) throw journalAborted('EIO', `ext4_fc_commit: inode ${ino}`);
+      Atomics.wait(j.inodes, at, seen, 1000);
+    }
+  } finally {
+    markWaiting(j, -1);
+    stepLeave();
   }
-  markWaiting(j, -1);
   if (attributing) stepNoteCommitOthers(commitCarriedOtherInodes(j, tid, true));
-  stepLeave();
+}
+
+/** The error a CPU gets from an aborted journal: EROFS for a new handle, EIO for a commit waiter (as jbd2 and ext4 return). */
+function journalAborted(code: 'EROFS' | 'EIO', what: string): FsError {
+  return new FsError(code, `${what}: the journal was aborted (a commit failed part-way)`);
 }
 
 /** Tells the watchdog this CPU waits on a journal word (word < 0: not waiting; -2 - ino: an inode's fast commit). */

@@ -9,6 +9,7 @@ import { PmemDevice } from '../pmem/device.js';
 import { ageMs, Journal } from './journal.js';
 import { ext4_fc_perform_commit, jbd2_journal_commit_transaction } from './commit.js';
 import type { JournalPolicy } from './policy.js';
+import { monoNs } from '../util/clock.js';
 
 const J = JOURNAL;
 
@@ -37,6 +38,9 @@ export function kjournald2(cpu: Cpu, args: { policy?: Partial<JournalPolicy> }):
 function runCommitLoop(j: Journal, summary: KjournaldSummary): void {
   const js = j.js;
   const { commitIntervalMs, batchWindowUs } = j.policy;
+  // The batching window of the transaction whose commit was asked for: when it ends (monoNs).
+  let batchTid = 0;
+  let batchEndNs = 0;
   for (;;) {
     const seq = Atomics.load(js, J.wakeSeq);
     const stopping = Atomics.load(js, J.shutdown) !== 0;
@@ -50,13 +54,24 @@ function runCommitLoop(j: Journal, summary: KjournaldSummary): void {
     if (tid !== 0) {
       const age = ageMs(Atomics.load(js, J.tStartMs));
       const requested = Atomics.load(js, J.commitRequest) >= tid;
-      const full = Atomics.load(js, J.nrBuffers) >= j.maxTransactionBlocks;
+      // A handle was held back: the transaction has no room left for it (add_transaction_credits).
+      const full = Atomics.load(js, J.sizeLimitTid) === tid;
       const expired = age >= commitIntervalMs;
-      if (requested || full || expired || stopping) {
-        if (requested && !full && batchWindowUs > 0) {
-          // Let other syncers join the transaction before it is locked (j_max_batch_time).
-          Atomics.wait(js, J.shutdown, 0, batchWindowUs / 1000);
+      if (requested && !full && !expired && !stopping && batchWindowUs > 0) {
+        // Let other syncers join the transaction before it is locked (j_max_batch_time),
+        // asleep on the wake word so that a size trigger, a fast-commit request or
+        // shutdown arriving meanwhile is acted on at once rather than after the window.
+        if (batchTid !== tid) {
+          batchTid = tid;
+          batchEndNs = monoNs() + batchWindowUs * 1000;
         }
+        const leftNs = batchEndNs - monoNs();
+        if (leftNs > 0) {
+          Atomics.wait(js, J.wakeSeq, seq, leftNs / 1e6);
+          continue;
+        }
+      }
+      if (requested || full || expired || stopping) {
         if (jbd2_journal_commit_transaction(j)) {
           summary.commits++;
           if (full) summary.triggers.size++;

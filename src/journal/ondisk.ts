@@ -52,3 +52,21 @@ export function journalAreas(g: FsGeometry): JournalAreas {
   const fcFirst = g.journalStart + g.journalBlocks - fcBlocks;
   return { sb: g.journalStart, first, fullBlocks: fcFirst - first, fcFirst, fcBlocks };
 }
+
+/** Journal blocks a full commit of n metadata blocks writes: its descriptors, the n copies and the commit block. */
+export function fullCommitBlocks(n: number): number {
+  return n + Math.ceil(n / JDESC_MAX_TAGS) + 1;
+}
+
+/**
+ * The most metadata blocks one full commit can carry in the full-commit area (the bound
+ * jbd2_journal_get_max_txn_bufs() puts on j_max_transaction_buffers). jbd2 allows a
+ * quarter of the log so that several transactions fit; the lab's journal holds one at a
+ * time (commit.ts checkpoints at once), so the whole area, less descriptors and commit block.
+ */
+export function fullCommitRoom(a: JournalAreas): number {
+  let n = a.fullBlocks - 1 - Math.ceil(a.fullBlocks / (JDESC_MAX_TAGS + 1));
+  while (n > 0 && fullCommitBlocks(n) > a.fullBlocks) n--;
+  while (fullCommitBlocks(n + 1) <= a.fullBlocks) n++;
+  return Math.max(0, n);
+}

@@ -13,7 +13,12 @@ export interface JournalPolicy {
   commitIntervalMs: number;
   /** After a commit is requested, wait up to this long for other syncers to join (jbd2's j_max_batch_time). */
   batchWindowUs: number;
-  /** Commit once the running transaction holds this many metadata blocks (j_max_transaction_buffers). 0: the journal's room. */
+  /**
+   * The most metadata blocks a transaction may hold, counting the credits its open handles
+   * reserved (j_max_transaction_buffers): a handle that would take it past this waits while
+   * the transaction commits (a size trigger). 0: all the full-commit area holds; more than
+   * that is rejected when the journal is set up.
+   */
   maxTransactionBlocks: number;
   /** ext4 fast commit: an fsync logs only its inode's delta when the transaction is eligible. */
   fastCommit: boolean;

@@ -344,12 +344,33 @@ export const JOURNAL = struct(
     fcCommits: 23,
     /** 1 while kjournald2 runs; without it, a CPU that needs a commit performs it itself. */
     threadRunning: 24,
+    /**
+     * t_outstanding_credits: the running transaction's blocks plus the credits its open
+     * handles reserved and have not used; a handle joins only if this stays within the limit.
+     */
+    outstandingCredits: 25,
+    /** The running tid once a handle was held back because it would outgrow the size limit (a size trigger). */
+    sizeLimitTid: 26,
+    /**
+     * The CPU (tag: id + 1) performing a full or fast commit, 0 when none: one commit at a
+     * time (JBD2_FULL_COMMIT_ONGOING / JBD2_FAST_COMMIT_ONGOING), whether kjournald2 or a CPU
+     * committing inline takes it.
+     */
+    committer: 27,
+    /** JBD2_ABORT: a commit failed part-way; handles get EROFS, commit waiters EIO. */
+    aborted: 28,
+    /** t_nr_buffers of the committing transaction (its blocks: views.journalCommitBuffers); 0 unless committingTid is set. */
+    committingBuffers: 29,
   },
   32,
 );
 
-/** Journal instants (Float64, monoNs): when the running transaction's first commit request came. */
-export const JOURNAL_TIMES = struct({ requestNs: 0, tStartNs: 1 }, 8);
+/**
+ * Journal instants (Float64, monoNs, 0: none): the first commit request for the running
+ * transaction (requestNs), its start, and the oldest fast-commit request no fast commit has
+ * served yet (fcRequestNs; each fast commit takes and clears it).
+ */
+export const JOURNAL_TIMES = struct({ requestNs: 0, tStartNs: 1, fcRequestNs: 2 }, 8);
 
 /** One commit's record (Float64), kept in a ring in journalStats. */
 export const COMMIT_RECORD = struct(
@@ -426,6 +447,7 @@ export const REGIONS = {
   fsBusyTid: region(Int32Array, (c) => c.pmemBytes / BLOCK_SIZE, 'the tid that freed each busy block'),
   journalState: region(Int32Array, () => JOURNAL.stride, 'journal_t: transaction state and j_state_lock'),
   journalBuffers: region(Int32Array, (c) => c.journalBlocks, "the running transaction's metadata blocks in the order they joined (t_buffers)"),
+  journalCommitBuffers: region(Int32Array, (c) => c.journalBlocks, "the committing transaction's metadata blocks (its t_buffers), JOURNAL.committingBuffers of them"),
   journalTimes: region(Float64Array, () => JOURNAL_TIMES.stride, 'journal instants (commit request time)'),
   journalStats: region(Float64Array, () => COMMIT_RECORDS * COMMIT_RECORD.stride, 'per-commit records (a ring)'),
   mmState: region(Int32Array, () => MM.stride, 'mm_struct: mmap_sem and the VMA table header'),
