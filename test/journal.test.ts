@@ -28,6 +28,7 @@ import {
 import { jbd2_journal_recover } from '../src/journal/recovery.js';
 import { fullCommitBlocks, journalAreas } from '../src/journal/ondisk.js';
 import { readCommitRecords } from '../src/journal/stats.js';
+import { change } from './workers/journal_scenarios.js';
 import type { KjournaldSummary } from '../src/journal/kjournald.js';
 import { resolveJournalPolicy, type JournalPolicy } from '../src/journal/policy.js';
 import { runCpus } from './support/workers.js';
@@ -43,18 +44,6 @@ function setup(policy: Partial<JournalPolicy> = {}, cpus = 6, config: MachineCon
   const j = new Journal(cpu, dev, policy);
   jbd2_journal_create(j);
   return { machine, cpu, dev, j, g: fsGeometry(machine.config) };
-}
-
-/** One handle filling metadata block `block` with `value`, logged for inode `ino`. */
-function change(j: Journal, block: number, value: number, ino = 1): number {
-  const h = jbd2_journal_start(j, 1);
-  jbd2_journal_get_write_access(h, block);
-  j.cpu.machine.views.fsMeta.fill(value, block * BLOCK_SIZE, (block + 1) * BLOCK_SIZE);
-  jbd2_journal_dirty_metadata(h, block);
-  jbd2_journal_add_inode(h, ino);
-  const tid = h.tid;
-  jbd2_journal_stop(h);
-  return tid;
 }
 
 const homeByte = (image: Uint8Array, block: number) => image[block * BLOCK_SIZE + 17];

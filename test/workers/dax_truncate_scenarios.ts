@@ -3,14 +3,13 @@
 // another truncates or punches the page away. dax_delete_mapping_entry must sleep on the
 // entry's wait queue until the holder unlocks, and only then delete the entry.
 
-import { CPU_STATE } from '../../src/machine/layout.js';
 import type { Cpu } from '../../src/sync/cpu.js';
-import { WAIT_KIND_ENTRY } from '../../src/sync/waitqueue.js';
 import { mountFs } from '../../src/fs/super.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, vfs_fallocate, vfs_truncate } from '../../src/fs/inode.js';
 import { radix_tree_lookup } from '../../src/dax/radix_tree.js';
 import { lockMappingEntry, put_locked_mapping_entry } from '../../src/dax/entry_lock.js';
 import { attachMm } from '../../src/mm/mm.js';
+import { awaitEntrySleeper } from './entry_lock_scenarios.js';
 
 const PAGE = 4096;
 
@@ -40,15 +39,7 @@ export function holdEntry(cpu: Cpu, a: LockedEntryArgs): HolderResult {
   if (lockMappingEntry(tree, a.page) === 0) throw new Error(`no entry at page ${a.page} to lock`);
   Atomics.store(s, 0, 1);
   Atomics.notify(s, 0);
-  const state = cpu.machine.views.cpuState;
-  const at = a.truncaterCpu * CPU_STATE.stride + CPU_STATE.waitKind;
-  const deadline = Date.now() + 10_000;
-  let sawSleeper = false;
-  while (!sawSleeper && Date.now() < deadline) sawSleeper = Atomics.load(state, at) === WAIT_KIND_ENTRY;
-  const until = Date.now() + 20;
-  while (Date.now() < until) {
-    /* hold: the truncating CPU must stay asleep */
-  }
+  const sawSleeper = awaitEntrySleeper(cpu, a.truncaterCpu);
   tree.treeLock();
   const presentAtUnlock = radix_tree_lookup(tree, a.page) !== 0;
   tree.treeUnlock();

@@ -13,6 +13,24 @@ interface Shared {
   index: number;
 }
 
+/**
+ * With an entry lock held: waits (up to 10 s) until CPU `sleeper` sleeps on an entry wait
+ * queue, then holds on 20 ms more so that it is really inside Atomics.wait, not just queued.
+ * Returns whether it was seen asleep.
+ */
+export function awaitEntrySleeper(cpu: Cpu, sleeper: number): boolean {
+  const state = cpu.machine.views.cpuState;
+  const at = sleeper * CPU_STATE.stride + CPU_STATE.waitKind;
+  const deadline = Date.now() + 10_000;
+  let sawSleeper = false;
+  while (!sawSleeper && Date.now() < deadline) sawSleeper = Atomics.load(state, at) === WAIT_KIND_ENTRY;
+  const until = Date.now() + 20;
+  while (Date.now() < until) {
+    /* hold */
+  }
+  return sawSleeper;
+}
+
 /** Locks the entry, waits until the waiter CPU is asleep on its wait queue, then unlocks. */
 export function holdUntilWaiterSleeps(cpu: Cpu, a: Shared): { sawSleeper: boolean } {
   const tree = new RadixTree(cpu, 0);
@@ -21,21 +39,7 @@ export function holdUntilWaiterSleeps(cpu: Cpu, a: Shared): { sawSleeper: boolea
   if (lockMappingEntry(tree, a.index) === 0) throw new Error('no entry to lock');
   Atomics.store(phase, 0, 1);
   Atomics.notify(phase, 0);
-  const state = cpu.machine.views.cpuState;
-  const at = a.waiterCpu * CPU_STATE.stride + CPU_STATE.waitKind;
-  const deadline = Date.now() + 10_000;
-  let sawSleeper = false;
-  while (Date.now() < deadline) {
-    if (Atomics.load(state, at) === WAIT_KIND_ENTRY) {
-      sawSleeper = true;
-      break;
-    }
-  }
-  // Hold a little longer so the waiter is really inside Atomics.wait, not just queued.
-  const until = Date.now() + 20;
-  while (Date.now() < until) {
-    /* hold */
-  }
+  const sawSleeper = awaitEntrySleeper(cpu, a.waiterCpu);
   released[0] = monoNs();
   put_locked_mapping_entry(tree, a.index);
   return { sawSleeper };

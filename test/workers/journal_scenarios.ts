@@ -18,8 +18,9 @@ import { monoNs } from '../../src/util/clock.js';
 
 const J = JOURNAL;
 
-/** One handle filling metadata blocks `blocks` with `value`, logged for inode `ino`; returns its tid. */
-function change(j: Journal, blocks: number[], value: number, ino: number): number {
+/** One handle filling metadata blocks `blocks` (one block: a number) with `value`, logged for inode `ino`; returns its tid. */
+export function change(j: Journal, blocks: number | number[], value: number, ino = 1): number {
+  if (typeof blocks === 'number') blocks = [blocks];
   const h = jbd2_journal_start(j, blocks.length);
   for (const b of blocks) {
     jbd2_journal_get_write_access(h, b);
