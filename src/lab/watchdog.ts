@@ -95,6 +95,11 @@ function describeEntryWait(machine: MachineLike, cpu: number, bucket: number, cl
   return `cpu ${cpu} waits on ${what} of ${named} (wait queue bucket ${bucket}; entry locks record no owner)`;
 }
 
+/** Who holds JOURNAL.committer (tag: CPU id + 1). */
+function committer(tag: number): string {
+  return tag === 0 ? 'no commit in progress' : `cpu ${tag - 1} committing`;
+}
+
 /** A CPU waiting for the journal (WAIT_KIND_JOURNAL): a locked transaction, a commit, or an inode's fast commit. */
 function describeJournalWait(machine: MachineLike, cpu: number, region: number, at: number): string {
   const js = machine.views.journalState;
@@ -108,12 +113,17 @@ function describeJournalWait(machine: MachineLike, cpu: number, region: number, 
     );
   }
   const state =
-    `committed through tid ${tid(JOURNAL.commitSequence)}, committing tid ${tid(JOURNAL.committingTid)}, ` +
-    `running tid ${tid(JOURNAL.runningTid)} with ${tid(JOURNAL.updates)} handles open, ` +
+    `committed through tid ${tid(JOURNAL.commitSequence)}, committing tid ${tid(JOURNAL.committingTid)} ` +
+    `(${tid(JOURNAL.committingBuffers)} blocks), ${committer(tid(JOURNAL.committer))}, ` +
+    `running tid ${tid(JOURNAL.runningTid)} with ${tid(JOURNAL.updates)} handles open and ${tid(JOURNAL.outstandingCredits)} credits reserved, ` +
     `commit requested through tid ${tid(JOURNAL.commitRequest)}, kjournald2 ${tid(JOURNAL.threadRunning) ? 'running' : 'not running'}`;
   if (at === JOURNAL.runningState) {
     return `cpu ${cpu} waits for the journal's locked transaction tid ${tid(JOURNAL.runningTid)} to commit before starting a handle (${state})`;
   }
+  if (at === JOURNAL.runningTid) {
+    return `cpu ${cpu} waits for the running transaction tid ${tid(JOURNAL.runningTid)}, too full for its handle's credits, to commit (${state})`;
+  }
+  if (at === JOURNAL.committer) return `cpu ${cpu} waits for its turn to commit (${state})`;
   return `cpu ${cpu} waits for a journal commit (${state})`;
 }
 
