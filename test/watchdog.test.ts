@@ -109,6 +109,9 @@ describe('describeStuck', () => {
     js[JOURNAL.runningTid] = 7;
     js[JOURNAL.commitSequence] = 5;
     js[JOURNAL.committingTid] = 6;
+    js[JOURNAL.committingBuffers] = 12;
+    js[JOURNAL.committer] = 4 + 1; // cpu 4 commits
+    js[JOURNAL.outstandingCredits] = 40;
     markWaiting(m, 0, WAIT_KIND_JOURNAL, 'journalState', JOURNAL.commitSequence, LOCK_CLASS.j_state_lock);
     markWaiting(m, 1, WAIT_KIND_JOURNAL, 'fsInodeState', 3, LOCK_CLASS.j_state_lock);
     const sem = 2 * FS_INODE.stride + FS_INODE.mmapSemCount;
@@ -116,10 +119,18 @@ describe('describeStuck', () => {
     down_write(holder, m.views.fsInodeState, sem, LOCK_CLASS.i_mmap_sem);
     markWaiting(m, 2, WAIT_KIND_RWSEM, 'fsInodeState', sem, LOCK_CLASS.i_mmap_sem);
     const lines = describeStuck(m);
-    expect(lines[0]).toMatch(/^cpu 0 waits for a journal commit \(committed through tid 5, committing tid 6, running tid 7/);
+    expect(lines[0]).toMatch(
+      /^cpu 0 waits for a journal commit \(committed through tid 5, committing tid 6 \(12 blocks\), cpu 4 committing, running tid 7 with 0 handles open and 40 credits reserved/,
+    );
     expect(lines[1]).toMatch(/^cpu 1 waits for the fast commit of inode 3/);
     expect(lines[2]).toMatch(/^cpu 2 waits on i_mmap_sem of inode 2, held for write/);
     up_write(m.views.fsInodeState, sem);
+    // A handle held back by the size limit, and a CPU waiting for its turn to commit inline.
+    markWaiting(m, 0, WAIT_KIND_JOURNAL, 'journalState', JOURNAL.runningTid, LOCK_CLASS.j_state_lock);
+    markWaiting(m, 1, WAIT_KIND_JOURNAL, 'journalState', JOURNAL.committer, LOCK_CLASS.j_state_lock);
+    const [full, turn] = describeStuck(m);
+    expect(full).toMatch(/^cpu 0 waits for the running transaction tid 7, too full for its handle's credits, to commit \(/);
+    expect(turn).toMatch(/^cpu 1 waits for its turn to commit \(.*cpu 4 committing/);
   });
 });
 
