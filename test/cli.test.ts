@@ -1,11 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { readFileSync, statSync } from 'node:fs';
 
 const cli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 const daxlab = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000 });
 
 describe('daxlab CLI', () => {
+  it('is built as an executable that npx can start (the bin of package.json, with its shebang)', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { bin: Record<string, string> };
+    const bin = fileURLToPath(new URL(`../${pkg.bin.daxlab}`, import.meta.url));
+    expect(bin).toBe(cli);
+    expect(statSync(bin).mode & 0o111).not.toBe(0);
+    const r = spawnSync(bin, ['--help'], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr ?? String(r.error)).toBe(0);
+    expect(r.stdout).toMatch(/daxlab run/);
+  });
+
   it('prints help with every command', () => {
     const r = daxlab('--help');
     expect(r.status).toBe(0);
