@@ -34,9 +34,19 @@ const N_CLASSES = LOCK_CLASSES.length;
 // `at` would otherwise take or clear some other word (V8 truncates a fractional index), and a
 // bad `cls` would count into another CPU's lock_stat record.
 
+/** Whether `at` is a lock's first word in words. */
+function lockAtOk(words: Int32Array, at: number): boolean {
+  return (at >>> 0) === at && at <= words.length - LOCK_SPAN;
+}
+
+/** Whether `at` is a lock's first word in words and `cls` a lock class. */
+function lockArgsOk(words: Int32Array, at: number, cls: number): boolean {
+  return lockAtOk(words, at) && (cls >>> 0) === cls && cls < N_CLASSES;
+}
+
 /** Throws a RangeError naming the bad one of at and cls. */
 function badLockArgs(words: Int32Array, at: number, cls: number): never {
-  if (!((at >>> 0) === at && at <= words.length - LOCK_SPAN)) badLockAt(words, at);
+  if (!lockAtOk(words, at)) badLockAt(words, at);
   throw new RangeError(`cls: expected a lock class from 0 to ${N_CLASSES - 1} (LOCK_CLASS), got ${String(cls)}`);
 }
 
@@ -48,14 +58,14 @@ function badLockAt(words: Int32Array, at: number): never {
 
 /** spin_lock(): takes the lock whose words start at words[at]; cls is its lock_stat class. */
 export function spin_lock(cpu: Cpu, words: Int32Array, at: number, cls: number): void {
-  if (!((at >>> 0) === at && at <= words.length - LOCK_SPAN && (cls >>> 0) === cls && cls < N_CLASSES)) badLockArgs(words, at, cls);
+  if (!lockArgsOk(words, at, cls)) badLockArgs(words, at, cls);
   if (Atomics.compareExchange(words, at + STATE, 0, 1) !== 0) lockContended(cpu, words, at, cls);
   lockAcquired(cpu, words, at, cls);
 }
 
 /** spin_trylock(): takes the lock only if it is free; true when taken. */
 export function spin_trylock(cpu: Cpu, words: Int32Array, at: number, cls: number): boolean {
-  if (!((at >>> 0) === at && at <= words.length - LOCK_SPAN && (cls >>> 0) === cls && cls < N_CLASSES)) badLockArgs(words, at, cls);
+  if (!lockArgsOk(words, at, cls)) badLockArgs(words, at, cls);
   if (Atomics.compareExchange(words, at + STATE, 0, 1) !== 0) return false;
   lockAcquired(cpu, words, at, cls);
   return true;
@@ -63,7 +73,7 @@ export function spin_trylock(cpu: Cpu, words: Int32Array, at: number, cls: numbe
 
 /** spin_unlock(): releases the lock and wakes one sleeper if any may be sleeping. Throws when the lock is free. */
 export function spin_unlock(cpu: Cpu, words: Int32Array, at: number, cls: number): void {
-  if (!((at >>> 0) === at && at <= words.length - LOCK_SPAN && (cls >>> 0) === cls && cls < N_CLASSES)) badLockArgs(words, at, cls);
+  if (!lockArgsOk(words, at, cls)) badLockArgs(words, at, cls);
   if (cpu.holdTimes) {
     // Checked before the hold is recorded: a refused unlock changes no figure.
     if (Atomics.load(words, at + STATE) === 0) unlockOfFreeLock(cpu, at, cls);
@@ -83,13 +93,13 @@ function unlockOfFreeLock(cpu: Cpu, at: number, cls: number): never {
 
 /** spin_is_locked(). */
 export function spin_is_locked(words: Int32Array, at: number): boolean {
-  if (!((at >>> 0) === at && at <= words.length - LOCK_SPAN)) badLockAt(words, at);
+  if (!lockAtOk(words, at)) badLockAt(words, at);
   return Atomics.load(words, at + STATE) !== 0;
 }
 
 /** The CPU that holds the lock, or -1 when it is free. */
 export function lockHolder(words: Int32Array, at: number): number {
-  if (!((at >>> 0) === at && at <= words.length - LOCK_SPAN)) badLockAt(words, at);
+  if (!lockAtOk(words, at)) badLockAt(words, at);
   return Atomics.load(words, at + STATE) === 0 ? -1 : Atomics.load(words, at + OWNER) - 1;
 }
 
