@@ -91,6 +91,8 @@ describe('daxlab run', () => {
     ],
     ['more CPUs than the pool allows', JSON.stringify({ ...small, cpus: Array(63).fill({ role: 'faulter', mapping: 'm', pages: 1 }) }), /cpus: 63 CPU roles; the pool allows at most 62/],
     ['an unknown profile', JSON.stringify({ ...small, profile: 'warp-drive' }), /profile.*warp-drive.*zero/],
+    ["a journal size limit below one handle's credits", JSON.stringify({ ...small, journal: { maxTransactionBlocks: 2 } }), /journal\.maxTransactionBlocks: 2 is less than one handle's credits/],
+    ['a journal size limit the journal cannot hold', JSON.stringify({ ...small, journal: { maxTransactionBlocks: 100000 } }), /journal\.maxTransactionBlocks: 100000 blocks do not fit the journal/],
   ])('refuses %s with exit 2, one line naming the field, and no results folder', (label, text, message) => {
     const file = path.join(tmp, `bad-${label.replace(/\W+/g, '-')}.json`);
     writeFileSync(file, text);

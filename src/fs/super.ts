@@ -174,7 +174,7 @@ export class Fs {
     this.syscallNs = costs.syscallNs;
     this.maxExtents = this.g.extentBlocksPerInode * EXTENTS_PER_BLOCK;
     this.transCredits = ext4_meta_trans_blocks(this.g);
-    if (this.journal !== null) checkJournalRoom(this.g, this.journal);
+    if (this.journal !== null) checkJournalRoom(this.g, this.journal.maxTransactionBlocks, this.journal.policy);
   }
 }
 
@@ -195,14 +195,13 @@ export const EXT4_INODE_CREDITS = 1;
  * ext4_meta_trans_blocks(), every operation that may dirty that many blocks would be refused
  * by jbd2_journal_start. Checked at mkfs and mount, naming the field that sets the limit.
  */
-function checkJournalRoom(g: FsGeometry, j: Journal): void {
+export function checkJournalRoom(g: FsGeometry, limit: number, policy: JournalPolicy): void {
   const need = ext4_meta_trans_blocks(g);
-  const limit = j.maxTransactionBlocks;
   if (need <= limit) return;
   const what =
     `an operation may dirty ${need} metadata blocks (an inode-table block, fsExtentBlocksPerInode ${g.extentBlocksPerInode} ` +
     `extent blocks, ${g.bitmapBlocks} bitmap blocks)`;
-  if (j.policy.maxTransactionBlocks > 0) {
+  if (policy.maxTransactionBlocks > 0) {
     throw new RangeError(`journal.maxTransactionBlocks: ${limit} is less than one handle's credits: ${what}; expected at least ${need}`);
   }
   throw new RangeError(
@@ -281,7 +280,7 @@ export function mkfs(cpu: Cpu, dev: PmemDevice, opts: MkfsOptions): void {
 
   if (personality !== 'ext4-nojournal') {
     const j = opts.journal ?? new Journal(cpu, dev);
-    checkJournalRoom(g, j);
+    checkJournalRoom(g, j.maxTransactionBlocks, j.policy);
     jbd2_journal_create(j);
   }
 }

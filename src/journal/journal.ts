@@ -131,18 +131,7 @@ export class Journal {
     this.cbufs = v.journalCommitBuffers;
     this.inodes = v.fsInodeState;
     this.handle = { journal: this, tid: 0, open: false, credits: 0 };
-    // A limit the area cannot hold would let a commit run past it into the fast-commit area,
-    // where recovery never looks: refuse it rather than lose a transaction that way.
-    const room = fullCommitRoom(this.areas);
-    const asked = this.policy.maxTransactionBlocks;
-    if (asked > room) {
-      throw new RangeError(
-        `journal.maxTransactionBlocks: ${asked} blocks do not fit the journal: its full-commit area (${this.areas.fullBlocks} blocks ` +
-          `of journalBlocks ${this.geometry.journalBlocks}) holds at most ${room} with their descriptor and commit blocks; ` +
-          `expected 0 (that room) or at most ${room}, or a larger journalBlocks`,
-      );
-    }
-    this.maxTransactionBlocks = asked > 0 ? asked : room;
+    this.maxTransactionBlocks = jbd2_max_transaction_blocks(this.geometry, this.policy);
   }
 
   lock(): void {
@@ -209,6 +198,27 @@ function start_this_handle(j: Journal, h: Handle, credits: number): void {
     if (created) wakeCommitThread(j);
     return;
   }
+}
+
+/**
+ * j_max_transaction_buffers: the policy's limit on a transaction's metadata blocks, or (0)
+ * all the full-commit area holds with their descriptor and commit blocks. A limit the area
+ * cannot hold would let a commit run past it into the fast-commit area, where recovery never
+ * looks: it is refused rather than lose a transaction that way. Pure, so a run can check
+ * every configuration before it starts.
+ */
+export function jbd2_max_transaction_blocks(g: FsGeometry, policy: JournalPolicy): number {
+  const areas = journalAreas(g);
+  const room = fullCommitRoom(areas);
+  const asked = policy.maxTransactionBlocks;
+  if (asked > room) {
+    throw new RangeError(
+      `journal.maxTransactionBlocks: ${asked} blocks do not fit the journal: its full-commit area (${areas.fullBlocks} blocks ` +
+        `of journalBlocks ${g.journalBlocks}) holds at most ${room} with their descriptor and commit blocks; ` +
+        `expected 0 (that room) or at most ${room}, or a larger journalBlocks`,
+    );
+  }
+  return asked > 0 ? asked : room;
 }
 
 /** jbd2_get_transaction(): makes a new running transaction. Called with j_state_lock held. */

@@ -5,9 +5,11 @@
 
 import os from 'node:os';
 import { Piscina } from 'piscina';
-import { JOURNAL, PAGE_SIZE } from '../machine/layout.js';
+import { JOURNAL, PAGE_SIZE, fsGeometry, type MachineConfig } from '../machine/layout.js';
 import type { Machine } from '../machine/machine.js';
-import { resolveJournalPolicy } from '../journal/policy.js';
+import { resolveJournalPolicy, type JournalPolicy } from '../journal/policy.js';
+import { jbd2_max_transaction_blocks } from '../journal/journal.js';
+import { checkJournalRoom } from '../fs/super.js';
 import { stopCommitThread } from '../journal/kjournald.js';
 import { readCommitRecords } from '../journal/stats.js';
 import { checkIndex } from '../dax/radix_tree.js';
@@ -105,12 +107,14 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
   // Every configuration's machine is checked before anything runs: a sweep must not fail at
   // its fortieth point for a device too small for its files.
   for (const c of configs) {
+    let config: MachineConfig;
     try {
-      machineConfigFor(c.workload, c.workload.cpus.filter((r) => r.enabled).length + KERNEL_CPUS, profileCosts(profileOf(c.workload.profile, `configuration ${c.name}: `)), false);
+      config = machineConfigFor(c.workload, c.workload.cpus.filter((r) => r.enabled).length + KERNEL_CPUS, profileCosts(profileOf(c.workload.profile, `configuration ${c.name}: `)), false);
     } catch (e) {
       if (!(e instanceof RangeError)) throw e;
       throw new WorkloadError(`configuration ${c.name}: device.size: ${c.workload.device.size} bytes: ${e.message.replace(/^pmemBytes: \d+ /, '')}`);
     }
+    if (hasJournal(c.workload)) checkJournalFits(c.name, config, resolveJournalPolicy(c.workload.journal));
   }
   const cores = os.availableParallelism();
   const maxWorkers = Math.max(...configs.map((c) => workersOf(c.workload)));
@@ -165,6 +169,17 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
     warnings,
     configs: results,
   };
+}
+
+/** The journal's size limit against its area and one handle's credits, as mkfs will check it. */
+function checkJournalFits(name: string, config: MachineConfig, policy: JournalPolicy): void {
+  try {
+    const g = fsGeometry(config);
+    checkJournalRoom(g, jbd2_max_transaction_blocks(g, policy), policy);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    throw new WorkloadError(`configuration ${name}: ${e.message}`);
+  }
 }
 
 function hasJournal(w: Workload): boolean {
