@@ -200,7 +200,7 @@ export function checkJournalRoom(g: FsGeometry, limit: number, policy: JournalPo
   if (need <= limit) return;
   const what =
     `an operation may dirty ${need} metadata blocks (an inode-table block, fsExtentBlocksPerInode ${g.extentBlocksPerInode} ` +
-    `extent blocks, ${g.bitmapBlocks} bitmap blocks)`;
+    `extent blocks, ${g.bitmapBlocks} bitmap block${g.bitmapBlocks === 1 ? '' : 's'})`;
   if (policy.maxTransactionBlocks > 0) {
     throw new RangeError(`journal.maxTransactionBlocks: ${limit} is less than one handle's credits: ${what}; expected at least ${need}`);
   }
