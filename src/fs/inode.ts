@@ -82,6 +82,7 @@ import {
   ext4_journal_stop,
   ext4_mark_iloc_dirty,
   inodeWriteAccess,
+  inInodeHandle,
   lockInode,
   markInodeChanged,
   unlockInode,
@@ -323,23 +324,15 @@ export function ext4_iomap_begin(fs: Fs, ino: number, offset: number, length: nu
   } finally {
     unlockInode(fs, ino);
   }
-  const h = ext4_journal_start(fs);
-  try {
-    lockInode(fs, ino);
-    try {
-      checkInUse(fs, ino);
-      const first = Math.floor(offset / BLOCK_SIZE);
-      fs.map.m_lblk = first;
-      fs.map.m_len = Math.floor((offset + length - 1) / BLOCK_SIZE) - first + 1;
-      ext4_map_blocks(fs, h, ino, fs.map, EXT4_GET_BLOCKS_CREATE_ZERO);
-      fillIomap(fs, iomap);
-      if (ext4_inode_datasync_dirty(fs, ino)) iomap.flags |= IOMAP_F_DIRTY;
-    } finally {
-      unlockInode(fs, ino);
-    }
-  } finally {
-    ext4_journal_stop(fs, h);
-  }
+  inInodeHandle(fs, ino, fs.transCredits, (h) => {
+    checkInUse(fs, ino);
+    const first = Math.floor(offset / BLOCK_SIZE);
+    fs.map.m_lblk = first;
+    fs.map.m_len = Math.floor((offset + length - 1) / BLOCK_SIZE) - first + 1;
+    ext4_map_blocks(fs, h, ino, fs.map, EXT4_GET_BLOCKS_CREATE_ZERO);
+    fillIomap(fs, iomap);
+    if (ext4_inode_datasync_dirty(fs, ino)) iomap.flags |= IOMAP_F_DIRTY;
+  });
 }
 
 /** xfs_file_iomap_begin(): xfs_bmapi_read under the ILOCK, xfs_iomap_write_direct for a hole or unwritten extent. */
@@ -391,18 +384,10 @@ export function file_update_time(fs: Fs, ino: number): void {
   checkIno(fs, ino);
   const now = jiffies();
   if (fs.mw[inodeWord(fs.g, ino) + INODE.i_mtime] === now) return;
-  const h = ext4_journal_start(fs, EXT4_INODE_CREDITS);
-  try {
-    lockInode(fs, ino);
-    try {
-      checkInUse(fs, ino);
-      touchMtime(fs, h, ino, now);
-    } finally {
-      unlockInode(fs, ino);
-    }
-  } finally {
-    ext4_journal_stop(fs, h);
-  }
+  inInodeHandle(fs, ino, EXT4_INODE_CREDITS, (h) => {
+    checkInUse(fs, ino);
+    touchMtime(fs, h, ino, now);
+  });
 }
 
 function touchMtime(fs: Fs, h: Handle | null, ino: number, now: number): void {
@@ -422,22 +407,14 @@ function touchMtime(fs: Fs, h: Handle | null, ino: number, now: number): void {
 export function vfs_chmod(fs: Fs, ino: number, mode: number): void {
   entry_SYSCALL_64(fs);
   checkIno(fs, ino);
-  const h = ext4_journal_start(fs, EXT4_INODE_CREDITS);
-  try {
-    lockInode(fs, ino);
-    try {
-      checkInUse(fs, ino);
-      inodeWriteAccess(fs, h, ino);
-      const w = inodeWord(fs.g, ino) + INODE.i_mode;
-      fs.mw[w] = (fs.mw[w] & S_IFMT) | (mode & 0o7777);
-      ext4_mark_iloc_dirty(fs, h, ino);
-      markInodeChanged(fs, h, ino, fs.personality === 'xfs' ? XFS_ILOG_CORE : XFS_ILOG_TIMESTAMP);
-    } finally {
-      unlockInode(fs, ino);
-    }
-  } finally {
-    ext4_journal_stop(fs, h);
-  }
+  inInodeHandle(fs, ino, EXT4_INODE_CREDITS, (h) => {
+    checkInUse(fs, ino);
+    inodeWriteAccess(fs, h, ino);
+    const w = inodeWord(fs.g, ino) + INODE.i_mode;
+    fs.mw[w] = (fs.mw[w] & S_IFMT) | (mode & 0o7777);
+    ext4_mark_iloc_dirty(fs, h, ino);
+    markInodeChanged(fs, h, ino, fs.personality === 'xfs' ? XFS_ILOG_CORE : XFS_ILOG_TIMESTAMP);
+  });
 }
 
 // ---- write and read ------------------------------------------------------------------
@@ -504,38 +481,22 @@ function ext4_dax_write_iter(fs: Fs, ino: number, offset: number, src: Uint8Arra
 
 /** ext4_iomap_begin() for a DAX write: maps (allocating) up to len blocks from lblk into fs.map, in a handle of its own. */
 function ext4_iomap_begin_write(fs: Fs, ino: number, lblk: number, len: number): void {
-  const h = ext4_journal_start(fs);
-  try {
-    lockInode(fs, ino);
-    try {
-      const map = fs.map;
-      map.m_lblk = lblk;
-      map.m_len = len;
-      ext4_map_blocks(fs, h, ino, map, EXT4_GET_BLOCKS_CREATE_ZERO);
-    } finally {
-      unlockInode(fs, ino);
-    }
-  } finally {
-    ext4_journal_stop(fs, h);
-  }
+  inInodeHandle(fs, ino, fs.transCredits, (h) => {
+    const map = fs.map;
+    map.m_lblk = lblk;
+    map.m_len = len;
+    ext4_map_blocks(fs, h, ino, map, EXT4_GET_BLOCKS_CREATE_ZERO);
+  });
 }
 
 /** ext4_iomap_end() after a DAX write that went past i_size: the new size, in a handle of its own. */
 function ext4_iomap_end_write(fs: Fs, ino: number, size: number): void {
-  const h = ext4_journal_start(fs, EXT4_INODE_CREDITS);
-  try {
-    lockInode(fs, ino);
-    try {
-      if (size > iSize(fs, ino)) {
-        setSize(fs, h, ino, size);
-        markInodeChanged(fs, h, ino, XFS_ILOG_CORE);
-      }
-    } finally {
-      unlockInode(fs, ino);
+  inInodeHandle(fs, ino, EXT4_INODE_CREDITS, (h) => {
+    if (size > iSize(fs, ino)) {
+      setSize(fs, h, ino, size);
+      markInodeChanged(fs, h, ino, XFS_ILOG_CORE);
     }
-  } finally {
-    ext4_journal_stop(fs, h);
-  }
+  });
 }
 
 /**
@@ -620,26 +581,18 @@ export function ext4_fallocate(fs: Fs, ino: number, mode: number, offset: number
   let lblk = offset / BLOCK_SIZE;
   const endBlk = (offset + len) / BLOCK_SIZE;
   while (lblk < endBlk) {
-    const h = ext4_journal_start(fs);
-    try {
-      lockInode(fs, ino);
-      try {
-        checkInUse(fs, ino);
-        fs.map.m_lblk = lblk;
-        fs.map.m_len = endBlk - lblk;
-        ext4_map_blocks(fs, h, ino, fs.map, EXT4_GET_BLOCKS_CREATE_UNWRIT_EXT);
-        lblk += fs.map.m_len;
-        const epos = Math.min(lblk * BLOCK_SIZE, offset + len);
-        if (!keep && epos > iSize(fs, ino)) {
-          setSize(fs, h, ino, epos);
-          markInodeChanged(fs, h, ino, XFS_ILOG_CORE);
-        }
-      } finally {
-        unlockInode(fs, ino);
+    inInodeHandle(fs, ino, fs.transCredits, (h) => {
+      checkInUse(fs, ino);
+      fs.map.m_lblk = lblk;
+      fs.map.m_len = endBlk - lblk;
+      ext4_map_blocks(fs, h, ino, fs.map, EXT4_GET_BLOCKS_CREATE_UNWRIT_EXT);
+      lblk += fs.map.m_len;
+      const epos = Math.min(lblk * BLOCK_SIZE, offset + len);
+      if (!keep && epos > iSize(fs, ino)) {
+        setSize(fs, h, ino, epos);
+        markInodeChanged(fs, h, ino, XFS_ILOG_CORE);
       }
-    } finally {
-      ext4_journal_stop(fs, h);
-    }
+    });
   }
 }
 
@@ -660,19 +613,11 @@ export function ext4_punch_hole(fs: Fs, ino: number, offset: number, len: number
 }
 
 function ext4_punch_hole_blocks(fs: Fs, ino: number, offset: number, len: number): void {
-  const h = ext4_journal_start(fs);
-  try {
-    lockInode(fs, ino);
-    try {
-      checkInUse(fs, ino);
-      const freed = ext4_ext_remove_space(fs, h, ino, offset / BLOCK_SIZE, (offset + len) / BLOCK_SIZE);
-      if (freed > 0) blocksFreed(fs, h, ino);
-    } finally {
-      unlockInode(fs, ino);
-    }
-  } finally {
-    ext4_journal_stop(fs, h);
-  }
+  inInodeHandle(fs, ino, fs.transCredits, (h) => {
+    checkInUse(fs, ino);
+    const freed = ext4_ext_remove_space(fs, h, ino, offset / BLOCK_SIZE, (offset + len) / BLOCK_SIZE);
+    if (freed > 0) blocksFreed(fs, h, ino);
+  });
 }
 
 function blocksFreed(fs: Fs, h: Handle | null, ino: number): void {
@@ -710,24 +655,16 @@ export function ext4_truncate(fs: Fs, ino: number, size: number): void {
 
 function ext4_truncate_blocks(fs: Fs, ino: number, size: number): void {
   const endBlk = Math.ceil(size / BLOCK_SIZE);
-  const h = ext4_journal_start(fs);
-  try {
-    lockInode(fs, ino);
-    try {
-      checkInUse(fs, ino);
-      const tail = size % BLOCK_SIZE;
-      if (tail !== 0 && size < iSize(fs, ino)) ext4_block_truncate_page(fs, ino, size);
-      const freed = ext4_ext_remove_space(fs, h, ino, endBlk, FS_MAX_FILE_BLOCKS);
-      setSize(fs, h, ino, size);
-      if (freed > 0) blocksFreed(fs, h, ino);
-      else touchMtime(fs, h, ino, jiffies());
-      markInodeChanged(fs, h, ino, XFS_ILOG_CORE);
-    } finally {
-      unlockInode(fs, ino);
-    }
-  } finally {
-    ext4_journal_stop(fs, h);
-  }
+  inInodeHandle(fs, ino, fs.transCredits, (h) => {
+    checkInUse(fs, ino);
+    const tail = size % BLOCK_SIZE;
+    if (tail !== 0 && size < iSize(fs, ino)) ext4_block_truncate_page(fs, ino, size);
+    const freed = ext4_ext_remove_space(fs, h, ino, endBlk, FS_MAX_FILE_BLOCKS);
+    setSize(fs, h, ino, size);
+    if (freed > 0) blocksFreed(fs, h, ino);
+    else touchMtime(fs, h, ino, jiffies());
+    markInodeChanged(fs, h, ino, XFS_ILOG_CORE);
+  });
 }
 
 /** ext4_block_truncate_page(): zeroes the bytes of the block holding `size` from `size` on, if written. */

@@ -301,6 +301,25 @@ export function unlockInode(fs: Fs, ino: number): void {
   spin_unlock(fs.cpu, fs.inodes, ino * FS_INODE.stride + FS_INODE.lockState, LOCK_CLASS.i_data_sem);
 }
 
+/**
+ * One change to an inode in a handle of its own, the shape of ext4's setattr, fallocate,
+ * punch and truncate paths: ext4_journal_start() with `credits`, i_data_sem held around
+ * `change`, then ext4_journal_stop(); undone in that order when `change` throws.
+ */
+export function inInodeHandle<T>(fs: Fs, ino: number, credits: number, change: (h: Handle | null) => T): T {
+  const h = ext4_journal_start(fs, credits);
+  try {
+    lockInode(fs, ino);
+    try {
+      return change(h);
+    } finally {
+      unlockInode(fs, ino);
+    }
+  } finally {
+    ext4_journal_stop(fs, h);
+  }
+}
+
 /** xfs_ilock(): the lab's ILOCK is i_data_sem, exclusive for readers and writers alike. */
 export function xfs_ilock(fs: Fs, ino: number): void {
   lockInode(fs, ino);
