@@ -51,7 +51,7 @@ async function appendFsync(personality: FsPersonality, policy: Partial<JournalPo
     300,
   );
   if (thread) {
-    stopCommitThread(machine.views.journalState);
+    stopCommitThread(machine);
     await thread;
   }
   return row;

@@ -1,3 +1,4 @@
+import { monoNs } from '../src/util/clock.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BLOCK_SIZE, type FsGeometry } from '../src/machine/layout.js';
 import type { Machine } from '../src/machine/machine.js';
@@ -98,7 +99,7 @@ describe.each(FS_PERSONALITIES)('%s: datasync state', (p: FsPersonality) => {
 
     // A timestamp alone does not make the inode datasync-dirty.
     const before = fs.mw[inodeWord(fs.g, ino) + INODE.i_mtime];
-    while ((Math.floor(Date.now() / 4) & 0x7fffffff) === before) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    while ((Math.floor(monoNs() / 4e6) & 0x7fffffff) === before) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
     file_update_time(fs, ino);
     expect(fs.mw[inodeWord(fs.g, ino) + INODE.i_mtime]).not.toBe(before);
     expect(inode_datasync_dirty(fs, ino)).toBe(false);
@@ -324,7 +325,7 @@ describe('fsync with the commit thread', () => {
     const mtime = () => fs.mw[inodeWord(fs.g, ino) + INODE.i_mtime];
     const durableMtime = () => imageWords(recoveredImage(fs))[inodeWord(fs.g, ino) + INODE.i_mtime];
     const before = mtime();
-    while ((Math.floor(Date.now() / 4) & 0x7fffffff) === before) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    while ((Math.floor(monoNs() / 4e6) & 0x7fffffff) === before) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
     vfs_write(fs, ino, 0, new Uint8Array(B).fill(2)); // an overwrite: only the timestamp changes
     expect(mtime()).not.toBe(before);
     expect(inode_datasync_dirty(fs, ino)).toBe(false);

@@ -124,7 +124,7 @@ describe('describeStuck', () => {
     );
     expect(lines[1]).toMatch(/^cpu 1 waits for the fast commit of inode 3/);
     expect(lines[2]).toMatch(/^cpu 2 waits on i_mmap_sem of inode 2, held for write/);
-    up_write(m.views.fsInodeState, sem);
+    up_write(holder, m.views.fsInodeState, sem);
     // A handle held back by the size limit, and a CPU waiting for its turn to commit inline.
     markWaiting(m, 0, WAIT_KIND_JOURNAL, 'journalState', JOURNAL.runningTid, LOCK_CLASS.j_state_lock);
     markWaiting(m, 1, WAIT_KIND_JOURNAL, 'journalState', JOURNAL.committer, LOCK_CLASS.j_state_lock);

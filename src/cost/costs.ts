@@ -24,6 +24,14 @@ export const COST_NAMES = [
   'journalBlockWriteNs',
   'journalFlushNs',
   'commitNs',
+  'lockNs',
+  'lockHandoffNs',
+  'wakeupNs',
+  'radixLevelNs',
+  'tagNs',
+  'pteNs',
+  'iomapNs',
+  'handleNs',
 ] as const;
 export type CostName = (typeof COST_NAMES)[number];
 
@@ -43,6 +51,14 @@ export const COST_MEANINGS: Readonly<Record<CostName, string>> = {
   journalBlockWriteNs: 'writing one journal block: descriptor, metadata copy, commit block or fast-commit block (submit_bh)',
   journalFlushNs: 'the REQ_PREFLUSH/REQ_FUA that makes a commit durable, per flush (the pmem driver: nvdimm_flush)',
   commitNs: "jbd2_journal_commit_transaction's own work per full commit, beside its block writes and flush: switching transactions, walking the buffer lists, the journal superblock",
+  lockNs: 'an uncontended lock taken and released: spin_lock/spin_unlock, down_read/up_read, down_write/up_write, per acquisition (sync/spinlock.ts, sync/rwsem.ts)',
+  lockHandoffNs: "a contended lock's cache line moving to the next holder, per hand-over (the qspinlock queue's hand-off; sync/vclock.ts)",
+  wakeupNs: 'a CPU that slept on a wait queue or futex running again: try_to_wake_up() and the context switch, per wake-up by an event (sync/vclock.ts vwait)',
+  radixLevelNs: 'one radix-tree level walked by a lookup, insert or tagged walk, per node visited (radix_tree_descend)',
+  tagNs: 'setting or clearing a DIRTY/TOWRITE tag on an entry and its path to the root, per call (radix_tree_tag_set / radix_tree_tag_clear)',
+  pteNs: 'writing one page-table entry: set_pte_at for a fault, the write-protect or clear of a mapped page by writeback or unmap with its TLB flush (mm/)',
+  iomapNs: "iomap_begin's extent lookup: ext4_map_blocks / xfs_bmapi_read finding the mapping, per call, beside any allocation (allocNs)",
+  handleNs: 'a journal handle started and stopped: jbd2__journal_start + jbd2_journal_stop, per handle (start_this_handle)',
 };
 
 /** No injected cost anywhere: the simulator measures itself. */

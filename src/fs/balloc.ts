@@ -26,7 +26,7 @@
 import { FS_ALLOC, LOCK_CLASS } from '../machine/layout.js';
 import { jbd2_complete_transaction, jbd2_transaction_committed, type Handle } from '../journal/journal.js';
 import { spin_lock, spin_unlock } from '../sync/spinlock.js';
-import { ndelay } from '../cost/delay.js';
+import { charge } from '../sync/vclock.js';
 import { STEP, stepEnter, stepLeave } from '../measure/steps.js';
 import { FsError } from './errno.js';
 import { BITS_PER_BITMAP_BLOCK, bitmapWord } from './ondisk.js';
@@ -89,7 +89,7 @@ function ext4_mb_regular_allocator(fs: Fs, h: Handle | null, goal: number, want:
       continue;
     }
     const len = zeroRun(fs, start, Math.min(to, start + want));
-    if (fs.allocNs > 0) ndelay(fs.allocNs);
+    if (fs.allocNs > 0) charge(fs.allocNs);
     setBits(fs, start, len, true);
     a[FS_ALLOC.freeBlocks] -= len;
     a[FS_ALLOC.goal] = start + len < g.nblocks ? start + len : g.dataStart;

@@ -14,7 +14,7 @@
 
 import { BLOCK_SIZE } from '../machine/layout.js';
 import type { Handle } from '../journal/journal.js';
-import { ndelay } from '../cost/delay.js';
+import { charge } from '../sync/vclock.js';
 import { STEP, stepEnter, stepLeave } from '../measure/steps.js';
 import { FsError } from './errno.js';
 import {
@@ -298,7 +298,7 @@ export function ext4_issue_zeroout(fs: Fs, pblk: number, len: number): void {
   fs.dev.zero(pblk * BLOCK_SIZE, len * BLOCK_SIZE);
   fs.dev.flushcache(pblk * BLOCK_SIZE, len * BLOCK_SIZE);
   fs.dev.fence();
-  if (fs.zeroBlockNs > 0) ndelay(fs.zeroBlockNs * len);
+  if (fs.zeroBlockNs > 0) charge(fs.zeroBlockNs * len);
   stepLeave();
 }
 

@@ -30,7 +30,8 @@
 // returns the bytes written, as write(2) does.
 
 import { BLOCK_SIZE, FS_INODE, LOCK_CLASS } from '../machine/layout.js';
-import { ndelay } from '../cost/delay.js';
+import { charge } from '../sync/vclock.js';
+import { monoNs } from '../util/clock.js';
 import { down_read, down_write, up_read, up_write } from '../sync/rwsem.js';
 import {
   ext4_fc_commit,
@@ -150,16 +151,16 @@ function setSize(fs: Fs, h: Handle | null, ino: number, size: number): void {
   ext4_mark_iloc_dirty(fs, h, ino);
 }
 
-/** jiffies at HZ 250, from the wall clock so that every CPU agrees. */
+/** jiffies at HZ 250, from the clock every CPU agrees on (virtual time, or CLOCK_MONOTONIC). */
 function jiffies(): number {
-  return Math.floor(Date.now() / 4) & 0x7fffffff;
+  return Math.floor(monoNs() / 4e6) & 0x7fffffff;
 }
 
 // ---- system calls --------------------------------------------------------------------
 
 /** entry_SYSCALL_64(): a system call's entry and exit (syscallNs), paid once per call before its work. */
 export function entry_SYSCALL_64(fs: Fs): void {
-  if (fs.syscallNs > 0) ndelay(fs.syscallNs);
+  if (fs.syscallNs > 0) charge(fs.syscallNs);
 }
 
 // ---- create --------------------------------------------------------------------------
@@ -506,7 +507,7 @@ function ext4_iomap_end_write(fs: Fs, ino: number, size: number): void {
 function dax_copy_from_iter(fs: Fs, at: number, src: Uint8Array): void {
   fs.dev.store(at, src);
   fs.dev.flushcache(at, src.length);
-  if (fs.copyBlockNs > 0) ndelay((fs.copyBlockNs * src.length) / BLOCK_SIZE);
+  if (fs.copyBlockNs > 0) charge((fs.copyBlockNs * src.length) / BLOCK_SIZE);
 }
 
 /** read(2) at `offset` into dst: holes and unwritten extents read as zeroes; stops at i_size. Returns the bytes read. */
@@ -691,7 +692,7 @@ export function down_read_i_mmap_sem(fs: Fs, ino: number): void {
 }
 
 export function up_read_i_mmap_sem(fs: Fs, ino: number): void {
-  up_read(fs.inodes, ino * FS_INODE.stride + MMAP_SEM);
+  up_read(fs.cpu, fs.inodes, ino * FS_INODE.stride + MMAP_SEM);
 }
 
 /** down_write(&EXT4_I(inode)->i_mmap_sem): truncate and punch wait for running faults and block new ones. */
@@ -700,7 +701,7 @@ export function down_write_i_mmap_sem(fs: Fs, ino: number): void {
 }
 
 export function up_write_i_mmap_sem(fs: Fs, ino: number): void {
-  up_write(fs.inodes, ino * FS_INODE.stride + MMAP_SEM);
+  up_write(fs.cpu, fs.inodes, ino * FS_INODE.stride + MMAP_SEM);
 }
 
 // ---- fsync ---------------------------------------------------------------------------

@@ -34,7 +34,7 @@ import {
   JOURNAL,
   JOURNAL_TIMES,
 } from '../machine/layout.js';
-import { ndelay } from '../cost/delay.js';
+import { charge, vnotify, vwaitEvent } from '../sync/vclock.js';
 import { STEP, stepEnter, stepLeave } from '../measure/steps.js';
 import { monoNs } from '../util/clock.js';
 import { FsError } from '../fs/errno.js';
@@ -104,7 +104,7 @@ function scratchOf(j: Journal): CommitScratch {
 /** Writes one journal block image to device block `at` (submit_bh of a journal buffer), charging journalBlockWriteNs. */
 function writeJournalBlock(j: Journal, at: number, data: Uint8Array): void {
   j.dev.store(at * BLOCK_SIZE, data);
-  if (j.journalBlockWriteNs > 0) ndelay(j.journalBlockWriteNs);
+  if (j.journalBlockWriteNs > 0) charge(j.journalBlockWriteNs);
 }
 
 /**
@@ -117,7 +117,7 @@ function flushJournalBlocks(j: Journal, first: number, n: number): void {
   stepEnter(STEP.cache_flush);
   j.dev.flushcache(first * BLOCK_SIZE, n * BLOCK_SIZE);
   j.dev.fence();
-  if (j.journalFlushNs > 0) ndelay(j.journalFlushNs);
+  if (j.journalFlushNs > 0) charge(j.journalFlushNs);
   stepLeave();
 }
 
@@ -144,7 +144,7 @@ function jbd2_journal_lock_updates(j: Journal): number {
   if (tid !== 0) js[J.runningState] = T_LOCKED;
   j.unlock();
   if (tid === 0) return 0;
-  for (let u = Atomics.load(js, J.updates); u !== 0; u = Atomics.load(js, J.updates)) Atomics.wait(js, J.updates, u, 1000);
+  for (let u = Atomics.load(js, J.updates); u !== 0; u = Atomics.load(js, J.updates)) vwaitEvent(j.cpu, js, J.updates, u, 1000);
   return tid;
 }
 
@@ -165,14 +165,14 @@ export function beginCommitOngoing(j: Journal): boolean {
     const holder = Atomics.compareExchange(js, J.committer, 0, tag);
     if (holder === 0) return true;
     if (holder === tag) return false;
-    Atomics.wait(js, J.committer, holder, 1000);
+    vwaitEvent(j.cpu, js, J.committer, holder, 1000);
   }
 }
 
 /** Lets go of the committer word (jbd2_fc_end_commit / the end of jbd2_journal_commit_transaction) and wakes a CPU waiting for it. */
 export function endCommitOngoing(j: Journal): void {
   Atomics.store(j.js, J.committer, 0);
-  Atomics.notify(j.js, J.committer);
+  vnotify(j.cpu, j.js, J.committer);
 }
 
 /**
@@ -189,8 +189,8 @@ export function jbd2_journal_abort(j: Journal): void {
   js[J.committingBuffers] = 0;
   if (js[J.runningState] === T_LOCKED) jbd2_journal_unlock_updates(j);
   j.unlock();
-  for (const w of [J.runningState, J.runningTid, J.commitSequence, J.updates]) Atomics.notify(js, w);
-  for (let ino = 0; ino < j.cpu.machine.config.fsInodes; ino++) Atomics.notify(j.inodes, ino * FS_INODE.stride + FS_INODE.fcDone);
+  for (const w of [J.runningState, J.runningTid, J.commitSequence, J.updates]) vnotify(j.cpu, js, w);
+  for (let ino = 0; ino < j.cpu.machine.config.fsInodes; ino++) vnotify(j.cpu, j.inodes, ino * FS_INODE.stride + FS_INODE.fcDone);
   wakeCommitThread(j);
 }
 
@@ -206,7 +206,7 @@ function commitFailed(j: Journal, tid: number, switched: boolean, e: unknown): u
   j.lock();
   if (j.js[J.runningTid] === tid) jbd2_journal_unlock_updates(j);
   j.unlock();
-  Atomics.notify(j.js, J.runningState);
+  vnotify(j.cpu, j.js, J.runningState);
   return e;
 }
 
@@ -290,8 +290,8 @@ function switchRunningTransaction(j: Journal, tid: number): Committing {
   jbd2_journal_unlock_updates(j);
   j.unlock();
   // Handles held back by the lock or by the size limit may join the next transaction now.
-  Atomics.notify(js, J.runningState);
-  Atomics.notify(js, J.runningTid);
+  vnotify(j.cpu, js, J.runningState);
+  vnotify(j.cpu, js, J.runningTid);
   return { tid, n, handles, inodes, startNs, requestNs, fcTargets };
 }
 
@@ -307,7 +307,7 @@ function writeCommit(j: Journal, t: Committing, opts: CommitOptions): CommitResu
 
   // jbd2's own per-commit work (buffer lists, the switch, the journal superblock), done
   // after the switch like most of it in the kernel, so new handles need not wait for it.
-  if (j.commitNs > 0) ndelay(j.commitNs);
+  if (j.commitNs > 0) charge(j.commitNs);
 
   // Descriptor blocks, each followed by the copies it describes, then the commit block.
   const first = j.areas.first;
@@ -360,7 +360,7 @@ function writeCommit(j: Journal, t: Committing, opts: CommitOptions): CommitResu
   // fcDone first: a task that sees the tid committed must also see its inodes clean.
   publishFcDone(j, fcTargets);
   Atomics.store(js, J.commitSequence, tid);
-  Atomics.notify(js, J.commitSequence);
+  vnotify(j.cpu, js, J.commitSequence);
   opts.onStep?.('durable', tid);
 
   jbd2_log_do_checkpoint(j, s, homes, n, tid + 1);
@@ -396,7 +396,7 @@ function publishFcDone(j: Journal, targets: number[]): void {
     const at = targets[i] * FS_INODE.stride + FS_INODE.fcDone;
     if (Atomics.load(j.inodes, at) < targets[i + 1]) {
       Atomics.store(j.inodes, at, targets[i + 1]);
-      Atomics.notify(j.inodes, at);
+      vnotify(j.cpu, j.inodes, at);
     }
   }
 }
@@ -492,7 +492,7 @@ function fcCommitInodes(j: Journal, opts: CommitOptions, phase: { tid: number; l
     jbd2_journal_unlock_updates(j);
     phase.locked = false;
     j.unlock();
-    Atomics.notify(js, J.runningState);
+    vnotify(j.cpu, js, J.runningState);
     return -1;
   }
   const head = js[J.fcHead];
@@ -502,7 +502,7 @@ function fcCommitInodes(j: Journal, opts: CommitOptions, phase: { tid: number; l
   phase.locked = false;
   phase.writing = true;
   j.unlock();
-  Atomics.notify(js, J.runningState);
+  vnotify(j.cpu, js, J.runningState);
 
   // Write each inode's header (with a checksum over its record and blocks) and its blocks.
   let at = j.areas.fcFirst + head;

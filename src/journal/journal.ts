@@ -57,6 +57,7 @@ import {
 } from '../machine/layout.js';
 import type { Cpu } from '../sync/cpu.js';
 import { spin_lock, spin_unlock } from '../sync/spinlock.js';
+import { charge, isVirtual, vnotify, vwaitEvent } from '../sync/vclock.js';
 import type { PmemDevice } from '../pmem/device.js';
 import { checkInt } from '../util/check.js';
 import { monoNs, nowNs } from '../util/clock.js';
@@ -112,6 +113,8 @@ export class Journal {
   readonly journalFlushNs: number;
   /** Injected cost of a full commit's own work (MachineConfig.costs.commitNs). */
   readonly commitNs: number;
+  /** A handle's start and stop (MachineConfig.costs.handleNs). */
+  readonly handleNs: number;
 
   constructor(cpu: Cpu, dev: PmemDevice, policy: Partial<JournalPolicy> = {}) {
     const v = cpu.machine.views;
@@ -122,6 +125,7 @@ export class Journal {
     this.journalBlockWriteNs = this.policy.journalBlockWriteNs ?? costs.journalBlockWriteNs;
     this.journalFlushNs = this.policy.journalFlushNs ?? costs.journalFlushNs;
     this.commitNs = costs.commitNs;
+    this.handleNs = costs.handleNs;
     this.geometry = fsGeometry(cpu.machine.config);
     this.areas = journalAreas(this.geometry);
     this.js = v.journalState;
@@ -143,19 +147,15 @@ export class Journal {
   }
 }
 
-/** Low 31 bits of the wall clock in ms, shared by every thread; compare with ageMs(). */
-export function nowMs31(): number {
-  return Date.now() & 0x7fffffff;
-}
-
-export function ageMs(startMs31: number): number {
-  return (nowMs31() - startMs31) & 0x7fffffff;
+/** How long the running transaction has run, ms, on the clock every CPU agrees on (t_start's age). */
+export function transactionAgeMs(j: Journal): number {
+  return (monoNs() - j.times[JOURNAL_TIMES.tStartNs]) / 1e6;
 }
 
 /** Wakes the commit thread (wake_up(&journal->j_wait_commit)). */
 export function wakeCommitThread(j: Journal): void {
   Atomics.add(j.js, J.wakeSeq, 1);
-  Atomics.notify(j.js, J.wakeSeq);
+  vnotify(j.cpu, j.js, J.wakeSeq);
 }
 
 /**
@@ -168,6 +168,7 @@ export function jbd2_journal_start(j: Journal, credits: number): Handle {
   if (h.open) throw new Error(`jbd2_journal_start: cpu ${j.cpu.id} already has an open handle (nested handles are not modelled)`);
   // start_this_handle's "wants too many credits": no transaction could ever take it.
   checkInt('credits', credits, 1, j.maxTransactionBlocks);
+  if (j.handleNs > 0) charge(j.handleNs);
   start_this_handle(j, h, credits);
   return h;
 }
@@ -231,7 +232,6 @@ function jbd2_get_transaction(j: Journal): void {
   js[J.nrBuffers] = 0;
   js[J.outstandingCredits] = 0;
   js[J.nrInodes] = 0;
-  js[J.tStartMs] = nowMs31();
   j.times[JOURNAL_TIMES.tStartNs] = monoNs();
   j.times[JOURNAL_TIMES.requestNs] = 0;
 }
@@ -278,15 +278,16 @@ function wait_transaction_locked(j: Journal, tid: number, tooLarge: boolean): vo
     if (!tooLarge) {
       markWaiting(j, J.runningState);
       while (Atomics.load(js, J.runningState) === T_LOCKED && Atomics.load(js, J.aborted) === 0) {
-        Atomics.wait(js, J.runningState, T_LOCKED, 1000);
+        vwaitEvent(j.cpu, js, J.runningState, T_LOCKED, 1000);
       }
       return;
     }
     jbd2_log_start_commit(j, tid);
     markWaiting(j, J.runningTid);
     // Spin first, as a contended lock does (spinlock.ts): with no handle left open the switch
-    // comes within microseconds of the request, sooner than a sleep and wake-up would.
-    const spinUntil = nowNs() + j.cpu.machine.config.lockSpinNs;
+    // comes within microseconds of the request, sooner than a sleep and wake-up would. On the
+    // virtual clock the wake-up is the switch's own instant: no spin.
+    const spinUntil = isVirtual() ? 0 : nowNs() + j.cpu.machine.config.lockSpinNs;
     while (Atomics.load(js, J.runningTid) === tid && Atomics.load(js, J.aborted) === 0) {
       if (Atomics.load(js, J.threadRunning) === 0) {
         markWaiting(j, -1);
@@ -294,7 +295,7 @@ function wait_transaction_locked(j: Journal, tid: number, tooLarge: boolean): vo
         return;
       }
       if (nowNs() < spinUntil) continue;
-      Atomics.wait(js, J.runningTid, tid, 1000);
+      vwaitEvent(j.cpu, js, J.runningTid, tid, 1000);
     }
   } finally {
     markWaiting(j, -1);
@@ -315,7 +316,7 @@ export function jbd2_journal_stop(h: Handle): void {
   h.open = false;
   h.tid = 0;
   h.credits = 0;
-  if (wake) Atomics.notify(j.js, J.updates);
+  if (wake) vnotify(j.cpu, j.js, J.updates);
 }
 
 function checkBlock(j: Journal, h: Handle, block: number): void {
@@ -424,7 +425,7 @@ export function jbd2_log_wait_commit(j: Journal, tid: number): void {
         }
         continue;
       }
-      Atomics.wait(js, J.commitSequence, seq, 1000);
+      vwaitEvent(j.cpu, js, J.commitSequence, seq, 1000);
       seq = Atomics.load(js, J.commitSequence);
     }
   } finally {
@@ -478,7 +479,7 @@ function serveCommitRequests(j: Journal): void {
     }
   } finally {
     if (held) Atomics.store(js, J.committer, 0);
-    Atomics.notify(js, J.committer);
+    vnotify(j.cpu, js, J.committer);
   }
 }
 
@@ -577,7 +578,7 @@ export function ext4_fc_commit(j: Journal, ino: number, tid: number): void {
       const seen = Atomics.load(j.inodes, at);
       if (seen >= target || jbd2_transaction_committed(j, tid)) break;
       if (Atomics.load(j.js, J.aborted) !== 0) throw journalAborted('EIO', `ext4_fc_commit: inode ${ino}`);
-      Atomics.wait(j.inodes, at, seen, 1000);
+      vwaitEvent(j.cpu, j.inodes, at, seen, 1000);
     }
   } finally {
     markWaiting(j, -1);

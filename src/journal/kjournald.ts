@@ -1,15 +1,19 @@
 // The journal commit thread (kjournald2, fs/jbd2/journal.c): its own CPU, like jbd2's
 // kthread. It commits the running transaction when someone waits for its tid, when its
 // commit interval expires, or when it outgrows the size limit; it performs requested fast
-// commits; between those it sleeps on the journal's wake word.
+// commits; between those it sleeps on the journal's wake word. Its timers (the commit
+// interval, the batching window) run in the CPU's time: virtual time on the virtual clock,
+// where they end at their virtual instant even when every other CPU sleeps.
 
-import { JOURNAL } from '../machine/layout.js';
+import { JOURNAL, REGION_NAMES } from '../machine/layout.js';
+import type { Machine } from '../machine/machine.js';
 import type { Cpu } from '../sync/cpu.js';
 import { PmemDevice } from '../pmem/device.js';
-import { ageMs, Journal } from './journal.js';
+import { Journal, transactionAgeMs } from './journal.js';
 import { ext4_fc_perform_commit, jbd2_journal_commit_transaction } from './commit.js';
 import type { JournalPolicy } from './policy.js';
 import { monoNs } from '../util/clock.js';
+import { vnotifyFromHost, vwait } from '../sync/vclock.js';
 
 const J = JOURNAL;
 
@@ -52,7 +56,7 @@ function runCommitLoop(j: Journal, summary: KjournaldSummary): void {
     const tid = Atomics.load(js, J.runningTid);
     let timeoutMs = commitIntervalMs;
     if (tid !== 0) {
-      const age = ageMs(Atomics.load(js, J.tStartMs));
+      const age = transactionAgeMs(j);
       const requested = Atomics.load(js, J.commitRequest) >= tid;
       // A handle was held back: the transaction has no room left for it (add_transaction_credits).
       const full = Atomics.load(js, J.sizeLimitTid) === tid;
@@ -67,7 +71,7 @@ function runCommitLoop(j: Journal, summary: KjournaldSummary): void {
         }
         const leftNs = batchEndNs - monoNs();
         if (leftNs > 0) {
-          Atomics.wait(js, J.wakeSeq, seq, leftNs / 1e6);
+          vwait(j.cpu, js, J.wakeSeq, seq, leftNs);
           continue;
         }
       }
@@ -84,13 +88,15 @@ function runCommitLoop(j: Journal, summary: KjournaldSummary): void {
     } else if (stopping) {
       break;
     }
-    Atomics.wait(js, J.wakeSeq, seq, Math.max(1, timeoutMs));
+    vwait(j.cpu, js, J.wakeSeq, seq, Math.max(1, timeoutMs) * 1e6);
   }
 }
 
-/** jbd2_journal_destroy()'s first half: asks the commit thread to commit what is left and exit. */
-export function stopCommitThread(js: Int32Array): void {
+/** jbd2_journal_destroy()'s first half, from the main thread: asks the commit thread to commit what is left and exit. */
+export function stopCommitThread(machine: Machine): void {
+  const js = machine.views.journalState;
   Atomics.store(js, J.shutdown, 1);
   Atomics.add(js, J.wakeSeq, 1);
   Atomics.notify(js, J.wakeSeq);
+  vnotifyFromHost(machine, js, J.wakeSeq, REGION_NAMES.indexOf('journalState'));
 }

@@ -7,6 +7,8 @@
 // on Ctrl-C (results are then partial).
 
 import { CONTROL } from '../machine/run_block.js';
+import type { Machine } from '../machine/machine.js';
+import { vclockParkSelf, vclockUnparkSelf, vnotifyFromHost } from '../sync/vclock.js';
 
 export const PHASE_SETUP = 0;
 export const PHASE_WARMUP = 1;
@@ -41,14 +43,23 @@ export class Control {
     Atomics.add(this.w, CONTROL.progressBase + this.cpu, 1);
   }
 
-  /** Arrives at a barrier counter and sleeps until the phase reaches `phase` (or the run stops). */
+  /**
+   * Arrives at a barrier counter and sleeps until the phase reaches `phase` (or the run
+   * stops). On the virtual clock the CPU holds time back meanwhile, and the main thread
+   * lines every parked CPU up at one instant before it moves the phase (vclockRelease).
+   */
   arriveAndWait(counter: number, phase: number): void {
+    vclockParkSelf();
     Atomics.add(this.w, counter, 1);
     Atomics.notify(this.w, counter);
-    for (;;) {
-      const p = Atomics.load(this.w, CONTROL.phase);
-      if (p >= phase || this.stopping) return;
-      Atomics.wait(this.w, CONTROL.phase, p, 100);
+    try {
+      for (;;) {
+        const p = Atomics.load(this.w, CONTROL.phase);
+        if (p >= phase || this.stopping) return;
+        Atomics.wait(this.w, CONTROL.phase, p, 100);
+      }
+    } finally {
+      vclockUnparkSelf();
     }
   }
 }
@@ -66,13 +77,15 @@ export function setPhase(w: Int32Array, phase: number): void {
   Atomics.notify(w, CONTROL.phase);
 }
 
-export function setStop(w: Int32Array, how: number): void {
+/** Stops the run; `machine` from the main thread, so that a CPU asleep on the virtual clock for the storers' count wakes too. */
+export function setStop(w: Int32Array, how: number, machine?: Machine): void {
   // A stop only escalates: done < interrupted < failed.
   for (let cur = Atomics.load(w, CONTROL.stop); cur < how; cur = Atomics.load(w, CONTROL.stop)) {
     if (Atomics.compareExchange(w, CONTROL.stop, cur, how) === cur) break;
   }
   Atomics.notify(w, CONTROL.phase);
   Atomics.notify(w, CONTROL.stores);
+  if (machine !== undefined) vnotifyFromHost(machine, w, CONTROL.stores, -1);
 }
 
 /** Main thread: resolves once counter reaches n, or rejects when `abort` says so (checked every 20 ms). */

@@ -5,6 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { attachMachine, type MachineDescriptor } from '../machine/machine.js';
 import { attachCpu, type Cpu } from '../sync/cpu.js';
 import { GATE } from '../machine/run_block.js';
+import { bindThreadCpu, unbindThreadCpu } from '../sync/vclock.js';
 
 export interface CpuWorkerData {
   descriptor: MachineDescriptor;
@@ -29,4 +30,12 @@ const gate = new Int32Array(data.gate);
 Atomics.add(gate, GATE.arrived, 1);
 Atomics.notify(gate, GATE.arrived);
 Atomics.wait(gate, GATE.open, 0);
-parentPort!.postMessage(await fn(cpu, data.args));
+// On the virtual clock the CPU runs from the instant the main thread parked it at (runOnCpus).
+bindThreadCpu(cpu);
+let out: unknown;
+try {
+  out = await fn(cpu, data.args);
+} finally {
+  unbindThreadCpu();
+}
+parentPort!.postMessage(out);

@@ -5,6 +5,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Machine } from '../machine/machine.js';
 import { GATE, createStartGate } from '../machine/run_block.js';
+import { vclockPark } from '../sync/vclock.js';
 
 /** The compiled CPU thread beside this module (tests, which load this file from source, pass dist's). */
 export const CPU_WORKER_URL = new URL('./cpu_worker.js', import.meta.url);
@@ -25,6 +26,8 @@ export async function runOnCpus<T = unknown>(
 ): Promise<T[]> {
   const gate = createStartGate();
   const g = new Int32Array(gate);
+  // On the virtual clock every job's CPU holds time back from the start, so none runs ahead of one not yet started.
+  vclockPark(machine, jobs.map((j) => j.cpu));
   const workers = jobs.map(
     (job) =>
       new Worker(workerUrl, {

@@ -4,11 +4,19 @@
 
 import { nowNs } from '../util/clock.js';
 import { sleepMs } from '../util/sleep.js';
+import { isVirtual, vsleepUntil } from '../sync/vclock.js';
 
 const SPIN_NS = 200_000;
 
-/** Returns at `untilNs` (nowNs time), or early once `stop()` says so. */
+/**
+ * Returns at `untilNs` (nowNs time), or early once `stop()` says so. On the virtual clock it
+ * sleeps until exactly that virtual instant (a stop reaches it once the others let time pass).
+ */
 export function sleepUntil(untilNs: number, stop: () => boolean): void {
+  if (isVirtual()) {
+    if (!stop()) vsleepUntil(untilNs);
+    return;
+  }
   for (;;) {
     const left = untilNs - nowNs();
     if (left <= 0 || stop()) return;

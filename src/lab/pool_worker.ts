@@ -4,7 +4,9 @@
 // its histograms and counters.
 
 import { attachMachine } from '../machine/machine.js';
-import { attachCpu } from '../sync/cpu.js';
+import os from 'node:os';
+import { attachCpu, type Cpu } from '../sync/cpu.js';
+import { bindThreadCpu, unbindThreadCpu } from '../sync/vclock.js';
 import { mountFs } from '../fs/super.js';
 import { attachMm } from '../mm/mm.js';
 import { kjournald2 } from '../journal/kjournald.js';
@@ -38,9 +40,21 @@ function holdTreeLockForever(ctx: RoleContext): never {
   for (;;) sleepMs(Infinity);
 }
 
+const CORES = os.availableParallelism();
+
 export default function runCpuTask(task: CpuTask): CpuTaskResult {
   const machine = attachMachine(task.descriptor);
   const cpu = attachCpu(machine, task.cpu);
+  // On the virtual clock this thread's time is the CPU's, until the task ends.
+  bindThreadCpu(cpu, CORES);
+  try {
+    return runBoundTask(task, cpu);
+  } finally {
+    unbindThreadCpu();
+  }
+}
+
+function runBoundTask(task: CpuTask, cpu: Cpu): CpuTaskResult {
   if (task.kind === 'commit-thread') {
     const s = kjournald2(cpu, { policy: task.policy });
     return { cpu: task.cpu, role: 'kjournald2', ops: null, intervals: [], attribution: null, counters: { ...s.triggers, commits: s.commits, fastCommits: s.fastCommits, fcFallbacks: s.fallbacks }, interrupted: false };

@@ -22,6 +22,7 @@ import { loadProfile, profileCosts, type CostProfile } from '../cost/profile.js'
 import type { ConfigResult, RunResults } from '../measure/results.js';
 import { RESULTS_FORMAT } from '../measure/results.js';
 import { monoNs } from '../util/clock.js';
+import { vclockMax, vclockPark, vclockRelease } from '../sync/vclock.js';
 import { WorkloadError } from '../workload/errors.js';
 import { KERNEL_CPUS, mappingLength } from '../workload/check.js';
 import { shardConfigs, type Configuration, type ExpandedWorkload } from '../workload/expand.js';
@@ -256,6 +257,7 @@ async function runRepeat(
     inos: s.inos,
     fileSizes: s.fileSizes,
     countStores,
+    durationMs: run.durationMs ?? null,
     logIntervalMs: opts.logIntervalMs ?? run.logIntervalMs,
     attribute: opts.attribute ?? run.attribute,
     coordinatedOmission: run.coordinatedOmission,
@@ -286,21 +288,26 @@ async function runRepeat(
     stallMs: run.watchdogMs,
     onStall: (report) => {
       stalled = report;
-      setStop(cw, STOP_INTERRUPTED);
+      setStop(cw, STOP_INTERRUPTED, machine);
     },
   });
-  const onAbort = () => setStop(cw, STOP_INTERRUPTED);
+  const onAbort = () => setStop(cw, STOP_INTERRUPTED, machine);
   opts.signal?.addEventListener('abort', onAbort);
   if (opts.signal?.aborted) onAbort();
 
+  // On the virtual clock every CPU of the run holds time back from the start (sync/vclock.ts).
+  vclockPark(machine, journal ? [...tasks.map((t) => t.cpu), commitCpu] : tasks.map((t) => t.cpu));
   const commitRun: Promise<CpuTaskResult> | null = journal ? pool.run({ ...common, kind: 'commit-thread', cpu: commitCpu, role: null, ops: 0, warmupOps: 0 } satisfies CpuTask) : null;
   commitRun?.catch((e) => (failure ??= e));
   const ticker = setInterval(() => progress({ ops: totalProgress(cw, cpus) - Atomics.load(cw, CONTROL.arrived) - Atomics.load(cw, CONTROL.warmedUp), expectedOps }), 100);
   ticker.unref();
+  const virtual = machine.config.clock === 'virtual';
+  let rolesEnded = 0;
   const runs = tasks.map((t) => pool.run(t) as Promise<CpuTaskResult>);
+  runs.forEach((p) => p.then(() => rolesEnded++, () => {}));
   runs.forEach((p) => p.catch((e) => {
     failure ??= e;
-    setStop(cw, STOP_INTERRUPTED);
+    setStop(cw, STOP_INTERRUPTED, machine);
   }));
   let t0 = 0;
   let t1 = 0;
@@ -315,33 +322,37 @@ async function runRepeat(
       abort() ?? (Date.now() > startBy ? new Error(`CPU workers did not start within ${STARTUP_MS / 1000} s (${Atomics.load(cw, CONTROL.arrived)} of ${tasks.length} arrived)`) : null),
     );
     stopWatchdog = watch();
+    vclockRelease(machine);
     setPhase(cw, PHASE_WARMUP);
     await waitCounter(cw, CONTROL.warmedUp, tasks.length, abort);
     locksBefore = snapshotLockStat(machine);
     waitsBefore = snapshotLockWaitHist(machine);
     pmemBefore = readPmemCounters(machine);
     commitsBefore = commitsNow();
-    t0 = monoNs();
+    t0 = virtual ? vclockRelease(machine) : monoNs();
     setPhase(cw, PHASE_MEASURE);
-    const deadline = run.durationMs !== undefined ? Date.now() + run.durationMs : Infinity;
+    // On the virtual clock each role stops itself at run.durationMs of virtual time (RoleContext).
+    const deadline = run.durationMs !== undefined && !virtual ? Date.now() + run.durationMs : Infinity;
     await waitCounter(cw, CONTROL.finished, nCounted === 0 ? Infinity : nCounted, () => {
       const e = abort();
       if (e) return e;
-      if (Atomics.load(cw, CONTROL.stop) !== 0 || Date.now() >= deadline) return STOPPED;
+      if (Atomics.load(cw, CONTROL.stop) !== 0 || Date.now() >= deadline || rolesEnded === tasks.length) return STOPPED;
       return null;
     }).catch((e) => {
       if (e !== STOPPED) throw e;
     });
-    t1 = monoNs();
-    setStop(cw, STOP_DONE);
+    t1 = virtual ? 0 : monoNs();
+    setStop(cw, STOP_DONE, machine);
     const settled = await Promise.allSettled(runs.map((p) => raceAbort(p, abort)));
     const results: CpuTaskResult[] = [];
     for (const r of settled) {
       if (r.status === 'rejected') throw r.reason;
       results.push(r.value);
     }
+    // The measured part lasted until the last role's clock stopped.
+    if (virtual) t1 = vclockMax(machine, tasks.map((t) => t.cpu));
     if (commitRun) {
-      stopCommitThread(js);
+      stopCommitThread(machine);
       results.push(await raceAbort(commitRun, abort));
     }
     const interrupted = opts.signal?.aborted === true;

@@ -5,7 +5,8 @@
 
 import { PAGE_SIZE, resolveConfig, type MachineConfig } from '../machine/layout.js';
 import { createMachine, wipeMachine, type Machine } from '../machine/machine.js';
-import { attachCpu } from '../sync/cpu.js';
+import { attachCpu, type Cpu } from '../sync/cpu.js';
+import { bindThreadCpu, unbindThreadCpu } from '../sync/vclock.js';
 import { PmemDevice } from '../pmem/device.js';
 import { Journal } from '../journal/journal.js';
 import type { JournalPolicy } from '../journal/policy.js';
@@ -64,6 +65,16 @@ export function machineConfigFor(w: Workload, cpus: number, costs: Costs, holdTi
 export function setupMachine(w: Workload, config: MachineConfig, setupCpu: number, policy: JournalPolicy, reuse?: Machine): SetupResult {
   const machine = reuse ? wipeMachine(reuse, ['pmemData', 'pmemMedia']) : createMachine(config);
   const cpu = attachCpu(machine, setupCpu);
+  // On the virtual clock the setup CPU's costs are accounted, not spent; it lets go before the CPUs start.
+  bindThreadCpu(cpu);
+  try {
+    return setupOnCpu(w, machine, cpu, policy);
+  } finally {
+    unbindThreadCpu();
+  }
+}
+
+function setupOnCpu(w: Workload, machine: Machine, cpu: Cpu, policy: JournalPolicy): SetupResult {
   const dev = new PmemDevice(cpu);
   const journal = w.fs.personality === 'ext4-nojournal' ? undefined : new Journal(cpu, dev, policy);
   mkfs(cpu, dev, { personality: w.fs.personality, journal });

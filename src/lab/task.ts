@@ -28,6 +28,8 @@ export interface CpuTask {
   /** Operations the role times (Infinity: until stopped), and the unrecorded warm-up before. */
   ops: number;
   warmupOps: number;
+  /** run.durationMs: on the virtual clock each role stops itself this long after the measured phase began. */
+  durationMs: number | null;
   /** Whether some syncer counts the storers' stores (CONTROL.stores). */
   countStores: boolean;
   logIntervalMs: number;

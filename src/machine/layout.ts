@@ -21,6 +21,14 @@ export const CACHELINE_SHIFT = 6;
 export const PMEM_MODES = ['adr', 'eadr', 'ramdisk'] as const;
 export type PmemMode = (typeof PMEM_MODES)[number];
 
+/**
+ * How a CPU's time passes (sync/vclock.ts): `virtual`, each CPU keeps a clock in shared
+ * memory that modeled costs advance and waits synchronise; `wall`, costs are busy-waits and
+ * time is the host's.
+ */
+export const CLOCKS = ['virtual', 'wall'] as const;
+export type ClockKind = (typeof CLOCKS)[number];
+
 /** lock_stat classes, in the order their figures are stored. */
 export const LOCK_CLASSES = [
   'tree_lock',
@@ -78,6 +86,10 @@ export interface MachineConfig {
    * src/cost/profile.ts). Every CPU charges these: they travel with the machine to each worker.
    */
   costs: Readonly<Costs>;
+  /** Virtual or wall time (sync/vclock.ts). */
+  clock: ClockKind;
+  /** Virtual clock only: how far (ns) a CPU may run ahead of the slowest CPU that holds time back. */
+  windowNs: number;
 }
 
 /** What resolveConfig() and createMachine() accept: any field may be left out, and any cost (missing costs are 0). */
@@ -100,6 +112,10 @@ export const DEFAULT_CONFIG: MachineConfig = {
   vmas: 64,
   // 1 GiB of mappings (1 MiB of PTE words).
   ptePages: 1 << 18,
+  // The machine's own default is the host's time, for unit tests of the primitives; every
+  // shipped workload runs on the virtual clock (workload/schema.ts).
+  clock: 'wall',
+  windowNs: 2_000,
   // No injected cost: the simulator measures itself (profile `zero`).
   costs: ZERO_COSTS,
 };
@@ -115,6 +131,7 @@ export const LIMITS = {
   journalBlocks: { min: 16, max: 1 << 18 },
   vmas: { min: 1, max: 1 << 16 },
   ptePages: { min: 512, max: 1 << 24 },
+  windowNs: { min: 100, max: 1_000_000 },
 } as const;
 
 /** A record of named 32-bit or 64-bit words; `stride` is its size in words. */
@@ -168,7 +185,40 @@ export const WAIT_BUCKET = struct({ seq: 0, waiters: 1 }, 16);
 export const WAIT_TABLE_BITS = 12;
 
 /** Per-CPU scheduler-visible state, read by the watchdog: what this CPU waits on, if anything. */
-export const CPU_STATE = struct({ waitKind: 0, waitRegion: 1, waitAt: 2, waitClass: 3, holding: 4 }, 16);
+export const CPU_STATE = struct(
+  {
+    waitKind: 0,
+    waitRegion: 1,
+    waitAt: 2,
+    waitClass: 3,
+    holding: 4,
+    /** Virtual clock (sync/vclock.ts): the CPU's state (V_OFF, V_RUNNING, V_BLOCKED, V_TIMED, V_PARKED). */
+    vstate: 5,
+    /** The word the CPU sleeps on in the host; bumped by whoever wakes it. */
+    vwake: 6,
+    /** Set by a waker: the event came, and the CPU's clock already reads its instant. */
+    vstamped: 7,
+    /** The word a blocked CPU waits on: its region number and word index (-1: none). */
+    vkeyRegion: 8,
+    vkeyAt: 9,
+    /** 1 while the CPU sleeps because it ran a window ahead of the others. */
+    vstall: 10,
+  },
+  16,
+);
+
+/**
+ * Per-CPU virtual time (Float64, one 64-byte line per CPU): the clock, the instant a timed
+ * sleep ends, and when a blocked CPU began waiting (who is served first on a lock hand-off).
+ */
+export const CPU_CLOCK = struct({ now: 0, deadline: 1, arrival: 2 }, 8);
+
+/**
+ * The virtual scheduler's words: a lock serialising sleeps and wake-ups (so that none is
+ * lost between a sleeper's check and its sleep), the CPUs asleep on a word, and the CPUs
+ * asleep waiting for time to pass (window stalls and timed sleeps).
+ */
+export const VSCHED = struct({ lockState: 0, lockOwner: 1, sleepers: 2, timeWaiters: 3 }, 16);
 
 // ---- dax/ mapping index ---------------------------------------------------------------
 
@@ -435,7 +485,9 @@ export const REGIONS = {
     'lock_stat wait-time histograms per CPU and lock class (log2 ns buckets)',
   ),
   waitTable: region(Int32Array, () => (1 << WAIT_TABLE_BITS) * WAIT_BUCKET.stride, 'hashed entry wait queues'),
-  cpuState: region(Int32Array, (c) => c.cpus * CPU_STATE.stride, 'what each CPU waits on (watchdog)'),
+  cpuState: region(Int32Array, (c) => c.cpus * CPU_STATE.stride, 'what each CPU waits on (watchdog) and its virtual-clock state'),
+  cpuClock: region(Float64Array, (c) => c.cpus * CPU_CLOCK.stride, 'per-CPU virtual clocks (sync/vclock.ts)'),
+  vsched: region(Int32Array, () => VSCHED.stride, 'virtual scheduler: its lock and sleeper counts'),
   indexRoots: region(Int32Array, (c) => c.mappings * INDEX_ROOT.stride, 'mapping index roots and tree_locks'),
   indexNodes: region(Int32Array, (c) => (c.indexNodes + 1) * INDEX_NODE.stride, 'radix-tree node pool (node 0 is NULL)'),
   indexPool: region(Int32Array, () => INDEX_POOL.stride, 'node pool header'),
@@ -492,6 +544,8 @@ export function resolveConfig(partial: MachineConfigInput = {}): MachineConfig {
   checkInt('journalBlocks', c.journalBlocks, LIMITS.journalBlocks.min, LIMITS.journalBlocks.max);
   checkInt('vmas', c.vmas, LIMITS.vmas.min, LIMITS.vmas.max);
   checkInt('ptePages', c.ptePages, LIMITS.ptePages.min, LIMITS.ptePages.max);
+  checkOneOf('clock', c.clock, CLOCKS);
+  checkInt('windowNs', c.windowNs, LIMITS.windowNs.min, LIMITS.windowNs.max);
   const g = fsGeometry(c);
   if (g.dataBlocks < 16) {
     throw new RangeError(

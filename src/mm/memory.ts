@@ -20,7 +20,7 @@ import { CACHELINE_SHIFT, PAGE_SHIFT, PAGE_SIZE, VMA, VMA_MAPPED } from '../mach
 import type { PmemDevice } from '../pmem/device.js';
 import { FsError } from '../fs/errno.js';
 import { entry_SYSCALL_64, vfs_fsync_range } from '../fs/inode.js';
-import { ndelay } from '../cost/delay.js';
+import { charge } from '../sync/vclock.js';
 import { STEP, stepEnter, stepLeave } from '../measure/steps.js';
 import { PG_PMD_COLOUR, PG_PMD_NR } from '../dax/dax_entry.js';
 import { PE_SIZE_PMD, PE_SIZE_PTE, VM_FAULT_ERROR, ZERO_PFN, ext4_dax_huge_fault, type DaxVma, type PeSize } from '../dax/fault.js';
@@ -205,7 +205,7 @@ export class Vma implements DaxVma {
 
   /** The stored lines' trip to the device's write-pending queue: storeLineNs per 64-byte line of [offset, offset + len). */
   private storeLines(offset: number, len: number): void {
-    ndelay((((offset + len - 1) >>> CACHELINE_SHIFT) - (offset >>> CACHELINE_SHIFT) + 1) * this.storeLineNs);
+    charge((((offset + len - 1) >>> CACHELINE_SHIFT) - (offset >>> CACHELINE_SHIFT) + 1) * this.storeLineNs);
   }
 
   // ---- loads -------------------------------------------------------------------------------
@@ -350,7 +350,7 @@ export class Vma implements DaxVma {
       vmf.error = null;
       r = ext4_dax_huge_fault(vmf, pe);
     } finally {
-      vma_end_read(vmas, this.at);
+      vma_end_read(mm.cpu, vmas, this.at);
     }
     if ((r & VM_FAULT_ERROR) !== 0) {
       mm.counters.sigbus++;
@@ -385,6 +385,6 @@ export class Vma implements DaxVma {
  */
 function exc_page_fault(trapNs: number): void {
   stepEnter(STEP.trap);
-  ndelay(trapNs);
+  charge(trapNs);
   stepLeave();
 }

@@ -266,7 +266,7 @@ export function attachVma(mm: Mm, ref: VmaRef): Vma {
     }
     return new Vma(mm, ref.id, ref.gen, vmas[at + VMA.ino], vmas[at + VMA.pgoff], vmas[at + VMA.pages], vmas[at + VMA.flags], vmas[at + VMA.pteBase]);
   } finally {
-    vma_end_read(vmas, at);
+    vma_end_read(mm.cpu, vmas, at);
   }
 }
 
@@ -284,11 +284,11 @@ export function munmap(vma: Vma): void {
     if (Atomics.load(vmas, at + VMA.state) !== VMA_MAPPED || Atomics.load(vmas, at + VMA.gen) !== vma.gen) return;
     Atomics.store(vmas, at + VMA.gen, (vma.gen + 1) | 0);
     Atomics.store(vmas, at + VMA.state, VMA_DYING);
-    vma_wait_users(vmas, at);
+    vma_wait_users(mm.cpu, vmas, at);
     zap_page_range_single(mm, at, vma.pgoff, vma.pages);
     Atomics.store(vmas, at + VMA.state, VMA_FREE);
     // rmap walkers that pinned the slot while it was DYING finish before it can be reused.
-    vma_wait_users(vmas, at);
+    vma_wait_users(mm.cpu, vmas, at);
     st[MM.mapCount]--;
   } finally {
     mmap_write_unlock(mm.cpu, st);

@@ -41,7 +41,7 @@ function rmap_walk(mm: Mm, ino: number, visit: (at: number) => number): number {
     try {
       if (Atomics.load(vmas, at + VMA.state) !== VMA_FREE && vmas[at + VMA.ino] === ino) sum += visit(at);
     } finally {
-      vma_end_read(vmas, at);
+      vma_end_read(mm.cpu, vmas, at);
     }
   }
   return sum;

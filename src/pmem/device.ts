@@ -29,7 +29,8 @@ import { CACHELINE, CACHELINE_SHIFT, PMEM_COUNTERS, type PmemMode } from '../mac
 import type { Machine } from '../machine/machine.js';
 import type { Cpu } from '../sync/cpu.js';
 import type { Rng } from '../util/rng.js';
-import { ndelay, ndelayCalibrated } from '../cost/delay.js';
+import { ndelayCalibrated } from '../cost/delay.js';
+import { charge } from '../sync/vclock.js';
 import { anyCost } from '../cost/costs.js';
 import { STEP, attributing, stepEnter, stepLeave } from '../measure/steps.js';
 
@@ -74,7 +75,7 @@ export class PmemDevice {
     this.flushLineNs = config.costs.flushLineNs;
     this.fenceNs = config.costs.fenceNs;
     // Every CPU makes its device first: calibrate the delays here, not in a timed operation.
-    if (anyCost(config.costs)) ndelayCalibrated();
+    if (anyCost(config.costs) && config.clock === 'wall') ndelayCalibrated();
   }
 
   /** A CPU store of `src` at `offset`: lands in the caches, its lines turn dirty. */
@@ -149,7 +150,7 @@ export class PmemDevice {
     const lines = ((offset + length - 1) >>> CACHELINE_SHIFT) - (offset >>> CACHELINE_SHIFT) + 1;
     this.counters[this.c + PMEM_COUNTERS.linesFlushed] += lines;
     const written = this.tracksDirty ? this.writeBack(offset, length) : 0;
-    if (this.flushLineNs > 0) ndelay(lines * this.flushLineNs);
+    if (this.flushLineNs > 0) charge(lines * this.flushLineNs);
     if (attributing) stepLeave();
     return written;
   }
@@ -192,7 +193,7 @@ export class PmemDevice {
     this.counters[this.c + PMEM_COUNTERS.fences]++;
     if (this.fenceNs > 0) {
       stepEnter(STEP.cache_flush);
-      ndelay(this.fenceNs);
+      charge(this.fenceNs);
       stepLeave();
     }
   }

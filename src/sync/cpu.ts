@@ -20,6 +20,9 @@ export interface Cpu {
   /** Offset of this CPU's record in views.pmemCounters. */
   readonly countersBase: number;
   readonly holdTimes: boolean;
+  /** Costs every lock charges (costs.ts): an uncontended acquisition, and a contended hand-over. */
+  readonly lockNs: number;
+  readonly lockHandoffNs: number;
   /** When this CPU took the lock of each class it holds (hold-time accounting only). */
   readonly holdStart: Float64Array;
   /** Region number of a shared buffer, for telling the watchdog what a CPU waits on. */
@@ -39,6 +42,8 @@ export function attachCpu(machine: Machine, id: number): Cpu {
     stateBase: id * CPU_STATE.stride,
     countersBase: id * PMEM_COUNTERS.stride,
     holdTimes: machine.config.lockStatHoldTimes,
+    lockNs: machine.config.costs.lockNs,
+    lockHandoffNs: machine.config.costs.lockHandoffNs,
     holdStart: new Float64Array(LOCK_CLASSES.length),
     regionOf: (buffer) => byBuffer.get(buffer) ?? -1,
   };

@@ -9,11 +9,16 @@
 // waitRegion the semaphore's region, waitAt the offset of its count word and waitClass its
 // lock class, from the first failed attempt until it holds the semaphore. There is no owner
 // word: the count says how many readers hold it, or that a writer does.
+//
+// On the virtual clock (sync/vclock.ts) an acquisition charges lockNs, and waiters sleep with
+// vwait() and are woken by vnotify(), so a wait is the virtual time until the release that
+// let the CPU in.
 
 import { CPU_STATE, LOCK_STAT } from '../machine/layout.js';
 import { nowNs } from '../util/clock.js';
 import type { Cpu } from './cpu.js';
 import { recordLockWait } from './lock_wait_hist.js';
+import { charge, vnotify, vwaitEvent } from './vclock.js';
 
 /** cpuState waitKind of a CPU waiting for a reader-writer semaphore (spinlock 1, entry wait 2, journal 3). */
 export const WAIT_KIND_RWSEM = 4;
@@ -21,12 +26,15 @@ export const WAIT_KIND_RWSEM = 4;
 export const RWSEM_WORDS = { count: 0, writers: 1 } as const;
 
 const COUNT = RWSEM_WORDS.count;
+/** The wall clock's re-check interval, ms: a guard against a wake-up lost between up_read's check and a writer counting itself. */
+const WALL_POLL_MS = 5;
 const WRITERS = RWSEM_WORDS.writers;
 
 function account(cpu: Cpu, cls: number, waitedNs: number): void {
   const stat = cpu.machine.views.lockStat;
   const s = cpu.statBase + cls * LOCK_STAT.stride;
   stat[s + LOCK_STAT.acquisitions]++;
+  if (cpu.lockNs > 0) charge(cpu.lockNs);
   if (waitedNs < 0) return;
   stat[s + LOCK_STAT.contentions]++;
   stat[s + LOCK_STAT.waitNsTotal] += waitedNs;
@@ -62,7 +70,7 @@ export function down_read(cpu: Cpu, words: Int32Array, at: number, cls: number):
       t0 = nowNs();
       markWaiting(cpu, words, at, cls);
     }
-    Atomics.wait(words, at + COUNT, c, 5);
+    vwaitEvent(cpu, words, at + COUNT, c, WALL_POLL_MS);
   }
   if (t0 >= 0) markWaiting(cpu, words, at, -1);
   account(cpu, cls, t0 < 0 ? -1 : nowNs() - t0);
@@ -74,8 +82,8 @@ export function down_read(cpu: Cpu, words: Int32Array, at: number, cls: number):
  * every fault's i_mmap_sem. A writer that counts itself just after this check finds the
  * count changed when it sleeps, so Atomics.wait returns at once and it tries again.
  */
-export function up_read(words: Int32Array, at: number): void {
-  if (Atomics.sub(words, at + COUNT, 1) === 1 && Atomics.load(words, at + WRITERS) !== 0) Atomics.notify(words, at + COUNT);
+export function up_read(cpu: Cpu, words: Int32Array, at: number): void {
+  if (Atomics.sub(words, at + COUNT, 1) === 1 && Atomics.load(words, at + WRITERS) !== 0) vnotify(cpu, words, at + COUNT);
 }
 
 /** down_write(): waits until nobody holds it, keeping new readers out meanwhile. */
@@ -90,7 +98,7 @@ export function down_write(cpu: Cpu, words: Int32Array, at: number, cls: number)
   for (;;) {
     const c = Atomics.compareExchange(words, at + COUNT, 0, -1);
     if (c === 0) break;
-    Atomics.wait(words, at + COUNT, c, 5);
+    vwaitEvent(cpu, words, at + COUNT, c, WALL_POLL_MS);
   }
   Atomics.sub(words, at + WRITERS, 1);
   markWaiting(cpu, words, at, -1);
@@ -98,7 +106,7 @@ export function down_write(cpu: Cpu, words: Int32Array, at: number, cls: number)
 }
 
 /** up_write(). */
-export function up_write(words: Int32Array, at: number): void {
+export function up_write(cpu: Cpu, words: Int32Array, at: number): void {
   Atomics.store(words, at + COUNT, 0);
-  Atomics.notify(words, at + COUNT);
+  vnotify(cpu, words, at + COUNT);
 }

@@ -14,12 +14,18 @@
 //
 // The kernel's spin_lock never sleeps; here sleeping stands in for the scheduler running
 // the holder, which the kernel gets by disabling preemption.
+//
+// On the virtual clock (sync/vclock.ts) an acquisition charges lockNs, and a contended one
+// does not spin in the host: the CPU queues on the state word and the holder's spin_unlock()
+// hands the lock to the CPU queued longest (qspinlock's FIFO queue), which resumes at the
+// holder's instant plus lockHandoffNs. Its wait is virtual time, not the host's.
 
 import { CPU_STATE, LOCK_CLASS, LOCK_CLASSES, LOCK_STAT, LOCK_WORDS } from '../machine/layout.js';
 import { STEP, stepAdd } from '../measure/steps.js';
 import { nowNs } from '../util/clock.js';
 import type { Cpu } from './cpu.js';
 import { recordLockWait } from './lock_wait_hist.js';
+import { charge, isVirtual, vspinLockContended, vspinUnlockContended } from './vclock.js';
 
 export const WAIT_KIND_LOCK = 1;
 
@@ -61,6 +67,7 @@ export function spin_lock(cpu: Cpu, words: Int32Array, at: number, cls: number):
   if (!lockArgsOk(words, at, cls)) badLockArgs(words, at, cls);
   if (Atomics.compareExchange(words, at + STATE, 0, 1) !== 0) lockContended(cpu, words, at, cls);
   lockAcquired(cpu, words, at, cls);
+  if (cpu.lockNs > 0) charge(cpu.lockNs);
 }
 
 /** spin_trylock(): takes the lock only if it is free; true when taken. */
@@ -68,6 +75,7 @@ export function spin_trylock(cpu: Cpu, words: Int32Array, at: number, cls: numbe
   if (!lockArgsOk(words, at, cls)) badLockArgs(words, at, cls);
   if (Atomics.compareExchange(words, at + STATE, 0, 1) !== 0) return false;
   lockAcquired(cpu, words, at, cls);
+  if (cpu.lockNs > 0) charge(cpu.lockNs);
   return true;
 }
 
@@ -78,6 +86,13 @@ export function spin_unlock(cpu: Cpu, words: Int32Array, at: number, cls: number
     // Checked before the hold is recorded: a refused unlock changes no figure.
     if (Atomics.load(words, at + STATE) === 0) unlockOfFreeLock(cpu, at, cls);
     recordHold(cpu, cls);
+  }
+  if (isVirtual()) {
+    // The hand-off needs the queue untouched until it picks a waiter: free only a lock nobody queued on.
+    const s = Atomics.compareExchange(words, at + STATE, 1, 0);
+    if (s === 2) vspinUnlockContended(cpu, words, at + STATE, cpu.lockHandoffNs);
+    else if (s === 0) unlockOfFreeLock(cpu, at, cls);
+    return;
   }
   const state = Atomics.exchange(words, at + STATE, 0);
   if (state !== 1) {
@@ -139,7 +154,9 @@ function lockContended(cpu: Cpu, words: Int32Array, at: number, cls: number): vo
   const stat = views.lockStat;
   if (words[at + OWNER] !== cpu.tag) stat[s + LOCK_STAT.conBounces]++;
 
-  if (!spinFor(words, at + STATE, t0 + cpu.machine.config.lockSpinNs)) {
+  if (isVirtual()) {
+    vspinLockContended(cpu, words, at + STATE);
+  } else if (!spinFor(words, at + STATE, t0 + cpu.machine.config.lockSpinNs)) {
     // Announce a sleeper (state 2) and sleep until the holder's unlock notifies us.
     while (Atomics.exchange(words, at + STATE, 2) !== 0) {
       stat[s + LOCK_STAT.sleeps]++;

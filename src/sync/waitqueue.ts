@@ -55,6 +55,7 @@ import { nowNs } from '../util/clock.js';
 import type { Cpu } from './cpu.js';
 import { extendLockWait, recordLockWait } from './lock_wait_hist.js';
 import { recordHold } from './spinlock.js';
+import { vnotify, vwait } from './vclock.js';
 
 /** cpuState waitKind of a CPU asleep on an entry wait queue (spinlock.ts has WAIT_KIND_LOCK = 1). */
 export const WAIT_KIND_ENTRY = 2;
@@ -181,7 +182,8 @@ export function prepare_to_wait_exclusive(wait: WaitQueueEntry, bucket: number):
 }
 
 /**
- * schedule() (schedule_timeout() when timeoutMs is given): sleeps until the bucket is
+ * schedule() (schedule_timeout() when timeoutMs is given, in the CPU's time: virtual or
+ * the host's, sync/vclock.ts): sleeps until the bucket is
  * woken after the last prepare_to_wait_exclusive(). Returns 'not-equal' without sleeping
  * when a wake-up came in between, 'timed-out' when the timeout passed. Never hold a
  * spinlock here.
@@ -189,7 +191,7 @@ export function prepare_to_wait_exclusive(wait: WaitQueueEntry, bucket: number):
 export function schedule(wait: WaitQueueEntry, timeoutMs?: number): 'ok' | 'not-equal' | 'timed-out' {
   if (wait.bucket === -1) throw new Error(`schedule: cpu ${wait.cpu.id} is not on a wait queue; prepare_to_wait_exclusive() first`);
   wait.scheduled = true;
-  const r = Atomics.wait(wait.cpu.machine.views.waitTable, wait.bucket * STRIDE + SEQ, wait.seq, timeoutMs);
+  const r = vwait(wait.cpu, wait.cpu.machine.views.waitTable, wait.bucket * STRIDE + SEQ, wait.seq, timeoutMs === undefined ? Infinity : timeoutMs * 1e6);
   if (r !== 'not-equal') {
     wait.cpu.machine.views.lockStat[wait.cpu.statBase + CLS * LOCK_STAT.stride + LOCK_STAT.sleeps]++;
   }
@@ -253,7 +255,7 @@ export function __wake_up(cpu: Cpu, bucket: number): number {
   const at = bucket * STRIDE;
   if (Atomics.load(table, at + WAITERS) === 0) return 0;
   Atomics.add(table, at + SEQ, 1);
-  return Atomics.notify(table, at + SEQ);
+  return vnotify(cpu, table, at + SEQ);
 }
 
 /** Counts an acquisition of a DAX entry lock by this CPU (the lock_acquired() of lock_stat). */

@@ -1,12 +1,28 @@
-// The lab's one clock. performance.now() costs about 90 ns on these machines, so hot
-// paths read it as rarely as they can. Its origin differs per worker thread: use
-// durations within a thread, or monoNs() to compare instants across threads.
+// The lab's one clock. On the virtual clock (sync/vclock.ts binds a thread's CPU) it reads
+// that CPU's virtual time, which every thread shares. On the wall clock it is the host's:
+// performance.now() costs about 90 ns on these machines, so hot paths read it as rarely as
+// they can, and its origin differs per worker thread: use durations within a thread, or
+// monoNs() to compare instants across threads.
 
-export function nowNs(): number {
-  return performance.now() * 1e6;
+let vclock: Float64Array | null = null;
+let vat = 0;
+
+/** Makes nowNs() and monoNs() read clock[at] (sync/vclock.ts's bindThreadCpu()). */
+export function setThreadClock(clock: Float64Array, at: number): void {
+  vclock = clock;
+  vat = at;
 }
 
-/** CLOCK_MONOTONIC in nanoseconds, one clock for every thread of the process (slower: allocates a BigInt). */
+/** Back to the host's time. */
+export function clearThreadClock(): void {
+  vclock = null;
+}
+
+export function nowNs(): number {
+  return vclock !== null ? vclock[vat] : performance.now() * 1e6;
+}
+
+/** An instant every thread agrees on: the virtual clock, or CLOCK_MONOTONIC in ns (slower: allocates a BigInt). */
 export function monoNs(): number {
-  return Number(process.hrtime.bigint());
+  return vclock !== null ? vclock[vat] : Number(process.hrtime.bigint());
 }

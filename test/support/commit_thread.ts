@@ -23,7 +23,7 @@ export async function startCommitThread(
   let done: KjournaldSummary | undefined;
   return async () => {
     if (!done) {
-      stopCommitThread(js);
+      stopCommitThread(machine);
       done = (await run)[0];
     }
     return done;

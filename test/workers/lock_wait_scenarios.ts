@@ -103,14 +103,14 @@ export function mmapSemRounds(cpu: Cpu, args: { scratch: SharedArrayBuffer; lead
     down_write(cpu, inodes, at, LOCK_CLASS.i_mmap_sem);
     announce(s);
     untilAnotherWaits(cpu, s, WAIT_KIND_RWSEM);
-    up_write(inodes, at);
+    up_write(cpu, inodes, at);
   } else {
     untilAnnounced(s);
   }
   for (let r = 0; r < args.rounds; r++) {
     down_write(cpu, inodes, at, LOCK_CLASS.i_mmap_sem);
     busy(args.work);
-    up_write(inodes, at);
+    up_write(cpu, inodes, at);
   }
   return args.rounds;
 }

@@ -10,6 +10,8 @@ import { seededRng, type Rng } from '../../util/rng.js';
 import { PHASE_MEASURE, type Control } from '../control.js';
 import { CONTROL } from '../../machine/run_block.js';
 import type { OpLog } from '../op_log.js';
+import { nowNs } from '../../util/clock.js';
+import { isVirtual } from '../../sync/vclock.js';
 import type { CpuTask } from '../task.js';
 
 export class RoleContext {
@@ -61,8 +63,11 @@ export class RoleContext {
   shouldStop(done: number): boolean {
     this.doneOps = done;
     if (!this.warmedUp && done >= this.task.warmupOps) this.finishWarmup();
-    return done >= this.totalOps || this.ctl.stopping;
+    return done >= this.totalOps || this.ctl.stopping || (this.deadlineNs !== Infinity && nowNs() >= this.deadlineNs);
   }
+
+  /** On the virtual clock with run.durationMs: the instant the role stops (the main thread's timer ends wall-clock runs). */
+  private deadlineNs = Infinity;
 
   /** Arrives at the warm-up barrier and waits until every CPU has (the measured phase starts together). */
   finishWarmup(): void {
@@ -70,6 +75,7 @@ export class RoleContext {
     this.warmedUp = true;
     this.ctl.arriveAndWait(CONTROL.warmedUp, PHASE_MEASURE);
     void this.log.measuring;
+    if (this.task.durationMs !== null && isVirtual()) this.deadlineNs = nowNs() + this.task.durationMs * 1e6;
   }
 }
 

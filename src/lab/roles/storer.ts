@@ -8,6 +8,7 @@ import { vfs_fsync } from '../../fs/inode.js';
 import type { StorerRole } from '../../workload/schema.js';
 import { CONTROL } from '../../machine/run_block.js';
 import { sleepUntil } from '../pace.js';
+import { isVirtual, vnotify } from '../../sync/vclock.js';
 import type { RoleContext } from './context.js';
 
 export function storer(ctx: RoleContext, r: StorerRole): void {
@@ -16,6 +17,7 @@ export function storer(ctx: RoleContext, r: StorerRole): void {
   } finally {
     // Syncers paced by stores stop once no storer is left.
     Atomics.sub(ctx.ctl.w, CONTROL.storersActive, 1);
+    if (ctx.task.countStores) vnotify(ctx.cpu, ctx.ctl.w, CONTROL.stores);
   }
 }
 
@@ -27,6 +29,7 @@ function storeLoop(ctx: RoleContext, r: StorerRole): void {
   const intervalNs = r.rateHz > 0 ? 1e9 / r.rateHz : 0;
   const stop = () => ctx.ctl.stopping;
   const w = ctx.ctl.w;
+  const virtual = isVirtual();
   let next = 0;
   let last = -1;
   for (let done = 0; !ctx.shouldStop(done); done++) {
@@ -45,7 +48,10 @@ function storeLoop(ctx: RoleContext, r: StorerRole): void {
       vma.flushUser(offset, r.bytes);
       ctx.log.end('flushUser', t1);
     }
-    if (ctx.task.countStores) Atomics.add(w, CONTROL.stores, 1);
+    if (ctx.task.countStores) {
+      Atomics.add(w, CONTROL.stores, 1);
+      if (virtual) vnotify(ctx.cpu, w, CONTROL.stores);
+    }
     if (r.fsyncEvery > 0 && (done + 1) % r.fsyncEvery === 0) {
       const t2 = ctx.log.begin();
       vfs_fsync(ctx.fs, vma.ino, false);

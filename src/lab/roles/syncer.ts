@@ -6,6 +6,7 @@ import { vfs_fsync } from '../../fs/inode.js';
 import type { SyncerRole } from '../../workload/schema.js';
 import { CONTROL } from '../../machine/run_block.js';
 import { sleepUntil } from '../pace.js';
+import { vwaitEvent } from '../../sync/vclock.js';
 import type { RoleContext } from './context.js';
 
 export function syncer(ctx: RoleContext, r: SyncerRole): void {
@@ -21,10 +22,12 @@ export function syncer(ctx: RoleContext, r: SyncerRole): void {
     if (!ctx.log.measuring) {
       // nothing to wait for
     } else if (r.everyStores !== undefined) {
-      // Poll: the storers do not notify (a notify per store would cost more than the store).
+      // On the wall clock, poll: the storers do not notify (a notify per store would cost
+      // more than the store). On the virtual clock they do (a load when nobody sleeps), and
+      // the syncer wakes at the instant of the store it waited for.
       while (Atomics.load(w, CONTROL.stores) - seen < r.everyStores && !stop()) {
         if (Atomics.load(w, CONTROL.storersActive) === 0) return; // no store will come: done
-        Atomics.wait(w, CONTROL.stores, Atomics.load(w, CONTROL.stores), 0.05);
+        vwaitEvent(ctx.cpu, w, CONTROL.stores, Atomics.load(w, CONTROL.stores), 0.05);
       }
       seen = Atomics.load(w, CONTROL.stores);
     } else if (intervalNs > 0 && next > 0) {
