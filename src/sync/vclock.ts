@@ -75,6 +75,8 @@ let cb = 0;
 let sb = 0;
 let ncpu = 0;
 let windowNs = 0;
+/** costs.wakeupNs: what a CPU woken by an event pays before it runs again. */
+let wakeupNs = 0;
 /** The clock may reach this without a look at the others: their minimum (a lower bound) plus the window. */
 let floorNs = -Infinity;
 /** Polls of the others' clocks before a window stall sleeps: only worth it when every CPU has a core. */
@@ -103,6 +105,7 @@ export function bindThreadCpu(cpu: Cpu, cores = 1): void {
   sb = me * S;
   ncpu = cpu.machine.config.cpus;
   windowNs = cpu.machine.config.windowNs;
+  wakeupNs = cpu.machine.config.costs.wakeupNs;
   floorNs = -Infinity;
   spinPolls = ncpu <= cores ? 200 : 0;
   st[sb + VKEY_REGION] = -1;
@@ -312,7 +315,7 @@ function sleepUntilWoken(timed: boolean): 'ok' | 'timed-out' {
 
 /**
  * Atomics.wait() for a CPU: sleeps while arr[idx] holds `expected`, until vnotify() on the
- * word (this CPU's clock then reads the waker's instant) or, with a finite timeoutNs, until
+ * word (this CPU's clock then reads the waker's instant, plus costs.wakeupNs) or, with a finite timeoutNs, until
  * that much virtual time has passed. On the wall clock it is Atomics.wait with the timeout
  * in host time. The caller re-checks its condition after, as after Atomics.wait.
  */
@@ -329,7 +332,10 @@ export function vwait(cpu: Cpu, arr: Int32Array, idx: number, expected: number, 
   register(region, at, timed ? V_TIMED : V_BLOCKED, timed ? clk[cb + NOW] + Math.max(0, timeoutNs) : Infinity);
   schedUnlock();
   kickTimeWaiters();
-  return sleepUntilWoken(timed);
+  const r = sleepUntilWoken(timed);
+  // Woken by an event: try_to_wake_up and the switch back (a timer's expiry is its own instant).
+  if (r === 'ok' && wakeupNs > 0) charge(wakeupNs);
+  return r;
 }
 
 /**
