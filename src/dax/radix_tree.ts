@@ -60,6 +60,7 @@ import {
 } from '../machine/layout.js';
 import type { Machine } from '../machine/machine.js';
 import { spin_is_locked, spin_lock, spin_unlock } from '../sync/spinlock.js';
+import { charge } from '../sync/vclock.js';
 import type { Cpu } from '../sync/cpu.js';
 import { checkInt } from '../util/check.js';
 import { PG_PMD_NR, RADIX_DAX_PMD, checkDaxEntry, describeDaxEntry, isDaxEntry } from './dax_entry.js';
@@ -149,6 +150,9 @@ export class RadixTree {
   readonly r: number;
   /** Nodes read by walks through this handle (tests assert tagged walks are O(height)). */
   nodesVisited = 0;
+  /** Costs of a level walked and of a tag change (costs.radixLevelNs, costs.tagNs). */
+  readonly levelNs: number;
+  readonly tagNs: number;
   /** __radix_tree_lookup()'s *nodep: the node holding the last looked-up slot (0: the root). */
   node = 0;
   /** __radix_tree_lookup()'s *slotp: RADIX_TREE_ROOT_SLOT, a word offset into nodes, or RADIX_TREE_NO_SLOT. */
@@ -185,6 +189,8 @@ export class RadixTree {
     this.nodes = cpu.machine.views.indexNodes;
     this.pool = pool;
     this.r = mapping * R_STRIDE;
+    this.levelNs = cpu.machine.config.costs.radixLevelNs;
+    this.tagNs = cpu.machine.config.costs.tagNs;
   }
 
   /** spin_lock(&mapping->tree_lock). */
@@ -275,6 +281,7 @@ function radix_tree_find_next_bit(nodes: Int32Array, base: number, tag: number, 
 
 /** node_tag_set(): sets tag for offset in node and in every ancestor that lacks it, then on the root. */
 function node_tag_set(root: RadixTree, node: number, tag: number, offset: number): void {
+  if (root.tagNs > 0) charge(root.tagNs);
   const nodes = root.nodes;
   while (node !== 0) {
     const base = node * STRIDE;
@@ -288,6 +295,7 @@ function node_tag_set(root: RadixTree, node: number, tag: number, offset: number
 
 /** node_tag_clear(): clears tag for offset in node, and upwards while a node is left with no bit of it. */
 function node_tag_clear(root: RadixTree, node: number, tag: number, offset: number): void {
+  if (root.tagNs > 0) charge(root.tagNs);
   const nodes = root.nodes;
   while (node !== 0) {
     const base = node * STRIDE;
@@ -345,6 +353,7 @@ function radix_tree_load_root(root: RadixTree): number {
 /** radix_tree_descend(): the offset of index's slot in node (at word base); counts the visit. */
 function radix_tree_descend(root: RadixTree, base: number, index: number): number {
   root.nodesVisited++;
+  if (root.levelNs > 0) charge(root.levelNs);
   return indexOffset(index, root.nodes[base + N_SHIFT]);
 }
 

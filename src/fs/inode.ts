@@ -277,6 +277,7 @@ export function iomap_begin(fs: Fs, ino: number, offset: number, length: number,
   checkPos('offset', offset);
   if (!Number.isInteger(length) || length <= 0) throw new FsError('EINVAL', `length: expected a positive integer, got ${String(length)}`);
   checkEnd('iomap_begin', offset + length);
+  if (fs.iomapNs > 0) charge(fs.iomapNs);
   if (fs.personality === 'xfs') xfs_file_iomap_begin(fs, ino, offset, length, flags, iomap);
   else ext4_iomap_begin(fs, ino, offset, length, flags, iomap);
 }

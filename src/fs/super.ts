@@ -134,6 +134,8 @@ export class Fs {
   readonly allocNs: number;
   readonly copyBlockNs: number;
   readonly syscallNs: number;
+  /** iomap_begin's extent lookup, per call (costs.iomapNs). */
+  readonly iomapNs: number;
   /** Extents an inode can hold: fsExtentBlocksPerInode * 255. */
   readonly maxExtents: number;
   /** Credits an operation's handle asks for unless it says fewer (ext4_meta_trans_blocks). */
@@ -172,6 +174,7 @@ export class Fs {
     this.allocNs = costs.allocNs;
     this.copyBlockNs = costs.copyBlockNs;
     this.syscallNs = costs.syscallNs;
+    this.iomapNs = costs.iomapNs;
     this.maxExtents = this.g.extentBlocksPerInode * EXTENTS_PER_BLOCK;
     this.transCredits = ext4_meta_trans_blocks(this.g);
     if (this.journal !== null) checkJournalRoom(this.g, this.journal.maxTransactionBlocks, this.journal.policy);

@@ -140,6 +140,8 @@ export class Vma implements DaxVma {
     const pmd = pages > 1 && lo === pgoff && hi === pgoff + pages;
     const ptes = this.ptes;
     const base = this.base - this.pgoff;
+    // One set_pte_at (or set_pmd_at for a whole PMD) whatever the words the model writes.
+    if (this.mm.pteNs > 0) charge(this.mm.pteNs);
     for (let i = lo; i < hi; i++) {
       const p = pfn === ZERO_PFN ? ZERO_PFN : pfn + (i - pgoff);
       if (!writable) {

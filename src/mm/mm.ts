@@ -79,6 +79,8 @@ export class Mm {
   readonly st: Int32Array;
   readonly vmas: Int32Array;
   readonly ptes: Int32Array;
+  /** Writing one page-table entry (costs.pteNs). */
+  readonly pteNs: number;
   /** The struct vm_fault every fault of this CPU reuses. */
   readonly vmf = new VmFault();
   /** This CPU's DaxMapping of an inode, with mkclean and unmap wired to the rmap. */
@@ -98,6 +100,7 @@ export class Mm {
     this.fs = fs;
     this.dev = fs.dev;
     this.st = v.mmState;
+    this.pteNs = cpu.machine.config.costs.pteNs;
     this.vmas = v.mmVmas;
     this.ptes = v.mmPtes;
     const mode = opts.mode ?? 'tracked';

@@ -15,6 +15,7 @@ import { MM, PAGE_SIZE, VMA, VMA_FREE } from '../machine/layout.js';
 import { PG_PMD_COLOUR } from '../dax/dax_entry.js';
 import type { Mm } from './mm.js';
 import { vma_end_read, vma_start_read } from './vma_lock.js';
+import { charge } from '../sync/vclock.js';
 import { _PAGE_RW, _PAGE_PSE } from './pte.js';
 
 /**
@@ -67,6 +68,7 @@ export function pfn_mkclean_range(mm: Mm, at: number, index: number, pages: numb
       }
     }
   }
+  if (cleaned > 0 && mm.pteNs > 0) charge(cleaned * mm.pteNs);
   return cleaned;
 }
 
@@ -108,5 +110,6 @@ export function zap_page_range_single(mm: Mm, at: number, start: number, nr: num
   for (let i = lo; i < hi; i++) {
     if (ptes[base + i] !== 0 && Atomics.exchange(ptes, base + i, 0) !== 0) zapped++;
   }
+  if (zapped > 0 && mm.pteNs > 0) charge(zapped * mm.pteNs);
   return zapped;
 }
