@@ -10,6 +10,8 @@ import { nowNs } from '../src/util/clock.js';
 import { makeFile, setupMm, type MmSetup } from './workers/mm_support.js';
 import { runCpus } from './support/workers.js';
 import { startCommitThread } from './support/commit_thread.js';
+import { bindThreadCpu, unbindThreadCpu } from '../src/sync/vclock.js';
+import { readCommitRecords } from '../src/journal/stats.js';
 import type { FaultOp } from './workers/attribution_scenarios.js';
 
 const RW = PROT_READ | PROT_WRITE;
@@ -200,5 +202,58 @@ describe('AttributionRecorder and mergeAttribution', () => {
     expect(bucketOf(0)).toBe(0);
     expect(() => new AttributionRecorder().record('fault' as never, 1, new Float64Array(STEP_COUNT), 0, 0, false)).toThrow(/derived/);
     expect(STEP_NAMES).toHaveLength(STEP_COUNT);
+  });
+});
+
+describe('attribution on the virtual clock: exact', () => {
+  // Every step below costs what the profile says and nothing else; the costs left out are 0.
+  const V = { trapNs: 5000, zeroBlockNs: 3000, allocNs: 700, syscallNs: 1000, fenceNs: 100, journalBlockWriteNs: 2000, journalFlushNs: 1000, commitNs: 10_000, iomapNs: 300, handleNs: 200, pteNs: 50, wakeupNs: 3000 };
+  afterEach(() => unbindThreadCpu());
+
+  it('a write fault into a hole is its steps, each exactly its modeled cost', () => {
+    const s = setupMm('ext4', { clock: 'virtual', costs: V });
+    bindThreadCpu(s.fs.cpu);
+    const ino = makeFile(s.fs, 4, 'empty');
+    setAttributing(true);
+    for (const op of faultEachPage(s, ino, 4, MAP_SHARED)) {
+      expect(sum(op.steps)).toBe(op.latencyNs);
+      expect(op.steps[STEP.trap]).toBe(V.trapNs);
+      // ext4_map_blocks' lookup; the allocation and its zeroing are a step of their own.
+      expect(op.steps[STEP.iomap_begin]).toBe(V.iomapNs);
+      expect(op.steps[STEP.alloc_zero]).toBe(V.allocNs + V.zeroBlockNs);
+      // The fence after the zeroing's non-temporal stores.
+      expect(op.steps[STEP.cache_flush]).toBe(V.fenceNs);
+      // The fault's journal handle and its PTE.
+      expect(op.steps[STEP.other]).toBe(V.handleNs + V.pteNs);
+      expect(op.steps[STEP.journal_commit_wait]).toBe(0);
+    }
+  });
+
+  it('a MAP_SYNC fault is its own steps plus the commit it waited for, request to durable, and its wake-up', async () => {
+    const s = setupMm('ext4', { clock: 'virtual', costs: V, windowNs: 500 });
+    const ino = makeFile(s.fs, 4, 'empty');
+    const vma = mmap(s.mm, ino, 4 * PAGE_SIZE, RW, MAP_SHARED_VALIDATE | MAP_SYNC, 0);
+    const before = readCommitRecords(s.machine).length;
+    const [, r] = await runCpus<unknown>(s.machine, [
+      { cpu: 4, module: 'kjournald_cpu', fn: 'commitThread', args: { policy: {} } },
+      { cpu: 1, module: 'attribution_scenarios', fn: 'attributedFaultsThenStopJournal', args: { ref: vma.ref, pages: 4 } },
+    ]);
+    const { ops } = r as { ops: FaultOp[] };
+    const commits = readCommitRecords(s.machine).slice(before);
+    expect(commits).toHaveLength(4);
+    for (const [i, op] of ops.entries()) {
+      const c = commits[i];
+      expect(op.needDsync).toBe(true);
+      expect(sum(op.steps)).toBe(op.latencyNs);
+      // The commit: its own work, its blocks, and two flushes with their fences; kjournald2
+      // was asleep, so it began one wake-up after the request.
+      expect(c.commitNs).toBe(V.commitNs + c.blocks * V.journalBlockWriteNs + 2 * (V.journalFlushNs + V.fenceNs));
+      expect(c.requestToDurableNs).toBe(V.wakeupNs + c.commitNs);
+      // The fault waited from its request until the commit was durable, then its own wake-up.
+      expect(op.steps[STEP.journal_commit_wait]).toBe(c.requestToDurableNs + V.wakeupNs);
+      expect(op.steps[STEP.trap]).toBe(V.trapNs);
+      expect(op.steps[STEP.iomap_begin]).toBe(V.iomapNs);
+      expect(op.steps[STEP.alloc_zero]).toBe(V.allocNs + V.zeroBlockNs);
+    }
   });
 });

@@ -77,7 +77,11 @@ let ncpu = 0;
 let windowNs = 0;
 /** costs.wakeupNs: what a CPU woken by an event pays before it runs again. */
 let wakeupNs = 0;
-/** The clock may reach this without a look at the others: their minimum (a lower bound) plus the window. */
+/**
+ * The clock may reach this without a look at the others: their minimum plus the window. The
+ * others' minimum only grows, except where this CPU wakes one (it then runs at this CPU's
+ * instant): a waker forgets the bound.
+ */
 let floorNs = -Infinity;
 /** Polls of the others' clocks before a window stall sleeps: only worth it when every CPU has a core. */
 let spinPolls = 0;
@@ -389,6 +393,8 @@ function wakeKey(region: number, at: number, count: number, t: number): number {
     woke++;
   }
   schedUnlock();
+  // The woken now run at this CPU's instant: the minimum this CPU cached may have counted them as asleep.
+  if (woke > 0) floorNs = -Infinity;
   for (const i of kicked) kick(i);
   return woke;
 }
@@ -450,7 +456,10 @@ export function vspinUnlockContended(cpu: Cpu, words: Int32Array, stateAt: numbe
     Atomics.store(words, stateAt, 0);
   }
   schedUnlock();
-  if (best >= 0) kick(best);
+  if (best >= 0) {
+    floorNs = -Infinity;
+    kick(best);
+  }
 }
 
 // ---- the main thread's view -------------------------------------------------------------------

@@ -12,7 +12,8 @@ import type { VmaRef } from '../../src/mm/memory.js';
 import { opBegin, opCommitCarriedOtherInodes, opEnd, setAttributing } from '../../src/measure/steps.js';
 import { AttributionRecorder, type EncodedAttribution } from '../../src/measure/attribution.js';
 import { nowNs } from '../../src/util/clock.js';
-import { PAGE_SIZE } from '../../src/machine/layout.js';
+import { JOURNAL, PAGE_SIZE } from '../../src/machine/layout.js';
+import { vnotify } from '../../src/sync/vclock.js';
 import { listProfiles } from '../../src/cost/profile.js';
 
 /** The costs this CPU's attached machine carries, and what its device and file system charge. */
@@ -63,4 +64,16 @@ export function attributedFaults(cpu: Cpu, a: { ref: VmaRef; pages: number }): {
 /** The shipped profiles as a worker (running dist/) finds them. */
 export function profilesInWorker(): { name: string; description: string }[] {
   return listProfiles();
+}
+
+/** attributedFaults(), then stops the commit thread running beside it (as jbd2_journal_destroy would), so one runCpus call holds both. */
+export function attributedFaultsThenStopJournal(cpu: Cpu, a: { ref: VmaRef; pages: number }): { ops: FaultOp[]; encoded: EncodedAttribution } {
+  try {
+    return attributedFaults(cpu, a);
+  } finally {
+    const js = cpu.machine.views.journalState;
+    Atomics.store(js, JOURNAL.shutdown, 1);
+    Atomics.add(js, JOURNAL.wakeSeq, 1);
+    vnotify(cpu, js, JOURNAL.wakeSeq);
+  }
 }
