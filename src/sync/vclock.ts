@@ -257,7 +257,10 @@ function keyAt(arr: Int32Array, idx: number): number {
   return idx + (arr.byteOffset >> 2);
 }
 
-/** Registers this CPU asleep on a key; call with the scheduler lock held. */
+/**
+ * Registers this CPU asleep on a key; call with the scheduler lock held, after counting
+ * itself in VSCHED.sleepers (see vwait).
+ */
 function register(region: number, at: number, state: number, deadline: number): void {
   st[sb + VKEY_REGION] = region;
   st[sb + VKEY_AT] = at;
@@ -265,7 +268,6 @@ function register(region: number, at: number, state: number, deadline: number): 
   clk[cb + DEADLINE] = deadline;
   Atomics.store(st, sb + VSTAMPED, 0);
   Atomics.store(st, sb + VSTATE, state);
-  Atomics.add(vs, VSCHED.sleepers, 1);
 }
 
 /** Wakes CPU i at instant t (its clock becomes at least t); call with the scheduler lock held. */
@@ -284,9 +286,14 @@ function asleepOn(i: number, region: number, at: number): boolean {
   return (s === V_BLOCKED || s === V_TIMED) && st[i * S + VKEY_AT] === at && st[i * S + VKEY_REGION] === region;
 }
 
-/** Sleeps until a waker stamps this CPU, or (timed) until its deadline is reached. */
-function sleepUntilWoken(timed: boolean): 'ok' | 'timed-out' {
+/**
+ * Sleeps until a waker stamps this CPU, or (timed) until its deadline is reached. `changed`,
+ * when given, is checked at each host re-check: a word that changed with no wake-up (a bug
+ * in a waker) then ends the sleep at this CPU's own instant rather than never.
+ */
+function sleepUntilWoken(timed: boolean, changed?: () => boolean): 'ok' | 'timed-out' {
   for (;;) {
+    if (changed !== undefined && Atomics.load(st, sb + VSTAMPED) === 0 && changed() && unregister()) return 'ok';
     if (Atomics.load(st, sb + VSTAMPED) === 1) {
       Atomics.store(st, sb + VSTAMPED, 0);
       floorNs = -Infinity;
@@ -317,6 +324,21 @@ function sleepUntilWoken(timed: boolean): 'ok' | 'timed-out' {
   }
 }
 
+/** Takes this CPU off its key unless a waker stamped it first; true when it did. */
+function unregister(): boolean {
+  schedLock();
+  const stamped = Atomics.load(st, sb + VSTAMPED) === 1;
+  if (!stamped) {
+    st[sb + VKEY_REGION] = -1;
+    st[sb + VKEY_AT] = -1;
+    Atomics.store(st, sb + VSTATE, V_RUNNING);
+    Atomics.sub(vs, VSCHED.sleepers, 1);
+  }
+  schedUnlock();
+  floorNs = -Infinity;
+  return !stamped;
+}
+
 /**
  * Atomics.wait() for a CPU: sleeps while arr[idx] holds `expected`, until vnotify() on the
  * word (this CPU's clock then reads the waker's instant, plus costs.wakeupNs) or, with a finite timeoutNs, until
@@ -329,14 +351,18 @@ export function vwait(cpu: Cpu, arr: Int32Array, idx: number, expected: number, 
   const at = keyAt(arr, idx);
   const timed = timeoutNs !== Infinity;
   schedLock();
+  // Counted before the word is read: a waker changes the word, then reads the count (both
+  // Atomics operations, so ordered), and so either sees this sleeper or was seen by it.
+  Atomics.add(vs, VSCHED.sleepers, 1);
   if (Atomics.load(arr, idx) !== expected) {
+    Atomics.sub(vs, VSCHED.sleepers, 1);
     schedUnlock();
     return 'not-equal';
   }
   register(region, at, timed ? V_TIMED : V_BLOCKED, timed ? clk[cb + NOW] + Math.max(0, timeoutNs) : Infinity);
   schedUnlock();
   kickTimeWaiters();
-  const r = sleepUntilWoken(timed);
+  const r = sleepUntilWoken(timed, () => Atomics.load(arr, idx) !== expected);
   // Woken by an event: try_to_wake_up and the switch back (a timer's expiry is its own instant).
   if (r === 'ok' && wakeupNs > 0) charge(wakeupNs);
   return r;
@@ -357,6 +383,7 @@ export function vsleepUntil(untilNs: number): void {
   if (bound === null) throw new Error('vsleepUntil: this thread runs no CPU on the virtual clock');
   if (untilNs <= clk[cb + NOW]) return;
   schedLock();
+  Atomics.add(vs, VSCHED.sleepers, 1);
   register(-2, -2, V_TIMED, untilNs);
   schedUnlock();
   kickTimeWaiters();
@@ -372,7 +399,9 @@ export function vnotify(cpu: Cpu, arr: Int32Array, idx: number, count = Infinity
     if (cpu.machine.config.clock === 'virtual') return vnotifyFromHost(cpu.machine, arr, idx, cpu.regionOf(arr.buffer));
     return Atomics.notify(arr, idx, count);
   }
-  if (Atomics.load(vs, VSCHED.sleepers) === 0) return 0;
+  // A read-modify-write, not a load: a full fence after the caller's change to the word,
+  // which may have been a plain store (under a lock), so the count read is not stale.
+  if (Atomics.add(vs, VSCHED.sleepers, 0) === 0) return 0;
   return wakeKey(keyRegion(cpu, arr), keyAt(arr, idx), count, clk[cb + NOW]);
 }
 
@@ -423,6 +452,7 @@ export function vspinLockContended(cpu: Cpu, words: Int32Array, stateAt: number)
     if (s === 1 && Atomics.compareExchange(words, stateAt, 1, 2) !== 1) continue;
     break;
   }
+  Atomics.add(vs, VSCHED.sleepers, 1);
   register(region, at, V_BLOCKED, Infinity);
   schedUnlock();
   kickTimeWaiters();
