@@ -9,6 +9,7 @@
 // must not join it; it reads the words with Atomics loads and accepts that a report taken
 // while CPUs still move can describe a wait that has just ended.
 
+import { V_OFF, vclockDescribe } from '../sync/vclock.js';
 import type { Machine } from '../machine/machine.js';
 import {
   CPU_STATE,
@@ -197,6 +198,14 @@ export function describeStuck(machine: MachineLike): string[] {
   if (lines.length === 0) {
     lines.push('no CPU waits on a lock, an entry or the journal: the CPUs that stopped making progress are running (a livelock?) or gone');
     lines.push(...heldLocks(machine));
+  }
+  // On the virtual clock a CPU can also wait for time: say where each one's clock stands.
+  if (machine.config.clock === 'virtual') {
+    const clocks: string[] = [];
+    for (let cpu = 0; cpu < machine.config.cpus; cpu++) {
+      if (Atomics.load(st, cpu * CPU_STATE.stride + CPU_STATE.vstate) !== V_OFF) clocks.push(`cpu ${cpu} ${vclockDescribe(machine, cpu)}`);
+    }
+    if (clocks.length > 0) lines.push(`virtual clocks (window ${machine.config.windowNs} ns): ${clocks.join('; ')}`);
   }
   return lines;
 }

@@ -594,7 +594,7 @@ export function vclockMax(machine: Machine, cpus: readonly number[]): number {
 }
 
 /** One CPU's virtual state and clock, for the watchdog. */
-export function vclockDescribe(machine: Machine, i: number): string {
+export function vclockDescribe(machine: Pick<Machine, 'views'>, i: number): string {
   const s = machine.views.cpuState[i * S + VSTATE];
   const name = V_STATE_NAMES[s] ?? `state ${s}`;
   const t = machine.views.cpuClock[i * C + NOW];
