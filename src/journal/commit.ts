@@ -357,9 +357,13 @@ function writeCommit(j: Journal, t: Committing, opts: CommitOptions): CommitResu
   js[J.committingBuffers] = 0;
   js[J.fcHead] = 0;
   j.unlock();
-  // fcDone first: a task that sees the tid committed must also see its inodes clean.
-  publishFcDone(j, fcTargets);
+  // fcDone first: a task that sees the tid committed must also see its inodes clean. The
+  // fast-commit waiters are woken only once the tid is committed too: one woken before would
+  // find its own (later) change not yet done, the tid not yet committed, and sleep on fcDone
+  // again, where nothing wakes it.
+  const fcWords = publishFcDone(j, fcTargets);
   Atomics.store(js, J.commitSequence, tid);
+  wakeFcDone(j, fcWords);
   vnotify(j.cpu, js, J.commitSequence);
   opts.onStep?.('durable', tid);
 
@@ -391,14 +395,24 @@ function earliestNs(a: number, b: number): number {
   return a === 0 ? b : b === 0 ? a : Math.min(a, b);
 }
 
-function publishFcDone(j: Journal, targets: number[]): void {
+/**
+ * Raises each target inode's fcDone; returns every target's word, for wakeFcDone(): a waiter
+ * whose own change came after the snapshot waits for the tid's commit instead, and must be
+ * woken by it even where fcDone did not move.
+ */
+function publishFcDone(j: Journal, targets: number[]): number[] {
+  const words: number[] = [];
   for (let i = 0; i < targets.length; i += 2) {
     const at = targets[i] * FS_INODE.stride + FS_INODE.fcDone;
-    if (Atomics.load(j.inodes, at) < targets[i + 1]) {
-      Atomics.store(j.inodes, at, targets[i + 1]);
-      vnotify(j.cpu, j.inodes, at);
-    }
+    if (Atomics.load(j.inodes, at) < targets[i + 1]) Atomics.store(j.inodes, at, targets[i + 1]);
+    words.push(at);
   }
+  return words;
+}
+
+/** Wakes the fast-commit waiters of the fcDone words publishFcDone() returned. */
+function wakeFcDone(j: Journal, words: number[]): void {
+  for (const at of words) vnotify(j.cpu, j.inodes, at);
 }
 
 /**
@@ -535,7 +549,7 @@ function fcCommitInodes(j: Journal, opts: CommitOptions, phase: { tid: number; l
     startNs,
     durableNs,
   });
-  publishFcDone(j, targets);
+  wakeFcDone(j, publishFcDone(j, targets));
   opts.onStep?.('durable', tid);
   return inos.length;
 }

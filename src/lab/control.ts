@@ -8,7 +8,7 @@
 
 import { CONTROL } from '../machine/run_block.js';
 import type { Machine } from '../machine/machine.js';
-import { vclockParkSelf, vclockUnparkSelf, vnotifyFromHost } from '../sync/vclock.js';
+import { vclockArrive, vclockUnparkSelf, vnotifyFromHost } from '../sync/vclock.js';
 
 export const PHASE_SETUP = 0;
 export const PHASE_WARMUP = 1;
@@ -45,11 +45,14 @@ export class Control {
 
   /**
    * Arrives at a barrier counter and sleeps until the phase reaches `phase` (or the run
-   * stops). On the virtual clock the CPU holds time back meanwhile, and the main thread
-   * lines every parked CPU up at one instant before it moves the phase (vclockRelease).
+   * stops). On the virtual clock a CPU that arrived holds nothing back (the others may need
+   * time to pass to get there), and the last to arrive lines every clock up at the latest
+   * of them before the main thread can see the barrier full, so a phase starts at one
+   * instant on every CPU and no timer fires past it meanwhile (sync/vclock.ts).
    */
   arriveAndWait(counter: number, phase: number): void {
-    vclockParkSelf();
+    const align = counter === CONTROL.arrived ? CONTROL.alignArrived : CONTROL.alignWarmedUp;
+    vclockArrive(() => Atomics.add(this.w, align, 1) + 1 === Atomics.load(this.w, CONTROL.participants));
     Atomics.add(this.w, counter, 1);
     Atomics.notify(this.w, counter);
     try {
@@ -61,6 +64,11 @@ export class Control {
     } finally {
       vclockUnparkSelf();
     }
+  }
+
+  /** Sleeps in the host until the run stops. */
+  waitForStop(): void {
+    while (!this.stopping) Atomics.wait(this.w, CONTROL.stop, STOP_NONE, 100);
   }
 }
 
@@ -85,6 +93,7 @@ export function setStop(w: Int32Array, how: number, machine?: Machine): void {
   }
   Atomics.notify(w, CONTROL.phase);
   Atomics.notify(w, CONTROL.stores);
+  Atomics.notify(w, CONTROL.stop);
   if (machine !== undefined) vnotifyFromHost(machine, w, CONTROL.stores, -1);
 }
 

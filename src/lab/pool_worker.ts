@@ -6,7 +6,7 @@
 import { attachMachine } from '../machine/machine.js';
 import os from 'node:os';
 import { attachCpu, type Cpu } from '../sync/cpu.js';
-import { bindThreadCpu, unbindThreadCpu } from '../sync/vclock.js';
+import { bindThreadCpu, isVirtual, unbindThreadCpu } from '../sync/vclock.js';
 import { mountFs } from '../fs/super.js';
 import { attachMm } from '../mm/mm.js';
 import { kjournald2 } from '../journal/kjournald.js';
@@ -93,9 +93,14 @@ function runBoundTask(task: CpuTask, cpu: Cpu): CpuTaskResult {
     // A failed role stops the others; one that stopped early still passes the barrier.
     if (error !== null) setStop(ctl.w, STOP_FAILED);
     ctx.finishWarmup();
-    if (Number.isFinite(task.ops)) Atomics.add(ctl.w, CONTROL.finished, 1);
+    const last = Number.isFinite(task.ops) && Atomics.add(ctl.w, CONTROL.finished, 1) + 1 === Atomics.load(ctl.w, CONTROL.counted);
     Atomics.notify(ctl.w, CONTROL.finished);
     setAttributing(false);
+    // On the virtual clock the last counted role to finish holds time where it ended until
+    // the run stops: the roles that run until stopped (a background copy, a metadata
+    // dirtier) then stop within a window of that instant, not after however much virtual
+    // time the host lets them simulate before the stop reaches them.
+    if (last && isVirtual()) ctl.waitForStop();
   }
   if (error !== null) {
     log.finish();

@@ -22,7 +22,7 @@ import { loadProfile, profileCosts, type CostProfile } from '../cost/profile.js'
 import type { ConfigResult, RunResults } from '../measure/results.js';
 import { RESULTS_FORMAT } from '../measure/results.js';
 import { monoNs } from '../util/clock.js';
-import { vclockMax, vclockPark, vclockRelease } from '../sync/vclock.js';
+import { vclockMax, vclockPark } from '../sync/vclock.js';
 import { WorkloadError } from '../workload/errors.js';
 import { KERNEL_CPUS, mappingLength } from '../workload/check.js';
 import { shardConfigs, type Configuration, type ExpandedWorkload } from '../workload/expand.js';
@@ -235,6 +235,7 @@ async function runRepeat(
   const control = createControl(cpus);
   const cw = new Int32Array(control);
   cw[CONTROL.storersActive] = roles.filter((r) => r.role === 'storer').length;
+  cw[CONTROL.participants] = roles.length;
   const seed = opts.seed ?? run.seed;
   const counted = (r: (typeof roles)[number]) => {
     if (r.role === 'faulter') {
@@ -268,6 +269,7 @@ async function runRepeat(
   const expectedOps = tasks.reduce((sum, t) => sum + (Number.isFinite(t.ops) ? t.ops + t.warmupOps : 0), 0);
   const countedCpus = tasks.filter((t) => Number.isFinite(t.ops)).map((t) => t.cpu);
   const nCounted = countedCpus.length;
+  cw[CONTROL.counted] = nCounted;
 
   let failure: unknown = null;
   let stalled: string[] | null = null;
@@ -322,14 +324,14 @@ async function runRepeat(
       abort() ?? (Date.now() > startBy ? new Error(`CPU workers did not start within ${STARTUP_MS / 1000} s (${Atomics.load(cw, CONTROL.arrived)} of ${tasks.length} arrived)`) : null),
     );
     stopWatchdog = watch();
-    vclockRelease(machine);
     setPhase(cw, PHASE_WARMUP);
     await waitCounter(cw, CONTROL.warmedUp, tasks.length, abort);
     locksBefore = snapshotLockStat(machine);
     waitsBefore = snapshotLockWaitHist(machine);
     pmemBefore = readPmemCounters(machine);
     commitsBefore = commitsNow();
-    t0 = virtual ? vclockRelease(machine) : monoNs();
+    // The last CPU to reach the barrier set every role's clock to the instant the phase starts at.
+    t0 = virtual ? vclockMax(machine, tasks.map((t) => t.cpu)) : monoNs();
     setPhase(cw, PHASE_MEASURE);
     // On the virtual clock each role stops itself at run.durationMs of virtual time (RoleContext).
     const deadline = run.durationMs !== undefined && !virtual ? Date.now() + run.durationMs : Infinity;
@@ -350,7 +352,7 @@ async function runRepeat(
       results.push(r.value);
     }
     // The measured part lasted until the last role's clock stopped.
-    if (virtual) t1 = vclockMax(machine, tasks.map((t) => t.cpu));
+    if (virtual) t1 = vclockMax(machine, countedCpus.length > 0 ? countedCpus : tasks.map((t) => t.cpu));
     if (commitRun) {
       stopCommitThread(machine);
       results.push(await raceAbort(commitRun, abort));

@@ -192,7 +192,7 @@ export const CPU_STATE = struct(
     waitAt: 2,
     waitClass: 3,
     holding: 4,
-    /** Virtual clock (sync/vclock.ts): the CPU's state (V_OFF, V_RUNNING, V_BLOCKED, V_TIMED, V_PARKED). */
+    /** Virtual clock (sync/vclock.ts): the CPU's state (V_OFF, V_RUNNING, V_BLOCKED, V_TIMED, V_PARKED, V_READY). */
     vstate: 5,
     /** The word the CPU sleeps on in the host; bumped by whoever wakes it. */
     vwake: 6,

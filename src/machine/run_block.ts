@@ -16,8 +16,19 @@ export const CONTROL = {
   finished: 5,
   /** Storers still storing: a syncer paced by their stores stops once none is left. */
   storersActive: 6,
+  /** The CPUs that meet at the barriers (the main thread sets it before they start). */
+  participants: 7,
+  /**
+   * On the virtual clock, each barrier's arrivals counted before the one the main thread
+   * watches: the CPU that makes it `participants` lines everyone's clocks up, then counts
+   * itself in `arrived` / `warmedUp` (lab/control.ts).
+   */
+  alignArrived: 8,
+  alignWarmedUp: 9,
+  /** The roles that end on a count (the main thread sets it): the last of them to finish counts `finished` up to it. */
+  counted: 10,
   /** One operation count per CPU from here. */
-  progressBase: 8,
+  progressBase: 12,
 } as const;
 
 /** The control block of a run with `cpus` CPUs. */

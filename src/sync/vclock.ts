@@ -17,10 +17,13 @@
 // the order the host ran them.
 //
 // States (CPU_STATE.vstate). What a CPU contributes to the window's minimum:
-//  - V_RUNNING: its clock. V_PARKED (at a run's barrier): its clock; it holds time back
-//    until the main thread lines the parked CPUs up and lets them go (vclockRelease()).
+//  - V_RUNNING: its clock.
 //  - V_TIMED (asleep until a deadline, or a wake-up): its deadline.
-//  - V_BLOCKED (asleep until a wake-up) and V_OFF (not running): nothing. A blocked CPU is
+//  - V_READY (set by the main thread before a run, until the CPU's thread binds it): its
+//    clock, so no CPU runs ahead of one that has not started yet.
+//  - V_PARKED (arrived at a run's barrier: the others may need time to pass to get there),
+//    V_BLOCKED (asleep until a wake-up) and V_OFF (not running): nothing. The last CPU to
+//    reach a barrier sets every parked clock to the latest of them, running (vclockArrive()). A blocked CPU is
 //    woken at its waker's instant, which is never below the minimum.
 //
 // Locking rules: the scheduler lock (VSCHED.lockState, a futex mutex of its own, not a
@@ -36,7 +39,7 @@
 // (util/clock.ts nowNs()) then reads that CPU's virtual clock. A thread that binds nothing, or
 // a machine on the wall clock, keeps the host's time and busy-waits for costs (cost/delay.ts).
 
-import { CPU_CLOCK, CPU_STATE, VSCHED } from '../machine/layout.js';
+import { CPU_CLOCK, CPU_STATE, REGION_NAMES, VSCHED } from '../machine/layout.js';
 import type { Machine } from '../machine/machine.js';
 import { ndelay } from '../cost/delay.js';
 import { clearThreadClock, setThreadClock } from '../util/clock.js';
@@ -47,10 +50,13 @@ export const V_RUNNING = 1;
 export const V_BLOCKED = 2;
 export const V_TIMED = 3;
 export const V_PARKED = 4;
-export const V_STATE_NAMES = ['off', 'running', 'blocked', 'timed sleep', 'parked'] as const;
+export const V_READY = 5;
+export const V_STATE_NAMES = ['off', 'running', 'blocked', 'timed sleep', 'parked', 'ready to start'] as const;
 
 /** Host milliseconds between a sleeping CPU's re-checks, in case a kick passed it by. */
 const SAFETY_MS = 2;
+/** Re-checks that must find a slept-on word changed, with no wake-up, before the sleep ends without one. */
+const LOST_WAKE_CHECKS = 250;
 
 const S = CPU_STATE.stride;
 const C = CPU_CLOCK.stride;
@@ -160,7 +166,7 @@ export function advanceTo(t: number): void {
 /** What a CPU contributes to the window's minimum (see the header). */
 function effective(i: number): number {
   const s = st[i * S + VSTATE];
-  if (s === V_RUNNING || s === V_PARKED) return clk[i * C + NOW];
+  if (s === V_RUNNING || s === V_READY) return clk[i * C + NOW];
   if (s === V_TIMED) return clk[i * C + DEADLINE];
   return Infinity;
 }
@@ -205,6 +211,7 @@ function sleepForTime(ready: () => boolean): void {
  */
 function kickTimeWaiters(): void {
   if (Atomics.load(vs, VSCHED.timeWaiters) === 0) return;
+  // The two smallest contributions: a CPU's own is left out of the minimum it compares with.
   let m1 = Infinity;
   let m2 = Infinity;
   let a = -1;
@@ -218,8 +225,7 @@ function kickTimeWaiters(): void {
   }
   for (let i = 0; i < ncpu; i++) {
     if (st[i * S + VSTALL] !== 1) continue;
-    const s = st[i * S + VSTATE];
-    const mine = s === V_TIMED ? clk[i * C + DEADLINE] : clk[i * C + NOW];
+    const mine = st[i * S + VSTATE] === V_TIMED ? clk[i * C + DEADLINE] : clk[i * C + NOW];
     if (mine > (i === a ? m2 : m1) + windowNs) continue;
     if (Atomics.compareExchange(st, i * S + VSTALL, 1, 0) !== 1) continue;
     Atomics.sub(vs, VSCHED.timeWaiters, 1);
@@ -288,12 +294,18 @@ function asleepOn(i: number, region: number, at: number): boolean {
 
 /**
  * Sleeps until a waker stamps this CPU, or (timed) until its deadline is reached. `changed`,
- * when given, is checked at each host re-check: a word that changed with no wake-up (a bug
- * in a waker) then ends the sleep at this CPU's own instant rather than never.
+ * when given, is checked at each host re-check: a word that stays changed with no wake-up
+ * for half a second of host time (a bug in a waker) then ends the sleep at this CPU's own
+ * instant rather than never.
  */
 function sleepUntilWoken(timed: boolean, changed?: () => boolean): 'ok' | 'timed-out' {
+  // Host re-checks that found the word changed and no wake-up: a waker stores, then stamps,
+  // so only a long run of them (LOST_WAKE_CHECKS * SAFETY_MS of host time) means a lost one.
+  let unstamped = 0;
   for (;;) {
-    if (changed !== undefined && Atomics.load(st, sb + VSTAMPED) === 0 && changed() && unregister()) return 'ok';
+    if (changed !== undefined && Atomics.load(st, sb + VSTAMPED) === 0 && changed()) {
+      if (++unstamped > LOST_WAKE_CHECKS && unregister()) return 'ok';
+    } else unstamped = 0;
     if (Atomics.load(st, sb + VSTAMPED) === 1) {
       Atomics.store(st, sb + VSTAMPED, 0);
       floorNs = -Infinity;
@@ -534,15 +546,32 @@ export function vclockPark(machine: Machine, cpus: readonly number[]): void {
   for (let i = 0; i < machine.config.cpus; i++) t = Math.max(t, clk[i * C + NOW]);
   for (const i of cpus) {
     clk[i * C + NOW] = t;
-    Atomics.store(st, i * S + VSTATE, V_PARKED);
+    Atomics.store(st, i * S + VSTATE, V_READY);
   }
 }
 
-/** A CPU arriving at a run's barrier: it holds time back where it stands until vclockRelease(). */
-export function vclockParkSelf(): void {
-  if (bound === null) return;
+/**
+ * A CPU arriving at a run's barrier. It parks, holding nothing back; `last()` counts it in
+ * and says whether it completed the barrier, and then it lines every parked CPU up at the
+ * latest of their clocks and its own and sets them running there: they hold time back at
+ * that instant (no timer fires past it) while the main thread moves the phase.
+ */
+export function vclockArrive(last: () => boolean): void {
+  if (bound === null) {
+    last();
+    return;
+  }
   Atomics.store(st, sb + VSTATE, V_PARKED);
   kickTimeWaiters();
+  if (!last()) return;
+  let t = clk[cb + NOW];
+  for (let i = 0; i < ncpu; i++) if (Atomics.load(st, i * S + VSTATE) === V_PARKED) t = Math.max(t, clk[i * C + NOW]);
+  for (let i = 0; i < ncpu; i++) {
+    if (Atomics.load(st, i * S + VSTATE) !== V_PARKED) continue;
+    clk[i * C + NOW] = t;
+    Atomics.store(st, i * S + VSTATE, V_RUNNING);
+  }
+  floorNs = -Infinity;
 }
 
 /** A CPU leaving a barrier that was not released (the run stopped): it runs again from its own instant. */
@@ -550,27 +579,6 @@ export function vclockUnparkSelf(): void {
   if (bound === null) return;
   Atomics.compareExchange(st, sb + VSTATE, V_PARKED, V_RUNNING);
   floorNs = -Infinity;
-}
-
-/**
- * Main thread, at a barrier every counted CPU has reached: lines the parked CPUs up at the
- * latest of their clocks and lets them run, so a phase starts at one instant on every CPU.
- * Returns that instant (0 on the wall clock).
- */
-export function vclockRelease(machine: Machine): number {
-  if (machine.config.clock !== 'virtual') return 0;
-  const st = machine.views.cpuState;
-  const clk = machine.views.cpuClock;
-  let t = 0;
-  for (let i = 0; i < machine.config.cpus; i++) {
-    if (Atomics.load(st, i * S + VSTATE) === V_PARKED) t = Math.max(t, clk[i * C + NOW]);
-  }
-  for (let i = 0; i < machine.config.cpus; i++) {
-    if (Atomics.load(st, i * S + VSTATE) !== V_PARKED) continue;
-    clk[i * C + NOW] = t;
-    Atomics.store(st, i * S + VSTATE, V_RUNNING);
-  }
-  return t;
 }
 
 /** Main thread: the earliest clock among `cpus` that still run or hold time (Infinity when none does). */
@@ -598,6 +606,8 @@ export function vclockDescribe(machine: Pick<Machine, 'views'>, i: number): stri
   const s = machine.views.cpuState[i * S + VSTATE];
   const name = V_STATE_NAMES[s] ?? `state ${s}`;
   const t = machine.views.cpuClock[i * C + NOW];
-  const extra = s === V_TIMED ? ` until ${(machine.views.cpuClock[i * C + DEADLINE] / 1e3).toFixed(1)} µs` : '';
+  const region = machine.views.cpuState[i * S + VKEY_REGION];
+  const on = s === V_BLOCKED || s === V_TIMED ? (region >= 0 ? ` on word ${machine.views.cpuState[i * S + VKEY_AT]} of ${REGION_NAMES[region]}` : region === -1 ? ' on a run-control word' : '') : '';
+  const extra = (s === V_TIMED ? ` until ${(machine.views.cpuClock[i * C + DEADLINE] / 1e3).toFixed(1)} µs` : '') + on;
   return `${name} at ${(t / 1e3).toFixed(1)} µs${extra}`;
 }
