@@ -54,7 +54,11 @@ function runCommitLoop(j: Journal, summary: KjournaldSummary): void {
       else if (r < 0) summary.fallbacks++;
     }
     const tid = Atomics.load(js, J.runningTid);
-    let timeoutMs = commitIntervalMs;
+    // The commit timer runs only while a transaction does (jbd2_get_transaction arms
+    // j_commit_timer); with none, kjournald2 sleeps until a new one wakes it. On the virtual
+    // clock a timer with nothing to commit would otherwise carry its clock seconds ahead of
+    // every CPU whenever the others sleep.
+    let timeoutMs = Infinity;
     if (tid !== 0) {
       const age = transactionAgeMs(j);
       const requested = Atomics.load(js, J.commitRequest) >= tid;
@@ -88,7 +92,7 @@ function runCommitLoop(j: Journal, summary: KjournaldSummary): void {
     } else if (stopping) {
       break;
     }
-    vwait(j.cpu, js, J.wakeSeq, seq, Math.max(1, timeoutMs) * 1e6);
+    vwait(j.cpu, js, J.wakeSeq, seq, timeoutMs === Infinity ? Infinity : Math.max(1, timeoutMs) * 1e6);
   }
 }
 

@@ -52,7 +52,7 @@ export class Control {
    */
   arriveAndWait(counter: number, phase: number): void {
     const align = counter === CONTROL.arrived ? CONTROL.alignArrived : CONTROL.alignWarmedUp;
-    vclockArrive(() => Atomics.add(this.w, align, 1) + 1 === Atomics.load(this.w, CONTROL.participants));
+    vclockArrive(() => Atomics.add(this.w, align, 1) + 1, Atomics.load(this.w, CONTROL.participants));
     Atomics.add(this.w, counter, 1);
     Atomics.notify(this.w, counter);
     try {

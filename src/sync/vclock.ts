@@ -551,21 +551,33 @@ export function vclockPark(machine: Machine, cpus: readonly number[]): void {
 }
 
 /**
- * A CPU arriving at a run's barrier. It parks, holding nothing back; `last()` counts it in
- * and says whether it completed the barrier, and then it lines every parked CPU up at the
- * latest of their clocks and its own and sets them running there: they hold time back at
- * that instant (no timer fires past it) while the main thread moves the phase.
+ * A CPU arriving at a run's barrier. `arrive()` counts it in and returns how many have
+ * arrived; `participants` is how many will. One that is not the last parks, holding nothing
+ * back (the others may need time to pass to get there). The last never parks: it waits for
+ * the others to finish parking, sets every parked CPU running at the latest of their clocks
+ * and its own, and so holds time back at that instant, with them, while the main thread
+ * moves the phase. (Were it to park too, every CPU of the barrier would count for nothing
+ * for an instant, and a timer could fire seconds past the barrier.)
  */
-export function vclockArrive(last: () => boolean): void {
+export function vclockArrive(arrive: () => number, participants: number): void {
   if (bound === null) {
-    last();
+    arrive();
     return;
   }
-  Atomics.store(st, sb + VSTATE, V_PARKED);
-  kickTimeWaiters();
-  if (!last()) return;
+  if (arrive() < participants) {
+    Atomics.store(st, sb + VSTATE, V_PARKED);
+    kickTimeWaiters();
+    return;
+  }
+  // The others counted themselves in before parking, with nothing in between: a short wait.
+  for (;;) {
+    let parked = 0;
+    for (let i = 0; i < ncpu; i++) if (Atomics.load(st, i * S + VSTATE) === V_PARKED) parked++;
+    if (parked >= participants - 1) break;
+  }
   let t = clk[cb + NOW];
   for (let i = 0; i < ncpu; i++) if (Atomics.load(st, i * S + VSTATE) === V_PARKED) t = Math.max(t, clk[i * C + NOW]);
+  clk[cb + NOW] = t;
   for (let i = 0; i < ncpu; i++) {
     if (Atomics.load(st, i * S + VSTATE) !== V_PARKED) continue;
     clk[i * C + NOW] = t;
