@@ -39,7 +39,9 @@ try {
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err) => {
       if (err && !isUsageError(err)) throw err;
-      fail(`${msg ?? err?.message ?? 'bad usage'} (see daxlab --help)`, EXIT_USAGE);
+      // yargs words a bad choice over two lines ("Invalid values:\n  Argument: ..."): one line here.
+      const text = (msg ?? err?.message ?? 'bad usage').replace(/:?\s*\n\s*/g, ': ');
+      fail(`${text} (see daxlab --help)`, EXIT_USAGE);
     })
     .parseAsync();
 } catch (err) {

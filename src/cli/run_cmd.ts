@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { expandWorkload, readWorkload } from '../workload/expand.js';
+import { CLOCKS, type ClockKind } from '../machine/layout.js';
 import { parseAssignment } from '../workload/paths.js';
 import { runWorkload, RunStalledError } from '../lab/run.js';
 import { EXPORT_FORMATS, formatRunTables, parseExportFormats, writeRunFolder } from '../measure/export.js';
@@ -26,6 +27,7 @@ interface RunArgs {
   logIntervalMs?: number;
   holdTimes: boolean;
   quiet: boolean;
+  clock?: ClockKind;
 }
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -71,10 +73,16 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('log-interval-ms', { type: 'number', describe: 'also keep a histogram per interval of this many ms' })
       .option('hold-times', { type: 'boolean', default: false, describe: 'measure lock hold times (two clock reads per lock acquisition)' })
       .option('quiet', { type: 'boolean', default: false, describe: 'print only where the results went' })
+      .option('clock', {
+        choices: CLOCKS,
+        describe:
+          "virtual (the default): every figure is the model's, the same on any host; wall: the host's time, for measuring the simulator or contention on this host (overrides run.clock)",
+      })
       .example('$0 run kara-2017', "the seed's MAP_SYNC fault latency table")
       .example('$0 run my.json --set journal.commitIntervalMs=1000 --repeats 5', 'override a parameter, five repeats')
       .example('$0 run sweep.json --shard 2/4 --out part2', 'the second quarter of a sweep (then daxlab merge)')
-      .example('$0 run my.json --attribute --format json,table', 'where the time of each operation went') as unknown as Argv<RunArgs>,
+      .example('$0 run my.json --attribute --format json,table', 'where the time of each operation went')
+      .example('$0 run kara-2017 --clock wall', "the host's time instead of the model's (results differ by host)") as unknown as Argv<RunArgs>,
   handler: async (argv: ArgumentsCamelCase<RunArgs>) => {
     const formats = parseExportFormats(argv.format);
     const shard = parseShard(argv.shard);
@@ -82,6 +90,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
     checkCount('--seed', argv.seed, 0, 2 ** 31 - 1);
     checkCount('--log-interval-ms', argv.logIntervalMs, 0, 3_600_000);
     const sets = argv.set.map(parseAssignment);
+    // Applied as the last override, so the workload's cross-field rules see it.
+    if (argv.clock !== undefined) sets.push({ path: 'run.clock', value: argv.clock });
     const { raw, source } = readWorkload(argv.workload);
     const expanded = expandWorkload(raw, sets, source);
     const out = argv.out ?? defaultOut(expanded.base.name);

@@ -5,7 +5,7 @@
 
 import os from 'node:os';
 import { Piscina } from 'piscina';
-import { JOURNAL, PAGE_SIZE, fsGeometry, type MachineConfig } from '../machine/layout.js';
+import { DEFAULT_CONFIG, JOURNAL, PAGE_SIZE, fsGeometry, type MachineConfig } from '../machine/layout.js';
 import type { Machine } from '../machine/machine.js';
 import { resolveJournalPolicy, type JournalPolicy } from '../journal/policy.js';
 import { jbd2_max_transaction_blocks } from '../journal/journal.js';
@@ -116,10 +116,14 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
       throw new WorkloadError(`configuration ${c.name}: device.size: ${c.workload.device.size} bytes: ${e.message.replace(/^pmemBytes: \d+ /, '')}`);
     }
     if (hasJournal(c.workload)) checkJournalFits(c.name, config, resolveJournalPolicy(c.workload.journal));
+    // One clock for the whole run: results.json records it once, and compare and merge rely on it.
+    if (config.clock !== base.run.clock || (config.clock === 'virtual' && config.windowNs !== (base.run.windowNs ?? DEFAULT_CONFIG.windowNs))) {
+      throw new WorkloadError(`configuration ${c.name}: run.clock / run.windowNs: every configuration of a run must use the workload's clock and window; run the others separately`);
+    }
   }
   const cores = os.availableParallelism();
   const maxWorkers = Math.max(...configs.map((c) => workersOf(c.workload)));
-  if (maxWorkers > cores) warn(`${maxWorkers} CPU workers (roles and the commit thread) on ${cores} cores: tail latencies include the scheduler`);
+  if (maxWorkers > cores && base.run.clock === 'wall') warn(`${maxWorkers} CPU workers (roles and the commit thread) on ${cores} cores: tail latencies include the scheduler`);
   const pool = new Piscina({ filename: POOL_WORKER.href, minThreads: maxWorkers, maxThreads: maxWorkers, idleTimeout: 60_000, concurrentTasksPerWorker: 1 });
   const results: ConfigResult[] = [];
   // One machine per distinct machine configuration, reused by every repeat (see setupMachine).
@@ -156,6 +160,7 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
     profile: { name: profile.name, costs: profileCosts(profile) },
     variant: base.variant,
     seed: opts.seed ?? base.run.seed,
+    clock: { kind: base.run.clock, windowNs: base.run.clock === 'virtual' ? (base.run.windowNs ?? DEFAULT_CONFIG.windowNs) : null },
     machine: {
       cores,
       node: process.version,

@@ -3,7 +3,7 @@
 // main thread as the setup CPU. The CPU workers then mount the same file system and attach
 // the same mappings by reference.
 
-import { PAGE_SIZE, resolveConfig, type MachineConfig } from '../machine/layout.js';
+import { DEFAULT_CONFIG, PAGE_SIZE, resolveConfig, type MachineConfig } from '../machine/layout.js';
 import { createMachine, wipeMachine, type Machine } from '../machine/machine.js';
 import { attachCpu, type Cpu } from '../sync/cpu.js';
 import { bindThreadCpu, unbindThreadCpu } from '../sync/vclock.js';
@@ -51,6 +51,8 @@ export function machineConfigFor(w: Workload, cpus: number, costs: Costs, holdTi
     vmas: Math.max(16, w.mappings.length + 4),
     ptePages: Math.max(512, mappedPages),
     lockStatHoldTimes: holdTimes,
+    clock: w.run.clock,
+    windowNs: w.run.windowNs ?? DEFAULT_CONFIG.windowNs,
     costs,
   });
 }

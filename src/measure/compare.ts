@@ -69,6 +69,25 @@ export interface Comparison {
   /** "config" or "config: kind" present only on one side. */
   onlyInA: string[];
   onlyInB: string[];
+  /** What makes the two less comparable than they look (different virtual-clock windows). */
+  notes: string[];
+}
+
+/** The clock a run's figures are in, as a phrase. */
+export function describeClock(r: RunResults): string {
+  return r.clock.kind === 'virtual' ? `the virtual clock (window ${r.clock.windowNs} ns)` : 'the wall clock';
+}
+
+/**
+ * Refuses two runs on different clocks: a wall-clock figure holds the host's speed and load,
+ * a virtual one the model's alone. `what` names the command.
+ */
+export function checkSameClock(what: string, a: RunResults, b: RunResults, labels: readonly [string, string]): void {
+  if (a.clock.kind === b.clock.kind) return;
+  throw new RangeError(
+    `${what}: ${labels[0]} ran on ${describeClock(a)} and ${labels[1]} on ${describeClock(b)}; figures from the two are not comparable ` +
+      `(a wall-clock figure includes the host's speed and load). Re-run one with --clock ${a.clock.kind} or --clock ${b.clock.kind}.`,
+  );
 }
 
 export function compareRuns(a: RunResults, b: RunResults, options: CompareOptions = {}): Comparison {
@@ -79,6 +98,11 @@ export function compareRuns(a: RunResults, b: RunResults, options: CompareOption
     throw new RangeError(`--fail-on-regression: expected a percentage of 0 or more, got ${thresholdPct}`);
   }
   const labels = options.labels ?? (['a', 'b'] as const);
+  checkSameClock('compare', a, b, labels);
+  const notes: string[] = [];
+  if (a.clock.windowNs !== b.clock.windowNs) {
+    notes.push(`a ran with a ${a.clock.windowNs} ns window and b with ${b.clock.windowNs} ns: differences within the larger window are the window's, not the change's`);
+  }
   const rows: ComparisonRow[] = [];
   const onlyInA: string[] = [];
   const onlyInB: string[] = [];
@@ -104,7 +128,7 @@ export function compareRuns(a: RunResults, b: RunResults, options: CompareOption
   }
   for (const cb of b.configs) if (!aNames.has(cb.name)) onlyInB.push(cb.name);
   const regressions = rows.filter((r) => isTailRegression(r, thresholdPct, alpha));
-  return { labels, alpha, thresholdPct, rows, regressions, onlyInA, onlyInB };
+  return { labels, alpha, thresholdPct, rows, regressions, onlyInA, onlyInB, notes };
 }
 
 /**
@@ -160,6 +184,7 @@ export function formatComparison(c: Comparison): string {
   const head = [
     `a = ${la}`,
     `b = ${lb}`,
+    ...c.notes.map((n) => `note: ${n}`),
     `times in µs; [95 % confidence interval] from binomial order statistics (+: too few values to bound it from above)`,
     `verdict: Mann-Whitney U test, two-sided, alpha ${c.alpha}; ` +
       `a tail regression: p99 or p99.9 of b over a by more than ${c.thresholdPct} % and the test significant`,

@@ -10,6 +10,7 @@
 
 import { isDeepStrictEqual } from 'node:util';
 import type { ConfigResult, RunResults } from './results.js';
+import { checkSameClock } from './compare.js';
 
 export function mergeRuns(runs: readonly RunResults[]): RunResults {
   if (runs.length === 0) throw new RangeError('merge: no results to merge');
@@ -17,6 +18,13 @@ export function mergeRuns(runs: readonly RunResults[]): RunResults {
   const shards = checkShards(runs);
   const first = shards[0];
   for (const r of shards) {
+    checkSameClock('merge', first, r, [`shard ${label(first)}`, `shard ${label(r)}`]);
+    if (r.clock.windowNs !== first.clock.windowNs) {
+      throw new RangeError(
+        `merge: shard ${label(r)} ran with a ${r.clock.windowNs} ns window, shard ${label(first)} with ${first.clock.windowNs} ns: ` +
+          'the shards of one sweep need one window (run.windowNs)',
+      );
+    }
     if (r.workload.name !== first.workload.name || r.seed !== first.seed) {
       throw new RangeError(
         `merge: shard ${label(r)} is of workload ${r.workload.name} seed ${r.seed}, ` +

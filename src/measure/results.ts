@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { ENCODED_OPS_FORMAT, OP_KINDS } from './histogram.js';
 import { formatPath } from '../util/format_path.js';
+import { CLOCKS } from '../machine/layout.js';
 
 export { formatPath };
 import { STEP_NAMES, type StepName } from './steps.js';
@@ -141,6 +142,13 @@ export const RunResultsSchema = z.object({
   profile: z.object({ name: z.string(), costs: z.record(z.string(), z.number()) }),
   variant: z.string(),
   seed: z.number().int(),
+  clock: z
+    .object({
+      kind: z.enum(CLOCKS).describe("virtual: the model's time (the same on any host); wall: the host's"),
+      windowNs: z.number().int().nullable().describe('the virtual clock\'s window (ns); null on the wall clock'),
+    })
+    .default({ kind: 'wall', windowNs: null })
+    .describe('the clock every figure is in; results written before the virtual clock have none and were on the wall clock'),
   machine: MachineInfoSchema,
   partial: z.boolean().describe('true when the run was interrupted (Ctrl-C) and holds what was gathered so far'),
   shard: z.object({ index: z.number().int().positive(), count: z.number().int().positive() }).optional(),

@@ -25,8 +25,11 @@ function formatRunHeader(r: RunResults): string {
     `profile ${r.profile.name}, variant ${r.variant}, seed ${r.seed}, ` +
       `${r.configs.length} configuration${r.configs.length === 1 ? '' : 's'}, created ${r.createdAt}` +
       (r.shard === undefined ? '' : `, shard ${r.shard.index}/${r.shard.count}`),
+    r.clock.kind === 'virtual'
+      ? `clock: virtual (window ${r.clock.windowNs} ns): every figure is the model's, whatever the host`
+      : "clock: wall: figures include the host's speed, load and scheduling",
     `machine: ${m.cores} cores (${m.cpuModel}), node ${m.node} ${m.platform}/${m.arch}, ${m.cpuWorkers} CPU workers` +
-      (m.oversubscribed ? ' (more than cores: tail latencies include the scheduler)' : ''),
+      (m.oversubscribed && r.clock.kind === 'wall' ? ' (more than cores: tail latencies include the scheduler)' : ''),
   ];
   if (r.partial) lines.push('PARTIAL: the run was interrupted; these are the results gathered so far');
   for (const w of r.warnings) lines.push(`warning: ${w}`);

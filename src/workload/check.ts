@@ -13,6 +13,16 @@ function fail(where: string, field: string, msg: string): never {
   throw new WorkloadError(`${where ? `${where}: ` : ''}${field}: ${msg}`);
 }
 
+/** The clock's rules: a window is the virtual clock's alone, and the virtual clock needs costs to count. */
+function checkClock(w: Workload, where: string): void {
+  if (w.run.clock === 'wall' && w.run.windowNs !== undefined) {
+    fail(where, 'run.windowNs', 'only the virtual clock has a window; remove it, or set run.clock to "virtual"');
+  }
+  if (w.run.clock === 'virtual' && w.profile === 'zero') {
+    fail(where, 'profile', 'the zero profile charges nothing, so on the virtual clock every figure would be 0; use another profile (daxlab list), or run.clock "wall" (--clock wall) to measure the simulator itself');
+  }
+}
+
 export function mappingLength(w: Workload, m: WorkloadMapping): number {
   const file = w.files.find((f) => f.name === m.file);
   return m.length ?? (file ? file.size - m.offset : 0);
@@ -29,6 +39,7 @@ export function checkWorkload(w: Workload, where = ''): void {
   };
   unique(w.files, 'files');
   unique(w.mappings, 'mappings');
+  checkClock(w, where);
   const fileNames = w.files.map((f) => f.name);
   const mapNames = w.mappings.map((m) => m.name);
 

@@ -9,7 +9,7 @@
 // is configs × the cartesian product of the axes (expand.ts).
 
 import { z } from 'zod';
-import { PAGE_SIZE, PMD_SIZE, PMEM_MODES } from '../machine/layout.js';
+import { CLOCKS, DEFAULT_CONFIG, LIMITS, PAGE_SIZE, PMD_SIZE, PMEM_MODES } from '../machine/layout.js';
 import { FS_PERSONALITIES } from '../fs/ondisk.js';
 import { WRITEBACK_MODES } from '../dax/writeback.js';
 import { DAX_VARIANTS } from '../dax/variant.js';
@@ -135,6 +135,13 @@ export const RunSchema = z.strictObject({
   logIntervalMs: int(0, 3_600_000).default(0).describe('also keep a histogram per interval; 0: off'),
   coordinatedOmission: z.boolean().default(true).describe('correct fixed-rate latencies for coordinated omission'),
   attribute: z.boolean().default(false).describe('split every timed operation into kernel steps'),
+  clock: z
+    .enum(CLOCKS)
+    .default('virtual')
+    .describe("virtual: every figure is the model's (each CPU's clock advanced by modeled costs); wall: the host's time, costs busy-waited"),
+  windowNs: int(LIMITS.windowNs.min, LIMITS.windowNs.max)
+    .optional()
+    .describe(`virtual clock only: how far (ns) a CPU may run ahead of the slowest; smaller is more exact and slower (default ${DEFAULT_CONFIG.windowNs})`),
 });
 
 export const WorkloadSchema = z.strictObject({
@@ -150,9 +157,9 @@ export const WorkloadSchema = z.strictObject({
   files: z.array(FileSchema).min(1),
   mappings: z.array(MappingSchema).default([]),
   cpus: z.array(RoleSchema).min(1),
-  profile: z.string().default('zero').describe('a shipped cost profile name or a profile file path'),
+  profile: z.string().default('optane-adr').describe('a shipped cost profile name or a profile file path'),
   variant: z.enum(DAX_VARIANTS).default('none'),
-  run: RunSchema.default({ warmupOps: 0, repeats: 1, warmupRepeats: 0, seed: 1, watchdogMs: 10_000, logIntervalMs: 0, coordinatedOmission: true, attribute: false }),
+  run: RunSchema.default({ warmupOps: 0, repeats: 1, warmupRepeats: 0, seed: 1, watchdogMs: 10_000, logIntervalMs: 0, coordinatedOmission: true, attribute: false, clock: 'virtual' }),
   configs: z
     .array(z.strictObject({ name, set: z.record(z.string(), z.unknown()).default({}) }))
     .optional()
