@@ -63,7 +63,10 @@ describe('daxlab run', () => {
       expect(c.intervals!.length).toBeGreaterThan(0);
     }
     expect(res.machine.cores).toBeGreaterThan(0);
-    expect(res.warnings.join('\n')).toMatch(res.machine.oversubscribed ? /CPU workers .* on \d+ cores/ : /^/);
+    // On the virtual clock, the default, more workers than cores change no figure: no warning.
+    expect(res.clock).toEqual({ kind: 'virtual', windowNs: 2000 });
+    expect(res.warnings.join('\n')).not.toMatch(/CPU workers .* on \d+ cores/);
+    expect(r.stdout).toMatch(/clock: virtual \(window 2000 ns\)/);
     expect(readFileSync(path.join(dir, 'ops.csv'), 'utf8').split('\n')[0]).toMatch(/^config,kind,count,/);
     // show prints the same tables again; an existing folder is not overwritten
     const show = daxlab(['show', 'smoke']);
@@ -119,7 +122,9 @@ describe('daxlab run', () => {
       files: [...small.files, { name: 'w', size: '256KiB', state: 'written' }],
       mappings: [...small.mappings, { name: 'wm', file: 'w' }],
       cpus: [{ role: 'storer', mapping: 'wm', rateHz: 20000 }],
-      run: { durationMs: 60_000 },
+      // A day of virtual time: the virtual clock runs a paced storer far faster than real
+      // time, and the run must still be going when the signal comes.
+      run: { durationMs: 86_400_000 },
     });
     const child = spawn(process.execPath, [cli, 'run', file, '--out', 'interrupted', '--quiet'], { cwd: tmp, env: { ...process.env, CI: '1' } });
     let stderr = '';
@@ -135,6 +140,20 @@ describe('daxlab run', () => {
     expect(res.configs[0].partial).toBe(true);
     expect(res.configs[0].ops.store!.count).toBeGreaterThan(100);
   }, 30_000);
+
+  it('refuses a bad --clock and a window on the wall clock before anything runs, in one line', () => {
+    for (const [args, msg] of [
+      [['--clock', 'sundial'], /^daxlab: Invalid values: Argument: clock, Given: "sundial", Choices: "virtual", "wall" \(see daxlab --help\)\n$/],
+      [['--clock', 'wall', '--set', 'run.windowNs=500'], /run\.windowNs: only the virtual clock has a window/],
+      [['--set', 'profile=zero'], /profile: the zero profile charges nothing/],
+    ] as const) {
+      const r = daxlab(['run', workload('clocked', small), '--out', 'clocked', ...args]);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(existsSync(path.join(tmp, 'clocked'))).toBe(false);
+    }
+  });
 
   it('aborts a run stuck on a lock with exit 1, naming the lock, its owner and its waiter', () => {
     const file = workload('stuck', { ...small, cpus: [{ role: 'faulter', mapping: 'm', pages: 8 }, { role: 'faulter', mapping: 'm', pages: 8, order: 'random' }], run: { watchdogMs: 500 } });

@@ -3,6 +3,7 @@ import { CpuRecorders, MergedOps, type OpHistogram } from '../src/measure/histog
 import { compareRuns, formatComparison, isTailRegression } from '../src/measure/compare.js';
 import { erfc, mannWhitneyU, percentileInterval } from '../src/measure/hist_stats.js';
 import { latencies, makeConfig, makeRun } from './support/run_results.js';
+import { parseResults } from '../src/measure/results.js';
 
 const live: CpuRecorders[] = [];
 afterEach(() => {
@@ -97,6 +98,22 @@ describe('percentile confidence intervals', () => {
 
 describe('compareRuns', () => {
   const run = (samples: number[], name = 'cfg') => makeRun([makeConfig(name, { 'write-fault': samples })]);
+
+  it('refuses runs on different clocks, saying why and what to re-run; different windows get a note', () => {
+    const s = latencies(200, 10_000, 5_000);
+    const wall = makeRun([makeConfig('cfg', { 'write-fault': s })], { clock: { kind: 'wall', windowNs: null } });
+    expect(() => compareRuns(run(s), wall, { labels: ['before', 'after'] })).toThrow(
+      /^compare: before ran on the virtual clock \(window 2000 ns\) and after on the wall clock; figures from the two are not comparable .*--clock virtual or --clock wall\.$/,
+    );
+    const wide = makeRun([makeConfig('cfg', { 'write-fault': s })], { clock: { kind: 'virtual', windowNs: 50_000 } });
+    const c = compareRuns(run(s), wide);
+    expect(c.notes).toEqual([expect.stringMatching(/^a ran with a 2000 ns window and b with 50000 ns/)]);
+    expect(formatComparison(c)).toMatch(/^note: a ran with a 2000 ns window/m);
+    // results.json files from before the virtual clock read as the wall clock's.
+    const old = JSON.parse(JSON.stringify(wall)) as Record<string, unknown>;
+    delete old.clock;
+    expect(parseResults(JSON.stringify(old)).clock).toEqual({ kind: 'wall', windowNs: null });
+  });
 
   it('calls identical runs the same, p = 1', () => {
     const s = latencies(2000, 10_000, 5_000);

@@ -38,6 +38,15 @@ describe('mergeRuns', () => {
     expect(s1.shard).toEqual({ index: 1, count: 2 });
   });
 
+  it('refuses shards on different clocks or windows', () => {
+    const wall = { clock: { kind: 'wall' as const, windowNs: null } };
+    expect(() => mergeRuns([shard(1, 2, ['a']), shard(2, 2, ['b'], wall)])).toThrow(
+      /^merge: shard 1\/2 ran on the virtual clock \(window 2000 ns\) and shard 2\/2 on the wall clock; figures from the two are not comparable/,
+    );
+    const wide = { clock: { kind: 'virtual' as const, windowNs: 500 } };
+    expect(() => mergeRuns([shard(1, 2, ['a']), shard(2, 2, ['b'], wide)])).toThrow(/^merge: shard 2\/2 ran with a 500 ns window, shard 1\/2 with 2000 ns/);
+  });
+
   it('names a missing shard', () => {
     expect(() => mergeRuns([shard(1, 3, ['a']), shard(3, 3, ['c'])])).toThrow(/missing shard 2\/3/);
     expect(() => mergeRuns([shard(2, 2, ['b'])])).toThrow(/missing shard 1\/2/);

@@ -28,7 +28,9 @@ describe('workload files', () => {
     expect(w.files[0].size).toBe(2 * 1024 * 1024);
     expect(w.device).toEqual({ size: 256 * 1024 * 1024, mode: 'adr' });
     expect(w.run.repeats).toBe(1);
-    expect(w.profile).toBe('zero');
+    expect(w.profile).toBe('optane-adr');
+    expect(w.run.clock).toBe('virtual');
+    expect(w.run.windowNs).toBeUndefined();
   });
 
   it('names the field, what it expected and what it got', () => {
@@ -59,6 +61,12 @@ describe('workload files', () => {
     const unknownMap = base();
     unknownMap.cpus[0].mapping = 'nope';
     expect(errorOf(unknownMap)).toMatch(/cpus\[0\]\.mapping: expected one of the mappings "m", got "nope"/);
+    // The clock's rules.
+    expect(errorOf({ ...base(), run: { clock: 'wall', windowNs: 500 } })).toMatch(/run\.windowNs: only the virtual clock has a window/);
+    expect(errorOf({ ...base(), profile: 'zero' })).toMatch(/profile: the zero profile charges nothing, so on the virtual clock every figure would be 0/);
+    expect(errorOf({ ...base(), run: { windowNs: 50 } })).toMatch(/run\.windowNs: expected number >= 100, got 50/);
+    expect(errorOf({ ...base(), run: { clock: 'sundial' } })).toMatch(/run\.clock: expected one of "virtual", "wall", got "sundial"/);
+    expect(expandWorkload({ ...base(), profile: 'zero', run: { clock: 'wall' } }).base.run.clock).toBe('wall');
     const neverEnds = { ...base(), files: [...base().files, { name: 'c', size: '2MiB', state: 'empty' }], cpus: [{ role: 'background-copy', file: 'c' }] };
     expect(errorOf(neverEnds)).toMatch(/run: nothing ends the run/);
   });

@@ -74,6 +74,7 @@ export function makeRun(configs: ConfigResult[], over: Partial<RunResults> = {})
     profile: { name: 'zero', costs: {} },
     variant: 'none',
     seed: 1,
+    clock: { kind: 'virtual', windowNs: 2000 },
     machine: { cores: 2, node: 'v20.19.0', platform: 'linux', arch: 'x64', cpuModel: 'test CPU', cpuWorkers: 3, oversubscribed: true },
     partial: false,
     warnings: [],
