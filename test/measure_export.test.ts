@@ -197,6 +197,11 @@ describe('export helpers', () => {
     expect(text).toMatch(/lock_stat version 0\.4/);
     expect(text).toMatch(/^ +tree_lock: +3 +12 +0\.90 +9\.00 +36\.00 +3\.00 +40 +1000 +0\.05 +4\.00 +250\.00 +0\.25$/m);
     expect(text).toMatch(/^counters:\n {2}faults\.write +512\n {2}needDsync +3$/m);
-    expect(text).toMatch(/more than cores: tail latencies include the scheduler/);
+    // The header names the clock; more workers than cores change no virtual-clock figure.
+    expect(text).toMatch(/^clock: virtual \(window 2000 ns\): every figure is the model's/m);
+    expect(text).not.toMatch(/more than cores/);
+    const wall = formatRunTables(makeRun(run().configs, { clock: { kind: 'wall', windowNs: null } }));
+    expect(wall).toMatch(/^clock: wall: figures include the host's speed, load and scheduling$/m);
+    expect(wall).toMatch(/more than cores: tail latencies include the scheduler/);
   });
 });
