@@ -41,8 +41,11 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
     const a = readResultsArg(argv.a);
     const b = readResultsArg(argv.b);
     const c = compareRuns(a, b, { failOnRegressionPct: pct, alpha: argv.alpha, labels: [argv.a, argv.b] });
-    if (argv.json) console.log(JSON.stringify(c, (_k, v: unknown) => (v === Infinity ? 'inf' : v), 2));
-    else process.stdout.write(formatComparison(c));
+    if (argv.json) {
+      console.log(JSON.stringify(c, (_k, v: unknown) => (v === Infinity ? 'inf' : v), 2));
+      // The text report carries its notes in its header; beside JSON they would go unseen.
+      for (const n of c.notes) process.stderr.write(`daxlab: warning: ${n}\n`);
+    } else process.stdout.write(formatComparison(c));
     if (pct !== undefined && c.regressions.length > 0) {
       process.stderr.write(`daxlab: ${c.regressions.length} tail regression${c.regressions.length === 1 ? '' : 's'} over ${pct} %\n`);
       process.exitCode = EXIT_FAILED;
