@@ -59,8 +59,8 @@ describe('daxlab run --clock', () => {
   it('runs on the virtual clock by default, takes run.windowNs, and on --clock wall records no window', () => {
     const virt = daxlab(['run', tinyFile, '--out', 'virt']);
     expect(virt.status, virt.stderr).toBe(0);
-    expect(virt.stdout).toMatch(/^clock: virtual \(window 2000 ns\)/m);
-    expect(resultsOf('virt').clock).toEqual({ kind: 'virtual', windowNs: 2000 });
+    expect(virt.stdout).toMatch(/^clock: virtual \(window 250 ns\)/m);
+    expect(resultsOf('virt').clock).toEqual({ kind: 'virtual', windowNs: 250 });
 
     const narrow = daxlab(['run', tinyFile, '--out', 'narrow', '--set', 'run.windowNs=500', '--quiet']);
     expect(narrow.status, narrow.stderr).toBe(0);
@@ -97,7 +97,7 @@ describe('compare, merge and show across clocks', () => {
     const r = daxlab(['compare', 'virt', 'wall']);
     expectUsageError(
       r,
-      /^daxlab: compare: virt ran on the virtual clock \(window 2000 ns\) and wall on the wall clock; figures from the two are not comparable \(a wall-clock figure includes the host's speed and load\)\. Re-run one with --clock virtual or --clock wall\.$/m,
+      /^daxlab: compare: virt ran on the virtual clock \(window 250 ns\) and wall on the wall clock; figures from the two are not comparable \(a wall-clock figure includes the host's speed and load\)\. Re-run one with --clock virtual or --clock wall\.$/m,
     );
     expect(r.stdout).toBe('');
     expectUsageError(daxlab(['compare', 'wall', 'virt', '--json']), /compare: wall ran on the wall clock and virt on the virtual clock/);
@@ -106,11 +106,11 @@ describe('compare, merge and show across clocks', () => {
   it('compare takes two windows, with a note (on stderr beside --json)', () => {
     const r = daxlab(['compare', 'virt', 'narrow']);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^note: a ran with a 2000 ns window and b with 500 ns/m);
+    expect(r.stdout).toMatch(/^note: a ran with a 250 ns window and b with 500 ns/m);
     const json = daxlab(['compare', 'virt', 'narrow', '--json']);
     expect(json.status, json.stderr).toBe(0);
-    expect(JSON.parse(json.stdout).notes).toEqual([expect.stringMatching(/^a ran with a 2000 ns window/)]);
-    expect(json.stderr).toMatch(/^daxlab: warning: a ran with a 2000 ns window and b with 500 ns/);
+    expect(JSON.parse(json.stdout).notes).toEqual([expect.stringMatching(/^a ran with a 250 ns window/)]);
+    expect(json.stderr).toMatch(/^daxlab: warning: a ran with a 250 ns window and b with 500 ns/);
   });
 
   it('reads results written before the clock as the wall clock', () => {

@@ -64,9 +64,9 @@ describe('daxlab run', () => {
     }
     expect(res.machine.cores).toBeGreaterThan(0);
     // On the virtual clock, the default, more workers than cores change no figure: no warning.
-    expect(res.clock).toEqual({ kind: 'virtual', windowNs: 2000 });
+    expect(res.clock).toEqual({ kind: 'virtual', windowNs: 250 });
     expect(res.warnings.join('\n')).not.toMatch(/CPU workers .* on \d+ cores/);
-    expect(r.stdout).toMatch(/clock: virtual \(window 2000 ns\)/);
+    expect(r.stdout).toMatch(/clock: virtual \(window 250 ns\)/);
     expect(readFileSync(path.join(dir, 'ops.csv'), 'utf8').split('\n')[0]).toMatch(/^config,kind,count,/);
     // show prints the same tables again; an existing folder is not overwritten
     const show = daxlab(['show', 'smoke']);
@@ -190,13 +190,14 @@ describe('daxlab run', () => {
     const a = c.attribution!['sync-fault']!;
     expect(a.count).toBe(c.ops['sync-fault']!.count);
     const stepsMean = Object.values(a.meanNs).reduce((s, v) => s + (v ?? 0), 0);
-    expect(Math.abs(stepsMean - c.ops['sync-fault']!.meanNs) / c.ops['sync-fault']!.meanNs).toBeLessThan(0.05);
+    // On the virtual clock (the default) the steps are the latency, with no remainder.
+    expect(stepsMean).toBeCloseTo(c.ops['sync-fault']!.meanNs, 6);
     expect(a.meanNs['journal commit wait'] ?? 0).toBeGreaterThan(0);
     expect(a.meanNs.trap ?? 0).toBeGreaterThan(0);
     expect(a.slowest.length).toBeGreaterThanOrEqual(10);
     for (const op of a.slowest) {
       const sum = Object.values(op.steps).reduce((s, v) => s + (v ?? 0), 0);
-      expect(Math.abs(sum - op.latencyNs) / op.latencyNs).toBeLessThan(0.05);
+      expect(sum).toBeCloseTo(op.latencyNs, 6);
     }
     expect(readFileSync(path.join(tmp, 'attr', 'table.txt'), 'utf8')).toMatch(/journal commit wait/);
   });

@@ -31,6 +31,8 @@ export function kjournald2(cpu: Cpu, args: { policy?: Partial<JournalPolicy> }):
   const js = j.js;
   const summary: KjournaldSummary = { commits: 0, fastCommits: 0, fallbacks: 0, triggers: { request: 0, interval: 0, size: 0 } };
   Atomics.store(js, J.threadRunning, 1);
+  // The main thread waits for this before it starts the CPUs.
+  Atomics.notify(js, J.threadRunning);
   try {
     runCommitLoop(j, summary);
   } finally {

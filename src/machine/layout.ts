@@ -115,7 +115,7 @@ export const DEFAULT_CONFIG: MachineConfig = {
   // The machine's own default is the host's time, for unit tests of the primitives; every
   // shipped workload runs on the virtual clock (workload/schema.ts).
   clock: 'wall',
-  windowNs: 2_000,
+  windowNs: 250,
   // No injected cost: the simulator measures itself (profile `zero`).
   costs: ZERO_COSTS,
 };

@@ -117,7 +117,11 @@ export function bindThreadCpu(cpu: Cpu, cores = 1): void {
   windowNs = cpu.machine.config.windowNs;
   wakeupNs = cpu.machine.config.costs.wakeupNs;
   floorNs = -Infinity;
-  spinPolls = ncpu <= cores ? 200 : 0;
+  // The CPUs that take part (readied by the main thread, or running): with a core each, a
+  // stalled CPU polls the others' clocks a while before it sleeps in the host.
+  let active = 0;
+  for (let i = 0; i < ncpu; i++) if (Atomics.load(st, i * S + VSTATE) !== V_OFF || i === me) active++;
+  spinPolls = active <= cores ? 200 : 0;
   st[sb + VKEY_REGION] = -1;
   st[sb + VKEY_AT] = -1;
   Atomics.store(st, sb + VSTAMPED, 0);

@@ -4,7 +4,8 @@
 import type { Cpu } from '../../src/sync/cpu.js';
 import { CPU_CLOCK, LOCK_CLASS, INDEX_ROOT } from '../../src/machine/layout.js';
 import { spin_lock, spin_unlock } from '../../src/sync/spinlock.js';
-import { charge, vnotify, vsleepUntil, vwait } from '../../src/sync/vclock.js';
+import { charge, vnotify, vwait } from '../../src/sync/vclock.js';
+import { sleepUntil } from '../../src/lab/pace.js';
 import { nowNs } from '../../src/util/clock.js';
 
 export interface TurnsArgs {
@@ -39,12 +40,12 @@ export function lockTurns(cpu: Cpu, a: TurnsArgs): TurnsResult {
   return out;
 }
 
-/** Sleeps until the virtual instants `at`, one after the other; returns when each sleep ended. */
+/** Sleeps until the virtual instants `at` as a paced role does (lab/pace.ts), one after the other; returns when each sleep ended. */
 export function paced(cpu: Cpu, a: { at: number[]; workNs: number }): number[] {
   void cpu;
   const woke: number[] = [];
   for (const t of a.at) {
-    vsleepUntil(t);
+    sleepUntil(t, () => false);
     woke.push(nowNs());
     charge(a.workNs);
   }
