@@ -37,6 +37,9 @@ function holdTreeLockForever(ctx: RoleContext): never {
   const name = 'mapping' in role && role.mapping !== undefined ? role.mapping : Object.keys(ctx.task.vmas)[0];
   new RadixTree(ctx.cpu, ctx.vma(name).ino).treeLock();
   ctx.finishWarmup();
+  // A CPU that lost an unlock runs on: it no longer holds virtual time back, so the others
+  // reach the lock and wait on it, where the watchdog finds them.
+  unbindThreadCpu();
   for (;;) sleepMs(Infinity);
 }
 

@@ -624,6 +624,7 @@ export function vclockDescribe(machine: Pick<Machine, 'views'>, i: number): stri
   const t = machine.views.cpuClock[i * C + NOW];
   const region = machine.views.cpuState[i * S + VKEY_REGION];
   const on = s === V_BLOCKED || s === V_TIMED ? (region >= 0 ? ` on word ${machine.views.cpuState[i * S + VKEY_AT]} of ${REGION_NAMES[region]}` : region === -1 ? ' on a run-control word' : '') : '';
-  const extra = (s === V_TIMED ? ` until ${(machine.views.cpuClock[i * C + DEADLINE] / 1e3).toFixed(1)} µs` : '') + on;
+  const stalled = s === V_RUNNING && machine.views.cpuState[i * S + VSTALL] === 1 ? ', a window ahead: waiting for the others to catch up' : '';
+  const extra = (s === V_TIMED ? ` until ${(machine.views.cpuClock[i * C + DEADLINE] / 1e3).toFixed(1)} µs` : '') + on + stalled;
   return `${name} at ${(t / 1e3).toFixed(1)} µs${extra}`;
 }
