@@ -23,15 +23,16 @@
 //    clock, so no CPU runs ahead of one that has not started yet.
 //  - V_PARKED (arrived at a run's barrier: the others may need time to pass to get there),
 //    V_BLOCKED (asleep until a wake-up) and V_OFF (not running): nothing. The last CPU to
-//    reach a barrier sets every parked clock to the latest of them, running (vclockArrive()). A blocked CPU is
-//    woken at its waker's instant, which is never below the minimum.
+//    reach a barrier sets every parked clock to the latest of them, running
+//    (vclockArrive()). A blocked CPU is woken at its waker's instant, which is never below
+//    the minimum.
 //
 // Locking rules: the scheduler lock (VSCHED.lockState, a futex mutex of its own, not a
 // lock_stat class) serialises a sleeper's last check of its word and its registration against
 // a waker's scan, so no wake-up is lost between them; it is held for a scan of the CPU slots
 // at most and nothing else is taken under it. A CPU's clock is written by itself, by a waker
-// that holds the scheduler lock while the CPU is registered asleep, and by the main thread
-// while the CPU is parked. Window stalls and timed sleeps are woken by whoever moves time
+// that holds the scheduler lock while the CPU is registered asleep, by the last CPU at a
+// barrier while it is parked, and by the main thread before it starts. Window stalls and timed sleeps are woken by whoever moves time
 // (kickTimeWaiters()) and also re-check every SAFETY_MS of host time, since a clock is a plain
 // Float64 store and a kick can pass it by: a late re-check costs host time, never virtual time.
 //
@@ -138,11 +139,6 @@ export function unbindThreadCpu(): void {
   kickTimeWaiters();
 }
 
-/** This thread's CPU's virtual clock, ns (NaN when it runs none). */
-export function vnow(): number {
-  return bound !== null ? clk[cb + NOW] : Number.NaN;
-}
-
 // ---- charging costs and the window ---------------------------------------------------------
 
 /**
@@ -158,13 +154,6 @@ export function charge(ns: number): void {
   const t = (clk[cb + NOW] += ns);
   if (Atomics.load(vs, VSCHED.timeWaiters) !== 0) kickTimeWaiters();
   if (t > floorNs) syncWindow();
-}
-
-/** Moves this CPU's clock forward to `t` if it is behind it (an event observed at t). */
-export function advanceTo(t: number): void {
-  if (bound === null) return;
-  const now = clk[cb + NOW];
-  if (t > now) charge(t - now);
 }
 
 /** What a CPU contributes to the window's minimum (see the header). */
@@ -315,21 +304,10 @@ function sleepUntilWoken(timed: boolean, changed?: () => boolean): 'ok' | 'timed
       floorNs = -Infinity;
       return 'ok';
     }
+    // The deadline is reached: the timer fires at its own instant, unless a waker came first.
     if (timed && clk[cb + DEADLINE] <= minOthers() + windowNs) {
-      schedLock();
-      if (Atomics.load(st, sb + VSTAMPED) === 1) {
-        schedUnlock();
-        continue;
-      }
-      const d = clk[cb + DEADLINE];
-      if (d > clk[cb + NOW]) clk[cb + NOW] = d;
-      st[sb + VKEY_REGION] = -1;
-      st[sb + VKEY_AT] = -1;
-      Atomics.store(st, sb + VSTATE, V_RUNNING);
-      Atomics.sub(vs, VSCHED.sleepers, 1);
-      schedUnlock();
-      floorNs = -Infinity;
-      return 'timed-out';
+      if (unregister(clk[cb + DEADLINE])) return 'timed-out';
+      continue;
     }
     if (timed) {
       sleepForTime(() => Atomics.load(st, sb + VSTAMPED) === 1 || clk[cb + DEADLINE] <= minOthers() + windowNs);
@@ -340,11 +318,15 @@ function sleepUntilWoken(timed: boolean, changed?: () => boolean): 'ok' | 'timed
   }
 }
 
-/** Takes this CPU off its key unless a waker stamped it first; true when it did. */
-function unregister(): boolean {
+/**
+ * Takes this CPU off its key, running again at `at` (or where its clock stands, if later),
+ * unless a waker stamped it first; true when it did.
+ */
+function unregister(at = 0): boolean {
   schedLock();
   const stamped = Atomics.load(st, sb + VSTAMPED) === 1;
   if (!stamped) {
+    if (at > clk[cb + NOW]) clk[cb + NOW] = at;
     st[sb + VKEY_REGION] = -1;
     st[sb + VKEY_AT] = -1;
     Atomics.store(st, sb + VSTATE, V_RUNNING);
@@ -595,18 +577,6 @@ export function vclockUnparkSelf(): void {
   if (bound === null) return;
   Atomics.compareExchange(st, sb + VSTATE, V_PARKED, V_RUNNING);
   floorNs = -Infinity;
-}
-
-/** Main thread: the earliest clock among `cpus` that still run or hold time (Infinity when none does). */
-export function vclockMin(machine: Machine, cpus: readonly number[]): number {
-  const st = machine.views.cpuState;
-  const clk = machine.views.cpuClock;
-  let m = Infinity;
-  for (const i of cpus) {
-    const s = Atomics.load(st, i * S + VSTATE);
-    if (s === V_RUNNING || s === V_PARKED) m = Math.min(m, clk[i * C + NOW]);
-  }
-  return m;
 }
 
 /** Main thread: the latest clock among `cpus`, whatever their state (where the last of them stopped). */
