@@ -32,6 +32,7 @@ import { change } from './workers/journal_scenarios.js';
 import type { KjournaldSummary } from '../src/journal/kjournald.js';
 import { resolveJournalPolicy, type JournalPolicy } from '../src/journal/policy.js';
 import { runCpus } from './support/workers.js';
+import { bindThreadCpu, charge, unbindThreadCpu } from '../src/sync/vclock.js';
 import { startCommitThread as startThread } from './support/commit_thread.js';
 
 const never = () => 0.99; // a crash that evicts no dirty line
@@ -212,29 +213,40 @@ describe('jbd2 journal', () => {
 
   it('times each fast commit from its own request, and a fallback full commit from the fsync it serves', () => {
     // No commit thread: the fsyncing CPU commits, as ext4's fast commit does. One extent
-    // block per inode, so that the 8-block fast-commit area holds both fast commits.
-    const { machine, j, g } = setup({ fastCommit: true }, 6, { fsExtentBlocksPerInode: 1 });
-    const per = machine.config.fsExtentBlocksPerInode;
-    const pauseMs = 150;
-    const pause = () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pauseMs);
-    const tid = change(j, g.extentStart + per, 0x51, 1);
-    ext4_fc_commit(j, 1, tid);
-    pause();
-    expect(change(j, g.extentStart + per, 0x52, 1)).toBe(tid);
-    ext4_fc_commit(j, 1, tid);
-    pause();
-    // Inode 2 frees blocks in the same transaction: its fsync falls back to a full commit.
-    const h = jbd2_journal_start(j, 1);
-    jbd2_journal_dirty_metadata(h, g.extentStart + 2 * per);
-    jbd2_journal_add_inode(h, 2);
-    ext4_fc_mark_ineligible(h);
-    jbd2_journal_stop(h);
-    ext4_fc_commit(j, 2, tid);
-    const recs = readCommitRecords(machine);
-    expect(recs.map((r) => r.kind)).toEqual(['fast', 'fast', 'full']);
-    // Each waited for its own commit only, far less than the pause before it (the first
-    // request's time would put the second at one pause and the full commit at two).
-    for (const r of recs) expect(r.requestToDurableNs).toBeLessThan(pauseMs * 1e6);
+    // block per inode, so that the 8-block fast-commit area holds both fast commits. On the
+    // virtual clock, so each commit's time is exactly its modeled cost and the pauses take
+    // no host time.
+    const costs = { journalBlockWriteNs: 2000, journalFlushNs: 1000, commitNs: 10_000 };
+    const { machine, j, g } = setup({ fastCommit: true }, 6, { fsExtentBlocksPerInode: 1, clock: 'virtual', costs });
+    bindThreadCpu(j.cpu);
+    try {
+      const per = machine.config.fsExtentBlocksPerInode;
+      const pause = () => charge(150e6);
+      const tid = change(j, g.extentStart + per, 0x51, 1);
+      ext4_fc_commit(j, 1, tid);
+      pause();
+      expect(change(j, g.extentStart + per, 0x52, 1)).toBe(tid);
+      ext4_fc_commit(j, 1, tid);
+      pause();
+      // Inode 2 frees blocks in the same transaction: its fsync falls back to a full commit.
+      const h = jbd2_journal_start(j, 1);
+      jbd2_journal_dirty_metadata(h, g.extentStart + 2 * per);
+      jbd2_journal_add_inode(h, 2);
+      ext4_fc_mark_ineligible(h);
+      jbd2_journal_stop(h);
+      ext4_fc_commit(j, 2, tid);
+      const recs = readCommitRecords(machine);
+      expect(recs.map((r) => r.kind)).toEqual(['fast', 'fast', 'full']);
+      // Each is its own commit's cost, from its own request (the first request's time would
+      // put the second at one pause and the full commit at two): a fast commit writes its
+      // blocks and flushes once; a full commit adds its own work and flushes twice.
+      const [fc1, fc2, full] = recs;
+      expect(fc1.requestToDurableNs).toBe(fc1.blocks * costs.journalBlockWriteNs + costs.journalFlushNs);
+      expect(fc2.requestToDurableNs).toBe(fc2.blocks * costs.journalBlockWriteNs + costs.journalFlushNs);
+      expect(full.requestToDurableNs).toBe(costs.commitNs + full.blocks * costs.journalBlockWriteNs + 2 * costs.journalFlushNs);
+    } finally {
+      unbindThreadCpu();
+    }
   });
 
   it('holds a handle back when the transaction has no room for its credits; kjournald2 commits it on the size limit and no CPU hangs', async () => {
