@@ -129,8 +129,9 @@ describe('daxlab run', () => {
     const child = spawn(process.execPath, [cli, 'run', file, '--out', 'interrupted', '--quiet'], { cwd: tmp, env: { ...process.env, CI: '1' } });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
-    // Long enough for the workers to start (each trains its JIT first, ~0.5 s) and store a while.
-    await new Promise((r) => setTimeout(r, 4000));
+    // Long enough for the workers to start (each trains its JIT first, ~0.5 s; longer while
+    // other test files load the machine) and store a while.
+    await new Promise((r) => setTimeout(r, 6000));
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.on('exit', r));
     expect(code, stderr).toBe(1);

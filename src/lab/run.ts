@@ -4,8 +4,9 @@
 // (the watchdog), and merges what the CPUs send back into results.json's shape.
 
 import os from 'node:os';
+import { isDeepStrictEqual } from 'node:util';
 import { Piscina } from 'piscina';
-import { DEFAULT_CONFIG, JOURNAL, PAGE_SIZE, fsGeometry, type MachineConfig } from '../machine/layout.js';
+import { JOURNAL, PAGE_SIZE, fsGeometry, type MachineConfig } from '../machine/layout.js';
 import type { Machine } from '../machine/machine.js';
 import { resolveJournalPolicy, type JournalPolicy } from '../journal/policy.js';
 import { jbd2_max_transaction_blocks } from '../journal/journal.js';
@@ -24,7 +25,7 @@ import { RESULTS_FORMAT } from '../measure/results.js';
 import { monoNs } from '../util/clock.js';
 import { vclockMax, vclockPark } from '../sync/vclock.js';
 import { WorkloadError } from '../workload/errors.js';
-import { KERNEL_CPUS, mappingLength } from '../workload/check.js';
+import { KERNEL_CPUS, mappingLength, runClock } from '../workload/check.js';
 import { shardConfigs, type Configuration, type ExpandedWorkload } from '../workload/expand.js';
 import type { Workload } from '../workload/schema.js';
 import { PHASE_MEASURE, PHASE_WARMUP, STOP_DONE, STOP_INTERRUPTED, setPhase, setStop, totalProgress, waitCounter } from './control.js';
@@ -117,7 +118,7 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
     }
     if (hasJournal(c.workload)) checkJournalFits(c.name, config, resolveJournalPolicy(c.workload.journal));
     // One clock for the whole run: results.json records it once, and compare and merge rely on it.
-    if (config.clock !== base.run.clock || (config.clock === 'virtual' && config.windowNs !== (base.run.windowNs ?? DEFAULT_CONFIG.windowNs))) {
+    if (!isDeepStrictEqual(runClock(c.workload), runClock(base))) {
       throw new WorkloadError(`configuration ${c.name}: run.clock / run.windowNs: every configuration of a run must use the workload's clock and window; run the others separately`);
     }
   }
@@ -160,7 +161,7 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
     profile: { name: profile.name, costs: profileCosts(profile) },
     variant: base.variant,
     seed: opts.seed ?? base.run.seed,
-    clock: { kind: base.run.clock, windowNs: base.run.clock === 'virtual' ? (base.run.windowNs ?? DEFAULT_CONFIG.windowNs) : null },
+    clock: runClock(base),
     machine: {
       cores,
       node: process.version,

@@ -18,7 +18,7 @@ import type { VmaRef } from '../mm/memory.js';
 import { MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_SYNC, PROT_READ, PROT_WRITE } from '../mm/mman.js';
 import type { Costs } from '../cost/profile.js';
 import type { Workload, WorkloadFile } from '../workload/schema.js';
-import { mappingLength } from '../workload/check.js';
+import { mappingLength, runClock } from '../workload/check.js';
 
 const FLAG_BITS = { MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_SYNC, MAP_POPULATE } as const;
 const PROT_BITS = { PROT_READ, PROT_WRITE } as const;
@@ -52,7 +52,7 @@ export function machineConfigFor(w: Workload, cpus: number, costs: Costs, holdTi
     ptePages: Math.max(512, mappedPages),
     lockStatHoldTimes: holdTimes,
     clock: w.run.clock,
-    windowNs: w.run.windowNs ?? DEFAULT_CONFIG.windowNs,
+    windowNs: runClock(w).windowNs ?? DEFAULT_CONFIG.windowNs,
     costs,
   });
 }

@@ -2,7 +2,7 @@
 // kernel refuses, and runs that could never end. Each message names the field at fault and,
 // where another field makes it wrong, that one too.
 
-import { LIMITS, PAGE_SIZE, PMD_SIZE } from '../machine/layout.js';
+import { DEFAULT_CONFIG, LIMITS, PAGE_SIZE, PMD_SIZE } from '../machine/layout.js';
 import { WorkloadError } from './errors.js';
 import type { Role, Workload, WorkloadMapping } from './schema.js';
 
@@ -11,6 +11,11 @@ export const KERNEL_CPUS = 2;
 
 function fail(where: string, field: string, msg: string): never {
   throw new WorkloadError(`${where ? `${where}: ` : ''}${field}: ${msg}`);
+}
+
+/** The clock a workload runs on, as results.json records it: its window, or null on the wall clock. */
+export function runClock(w: Workload): { kind: Workload['run']['clock']; windowNs: number | null } {
+  return { kind: w.run.clock, windowNs: w.run.clock === 'virtual' ? (w.run.windowNs ?? DEFAULT_CONFIG.windowNs) : null };
 }
 
 /** The clock's rules: a window is the virtual clock's alone, and the virtual clock needs costs to count. */
