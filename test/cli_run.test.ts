@@ -2,7 +2,7 @@
 // shards and merge, attribution.
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,7 +74,7 @@ describe('daxlab run', () => {
     expect(show.stdout).toMatch(/sync-fault/);
     const again = daxlab(['run', 'smoke', '--out', 'smoke']);
     expect(again.status).toBe(2);
-    expect(again.stderr).toMatch(/--out: .*smoke exists .*--force/);
+    expect(again.stderr).toMatch(/--out: .*smoke holds an earlier result; .*--force/);
   });
 
   it.each([
@@ -141,6 +141,55 @@ describe('daxlab run', () => {
     expect(res.configs[0].partial).toBe(true);
     expect(res.configs[0].ops.store!.count).toBeGreaterThan(100);
   }, 30_000);
+
+  it('never deletes what is not a daxlab result, and checks the destination before it runs', () => {
+    const home = path.join(tmp, 'home');
+    mkdirSync(home);
+    writeFileSync(path.join(home, 'thesis.tex'), 'years of work');
+    const file = workload('safe', small);
+    const run = (out: string, extra: string[] = [], cwd = tmp) =>
+      spawnSync(process.execPath, [cli, 'run', file, '--out', out, ...extra], { encoding: 'utf8', timeout: 120_000, cwd, env: { ...process.env, CI: '1' } });
+    for (const [out, extra, msg] of [
+      ['', ['--force'], /^daxlab: --out: expected a folder for the results, got "" \(an empty name would be the current folder\)/],
+      ['  ', ['--force'], /^daxlab: --out: expected a folder for the results, got "  "/],
+      ['.', ['--force'], /^daxlab: --out: \. is not an earlier daxlab result: it holds files daxlab did not write \(thesis\.tex\); --force replaces only a daxlab result or an empty folder/],
+      ['.', [], /is not an earlier daxlab result: it holds files daxlab did not write \(thesis\.tex\)/],
+      ['thesis.tex', ['--force'], /^daxlab: --out: thesis\.tex is a file, not a folder/],
+      ['/proc/daxlab', [], /^daxlab: --out: \/proc\/daxlab is under \/proc, where no results can go/],
+    ] as const) {
+      const r = run(out, [...extra], home);
+      expect(r.status, `${JSON.stringify(out)}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stdout).toBe(''); // refused before anything ran
+      expect(readdirSync(home)).toEqual(['thesis.tex']);
+      expect(readFileSync(path.join(home, 'thesis.tex'), 'utf8')).toBe('years of work');
+    }
+    // An earlier result is replaced with --force, and only then.
+    expect(run('result', ['--quiet']).status).toBe(0);
+    expect(run('result', ['--quiet']).stderr).toMatch(/^daxlab: --out: result holds an earlier result; choose another --out, or pass --force to replace it/);
+    expect(run('result', ['--quiet', '--force']).status).toBe(0);
+    // merge checks its destination the same way.
+    const m = daxlab(['merge', 'result', '--out', path.join('home'), '--force']);
+    expect(m.status, m.stderr).toBe(2);
+    expect(m.stderr).toMatch(/--out: home is not an earlier daxlab result: it holds files daxlab did not write \(thesis\.tex\)/);
+    expect(readdirSync(home)).toEqual(['thesis.tex']);
+  });
+
+  it('gives two runs started together without --out a folder each', async () => {
+    const dir = path.join(tmp, 'twice');
+    mkdirSync(dir);
+    const file = workload('twice', small);
+    const start = () =>
+      new Promise<number | null>((resolve) => {
+        const c = spawn(process.execPath, [cli, 'run', file, '--quiet'], { cwd: dir, env: { ...process.env, CI: '1' }, stdio: 'ignore' });
+        c.on('exit', resolve);
+      });
+    expect(await Promise.all([start(), start()])).toEqual([0, 0]);
+    const runs = readdirSync(path.join(dir, 'results', 'runs'));
+    expect(runs).toHaveLength(2);
+    for (const r of runs) expect(existsSync(path.join(dir, 'results', 'runs', r, 'results.json'))).toBe(true);
+  }, 60_000);
 
   it('refuses a bad --clock and a window on the wall clock before anything runs, in one line', () => {
     for (const [args, msg] of [

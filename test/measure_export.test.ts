@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { formatOpsCsv, csvField } from '../src/measure/csv_export.js';
-import { EXPORT_FORMATS, formatRunTables, OutputExistsError, parseExportFormats, safeFileName, writeRunFolder } from '../src/measure/export.js';
+import { EXPORT_FORMATS, formatRunTables, OutputExistsError, parseExportFormats, safeFileName, writeRunFolder, checkOutput } from '../src/measure/export.js';
 import { parseResults, resultsJsonSchema } from '../src/measure/results.js';
 import { parseSeedBlocks } from '../src/measure/seed_format.js';
 import { resultsSchemaText } from '../src/measure/schema_file.js';
@@ -122,17 +122,33 @@ describe('writeRunFolder', () => {
     expect(JSON.parse(committed)).toEqual(resultsJsonSchema());
   });
 
-  it('refuses a non-empty folder without --force and replaces it with --force', () => {
+  it('refuses an earlier result without --force and replaces it with --force', () => {
     const dir = path.join(tmp, 'out');
-    mkdirSync(dir);
-    writeFileSync(path.join(dir, 'earlier.txt'), 'an earlier result');
     const r = run();
+    writeRunFolder(r, dir, { formats: ALL, force: false });
     expect(() => writeRunFolder(r, dir, { formats: ALL, force: false })).toThrow(OutputExistsError);
-    expect(() => writeRunFolder(r, dir, { formats: ALL, force: false })).toThrow(/out: the folder exists and is not empty.*--force/);
-    expect(readdirSync(dir)).toEqual(['earlier.txt']);
-    writeRunFolder(r, dir, { formats: new Set(['csv']), force: true });
-    expect(readdirSync(dir).sort()).toEqual(['locks.csv', 'ops.csv']);
+    expect(() => writeRunFolder(r, dir, { formats: ALL, force: false })).toThrow(/^--out: .*out holds an earlier result; choose another --out, or pass --force/);
+    writeRunFolder(r, dir, { formats: new Set(['json', 'csv']), force: true });
+    expect(readdirSync(dir).sort()).toEqual(['locks.csv', 'ops.csv', 'results.json']);
     expect(readdirSync(tmp)).toEqual(['out']); // neither the temporary nor the old folder is left
+  });
+
+  it('never replaces a folder that is not a daxlab result, even with --force', () => {
+    const dir = path.join(tmp, 'mine');
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'results.json'), '{}');
+    writeFileSync(path.join(dir, 'notes.txt'), 'mine');
+    mkdirSync(path.join(dir, 'hgrm'));
+    writeFileSync(path.join(dir, 'hgrm', 'stray.txt'), 'mine too');
+    for (const force of [false, true]) {
+      expect(() => writeRunFolder(run(), dir, { formats: ALL, force })).toThrow(
+        /is not an earlier daxlab result: it holds files daxlab did not write \(hgrm, notes\.txt\)/,
+      );
+    }
+    expect(readdirSync(dir).sort()).toEqual(['hgrm', 'notes.txt', 'results.json']);
+    expect(() => checkOutput('', true)).toThrow(/^--out: expected a folder for the results, got ""/);
+    expect(() => checkOutput('/sys/kernel/x', false)).toThrow(/^--out: \/sys\/kernel\/x is under \/sys/);
+    expect(() => checkOutput(path.join(dir, 'notes.txt'), true)).toThrow(/is a file, not a folder/);
   });
 
   it('writes into an empty existing folder without --force', () => {

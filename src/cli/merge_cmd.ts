@@ -2,7 +2,7 @@
 // folder, as the unsharded run would have written it.
 
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { EXPORT_FORMATS, parseExportFormats, writeRunFolder } from '../measure/export.js';
+import { EXPORT_FORMATS, parseExportFormats, writeRunFolder, checkOutput } from '../measure/export.js';
 import { mergeRuns } from '../measure/merge.js';
 import { readResultsArg } from './results_input.js';
 
@@ -31,6 +31,7 @@ export const mergeCommand: CommandModule<object, MergeArgs> = {
       .example('$0 merge runs/*/results.json --out merged --format json,csv', 'only results.json and the CSV files') as unknown as Argv<MergeArgs>,
   handler: (argv: ArgumentsCamelCase<MergeArgs>) => {
     const formats = parseExportFormats(argv.format);
+    checkOutput(argv.out, argv.force);
     const merged = mergeRuns(argv.inputs.map(readResultsArg));
     const files = writeRunFolder(merged, argv.out, { formats, force: argv.force });
     const n = argv.inputs.length;

@@ -2,14 +2,14 @@
 // runs it, prints the tables and writes the run folder. Ctrl-C stops the CPUs and writes
 // what was gathered, marked partial; a second Ctrl-C quits at once.
 
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { expandWorkload, readWorkload } from '../workload/expand.js';
 import { CLOCKS, type ClockKind } from '../machine/layout.js';
 import { parseAssignment } from '../workload/paths.js';
 import { runWorkload, RunStalledError } from '../lab/run.js';
-import { EXPORT_FORMATS, formatRunTables, parseExportFormats, writeRunFolder } from '../measure/export.js';
+import { EXPORT_FORMATS, checkOutput, formatRunTables, parseExportFormats, writeRunFolder } from '../measure/export.js';
 import { EXIT_FAILED, UsageError } from './errors.js';
 import { startProgress } from './progress.js';
 
@@ -47,13 +47,32 @@ function checkCount(flag: string, v: number | undefined, min: number, max: numbe
 
 /**
  * A new folder under results/runs/ (ignored by git: the reference results beside it are the
- * tracked ones) named after the workload and the time, never one that exists.
+ * tracked ones) named after the workload and the time, never one that exists. It is made
+ * empty at once, so that a second run started in the same second takes the next name; the
+ * run's results replace it (an empty folder holds no result).
  */
-function defaultOut(name: string): string {
+function reserveDefaultOut(name: string): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
-  let dir = path.join('results', 'runs', `${name}-${stamp}`);
-  for (let i = 2; existsSync(dir); i++) dir = path.join('results', 'runs', `${name}-${stamp}-${i}`);
-  return dir;
+  const base = path.join('results', 'runs', `${name}-${stamp}`);
+  mkdirSync(path.dirname(base), { recursive: true });
+  for (let i = 1; ; i++) {
+    const dir = i === 1 ? base : `${base}-${i}`;
+    try {
+      mkdirSync(dir);
+      return dir;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+}
+
+/** Removes a folder this run reserved if the run wrote nothing into it. */
+function releaseReserved(dir: string): void {
+  try {
+    if (readdirSync(dir).length === 0) rmdirSync(dir);
+  } catch {
+    // gone or filled: nothing to release
+  }
 }
 
 export const runCommand: CommandModule<object, RunArgs> = {
@@ -94,10 +113,25 @@ export const runCommand: CommandModule<object, RunArgs> = {
     if (argv.clock !== undefined) sets.push({ path: 'run.clock', value: argv.clock });
     const { raw, source } = readWorkload(argv.workload);
     const expanded = expandWorkload(raw, sets, source);
-    const out = argv.out ?? defaultOut(expanded.base.name);
-    if (existsSync(out) && readdirSync(out).length > 0 && !argv.force) {
-      throw new UsageError(`--out: ${out} exists and is not empty; choose another folder or pass --force to replace it`);
+    // The destination is checked before the run, so a run is never lost at its end.
+    if (argv.out !== undefined) checkOutput(argv.out, argv.force);
+    const out = argv.out ?? reserveDefaultOut(expanded.base.name);
+    try {
+      await runAndWrite(argv, expanded, shard, formats, out);
+    } finally {
+      if (argv.out === undefined) releaseReserved(out);
     }
+  },
+};
+
+async function runAndWrite(
+  argv: ArgumentsCamelCase<RunArgs>,
+  expanded: ReturnType<typeof expandWorkload>,
+  shard: ReturnType<typeof parseShard>,
+  formats: ReturnType<typeof parseExportFormats>,
+  out: string,
+): Promise<void> {
+  {
     const ac = new AbortController();
     let sigints = 0;
     const onSigint = () => {
@@ -125,6 +159,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       progress.stop();
       if (e instanceof RunStalledError) {
         process.stderr.write(`daxlab: run failed: ${e.message}\n`);
+        if (argv.out === undefined) releaseReserved(out);
         process.exit(EXIT_FAILED);
       }
       throw e;
@@ -138,5 +173,5 @@ export const runCommand: CommandModule<object, RunArgs> = {
     if (violations > 0) process.stderr.write(`daxlab: the invariant checker found ${violations} violations (see results.json configs[].violations)\n`);
     process.stderr.write(`daxlab: ${results.partial ? 'partial results' : 'results'} written to ${out} (${files.length} files)\n`);
     if (results.partial) process.exitCode = EXIT_FAILED;
-  },
-};
+  }
+}

@@ -7,7 +7,7 @@
 // and only then the old one removed, so a failure in between leaves one of the two whole.
 
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatLocksCsv, formatOpsCsv } from './csv_export.js';
 import { formatHgrm } from './hgrm.js';
@@ -30,7 +30,76 @@ export interface WriteRunFolderOptions {
 export class OutputExistsError extends RangeError {
   override name = 'OutputExistsError';
   constructor(readonly dir: string) {
-    super(`${dir}: the folder exists and is not empty; choose another --out or pass --force to replace it`);
+    super(`--out: ${dir} holds an earlier result; choose another --out, or pass --force to replace it`);
+  }
+}
+
+/** What a run folder holds (writeFiles below): all that --force may replace. */
+const RESULT_ENTRIES = new Set(['results.json', 'ops.csv', 'locks.csv', 'table.txt', 'hgrm']);
+/** Kernel file systems: nothing of a result belongs there, and writing may do harm. */
+const SYSTEM_ROOTS = ['/proc', '/sys', '/dev'];
+
+/**
+ * Checks a results destination before any work, so that a run is never lost at its end and
+ * nothing of the user's is ever replaced: a name (an empty one would mean the current
+ * folder), not under /proc, /sys or /dev, not a file, somewhere writable, and either missing,
+ * empty, or, with `force`, an earlier daxlab result (results.json and nothing daxlab did not
+ * write). Throws a RangeError naming `flag` and what is in the way.
+ */
+export function checkOutput(dir: string, force: boolean, flag = '--out'): void {
+  if (typeof dir !== 'string' || dir.trim() === '') {
+    throw new RangeError(`${flag}: expected a folder for the results, got ${JSON.stringify(dir)} (an empty name would be the current folder)`);
+  }
+  const dest = path.resolve(dir);
+  for (const root of SYSTEM_ROOTS) {
+    if (dest === root || dest.startsWith(root + path.sep)) throw new RangeError(`${flag}: ${dir} is under ${root}, where no results can go; choose another folder`);
+  }
+  let isDir: boolean;
+  try {
+    isDir = statSync(dest).isDirectory();
+  } catch (e) {
+    if (!isCode(e, 'ENOENT')) throw new RangeError(`${flag}: ${dir}: ${(e as Error).message}`);
+    checkWritable(nearestExisting(dest), dir, flag);
+    return;
+  }
+  if (!isDir) throw new RangeError(`${flag}: ${dir} is a file, not a folder; choose another --out`);
+  const entries = readdirSync(dest);
+  if (entries.length > 0) {
+    const foreign = entries.filter((e) => !RESULT_ENTRIES.has(e) || (e === 'hgrm' && !holdsOnlyHgrm(path.join(dest, e))));
+    if (foreign.length > 0 || !entries.includes('results.json')) {
+      const what = foreign.length > 0 ? `files daxlab did not write (${foreign.slice(0, 5).join(', ')}${foreign.length > 5 ? ', ...' : ''})` : 'no results.json';
+      throw new RangeError(`${flag}: ${dir} is not an earlier daxlab result: it holds ${what}; --force replaces only a daxlab result or an empty folder, so choose another --out`);
+    }
+    if (!force) throw new OutputExistsError(dir);
+  }
+  checkWritable(path.dirname(dest), dir, flag);
+}
+
+/** The deepest existing folder on the way to p. */
+function nearestExisting(p: string): string {
+  let d = path.dirname(p);
+  while (!exists(d) && path.dirname(d) !== d) d = path.dirname(d);
+  return d;
+}
+
+function checkWritable(folder: string, dir: string, flag: string): void {
+  try {
+    if (!statSync(folder).isDirectory()) throw new RangeError(`${flag}: ${dir}: ${folder} is a file, not a folder`);
+    accessSync(folder, constants.W_OK);
+  } catch (e) {
+    if (e instanceof RangeError) throw e;
+    throw new RangeError(`${flag}: ${dir}: cannot write in ${folder} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose another folder`);
+  }
+}
+
+/** Whether an hgrm/ folder holds only <config>/<kind>.hgrm files, as writeFiles makes it. */
+function holdsOnlyHgrm(dir: string): boolean {
+  try {
+    return readdirSync(dir, { withFileTypes: true }).every(
+      (d) => d.isDirectory() && readdirSync(path.join(dir, d.name), { withFileTypes: true }).every((f) => f.isFile() && f.name.endsWith('.hgrm')),
+    );
+  } catch {
+    return false;
   }
 }
 
@@ -64,7 +133,7 @@ export function safeFileName(name: string): string {
 export function writeRunFolder(results: RunResults, dir: string, opts: WriteRunFolderOptions): string[] {
   if (opts.formats.size === 0) throw new RangeError('writeRunFolder: no export format');
   const dest = path.resolve(dir);
-  if (!opts.force && !isEmptyOrMissing(dest)) throw new OutputExistsError(dir);
+  checkOutput(dir, opts.force);
   mkdirSync(path.dirname(dest), { recursive: true });
   const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   let written: string[];
