@@ -111,13 +111,17 @@ describe('daxlab run', () => {
   it('refuses bad flags with exit 2', () => {
     const file = workload('flags', small);
     expect(daxlab(['run', file, '--shard', '3/2']).stderr).toMatch(/--shard: expected I\/N/);
+    expect(daxlab(['run', file, '--shard', '1/100000000000000000000000']).stderr).toMatch(/--shard: expected I\/N with 1 <= I <= N <= 100000/);
     expect(daxlab(['run', file, '--format', 'json,xml']).stderr).toMatch(/--format: .*got "xml"/);
     expect(daxlab(['run', file, '--set', 'journal.commitIntervalMs=0']).stderr).toMatch(/journal\.commitIntervalMs: expected number >= 1, got 0/);
     expect(daxlab(['run', 'no-such-workload']).status).toBe(2);
   });
 
-  it('on Ctrl-C stops the CPUs and writes the results so far, marked partial', async () => {
-    const file = workload('long', {
+  it.each([
+    ['SIGINT', 1, /interrupted/],
+    ['SIGTERM', 143, /terminated/],
+  ] as const)('on %s stops the CPUs and writes the results so far, marked partial (exit %i)', async (signal, exitCode, said) => {
+    const file = workload(`long-${signal}`, {
       ...small,
       files: [...small.files, { name: 'w', size: '256KiB', state: 'written' }],
       mappings: [...small.mappings, { name: 'wm', file: 'w' }],
@@ -126,17 +130,17 @@ describe('daxlab run', () => {
       // time, and the run must still be going when the signal comes.
       run: { durationMs: 86_400_000 },
     });
-    const child = spawn(process.execPath, [cli, 'run', file, '--out', 'interrupted', '--quiet'], { cwd: tmp, env: { ...process.env, CI: '1' } });
+    const child = spawn(process.execPath, [cli, 'run', file, '--out', `interrupted-${signal}`, '--quiet'], { cwd: tmp, env: { ...process.env, CI: '1' } });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     // Long enough for the workers to start (each trains its JIT first, ~0.5 s; longer while
     // other test files load the machine) and store a while.
     await new Promise((r) => setTimeout(r, 6000));
-    child.kill('SIGINT');
+    child.kill(signal);
     const code = await new Promise<number | null>((r) => child.on('exit', r));
-    expect(code, stderr).toBe(1);
-    expect(stderr).toMatch(/interrupted/);
-    const res = results('interrupted');
+    expect(code, stderr).toBe(exitCode);
+    expect(stderr).toMatch(said);
+    const res = results(`interrupted-${signal}`);
     expect(res.partial).toBe(true);
     expect(res.configs[0].partial).toBe(true);
     expect(res.configs[0].ops.store!.count).toBeGreaterThan(100);
@@ -214,6 +218,30 @@ describe('daxlab run', () => {
     expect(r.stderr).toMatch(/held by cpu 0/);
     expect(r.stderr).toMatch(/cpu 1 waits/);
     expect(existsSync(path.join(tmp, 'stuck'))).toBe(false);
+  });
+
+  it('runs an empty shard (more shards than configurations) as a result with no configurations', () => {
+    const r = daxlab(['run', workload('one', small), '--out', 'empty-shard', '--shard', '3/3', '--quiet']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(results('empty-shard').configs).toEqual([]);
+    expect(results('empty-shard').shard).toEqual({ index: 3, count: 3 });
+  });
+
+  it('refuses a results file whose histograms do not decode, in one line (merge, show, compare)', () => {
+    const good = JSON.parse(readFileSync(path.join(tmp, 'empty-shard', 'results.json'), 'utf8'));
+    const bad = JSON.parse(JSON.stringify(good));
+    bad.configs = [JSON.parse(readFileSync(path.join(tmp, 'smoke', 'results.json'), 'utf8')).configs[0]];
+    const kind = Object.keys(bad.configs[0].encoded.ops)[0];
+    bad.configs[0].encoded.ops[kind].histogram = 'garbage';
+    mkdirSync(path.join(tmp, 'garbled'));
+    writeFileSync(path.join(tmp, 'garbled', 'results.json'), JSON.stringify(bad));
+    for (const args of [['merge', 'garbled', '--out', 'merged-garbage'], ['show', 'garbled'], ['compare', 'garbled', 'garbled']]) {
+      const r = daxlab(args);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/^daxlab: .*garbled.results\.json: configuration fs\.personality=ext4: /);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    expect(existsSync(path.join(tmp, 'merged-garbage'))).toBe(false);
   });
 
   it('runs a sweep in shards that merge into the unsharded run', () => {

@@ -61,6 +61,9 @@ describe('workload files', () => {
     const unknownMap = base();
     unknownMap.cpus[0].mapping = 'nope';
     expect(errorOf(unknownMap)).toMatch(/cpus\[0\]\.mapping: expected one of the mappings "m", got "nope"/);
+    expect(errorOf({ ...base(), fs: { personality: 'ext4-nojournal' }, journal: { fastCommit: true } })).toMatch(
+      /journal\.fastCommit: fs\.personality "ext4-nojournal" has no journal, so journal options do nothing there/,
+    );
     // The clock's rules.
     expect(errorOf({ ...base(), run: { clock: 'wall', windowNs: 500 } })).toMatch(/run\.windowNs: only the virtual clock has a window/);
     expect(errorOf({ ...base(), profile: 'zero' })).toMatch(/profile: the zero profile charges nothing, so on the virtual clock every figure would be 0/);

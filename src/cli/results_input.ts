@@ -1,6 +1,7 @@
 // Reading a results argument: a results.json file or a run folder that holds one. A path that
 // is missing or unreadable is the user's mistake (exit 2), as is a file that does not parse.
 
+import { decodeConfigOps } from '../measure/compare.js';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseResults, type RunResults } from '../measure/results.js';
@@ -29,5 +30,9 @@ export function readResultsArg(arg: string): RunResults {
       code === 'ENOENT' ? `${arg}: no results.json in this folder (was it written with --format json?)` : `${file}: ${(e as Error).message}`,
     );
   }
-  return parseResults(text, file);
+  const r = parseResults(text, file);
+  // Histograms that do not decode are a bad input file, said now in one line, not a stack
+  // trace from whichever command reads them first.
+  for (const c of r.configs) decodeConfigOps(c, file);
+  return r;
 }

@@ -32,12 +32,17 @@ interface RunArgs {
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
+/** More shards than this is a typo: no sweep has that many configurations. */
+const MAX_SHARDS = 100_000;
+
 export function parseShard(text: string | undefined): { index: number; count: number } | undefined {
   if (text === undefined) return undefined;
   const m = /^(\d+)\/(\d+)$/.exec(text);
   const index = m ? Number(m[1]) : NaN;
   const count = m ? Number(m[2]) : NaN;
-  if (!m || count < 1 || index < 1 || index > count) throw new UsageError(`--shard: expected I/N with 1 <= I <= N (for example 2/4), got ${JSON.stringify(text)}`);
+  if (!m || !(count >= 1 && count <= MAX_SHARDS) || index < 1 || index > count) {
+    throw new UsageError(`--shard: expected I/N with 1 <= I <= N <= ${MAX_SHARDS} (for example 2/4), got ${JSON.stringify(text)}`);
+  }
   return { index, count };
 }
 
@@ -133,13 +138,17 @@ async function runAndWrite(
 ): Promise<void> {
   {
     const ac = new AbortController();
-    let sigints = 0;
-    const onSigint = () => {
-      if (++sigints > 1) process.exit(130);
-      process.stderr.write('\ndaxlab: interrupted: stopping the CPUs and writing the results so far (Ctrl-C again to quit now)\n');
+    // Ctrl-C and SIGTERM (a scheduler's or a timeout's kill) alike stop the CPUs and write
+    // what was gathered; a second signal quits at once. The exit code is the first signal's.
+    let signalled: 'SIGINT' | 'SIGTERM' | null = null;
+    const onSignal = (sig: 'SIGINT' | 'SIGTERM') => {
+      if (signalled !== null) process.exit(128 + SIGNAL_NUMBERS[sig]);
+      signalled = sig;
+      process.stderr.write(`\ndaxlab: ${sig === 'SIGINT' ? 'interrupted' : 'terminated'}: stopping the CPUs and writing the results so far (a second signal quits now)\n`);
       ac.abort();
     };
-    process.on('SIGINT', onSigint);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     const progress = startProgress();
     let results;
     try {
@@ -165,13 +174,17 @@ async function runAndWrite(
       throw e;
     } finally {
       progress.stop();
-      process.off('SIGINT', onSigint);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     }
     const files = writeRunFolder(results, out, { formats, force: argv.force });
     if (!argv.quiet) process.stdout.write(formatRunTables(results));
     const violations = results.configs.reduce((n, c) => n + c.violations.length, 0);
     if (violations > 0) process.stderr.write(`daxlab: the invariant checker found ${violations} violations (see results.json configs[].violations)\n`);
     process.stderr.write(`daxlab: ${results.partial ? 'partial results' : 'results'} written to ${out} (${files.length} files)\n`);
-    if (results.partial) process.exitCode = EXIT_FAILED;
+    if (results.partial) process.exitCode = signalled === 'SIGTERM' ? 128 + SIGNAL_NUMBERS.SIGTERM : EXIT_FAILED;
   }
 }
+
+/** The signals a run stops on, with their numbers (an exit code of 128 + n says which). */
+const SIGNAL_NUMBERS = { SIGINT: 2, SIGTERM: 15 } as const;

@@ -123,9 +123,10 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
     }
   }
   const cores = os.availableParallelism();
-  const maxWorkers = Math.max(...configs.map((c) => workersOf(c.workload)));
+  // An empty shard (more shards than configurations) is a valid run of nothing: no pool.
+  const maxWorkers = Math.max(0, ...configs.map((c) => workersOf(c.workload)));
   if (maxWorkers > cores && base.run.clock === 'wall') warn(`${maxWorkers} CPU workers (roles and the commit thread) on ${cores} cores: tail latencies include the scheduler`);
-  const pool = new Piscina({ filename: POOL_WORKER.href, minThreads: maxWorkers, maxThreads: maxWorkers, idleTimeout: 60_000, concurrentTasksPerWorker: 1 });
+  const pool = maxWorkers === 0 ? null : new Piscina({ filename: POOL_WORKER.href, minThreads: maxWorkers, maxThreads: maxWorkers, idleTimeout: 60_000, concurrentTasksPerWorker: 1 });
   const results: ConfigResult[] = [];
   // One machine per distinct machine configuration, reused by every repeat (see setupMachine).
   const machines = new Map<string, Machine>();
@@ -137,7 +138,7 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
       const outcomes: RepeatOutcome[] = [];
       // Negative repeats are the discarded warm-up ones.
       for (let r = -c.workload.run.warmupRepeats; r < repeats; r++) {
-        const o = await runRepeat(pool, machines, c, Math.max(r, 0), profileOf(c.workload.profile, ''), opts, (p) => opts.onProgress?.({ ...p, config: c.name, configIndex: ci, configCount: configs.length, repeat: r, repeats }));
+        const o = await runRepeat(pool!, machines, c, Math.max(r, 0), profileOf(c.workload.profile, ''), opts, (p) => opts.onProgress?.({ ...p, config: c.name, configIndex: ci, configCount: configs.length, repeat: r, repeats }));
         if (r >= 0 || o.partial) outcomes.push(o);
         if (o.partial) {
           partial = true;
@@ -149,10 +150,10 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
   } catch (e) {
     // Workers stuck in a wait cannot be reclaimed: terminating them makes piscina start
     // replacements mid-teardown (a crash on Node 20). The caller exits the process instead.
-    if (!(e instanceof RunStalledError)) await pool.destroy();
+    if (!(e instanceof RunStalledError)) await pool?.destroy();
     throw e;
   }
-  await pool.destroy();
+  await pool?.destroy();
   return {
     format: RESULTS_FORMAT,
     daxlabVersion: opts.version,

@@ -114,8 +114,8 @@ export function compareRuns(a: RunResults, b: RunResults, options: CompareOption
       onlyInA.push(ca.name);
       continue;
     }
-    const opsA = decode(ca, labels[0]);
-    const opsB = decode(cb, labels[1]);
+    const opsA = decodeConfigOps(ca, labels[0]);
+    const opsB = decodeConfigOps(cb, labels[1]);
     for (const kind of OP_KINDS) {
       const ha = opsA.get(kind);
       const hb = opsB.get(kind);
@@ -144,7 +144,8 @@ export function isTailRegression(row: ComparisonRow, pct: number, alpha = 0.05):
   );
 }
 
-function decode(c: ConfigResult, side: string): MergedOps {
+/** A configuration's histograms, decoded; one the lab cannot read is a RangeError naming `side` and the configuration. */
+export function decodeConfigOps(c: ConfigResult, side: string): MergedOps {
   try {
     return MergedOps.merge([c.encoded]);
   } catch (e) {

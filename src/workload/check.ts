@@ -45,6 +45,11 @@ export function checkWorkload(w: Workload, where = ''): void {
   unique(w.files, 'files');
   unique(w.mappings, 'mappings');
   checkClock(w, where);
+  // ext4 without a journal has no commit to tune: a journal option there would change nothing.
+  const journalSet = Object.entries(w.journal).filter(([, v]) => v !== undefined).map(([k]) => k);
+  if (w.fs.personality === 'ext4-nojournal' && journalSet.length > 0) {
+    fail(where, `journal.${journalSet[0]}`, 'fs.personality "ext4-nojournal" has no journal, so journal options do nothing there; remove them, or use "ext4" or "xfs"');
+  }
   const fileNames = w.files.map((f) => f.name);
   const mapNames = w.mappings.map((m) => m.name);
 
