@@ -220,6 +220,19 @@ describe('daxlab run', () => {
     expect(existsSync(path.join(tmp, 'stuck'))).toBe(false);
   });
 
+  it('reads no device or FIFO as a profile or workload, and cuts an overlong message', () => {
+    const p = daxlab(['run', workload('devzero', small), '--out', 'devzero', '--set', 'profile=/dev/zero']);
+    expect(p.status, p.stderr).toBe(2);
+    expect(p.stderr).toMatch(/profile \/dev\/zero: \/dev\/zero is not a regular file/);
+    const w = daxlab(['run', '/dev/zero', '--out', 'devzero']);
+    expect(w.status, w.stderr).toBe(2);
+    expect(w.stderr).toMatch(/^daxlab: workload: \/dev\/zero is not a regular file/);
+    const long = daxlab(['run', workload('long-names', small), '--out', 'x', '--set', `profile=${'z'.repeat(5000)}`]);
+    expect(long.status).toBe(2);
+    expect(long.stderr.length).toBeLessThan(2200);
+    expect(long.stderr).toMatch(/\.\.\. \(\d+ more characters\)\n$/);
+  });
+
   it('runs an empty shard (more shards than configurations) as a result with no configurations', () => {
     const r = daxlab(['run', workload('one', small), '--out', 'empty-shard', '--shard', '3/3', '--quiet']);
     expect(r.status, r.stderr).toBe(0);

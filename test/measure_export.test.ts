@@ -133,6 +133,17 @@ describe('writeRunFolder', () => {
     expect(readdirSync(tmp)).toEqual(['out']); // neither the temporary nor the old folder is left
   });
 
+  it("clears what a killed write left beside the destination, and only a dead process's", () => {
+    const dest = path.join(tmp, 'killed');
+    const stale = `${dest}.tmp-999999-0123abcd`;
+    const live = `${dest}.tmp-${process.pid}-89abcdef`;
+    mkdirSync(stale);
+    writeFileSync(path.join(stale, 'results.json'), '{');
+    mkdirSync(live);
+    writeRunFolder(run(), dest, { formats: new Set(['json']), force: false });
+    expect(readdirSync(tmp).sort()).toEqual(['killed', path.basename(live)]);
+  });
+
   it('never replaces a folder that is not a daxlab result, even with --force', () => {
     const dir = path.join(tmp, 'mine');
     mkdirSync(dir);

@@ -64,6 +64,11 @@ describe('workload files', () => {
     expect(errorOf({ ...base(), fs: { personality: 'ext4-nojournal' }, journal: { fastCommit: true } })).toMatch(
       /journal\.fastCommit: fs\.personality "ext4-nojournal" has no journal, so journal options do nothing there/,
     );
+    // Paths that would reach the object prototype, and sweeps too large to expand.
+    expect(errorOf(base(), [{ path: '__proto__.x', value: 1 }])).toMatch(/"__proto__\.x": "__proto__" is no parameter/);
+    expect(errorOf({ ...base(), sweep: { constructor: [1, 2] } })).toMatch(/"constructor" is no parameter/);
+    const axes = Object.fromEntries(['journal.commitIntervalMs', 'run.seed', 'run.repeats', 'device.size', 'files[0].size', 'run.warmupOps', 'journal.batchWindowUs', 'run.watchdogMs'].map((p) => [p, Array.from({ length: 10 }, (_, i) => i + 1)]));
+    expect(errorOf({ ...base(), sweep: axes })).toMatch(/sweep: 100,000,000 configurations \(1 named x 10 journal\.commitIntervalMs x .*\); at most 10,000: split the sweep/);
     // The clock's rules.
     expect(errorOf({ ...base(), run: { clock: 'wall', windowNs: 500 } })).toMatch(/run\.windowNs: only the virtual clock has a window/);
     expect(errorOf({ ...base(), profile: 'zero' })).toMatch(/profile: the zero profile charges nothing, so on the virtual clock every figure would be 0/);

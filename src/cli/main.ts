@@ -15,8 +15,12 @@ import { mergeCommand } from './merge_cmd.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
+/** A message longer than this is cut: a list of 70,000 names is no help on one line. */
+const MAX_MESSAGE = 2000;
+
 function fail(message: string, code: number): never {
-  process.stderr.write(`daxlab: ${message}\n`);
+  const text = message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE)}... (${message.length - MAX_MESSAGE} more characters)` : message;
+  process.stderr.write(`daxlab: ${text}\n`);
   process.exit(code);
 }
 

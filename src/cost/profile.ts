@@ -12,7 +12,7 @@
 // The run carries the plain numbers (profileCosts) in MachineConfig.costs, so every CPU
 // worker charges the same costs.
 
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -43,6 +43,8 @@ export function profilesDir(): string {
 }
 
 const NUMBER = 'expected a number >= 0';
+/** The largest profile file read: one is a few KiB. */
+const MAX_PROFILE_BYTES = 1 << 20;
 
 const CostConstantSchema = z.strictObject(
   {
@@ -122,8 +124,13 @@ export function loadProfile(nameOrPath: string): CostProfile {
   }
   let text: string;
   try {
+    // A device or FIFO given by mistake (/dev/zero) would be read for ever.
+    const st = statSync(file);
+    if (!st.isFile()) throw new RangeError(`profile ${nameOrPath}: ${file} is not a regular file`);
+    if (st.size > MAX_PROFILE_BYTES) throw new RangeError(`profile ${nameOrPath}: ${file} has ${st.size} bytes; a profile holds at most ${MAX_PROFILE_BYTES}`);
     text = readFileSync(file, 'utf8');
   } catch (e) {
+    if (e instanceof RangeError) throw e;
     throw new RangeError(`profile ${nameOrPath}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   let data: unknown;

@@ -135,6 +135,7 @@ export function writeRunFolder(results: RunResults, dir: string, opts: WriteRunF
   const dest = path.resolve(dir);
   checkOutput(dir, opts.force);
   mkdirSync(path.dirname(dest), { recursive: true });
+  removeStale(dest);
   const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   let written: string[];
   try {
@@ -146,6 +147,33 @@ export function writeRunFolder(results: RunResults, dir: string, opts: WriteRunF
     throw e;
   }
   return written.map((rel) => path.join(dir, rel));
+}
+
+/**
+ * Removes the temporary and old folders an earlier write to dest left when it was killed
+ * (`<dest>.tmp-<pid>-<hex>`, `<dest>.old-<pid>-<hex>`): only those of processes that are gone.
+ */
+function removeStale(dest: string): void {
+  const parent = path.dirname(dest);
+  const re = new RegExp(`^${escapeRegExp(path.basename(dest))}\\.(tmp|old)-(\\d+)-[0-9a-f]{8}$`);
+  for (const name of readdirSync(parent)) {
+    const m = re.exec(name);
+    if (m === null || processAlive(Number(m[2]))) continue;
+    rmSync(path.join(parent, name), { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return isCode(e, 'EPERM');
+  }
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** Writes every file of the formats under root; returns their paths relative to root. */

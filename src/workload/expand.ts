@@ -38,16 +38,27 @@ export function listShippedWorkloads(): { name: string; description: string }[] 
     });
 }
 
+/** The most configurations one run may expand to (named configurations times sweep points). */
+export const MAX_CONFIGURATIONS = 10_000;
+/** The largest workload file read: one is a few KiB; a device or a FIFO given by mistake is not read. */
+const MAX_WORKLOAD_BYTES = 1 << 20;
+
 /** Reads a workload file, or a shipped workload by name; returns its raw JSON. */
 export function readWorkload(nameOrPath: string): { raw: Record<string, unknown>; source: string } {
   const shipped = new URL(`${nameOrPath}.json`, WORKLOADS_DIR);
-  const isFile = existsSync(nameOrPath) && statSync(nameOrPath).isFile();
+  const exists = existsSync(nameOrPath);
+  if (exists && !statSync(nameOrPath).isFile() && !statSync(nameOrPath).isDirectory()) {
+    throw new WorkloadError(`workload: ${nameOrPath} is not a regular file (a device, FIFO or socket is not read)`);
+  }
+  const isFile = exists && statSync(nameOrPath).isFile();
   const path = isFile ? nameOrPath : /^[A-Za-z0-9._-]+$/.test(nameOrPath) && existsSync(shipped) ? shipped : null;
   if (path === null) {
     const names = listShippedWorkloads().map((w) => w.name);
     throw new WorkloadError(`workload: no file ${JSON.stringify(nameOrPath)} and no shipped workload of that name (shipped: ${names.join(', ') || 'none'})`);
   }
   const source = typeof path === 'string' ? path : path.pathname;
+  const size = statSync(path).size;
+  if (size > MAX_WORKLOAD_BYTES) throw new WorkloadError(`${source}: ${size} bytes; a workload file holds at most ${MAX_WORKLOAD_BYTES} bytes`);
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
@@ -74,6 +85,14 @@ export function expandWorkload(raw: Record<string, unknown>, sets: { path: strin
   const axes = Object.entries(base.sweep ?? {});
   for (const [path] of axes) parsePath(path);
   const named = base.configs ?? [{ name: '', set: {} }];
+  // Counted before they are made: a large product would exhaust the heap before the first ran.
+  const count = axes.reduce((n, [, values]) => n * values.length, named.length);
+  if (count > MAX_CONFIGURATIONS) {
+    throw new WorkloadError(
+      `${where}: sweep: ${count.toLocaleString('en-US')} configurations (${named.length} named x ${axes.map(([p, v]) => `${v.length} ${p}`).join(' x ')}); ` +
+        `at most ${MAX_CONFIGURATIONS.toLocaleString('en-US')}: split the sweep into several workloads`,
+    );
+  }
   const configs: Configuration[] = [];
   const seen = new Set<string>();
   for (const nc of named) {

@@ -6,6 +6,8 @@ import { WorkloadError } from './errors.js';
 
 type Key = string | number;
 
+const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
 export function parsePath(path: string): Key[] {
   const keys: Key[] = [];
   const re = /([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|(\.)/gy;
@@ -29,6 +31,9 @@ export function parsePath(path: string): Key[] {
   if (last !== path.length || keys.length === 0 || expectName) {
     throw new WorkloadError(`${JSON.stringify(path)}: expected a parameter path such as journal.commitIntervalMs or files[0].state`);
   }
+  // Setting one of these would reach the object prototype, or do nothing at all.
+  const bad = keys.find((k) => typeof k === 'string' && PROTOTYPE_KEYS.has(k));
+  if (bad !== undefined) throw new WorkloadError(`${JSON.stringify(path)}: ${JSON.stringify(bad)} is no parameter (it names an object's prototype)`);
   return keys;
 }
 
