@@ -153,7 +153,10 @@ describe('injection', () => {
 });
 
 describe('ndelay', () => {
-  it('busy-waits about as long as asked (median within 20 % of 20 µs)', () => {
+  // The one test of the host's time (the wall clock's busy-wait): a VM that loses its core
+  // for a while moves the median, so it gets two more tries; the model's figures are tested
+  // on the virtual clock, exactly.
+  it('busy-waits about as long as asked (median within 20 % of 20 µs)', { retry: 2 }, () => {
     calibrateNdelay();
     const measure = (ns: number) => {
       const xs: number[] = [];
