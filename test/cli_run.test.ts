@@ -233,6 +233,18 @@ describe('daxlab run', () => {
     expect(long.stderr).toMatch(/\.\.\. \(\d+ more characters\)\n$/);
   });
 
+  it('counts every commit, and says how many the per-commit figures leave out', () => {
+    const many = { ...small, files: [{ name: 'a', size: '8MiB', state: 'empty' }], cpus: [{ role: 'faulter', mapping: 'm', pages: 1100 }] };
+    const r = daxlab(['run', workload('many-commits', many), '--out', 'many-commits', '--quiet']);
+    expect(r.status, r.stderr).toBe(0);
+    const c = results('many-commits').configs[0];
+    expect(c.ops['sync-fault']!.count).toBe(1100);
+    expect(c.counters.commits).toBeGreaterThanOrEqual(1100);
+    expect(c.counters.commitRecordsDropped).toBe(c.counters.commits - 1024);
+    expect(c.ops.commit!.count).toBe(1024);
+    expect(results('many-commits').warnings.join('\n')).toMatch(/\d+ of \d+ commits are counted but not in the per-commit figures .* the last 1024 commits of a repeat/);
+  });
+
   it('runs an empty shard (more shards than configurations) as a result with no configurations', () => {
     const r = daxlab(['run', workload('one', small), '--out', 'empty-shard', '--shard', '3/3', '--quiet']);
     expect(r.status, r.stderr).toBe(0);

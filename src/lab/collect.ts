@@ -20,7 +20,10 @@ export interface RepeatOutcome {
   locks: LockStatTable;
   lockWaits: LockWaitHistTable;
   pmem: Record<string, number>;
+  /** The measured part's commit records: the newest COMMIT_RECORDS of them (the ring in journalStats). */
   commits: CommitRecord[];
+  /** Every commit of the measured part, recorded or not. */
+  commitsTotal: number;
   violations: string[];
 }
 
@@ -88,7 +91,9 @@ function counters(o: RepeatOutcome[]): Record<string, number> {
   let commits = 0;
   let blocks = 0;
   let requestToDurable = 0;
+  let dropped = 0;
   for (const r of o) {
+    dropped += r.commitsTotal - r.commits.length;
     for (const c of r.cpus) for (const [k, v] of Object.entries(c.counters)) add(c.role === 'kjournald2' ? `kjournald2.${k}` : k, v);
     for (const [k, v] of Object.entries(r.pmem)) add(`pmem.${k}`, v);
     for (const c of r.commits) {
@@ -98,7 +103,10 @@ function counters(o: RepeatOutcome[]): Record<string, number> {
       add(c.kind === 'fast' ? 'fastCommits' : 'fullCommits', 1);
     }
   }
-  out.commits = commits;
+  // Every commit is counted; the per-commit figures (blocks, times, the `commit` kind) are of
+  // the recorded ones, and commitRecordsDropped says how many the ring had no room for.
+  out.commits = commits + dropped;
+  out.commitRecordsDropped = dropped;
   out.commitBlocks = blocks;
   out.blocksPerCommit = commits === 0 ? 0 : blocks / commits;
   // From the first request for a commit (or its start, for an interval commit) to durable: the

@@ -6,7 +6,7 @@
 import os from 'node:os';
 import { isDeepStrictEqual } from 'node:util';
 import { Piscina } from 'piscina';
-import { JOURNAL, PAGE_SIZE, fsGeometry, type MachineConfig } from '../machine/layout.js';
+import { COMMIT_RECORDS, JOURNAL, PAGE_SIZE, fsGeometry, type MachineConfig } from '../machine/layout.js';
 import type { Machine } from '../machine/machine.js';
 import { resolveJournalPolicy, type JournalPolicy } from '../journal/policy.js';
 import { jbd2_max_transaction_blocks } from '../journal/journal.js';
@@ -145,7 +145,15 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
           break;
         }
       }
-      results.push(configResult(c, outcomes, opts.logIntervalMs ?? c.workload.run.logIntervalMs));
+      const result = configResult(c, outcomes, opts.logIntervalMs ?? c.workload.run.logIntervalMs);
+      const dropped = result.counters.commitRecordsDropped ?? 0;
+      if (dropped > 0) {
+        warn(
+          `configuration ${c.name}: ${dropped} of ${result.counters.commits} commits are counted but not in the per-commit figures ` +
+            `(the commit kind, blocksPerCommit, commitRequestToDurableMeanNs): the journal keeps the last ${COMMIT_RECORDS} commits of a repeat`,
+        );
+      }
+      results.push(result);
     }
   } catch (e) {
     // Workers stuck in a wait cannot be reclaimed: terminating them makes piscina start
@@ -374,6 +382,7 @@ async function runRepeat(
       lockWaits: diffLockWaitHist(waitsBefore, snapshotLockWaitHist(machine)),
       pmem: diffCounters(pmemBefore, readPmemCounters(machine)),
       commits: readCommitRecords(machine).slice(-(commitsNow() - commitsBefore) || Infinity),
+      commitsTotal: commitsNow() - commitsBefore,
       violations: [...checkIndex(machine), ...checkMm(s.mm)],
     };
   } catch (e) {
