@@ -245,6 +245,17 @@ describe('daxlab run', () => {
     expect(results('many-commits').warnings.join('\n')).toMatch(/\d+ of \d+ commits are counted but not in the per-commit figures .* the last 1024 commits of a repeat/);
   });
 
+  it('off a terminal, says where a long run is every --status-interval seconds, and refuses a bad interval', () => {
+    const r = daxlab(['run', 'kara-2017', '--out', 'status', '--repeats', '1', '--status-interval', '0.2']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^daxlab: \d+ s: configuration \d\/8 [a-z-]+, (warm-up repeat|repeat 1\/1), \d+\/\d+ ops$/m);
+    const q = daxlab(['run', 'kara-2017', '--out', 'status-quiet', '--repeats', '1', '--status-interval', '0.2', '--quiet']);
+    expect(q.stderr).not.toMatch(/configuration \d\/8/);
+    const bad = daxlab(['run', 'kara-2017', '--out', 'status-bad', '--status-interval', '-1']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^daxlab: --status-interval: expected seconds from 0 to 86400, got -1/);
+  });
+
   it('runs an empty shard (more shards than configurations) as a result with no configurations', () => {
     const r = daxlab(['run', workload('one', small), '--out', 'empty-shard', '--shard', '3/3', '--quiet']);
     expect(r.status, r.stderr).toBe(0);

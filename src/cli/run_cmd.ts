@@ -28,6 +28,7 @@ interface RunArgs {
   holdTimes: boolean;
   quiet: boolean;
   clock?: ClockKind;
+  statusInterval: number;
 }
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -97,6 +98,11 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('log-interval-ms', { type: 'number', describe: 'also keep a histogram per interval of this many ms' })
       .option('hold-times', { type: 'boolean', default: false, describe: 'measure lock hold times (two clock reads per lock acquisition)' })
       .option('quiet', { type: 'boolean', default: false, describe: 'print only where the results went' })
+      .option('status-interval', {
+        type: 'number',
+        default: 5,
+        describe: 'off a terminal (CI logs, pipes), print a one-line status every this many seconds; 0: none (--quiet: none)',
+      })
       .option('clock', {
         choices: CLOCKS,
         describe:
@@ -113,6 +119,9 @@ export const runCommand: CommandModule<object, RunArgs> = {
     checkCount('--repeats', argv.repeats, 1, 1000);
     checkCount('--seed', argv.seed, 0, 2 ** 31 - 1);
     checkCount('--log-interval-ms', argv.logIntervalMs, 0, 3_600_000);
+    if (!(Number.isFinite(argv.statusInterval) && argv.statusInterval >= 0 && argv.statusInterval <= 86_400)) {
+      throw new UsageError(`--status-interval: expected seconds from 0 to 86400, got ${argv.statusInterval}`);
+    }
     const sets = argv.set.map(parseAssignment);
     // Applied as the last override, so the workload's cross-field rules see it.
     if (argv.clock !== undefined) sets.push({ path: 'run.clock', value: argv.clock });
@@ -149,7 +158,7 @@ async function runAndWrite(
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    const progress = startProgress();
+    const progress = startProgress(process.stderr, argv.quiet ? 0 : argv.statusInterval * 1000);
     let results;
     try {
       results = await runWorkload(expanded, {

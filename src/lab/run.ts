@@ -316,7 +316,9 @@ async function runRepeat(
   vclockPark(machine, journal ? [...tasks.map((t) => t.cpu), commitCpu] : tasks.map((t) => t.cpu));
   const commitRun: Promise<CpuTaskResult> | null = journal ? pool.run({ ...common, kind: 'commit-thread', cpu: commitCpu, role: null, ops: 0, warmupOps: 0 } satisfies CpuTask) : null;
   commitRun?.catch((e) => (failure ??= e));
-  const ticker = setInterval(() => progress({ ops: totalProgress(cw, cpus) - Atomics.load(cw, CONTROL.arrived) - Atomics.load(cw, CONTROL.warmedUp), expectedOps }), 100);
+  // The counted CPUs' operations against what they will do (a background role's are not counted).
+  const progressCpus = countedCpus.length > 0 ? countedCpus : cpus;
+  const ticker = setInterval(() => progress({ ops: totalProgress(cw, progressCpus) - Atomics.load(cw, CONTROL.arrived) - Atomics.load(cw, CONTROL.warmedUp), expectedOps }), 100);
   ticker.unref();
   const virtual = machine.config.clock === 'virtual';
   let rolesEnded = 0;
