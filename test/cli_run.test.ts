@@ -180,6 +180,28 @@ describe('daxlab run', () => {
     expect(readdirSync(home)).toEqual(['thesis.tex']);
   });
 
+  it('refuses a second run into a folder another run is writing to, before it runs', async () => {
+    const file = workload('busy-out', {
+      ...small,
+      files: [...small.files, { name: 'w', size: '256KiB', state: 'written' }],
+      mappings: [...small.mappings, { name: 'wm', file: 'w' }],
+      cpus: [{ role: 'storer', mapping: 'wm', rateHz: 20000 }],
+      run: { durationMs: 86_400_000 },
+    });
+    const first = spawn(process.execPath, [cli, 'run', file, '--out', 'shared-out', '--quiet'], { cwd: tmp, env: { ...process.env, CI: '1' }, stdio: 'ignore' });
+    const exited = new Promise<number | null>((r) => first.on('exit', r));
+    while (!existsSync(path.join(tmp, 'shared-out', '.daxlab-writing'))) await new Promise((r) => setTimeout(r, 50));
+    const second = daxlab(['run', file, '--out', 'shared-out', '--force']);
+    expect(second.status, second.stderr).toBe(2);
+    expect(second.stderr).toMatch(new RegExp(`^daxlab: --out: another daxlab \\(pid ${first.pid}\\) is writing its results to shared-out; choose another --out`));
+    first.kill('SIGINT');
+    expect(await exited).toBe(1);
+    // The first run's partial result, and no reservation left behind.
+    const left = readdirSync(path.join(tmp, 'shared-out'));
+    expect(left).toContain('results.json');
+    expect(left).not.toContain('.daxlab-writing');
+  }, 60_000);
+
   it('gives two runs started together without --out a folder each', async () => {
     const dir = path.join(tmp, 'twice');
     mkdirSync(dir);

@@ -9,7 +9,7 @@ import { expandWorkload, readWorkload } from '../workload/expand.js';
 import { CLOCKS, type ClockKind } from '../machine/layout.js';
 import { parseAssignment } from '../workload/paths.js';
 import { runWorkload, RunStalledError } from '../lab/run.js';
-import { EXPORT_FORMATS, checkOutput, formatRunTables, parseExportFormats, writeRunFolder } from '../measure/export.js';
+import { EXPORT_FORMATS, checkOutput, formatRunTables, parseExportFormats, reserveOutput, writeRunFolder } from '../measure/export.js';
 import { EXIT_FAILED, UsageError } from './errors.js';
 import { startProgress } from './progress.js';
 
@@ -130,10 +130,16 @@ export const runCommand: CommandModule<object, RunArgs> = {
     // The destination is checked before the run, so a run is never lost at its end.
     if (argv.out !== undefined) checkOutput(argv.out, argv.force);
     const out = argv.out ?? reserveDefaultOut(expanded.base.name);
-    try {
-      await runAndWrite(argv, expanded, shard, formats, out);
-    } finally {
+    // A second run into the same folder is refused before it runs, until this one has written.
+    const release = reserveOutput(out);
+    const cleanup = () => {
+      release();
       if (argv.out === undefined) releaseReserved(out);
+    };
+    try {
+      await runAndWrite(argv, expanded, shard, formats, out, cleanup);
+    } finally {
+      cleanup();
     }
   },
 };
@@ -144,6 +150,7 @@ async function runAndWrite(
   shard: ReturnType<typeof parseShard>,
   formats: ReturnType<typeof parseExportFormats>,
   out: string,
+  cleanup: () => void,
 ): Promise<void> {
   {
     const ac = new AbortController();
@@ -177,7 +184,7 @@ async function runAndWrite(
       progress.stop();
       if (e instanceof RunStalledError) {
         process.stderr.write(`daxlab: run failed: ${e.message}\n`);
-        if (argv.out === undefined) releaseReserved(out);
+        cleanup();
         process.exit(EXIT_FAILED);
       }
       throw e;

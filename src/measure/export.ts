@@ -7,7 +7,7 @@
 // and only then the old one removed, so a failure in between leaves one of the two whole.
 
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatLocksCsv, formatOpsCsv } from './csv_export.js';
 import { formatHgrm } from './hgrm.js';
@@ -63,7 +63,11 @@ export function checkOutput(dir: string, force: boolean, flag = '--out'): void {
     return;
   }
   if (!isDir) throw new RangeError(`${flag}: ${dir} is a file, not a folder; choose another --out`);
-  const entries = readdirSync(dest);
+  const writer = liveWriter(dest);
+  if (writer !== null && writer !== process.pid) {
+    throw new RangeError(`${flag}: another daxlab (pid ${writer}) is writing its results to ${dir}; choose another --out`);
+  }
+  const entries = readdirSync(dest).filter((e) => e !== WRITING);
   if (entries.length > 0) {
     const foreign = entries.filter((e) => !RESULT_ENTRIES.has(e) || (e === 'hgrm' && !holdsOnlyHgrm(path.join(dest, e))));
     if (foreign.length > 0 || !entries.includes('results.json')) {
@@ -73,6 +77,48 @@ export function checkOutput(dir: string, force: boolean, flag = '--out'): void {
     if (!force) throw new OutputExistsError(dir);
   }
   checkWritable(path.dirname(dest), dir, flag);
+}
+
+/** The marker a run leaves in its destination while it runs (reserveOutput): the writer's pid. */
+const WRITING = '.daxlab-writing';
+
+/** The pid of the live process that reserved dest, or null (none, or one that is gone). */
+function liveWriter(dest: string): number | null {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(path.join(dest, WRITING), 'utf8'));
+  } catch {
+    return null;
+  }
+  return Number.isInteger(pid) && pid > 0 && processAlive(pid) ? pid : null;
+}
+
+/**
+ * Reserves a checked destination for this process until its results are written: a second
+ * run into the same folder is refused before it runs (checkOutput). Returns the release,
+ * which also removes the folder if the reservation made it and nothing was written.
+ */
+export function reserveOutput(dir: string): () => void {
+  const dest = path.resolve(dir);
+  const made = !exists(dest);
+  mkdirSync(dest, { recursive: true });
+  const marker = path.join(dest, WRITING);
+  try {
+    writeFileSync(marker, String(process.pid), { flag: 'wx' });
+  } catch (e) {
+    if (!isCode(e, 'EEXIST')) throw e;
+    const writer = liveWriter(dest);
+    if (writer !== null && writer !== process.pid) throw new RangeError(`--out: another daxlab (pid ${writer}) is writing its results to ${dir}; choose another --out`);
+    writeFileSync(marker, String(process.pid)); // a killed run's: take it over
+  }
+  return () => {
+    try {
+      if (readFileSync(marker, 'utf8') === String(process.pid)) rmSync(marker);
+      if (made && readdirSync(dest).length === 0) rmdirSync(dest);
+    } catch {
+      // written over by the results, or gone: nothing to release
+    }
+  };
 }
 
 /** The deepest existing folder on the way to p. */
@@ -212,6 +258,8 @@ function uniqueName(base: string, taken: Set<string>): string {
 
 /** Moves the finished temporary folder to dest, replacing an earlier result only when forced. */
 function install(tmp: string, dest: string, shown: string, force: boolean): void {
+  // This process's reservation is no result: it goes as the results come in.
+  if (liveWriter(dest) === process.pid) rmSync(path.join(dest, WRITING), { force: true });
   if (isEmptyOrMissing(dest)) {
     if (exists(dest)) rmdirSync(dest); // an empty folder holds no result; rename cannot replace a folder everywhere
     try {
