@@ -278,6 +278,15 @@ describe('daxlab run', () => {
     expect(bad.stderr).toMatch(/^daxlab: --status-interval: expected seconds from 0 to 86400, got -1/);
   });
 
+  it('refuses a sweep whose later configuration does not fit its device, before the first runs', () => {
+    const sweep = { ...small, files: [{ name: 'a', size: '512KiB', state: 'written' }], sweep: { 'files[0].size': ['512KiB', '16MiB'] } };
+    const r = daxlab(['run', workload('too-big', sweep), '--out', 'too-big']);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/^daxlab: configuration files\[0\]\.size=16MiB: device\.size: 16777216 bytes leave \d+ data blocks of 4096 bytes after metadata and journal; the written and fallocated files need 4096/);
+    expect(r.stdout).toBe('');
+    expect(existsSync(path.join(tmp, 'too-big'))).toBe(false);
+  });
+
   it('runs an empty shard (more shards than configurations) as a result with no configurations', () => {
     const r = daxlab(['run', workload('one', small), '--out', 'empty-shard', '--shard', '3/3', '--quiet']);
     expect(r.status, r.stderr).toBe(0);

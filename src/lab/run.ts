@@ -117,6 +117,7 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
       throw new WorkloadError(`configuration ${c.name}: device.size: ${c.workload.device.size} bytes: ${e.message.replace(/^pmemBytes: \d+ /, '')}`);
     }
     if (hasJournal(c.workload)) checkJournalFits(c.name, config, resolveJournalPolicy(c.workload.journal));
+    checkFilesFit(c.name, c.workload, config);
     // One clock for the whole run: results.json records it once, and compare and merge rely on it.
     if (!isDeepStrictEqual(runClock(c.workload), runClock(base))) {
       throw new WorkloadError(`configuration ${c.name}: run.clock / run.windowNs: every configuration of a run must use the workload's clock and window; run the others separately`);
@@ -185,6 +186,22 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
     warnings,
     configs: results,
   };
+}
+
+/**
+ * The blocks setup allocates (written and fallocated files; empty ones allocate as they are
+ * written) against the device's data blocks, so that a sweep is refused before it runs, not
+ * with ENOSPC at its fortieth configuration.
+ */
+function checkFilesFit(name: string, w: Workload, config: MachineConfig): void {
+  const g = fsGeometry(config);
+  const needed = w.files.filter((f) => f.state !== 'empty').reduce((n, f) => n + Math.ceil(f.size / PAGE_SIZE), 0);
+  if (needed > g.dataBlocks) {
+    throw new WorkloadError(
+      `configuration ${name}: device.size: ${w.device.size} bytes leave ${g.dataBlocks} data blocks of ${PAGE_SIZE} bytes after metadata and journal; ` +
+        `the written and fallocated files need ${needed}: expected a larger device or smaller files`,
+    );
+  }
 }
 
 /** The journal's size limit against its area and one handle's credits, as mkfs will check it. */
