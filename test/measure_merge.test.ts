@@ -67,6 +67,20 @@ describe('mergeRuns', () => {
     expect(() => mergeRuns([shard(1, 2, ['a', 'b']), shard(2, 2, ['a'])])).toThrow(/configuration a is in shard 1\/2 and in shard 2\/2/);
   });
 
+  it('refuses shards whose overrides, repeats, profile or variant differ, unless allowed, then warns', () => {
+    const overridden = shard(2, 2, ['b']);
+    overridden.workload = { ...overridden.workload, source: { ...(overridden.workload.source as object), journal: { commitIntervalMs: 1000 } } };
+    expect(() => mergeRuns([shard(1, 2, ['a']), overridden])).toThrow(
+      /^merge: shards 2\/2 differ from shard 1\/2 in workload \(overrides\): not one sweep \(pass --allow-different to merge them anyway\)$/,
+    );
+    const more = shard(2, 2, ['b']);
+    more.configs[0] = { ...more.configs[0], repeats: 7 };
+    expect(() => mergeRuns([shard(1, 2, ['a']), more])).toThrow(/differ from shard 1\/2 in repeats: not one sweep/);
+    expect(() => mergeRuns([shard(1, 2, ['a']), shard(2, 2, ['b'], { variant: 'remove-on-writeback' })])).toThrow(/in variant: not one sweep/);
+    const m = mergeRuns([shard(1, 2, ['a']), overridden], { allowDifferent: true });
+    expect(m.warnings).toEqual(['merge: shards 2/2 differ from shard 1/2 in workload (overrides)']);
+  });
+
   it('warns when shards ran on different machines or versions', () => {
     const s2 = shard(2, 2, ['b'], { daxlabVersion: '0.2.0' });
     s2.machine = { ...s2.machine, cores: 64, oversubscribed: false };

@@ -10,6 +10,7 @@ interface MergeArgs {
   inputs: string[];
   out: string;
   force: boolean;
+  allowDifferent: boolean;
   format: string[];
 }
 
@@ -21,6 +22,11 @@ export const mergeCommand: CommandModule<object, MergeArgs> = {
       .positional('inputs', { type: 'string', array: true, demandOption: true, describe: 'run folders or results.json files, one per shard' })
       .option('out', { type: 'string', demandOption: true, requiresArg: true, describe: 'the merged run folder to write' })
       .option('force', { type: 'boolean', default: false, describe: 'replace --out if it holds an earlier result' })
+      .option('allow-different', {
+        type: 'boolean',
+        default: false,
+        describe: 'merge shards whose workload, overrides, repeats, profile or variant differ (a warning each), which are refused otherwise',
+      })
       .option('format', {
         type: 'string',
         array: true,
@@ -32,7 +38,7 @@ export const mergeCommand: CommandModule<object, MergeArgs> = {
   handler: (argv: ArgumentsCamelCase<MergeArgs>) => {
     const formats = parseExportFormats(argv.format);
     checkOutput(argv.out, argv.force);
-    const merged = mergeRuns(argv.inputs.map(readResultsArg));
+    const merged = mergeRuns(argv.inputs.map(readResultsArg), { allowDifferent: argv.allowDifferent });
     const files = writeRunFolder(merged, argv.out, { formats, force: argv.force });
     const n = argv.inputs.length;
     console.log(`merged ${n} shard${n === 1 ? '' : 's'}, ${merged.configs.length} configurations, into ${argv.out} (${files.length} files)`);

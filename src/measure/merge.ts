@@ -12,7 +12,12 @@ import { isDeepStrictEqual } from 'node:util';
 import type { ConfigResult, RunResults } from './results.js';
 import { checkSameClock } from './compare.js';
 
-export function mergeRuns(runs: readonly RunResults[]): RunResults {
+/**
+ * Joins the shards of one sweep. Shards whose workload (with its overrides), repeats, cost
+ * profile or variant differ are not one sweep: refused, unless `allowDifferent`, when the
+ * differences become warnings. Differences of machine or version are warnings either way.
+ */
+export function mergeRuns(runs: readonly RunResults[], { allowDifferent = false }: { allowDifferent?: boolean } = {}): RunResults {
   if (runs.length === 0) throw new RangeError('merge: no results to merge');
   if (runs.length === 1 && runs[0].shard === undefined) return structuredClone(runs[0]);
   const shards = checkShards(runs);
@@ -52,7 +57,7 @@ export function mergeRuns(runs: readonly RunResults[]): RunResults {
     createdAt: shards.map((r) => r.createdAt).reduce((a, b) => (Date.parse(b) > Date.parse(a) ? b : a)),
     machine: { ...first.machine, oversubscribed: shards.some((r) => r.machine.oversubscribed) },
     partial: shards.some((r) => r.partial),
-    warnings: mergedWarnings(shards),
+    warnings: mergedWarnings(shards, allowDifferent),
     configs,
   };
 }
@@ -83,18 +88,23 @@ function label(r: RunResults): string {
 }
 
 /** Every shard's warnings once each, then what makes shards less comparable than one run's configurations. */
-function mergedWarnings(shards: readonly RunResults[]): string[] {
+function mergedWarnings(shards: readonly RunResults[], allowDifferent: boolean): string[] {
   const out = new Set<string>();
   for (const r of shards) for (const w of r.warnings) out.add(w);
   const first = shards[0];
-  const differ = (what: string, get: (r: RunResults) => unknown) => {
+  const differ = (what: string, get: (r: RunResults) => unknown, refuse = false) => {
     const odd = shards.filter((r) => !isDeepStrictEqual(get(r), get(first)));
-    if (odd.length > 0) out.add(`merge: shards ${odd.map(label).join(', ')} differ from shard ${label(first)} in ${what}`);
+    if (odd.length === 0) return;
+    const text = `merge: shards ${odd.map(label).join(', ')} differ from shard ${label(first)} in ${what}`;
+    if (refuse && !allowDifferent) throw new RangeError(`${text}: not one sweep (pass --allow-different to merge them anyway)`);
+    out.add(text);
   };
   differ('daxlab version', (r) => r.daxlabVersion);
   differ('machine (cores, CPU model, Node version)', ({ machine: m }) => [m.cores, m.cpuModel, m.node, m.platform, m.arch]);
-  differ('cost profile', (r) => r.profile);
-  differ('variant', (r) => r.variant);
-  differ('workload (overrides)', (r) => r.workload);
+  differ('cost profile', (r) => r.profile, true);
+  differ('variant', (r) => r.variant, true);
+  differ('workload (overrides)', (r) => r.workload, true);
+  // The repeats of its complete configurations (a partial one may have fewer).
+  differ('repeats', (r) => Math.max(0, ...r.configs.filter((c) => !c.partial).map((c) => c.repeats)), true);
   return [...out];
 }
