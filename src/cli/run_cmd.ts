@@ -152,54 +152,52 @@ async function runAndWrite(
   out: string,
   cleanup: () => void,
 ): Promise<void> {
-  {
-    const ac = new AbortController();
-    // Ctrl-C and SIGTERM (a scheduler's or a timeout's kill) alike stop the CPUs and write
-    // what was gathered; a second signal quits at once. The exit code is the first signal's.
-    let signalled: 'SIGINT' | 'SIGTERM' | null = null;
-    const onSignal = (sig: 'SIGINT' | 'SIGTERM') => {
-      if (signalled !== null) process.exit(128 + SIGNAL_NUMBERS[sig]);
-      signalled = sig;
-      process.stderr.write(`\ndaxlab: ${sig === 'SIGINT' ? 'interrupted' : 'terminated'}: stopping the CPUs and writing the results so far (a second signal quits now)\n`);
-      ac.abort();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    const progress = startProgress(process.stderr, argv.quiet ? 0 : argv.statusInterval * 1000);
-    let results;
-    try {
-      results = await runWorkload(expanded, {
-        shard,
-        repeats: argv.repeats,
-        seed: argv.seed,
-        attribute: argv.attribute || undefined,
-        logIntervalMs: argv.logIntervalMs,
-        lockHoldTimes: argv.holdTimes,
-        signal: ac.signal,
-        onProgress: progress.update,
-        onWarning: (w) => progress.log(`daxlab: warning: ${w}`),
-        version: pkg.version,
-      });
-    } catch (e) {
-      progress.stop();
-      if (e instanceof RunStalledError) {
-        process.stderr.write(`daxlab: run failed: ${e.message}\n`);
-        cleanup();
-        process.exit(EXIT_FAILED);
-      }
-      throw e;
-    } finally {
-      progress.stop();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+  const ac = new AbortController();
+  // Ctrl-C and SIGTERM (a scheduler's or a timeout's kill) alike stop the CPUs and write
+  // what was gathered; a second signal quits at once. The exit code is the first signal's.
+  let signalled: 'SIGINT' | 'SIGTERM' | null = null;
+  const onSignal = (sig: 'SIGINT' | 'SIGTERM') => {
+    if (signalled !== null) process.exit(128 + SIGNAL_NUMBERS[sig]);
+    signalled = sig;
+    process.stderr.write(`\ndaxlab: ${sig === 'SIGINT' ? 'interrupted' : 'terminated'}: stopping the CPUs and writing the results so far (a second signal quits now)\n`);
+    ac.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const progress = startProgress(process.stderr, argv.quiet ? 0 : argv.statusInterval * 1000);
+  let results;
+  try {
+    results = await runWorkload(expanded, {
+      shard,
+      repeats: argv.repeats,
+      seed: argv.seed,
+      attribute: argv.attribute || undefined,
+      logIntervalMs: argv.logIntervalMs,
+      lockHoldTimes: argv.holdTimes,
+      signal: ac.signal,
+      onProgress: progress.update,
+      onWarning: (w) => progress.log(`daxlab: warning: ${w}`),
+      version: pkg.version,
+    });
+  } catch (e) {
+    progress.stop();
+    if (e instanceof RunStalledError) {
+      process.stderr.write(`daxlab: run failed: ${e.message}\n`);
+      cleanup();
+      process.exit(EXIT_FAILED);
     }
-    const files = writeRunFolder(results, out, { formats, force: argv.force });
-    if (!argv.quiet) process.stdout.write(formatRunTables(results));
-    const violations = results.configs.reduce((n, c) => n + c.violations.length, 0);
-    if (violations > 0) process.stderr.write(`daxlab: the invariant checker found ${violations} violations (see results.json configs[].violations)\n`);
-    process.stderr.write(`daxlab: ${results.partial ? 'partial results' : 'results'} written to ${out} (${files.length} files)\n`);
-    if (results.partial) process.exitCode = signalled === 'SIGTERM' ? 128 + SIGNAL_NUMBERS.SIGTERM : EXIT_FAILED;
+    throw e;
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
+  const files = writeRunFolder(results, out, { formats, force: argv.force });
+  if (!argv.quiet) process.stdout.write(formatRunTables(results));
+  const violations = results.configs.reduce((n, c) => n + c.violations.length, 0);
+  if (violations > 0) process.stderr.write(`daxlab: the invariant checker found ${violations} violations (see results.json configs[].violations)\n`);
+  process.stderr.write(`daxlab: ${results.partial ? 'partial results' : 'results'} written to ${out} (${files.length} files)\n`);
+  if (results.partial) process.exitCode = signalled === 'SIGTERM' ? 128 + SIGNAL_NUMBERS.SIGTERM : EXIT_FAILED;
 }
 
 /** The signals a run stops on, with their numbers (an exit code of 128 + n says which). */
