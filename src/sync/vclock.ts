@@ -502,18 +502,10 @@ export function vnotifyFromHost(machine: Machine, arr: Int32Array, idx: number, 
   st = v.cpuState;
   vs = v.vsched;
   ncpu = machine.config.cpus;
+  // The scan and the wake-ups are a CPU's (wakeKey), on this machine's views; at instant 0,
+  // so every sleeper keeps its own clock.
   try {
-    let woke = 0;
-    schedLock();
-    for (let i = 0; i < ncpu; i++) {
-      if (!asleepOn(i, region, at)) continue;
-      stamp(i, 0);
-      woke++;
-      Atomics.add(st, i * S + VWAKE, 1);
-      Atomics.notify(st, i * S + VWAKE);
-    }
-    schedUnlock();
-    return woke;
+    return wakeKey(region, at, Infinity, 0);
   } finally {
     ({ clk, st, vs, ncpu } = saved);
   }
