@@ -75,6 +75,15 @@ describe('workload files', () => {
     expect(errorOf({ ...base(), run: { windowNs: 50 } })).toMatch(/run\.windowNs: expected number >= 100, got 50/);
     expect(errorOf({ ...base(), run: { clock: 'sundial' } })).toMatch(/run\.clock: expected one of "virtual", "wall", got "sundial"/);
     expect(expandWorkload({ ...base(), profile: 'zero', run: { clock: 'wall' } }).base.run.clock).toBe('wall');
+    // Limits mmap and ftruncate would hit during setup, after the device was built.
+    const huge = base();
+    huge.files[0].size = '4GiB';
+    expect(errorOf(huge)).toMatch(/mappings\[0\]\.length: 4294967296 bytes is more than the lab maps at once, 4294963200 bytes .*without it the mapping covers "a"/);
+    (huge.mappings[0] as Record<string, unknown>).length = '1GiB';
+    expect(expandWorkload(huge).configs).toHaveLength(1);
+    const past = base();
+    past.files[0].size = '9000GiB';
+    expect(errorOf(past)).toMatch(/files\[0\]\.size: 9663676416000 bytes is past the largest file the filesystem holds, 8796093022208 bytes/);
     const neverEnds = { ...base(), files: [...base().files, { name: 'c', size: '2MiB', state: 'empty' }], cpus: [{ role: 'background-copy', file: 'c' }] };
     expect(errorOf(neverEnds)).toMatch(/run: nothing ends the run/);
   });

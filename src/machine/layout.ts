@@ -120,6 +120,9 @@ export const DEFAULT_CONFIG: MachineConfig = {
   costs: ZERO_COSTS,
 };
 
+/** The largest mapping the lab makes: offsets inside a mapping stay below 2^32 (the store path shifts them). */
+export const MAX_MAPPING_BYTES = 2 ** 32 - PAGE_SIZE;
+
 export const LIMITS = {
   cpus: { min: 1, max: 64 },
   pmemBytes: { min: 2 * MiB, max: 4 * GiB },

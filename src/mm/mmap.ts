@@ -84,9 +84,9 @@ import {
   VM_WRITE,
 } from './mman.js';
 import { zap_page_range_single } from './rmap.js';
+import { MAX_MAPPING_BYTES } from '../machine/layout.js';
 
-/** The largest mapping the lab makes: offsets inside a mapping stay below 2^32 (the store path shifts them). */
-export const MAX_MAPPING_BYTES = 2 ** 32 - PAGE_SIZE;
+export { MAX_MAPPING_BYTES };
 
 export interface MmapOptions {
   /** Whether the file is DAX (default true). false models a file on a non-DAX mount: MAP_SYNC is EOPNOTSUPP. */

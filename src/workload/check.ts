@@ -2,7 +2,8 @@
 // kernel refuses, and runs that could never end. Each message names the field at fault and,
 // where another field makes it wrong, that one too.
 
-import { DEFAULT_CONFIG, LIMITS, PAGE_SIZE, PMD_SIZE } from '../machine/layout.js';
+import { DEFAULT_CONFIG, LIMITS, MAX_MAPPING_BYTES, PAGE_SIZE, PMD_SIZE } from '../machine/layout.js';
+import { FS_MAX_BYTES } from '../fs/ondisk.js';
 import { WorkloadError } from './errors.js';
 import type { Role, Workload, WorkloadMapping } from './schema.js';
 
@@ -43,6 +44,10 @@ export function checkWorkload(w: Workload, where = ''): void {
     });
   };
   unique(w.files, 'files');
+  w.files.forEach((file, i) => {
+    // ftruncate would fail with EFBIG during setup, past ext4's and XFS's s_maxbytes as the lab models it.
+    if (file.size > FS_MAX_BYTES) fail(where, `files[${i}].size`, `${file.size} bytes is past the largest file the filesystem holds, ${FS_MAX_BYTES} bytes (8 TiB)`);
+  });
   unique(w.mappings, 'mappings');
   checkClock(w, where);
   // ext4 without a journal has no commit to tune: a journal option there would change nothing.
@@ -70,6 +75,15 @@ export function checkWorkload(w: Workload, where = ''): void {
     const len = mappingLength(w, m);
     if (len <= 0 || m.offset + len > file.size) {
       fail(where, `${f}.length`, `the mapping [${m.offset}, ${m.offset + len}) runs past ${JSON.stringify(file.name)} (${file.size} bytes)`);
+    }
+    // mmap would fail with ENOMEM on the first CPU, after the device was built and the files written.
+    if (len > MAX_MAPPING_BYTES) {
+      fail(
+        where,
+        `${f}.length`,
+        `${len} bytes is more than the lab maps at once, ${MAX_MAPPING_BYTES} bytes (4 GiB less a page); ` +
+          `set ${f}.length to ${MAX_MAPPING_BYTES} or less${m.length === undefined ? ` (without it the mapping covers ${JSON.stringify(file.name)} from its offset to its end)` : ''}`,
+      );
     }
     if (m.pmd) {
       if (len < PMD_SIZE) fail(where, `${f}.pmd`, `a PMD mapping needs at least 2 MiB of file, ${JSON.stringify(file.name)} maps ${len} bytes`);
