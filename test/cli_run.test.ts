@@ -146,6 +146,30 @@ describe('daxlab run', () => {
     expect(res.configs[0].ops.store!.count).toBeGreaterThan(100);
   }, 30_000);
 
+  it('names the CPU that ran out of device space, and keeps what was measured before it', () => {
+    // 16 MiB holds about 3,900 data blocks: the first faulter's 8,000 pages cannot all fit.
+    const file = workload('enospc', {
+      ...small,
+      files: [{ name: 'a', size: '64MiB', state: 'empty' }],
+      mappings: [{ name: 'm', file: 'a', flags: ['MAP_SHARED'] }],
+      cpus: [{ role: 'faulter', mapping: 'm', pages: 8000 }, { role: 'faulter', mapping: 'm', pages: 50 }],
+      run: { repeats: 2, warmupOps: 0 },
+    });
+    const r = daxlab(['run', file, '--out', 'enospc', '--quiet']);
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(r.stderr).toMatch(/warning: configuration small, repeat 1: cpu 0 \(faulter\): SIGBUS \(BUS_ADRERR\) at offset \d+: write fault on page \d+ of inode \d+: ENOSPC.*the run stopped there/);
+    expect(r.stderr).toMatch(/partial results \(a CPU failed, see the warning\) written to enospc/);
+    const res = results('enospc');
+    expect(res.partial).toBe(true);
+    expect(res.failure).toMatch(/^configuration small, repeat 1: cpu 0 \(faulter\): SIGBUS/);
+    expect(res.warnings.some((w) => w.includes('cpu 0 (faulter): SIGBUS'))).toBe(true);
+    // The faults before the device filled are kept; the second repeat never ran.
+    expect(res.configs[0].repeats).toBe(1);
+    expect(res.configs[0].ops.fault!.count).toBeGreaterThan(3000);
+    expect(res.configs[0].ops.fault!.count).toBeLessThan(8050);
+  });
+
   it('never deletes what is not a daxlab result, and checks the destination before it runs', () => {
     const home = path.join(tmp, 'home');
     mkdirSync(home);

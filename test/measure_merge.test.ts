@@ -34,6 +34,10 @@ describe('mergeRuns', () => {
     expect(m.partial).toBe(true);
     expect(m.warnings).toEqual(['3 CPU workers on 2 cores']);
     expect(RunResultsSchema.parse(m)).toEqual(m);
+    // A CPU's failure in any shard stays in the merged result, naming the shard.
+    expect(m.failure).toBeUndefined();
+    const failed = mergeRuns([s1, shard(2, 2, ['c2'], { partial: true, failure: 'configuration c2, repeat 1: cpu 0 (faulter): SIGBUS' })]);
+    expect(failed.failure).toBe('shard 2/2: configuration c2, repeat 1: cpu 0 (faulter): SIGBUS');
     // The inputs are left as they were.
     expect(s1.shard).toEqual({ index: 1, count: 2 });
   });

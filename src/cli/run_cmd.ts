@@ -196,7 +196,9 @@ async function runAndWrite(
   if (!argv.quiet) process.stdout.write(formatRunTables(results));
   const violations = results.configs.reduce((n, c) => n + c.violations.length, 0);
   if (violations > 0) process.stderr.write(`daxlab: the invariant checker found ${violations} violations (see results.json configs[].violations)\n`);
-  process.stderr.write(`daxlab: ${results.partial ? 'partial results' : 'results'} written to ${out} (${files.length} files)\n`);
+  // The failure itself was printed as a warning when it happened.
+  const what = results.failure !== undefined ? 'partial results (a CPU failed, see the warning)' : results.partial ? 'partial results' : 'results';
+  process.stderr.write(`daxlab: ${what} written to ${out} (${files.length} files)\n`);
   if (results.partial) process.exitCode = signalled === 'SIGTERM' ? 128 + SIGNAL_NUMBERS.SIGTERM : EXIT_FAILED;
 }
 

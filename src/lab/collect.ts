@@ -25,6 +25,8 @@ export interface RepeatOutcome {
   /** Every commit of the measured part, recorded or not. */
   commitsTotal: number;
   violations: string[];
+  /** The kernel's answer that ended a role early (CpuTaskResult.failed), when one did. */
+  failure?: string;
 }
 
 /** The `commit` kind: how long each commit of the measured part took, start to durable. */

@@ -24,6 +24,8 @@ import { backgroundCopy } from './roles/background_copy.js';
 import { metadataDirtier } from './roles/metadata_dirtier.js';
 import type { CpuTask, CpuTaskResult } from './task.js';
 import { warmUpJit } from './jit_warmup.js';
+import { isMmFault } from '../mm/mman.js';
+import { isFsError } from '../fs/errno.js';
 
 // Once per worker thread, before its first task (see jit_warmup.ts).
 warmUpJit();
@@ -105,10 +107,15 @@ function runBoundTask(task: CpuTask, cpu: Cpu): CpuTaskResult {
     // time the host lets them simulate before the stop reaches them.
     if (last && isVirtual()) ctl.waitForStop();
   }
+  let failed: string | undefined;
   if (error !== null) {
-    log.finish();
-    const what = error instanceof Error ? error.message : String(error);
-    throw new Error(`cpu ${task.cpu} (${role.role}): ${what}`, { cause: error });
+    const what = `cpu ${task.cpu} (${role.role}): ${error instanceof Error ? error.message : String(error)}`;
+    // A signal or errno is what the kernel gives a process; anything else is the lab's own bug.
+    if (!isMmFault(error) && !isFsError(error)) {
+      log.finish();
+      throw new Error(what, { cause: error });
+    }
+    failed = what;
   }
   const out = log.finish();
   const c = mm.counters;
@@ -129,5 +136,12 @@ function runBoundTask(task: CpuTask, cpu: Cpu): CpuTaskResult {
   }
   counters.writebackEntriesWalked = walked;
   counters.writebackEntriesWritten = written;
-  return { cpu: task.cpu, role: role.role, ...out, counters, interrupted: ctl.interrupted && ctx.doneOps < ctx.totalOps };
+  return {
+    cpu: task.cpu,
+    role: role.role,
+    ...out,
+    counters,
+    interrupted: (ctl.interrupted || failed !== undefined) && ctx.doneOps < ctx.totalOps,
+    ...(failed === undefined ? {} : { failed }),
+  };
 }

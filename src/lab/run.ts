@@ -132,6 +132,7 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
   // One machine per distinct machine configuration, reused by every repeat (see setupMachine).
   const machines = new Map<string, Machine>();
   let partial = false;
+  let failure: string | undefined;
   try {
     for (let ci = 0; ci < configs.length && !partial; ci++) {
       const c = configs[ci];
@@ -141,6 +142,10 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
       for (let r = -c.workload.run.warmupRepeats; r < repeats; r++) {
         const o = await runRepeat(pool!, machines, c, Math.max(r, 0), profileOf(c.workload.profile, ''), opts, (p) => opts.onProgress?.({ ...p, config: c.name, configIndex: ci, configCount: configs.length, repeat: r, repeats }));
         if (r >= 0 || o.partial) outcomes.push(o);
+        if (o.failure !== undefined) {
+          failure = `configuration ${c.name}, ${r < 0 ? 'a discarded warm-up repeat' : `repeat ${r + 1}`}: ${o.failure}`;
+          warn(`${failure}; the run stopped there, and its results hold what was measured before`);
+        }
         if (o.partial) {
           partial = true;
           break;
@@ -182,6 +187,7 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
       oversubscribed: maxWorkers > cores,
     },
     partial,
+    ...(failure === undefined ? {} : { failure }),
     ...(opts.shard ? { shard: opts.shard } : {}),
     warnings,
     configs: results,
@@ -392,10 +398,12 @@ async function runRepeat(
       results.push(await raceAbort(commitRun, abort));
     }
     const interrupted = opts.signal?.aborted === true;
+    const failure = results.find((r) => r.failed !== undefined)?.failed;
     return {
       repeat,
       elapsedNs: t1 - t0,
-      partial: interrupted,
+      partial: interrupted || failure !== undefined,
+      ...(failure === undefined ? {} : { failure }),
       cpus: results,
       locks: diffLockStat(locksBefore, snapshotLockStat(machine)),
       lockWaits: diffLockWaitHist(waitsBefore, snapshotLockWaitHist(machine)),

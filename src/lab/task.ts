@@ -48,4 +48,10 @@ export interface CpuTaskResult {
   counters: Record<string, number>;
   /** The role stopped because the run was interrupted before it finished its count. */
   interrupted: boolean;
+  /**
+   * What the simulated process got from the kernel that ended its role (a SIGBUS from a fault
+   * that found no free block, an errno from a write): the model's outcome, not a lab failure,
+   * so the figures gathered before it are kept.
+   */
+  failed?: string;
 }

@@ -50,13 +50,15 @@ export function mergeRuns(runs: readonly RunResults[], { allowDifferent = false 
       configs.push(structuredClone(c));
     }
   }
-  const { shard: _dropped, ...rest } = structuredClone(first);
+  const { shard: _dropped, failure: _failure, ...rest } = structuredClone(first);
+  const failures = shards.flatMap((r) => (r.failure === undefined ? [] : [`shard ${label(r)}: ${r.failure}`]));
   return {
     ...rest,
     // The newest shard's time: the merged result is complete only from then on.
     createdAt: shards.map((r) => r.createdAt).reduce((a, b) => (Date.parse(b) > Date.parse(a) ? b : a)),
     machine: { ...first.machine, oversubscribed: shards.some((r) => r.machine.oversubscribed) },
     partial: shards.some((r) => r.partial),
+    ...(failures.length === 0 ? {} : { failure: failures.join('; ') }),
     warnings: mergedWarnings(shards, allowDifferent),
     configs,
   };

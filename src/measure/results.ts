@@ -150,7 +150,11 @@ export const RunResultsSchema = z.object({
     .default({ kind: 'wall', windowNs: null })
     .describe('the clock every figure is in; results written before the virtual clock have none and were on the wall clock'),
   machine: MachineInfoSchema,
-  partial: z.boolean().describe('true when the run was interrupted (Ctrl-C) and holds what was gathered so far'),
+  partial: z.boolean().describe('true when the run was interrupted (Ctrl-C, SIGTERM) or a CPU failed, and holds what was gathered so far'),
+  failure: z
+    .string()
+    .optional()
+    .describe('what ended the run early: the signal or errno a simulated CPU got (a SIGBUS when a fault found no free block), naming the CPU, its role and the configuration'),
   shard: z.object({ index: z.number().int().positive(), count: z.number().int().positive() }).optional(),
   warnings: z.array(z.string()),
   configs: z.array(ConfigResultSchema),

@@ -31,7 +31,7 @@ function formatRunHeader(r: RunResults): string {
     `machine: ${m.cores} cores (${m.cpuModel}), node ${m.node} ${m.platform}/${m.arch}, ${m.cpuWorkers} CPU workers` +
       (m.oversubscribed && r.clock.kind === 'wall' ? ' (more than cores: tail latencies include the scheduler)' : ''),
   ];
-  if (r.partial) lines.push('PARTIAL: the run was interrupted; these are the results gathered so far');
+  if (r.partial) lines.push(`PARTIAL: ${r.failure === undefined ? 'the run was interrupted' : 'a CPU failed and the run stopped (the warning says which)'}; these are the results gathered so far`);
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n') + '\n';
 }
