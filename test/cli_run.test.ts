@@ -130,12 +130,12 @@ describe('daxlab run', () => {
       // time, and the run must still be going when the signal comes.
       run: { durationMs: 86_400_000 },
     });
-    const child = spawn(process.execPath, [cli, 'run', file, '--out', `interrupted-${signal}`, '--quiet'], { cwd: tmp, env: { ...process.env, CI: '1' } });
+    const child = spawn(process.execPath, [cli, 'run', file, '--out', `interrupted-${signal}`, '--status-interval', '0.2'], { cwd: tmp, env: { ...process.env, CI: '1' } });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
-    // Long enough for the workers to start (each trains its JIT first, ~0.5 s; longer while
-    // other test files load the machine) and store a while.
-    await new Promise((r) => setTimeout(r, 6000));
+    child.stdout.resume();
+    // Once the storer has stored a while (its workers start slowly while other test files load the machine).
+    for (let i = 0; i < 600 && !/repeat 1\/1, \d{4,} ops/.test(stderr); i++) await new Promise((r) => setTimeout(r, 100));
     child.kill(signal);
     const code = await new Promise<number | null>((r) => child.on('exit', r));
     expect(code, stderr).toBe(exitCode);
@@ -265,6 +265,59 @@ describe('daxlab run', () => {
     expect(r.stderr).toMatch(/cpu 1 waits/);
     expect(existsSync(path.join(tmp, 'stuck'))).toBe(false);
   });
+
+  it('waits out a paced CPU whose pause is longer than the watchdog period', () => {
+    // On the wall clock the faulter sleeps 2.5 s between faults, two and a half watchdog periods.
+    const file = workload('paced', { ...small, cpus: [{ role: 'faulter', mapping: 'm', pages: 2, intervalUs: 2_500_000 }], run: { watchdogMs: 1000, warmupOps: 1 } });
+    const r = daxlab(['run', file, '--out', 'paced', '--quiet', '--clock', 'wall']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(results('paced').configs[0].ops.fault!.count).toBe(2);
+  });
+
+  it('watches each counted CPU: a background copy still running does not hide one that stopped', () => {
+    // CPU 0 stops without holding anything; the copy goes on writing, and kjournald2 on committing.
+    const file = workload('vanished', {
+      ...small,
+      files: [...small.files, { name: 'c', size: '1MiB', state: 'empty' }],
+      cpus: [{ role: 'faulter', mapping: 'm', pages: 8 }, { role: 'faulter', mapping: 'm', pages: 8 }, { role: 'background-copy', file: 'c' }],
+      run: { watchdogMs: 500 },
+    });
+    const r = spawnSync(process.execPath, [cli, 'run', file, '--out', 'vanished', '--clock', 'wall'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      cwd: tmp,
+      env: { ...process.env, CI: '1', DAXLAB_INJECT: 'vanish' },
+    });
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/no progress for 500 ms; aborted\.\n {2}no progress from cpu 0 \(faulter\)\n/);
+  });
+
+  it('on Ctrl-C with CPUs stuck in a wait, writes the repeats before at once, not after the watchdog period', async () => {
+    // Repeat 2 sticks on a tree_lock held forever; the watchdog would wait ten minutes.
+    const file = workload('stuck-int', { ...small, cpus: [{ role: 'faulter', mapping: 'm', pages: 8 }, { role: 'faulter', mapping: 'm', pages: 8, order: 'random' }], run: { repeats: 2, watchdogMs: 600_000 } });
+    const child = spawn(process.execPath, [cli, 'run', file, '--out', 'stuck-int', '--status-interval', '0.2'], {
+      cwd: tmp,
+      env: { ...process.env, CI: '1', DAXLAB_INJECT: 'hold-tree-lock@2' },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.resume();
+    const exited = new Promise<number | null>((r) => child.on('exit', r));
+    for (let i = 0; i < 600 && !/repeat 2\/2/.test(stderr); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(stderr).toMatch(/repeat 2\/2/);
+    // Long enough for repeat 2's CPUs (on workers already started) to reach the lock.
+    await new Promise((r) => setTimeout(r, 3000));
+    child.kill('SIGINT');
+    const code = await exited;
+    expect(code, stderr).toBe(1);
+    expect(stderr).toMatch(/repeat 2: interrupted while CPUs were stuck, so that repeat's figures are lost .*cpu 1 waits on tree_lock of mapping 0, held by cpu 0/);
+    const res = results('stuck-int');
+    expect(res.partial).toBe(true);
+    expect(res.configs[0].repeats).toBe(1);
+    // Repeat 1, whole: its faults (a page the other CPU mapped first is touched without one).
+    expect(res.configs[0].perRepeat.map((p) => p.partial)).toEqual([false]);
+    expect(res.configs[0].ops.fault!.count).toBeGreaterThanOrEqual(8);
+  }, 90_000);
 
   it('reads no device or FIFO as a profile or workload, and cuts an overlong message', () => {
     const p = daxlab(['run', workload('devzero', small), '--out', 'devzero', '--set', 'profile=/dev/zero']);

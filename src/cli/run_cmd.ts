@@ -200,6 +200,11 @@ async function runAndWrite(
   const what = results.failure !== undefined ? 'partial results (a CPU failed, see the warning)' : results.partial ? 'partial results' : 'results';
   process.stderr.write(`daxlab: ${what} written to ${out} (${files.length} files)\n`);
   if (results.partial) process.exitCode = signalled === 'SIGTERM' ? 128 + SIGNAL_NUMBERS.SIGTERM : EXIT_FAILED;
+  // CPUs stuck in a wait when the signal came keep their threads, and the process, alive.
+  if (signalled !== null) {
+    cleanup();
+    process.exit();
+  }
 }
 
 /** The signals a run stops on, with their numbers (an exit code of 128 + n says which). */

@@ -6,7 +6,7 @@
 // part: STOP_DONE when the counted CPUs finished or the duration passed, STOP_INTERRUPTED
 // on Ctrl-C (results are then partial).
 
-import { CONTROL } from '../machine/run_block.js';
+import { CONTROL, cpuControlWord } from '../machine/run_block.js';
 import type { Machine } from '../machine/machine.js';
 import { vclockArrive, vclockUnparkSelf, vnotifyFromHost } from '../sync/vclock.js';
 
@@ -40,7 +40,17 @@ export class Control {
 
   /** Counts one operation for the progress bar and the watchdog. */
   progress(): void {
-    Atomics.add(this.w, CONTROL.progressBase + this.cpu, 1);
+    Atomics.add(this.w, cpuControlWord(this.cpu, 'progress'), 1);
+  }
+
+  /** Says the CPU sleeps through a paced pause of `ns` (0: it is over), for the watchdog. */
+  pausing(ns: number): void {
+    Atomics.store(this.w, cpuControlWord(this.cpu, 'pausedMs'), ns <= 0 ? 0 : Math.min(2 ** 31 - 1, Math.ceil(ns / 1e6)));
+  }
+
+  /** The role has ended: its progress no longer matters to the run. */
+  done(): void {
+    Atomics.store(this.w, cpuControlWord(this.cpu, 'done'), 1);
   }
 
   /**
@@ -75,9 +85,18 @@ export class Control {
 /** Main thread: sum of the operation counts of `cpus` (all when absent); changes while the run makes progress. */
 export function totalProgress(w: Int32Array, cpus: number | readonly number[]): number {
   let s = 0;
-  if (typeof cpus === 'number') for (let i = 0; i < cpus; i++) s += Atomics.load(w, CONTROL.progressBase + i);
-  else for (const i of cpus) s += Atomics.load(w, CONTROL.progressBase + i);
+  if (typeof cpus === 'number') for (let i = 0; i < cpus; i++) s += Atomics.load(w, cpuControlWord(i, 'progress'));
+  else for (const i of cpus) s += Atomics.load(w, cpuControlWord(i, 'progress'));
   return s + Atomics.load(w, CONTROL.arrived) + Atomics.load(w, CONTROL.warmedUp);
+}
+
+/** Main thread: what `cpu` says of itself to the watchdog. */
+export function cpuWatch(w: Int32Array, cpu: number): { progress: number; pausedMs: number; done: boolean } {
+  return {
+    progress: Atomics.load(w, cpuControlWord(cpu, 'progress')),
+    pausedMs: Atomics.load(w, cpuControlWord(cpu, 'pausedMs')),
+    done: Atomics.load(w, cpuControlWord(cpu, 'done')) !== 0,
+  };
 }
 
 export function setPhase(w: Int32Array, phase: number): void {

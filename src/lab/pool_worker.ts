@@ -31,13 +31,22 @@ import { isFsError } from '../fs/errno.js';
 warmUpJit();
 
 /**
- * Fault injection for the watchdog's test (DAXLAB_INJECT=hold-tree-lock): CPU 0 takes the
- * tree_lock of its role's mapping and never lets go, as a lost spin_unlock would.
+ * Fault injection for the watchdog's tests, on CPU 0, in every repeat or only in repeat N
+ * (DAXLAB_INJECT=what or what@N, N from 1):
+ * - hold-tree-lock: takes the tree_lock of its role's mapping and never lets go, as a lost
+ *   spin_unlock would;
+ * - vanish: stops without a word and without holding anything, as a livelocked task would.
  */
-function holdTreeLockForever(ctx: RoleContext): never {
+function injectedFault(task: CpuTask): 'hold-tree-lock' | 'vanish' | null {
+  const m = /^(hold-tree-lock|vanish)(?:@(\d+))?$/.exec(process.env.DAXLAB_INJECT ?? '');
+  if (m === null || task.cpu !== 0 || (m[2] !== undefined && Number(m[2]) !== task.repeat + 1)) return null;
+  return m[1] as 'hold-tree-lock' | 'vanish';
+}
+
+function injectFault(ctx: RoleContext, what: 'hold-tree-lock' | 'vanish'): never {
   const role = ctx.task.role!;
   const name = 'mapping' in role && role.mapping !== undefined ? role.mapping : Object.keys(ctx.task.vmas)[0];
-  new RadixTree(ctx.cpu, ctx.vma(name).ino).treeLock();
+  if (what === 'hold-tree-lock') new RadixTree(ctx.cpu, ctx.vma(name).ino).treeLock();
   ctx.finishWarmup();
   // A CPU that lost an unlock runs on: it no longer holds virtual time back, so the others
   // reach the lock and wait on it, where the watchdog finds them.
@@ -74,7 +83,8 @@ function runBoundTask(task: CpuTask, cpu: Cpu): CpuTaskResult {
   let error: unknown = null;
   try {
     ctl.arriveAndWait(CONTROL.arrived, PHASE_WARMUP);
-    if (process.env.DAXLAB_INJECT === 'hold-tree-lock' && task.cpu === 0) holdTreeLockForever(ctx);
+    const fault = injectedFault(task);
+    if (fault !== null) injectFault(ctx, fault);
     switch (role.role) {
       case 'faulter':
         faulter(ctx, role);
@@ -98,6 +108,7 @@ function runBoundTask(task: CpuTask, cpu: Cpu): CpuTaskResult {
     // A failed role stops the others; one that stopped early still passes the barrier.
     if (error !== null) setStop(ctl.w, STOP_FAILED);
     ctx.finishWarmup();
+    ctl.done();
     const last = Number.isFinite(task.ops) && Atomics.add(ctl.w, CONTROL.finished, 1) + 1 === Atomics.load(ctl.w, CONTROL.counted);
     Atomics.notify(ctl.w, CONTROL.finished);
     setAttributing(false);

@@ -28,9 +28,9 @@ import { WorkloadError } from '../workload/errors.js';
 import { KERNEL_CPUS, mappingLength, runClock } from '../workload/check.js';
 import { shardConfigs, type Configuration, type ExpandedWorkload } from '../workload/expand.js';
 import type { Workload } from '../workload/schema.js';
-import { PHASE_MEASURE, PHASE_WARMUP, STOP_DONE, STOP_INTERRUPTED, setPhase, setStop, totalProgress, waitCounter } from './control.js';
+import { PHASE_MEASURE, PHASE_WARMUP, STOP_DONE, STOP_INTERRUPTED, cpuWatch, setPhase, setStop, totalProgress, waitCounter } from './control.js';
 import { CONTROL, createControl } from '../machine/run_block.js';
-import { startWatchdog } from './watchdog.js';
+import { describeStuck, startWatchdog, type Watched } from './watchdog.js';
 import { configResult, type RepeatOutcome } from './collect.js';
 import { machineConfigFor, setupMachine } from './setup.js';
 import type { CpuTask, CpuTaskResult } from './task.js';
@@ -74,6 +74,28 @@ export class RunStalledError extends Error {
     super(`no progress for ${stallMs} ms; aborted.\n${report.map((l) => `  ${l}`).join('\n') || '  (no CPU reports a lock or wait)'}`);
   }
 }
+
+/**
+ * Interrupted while CPUs were stuck in a wait: they cannot send back the repeat's figures, so
+ * the run ends with what earlier repeats gathered; `report` says where the CPUs were stuck.
+ */
+export class RunInterruptedStuckError extends Error {
+  override name = 'RunInterruptedStuckError';
+  constructor(
+    readonly report: string[],
+    /** The CPU workers had not all started: nothing of the repeat was measured yet. */
+    readonly starting: boolean,
+  ) {
+    super(`interrupted while CPUs did not answer within ${INTERRUPT_GRACE_MS} ms`);
+  }
+}
+
+/**
+ * How long CPUs have to answer an interruption. A CPU looks at the stop word between
+ * operations and every 100 ms of a paced pause, so one that has not answered by then is
+ * stuck in a wait, and waiting for the watchdog's period would only keep the user waiting.
+ */
+const INTERRUPT_GRACE_MS = 2000;
 
 const POOL_WORKER = new URL('./pool_worker.js', import.meta.url);
 /** Machines kept for reuse across repeats and configurations (see runRepeat). */
@@ -133,6 +155,8 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
   const machines = new Map<string, Machine>();
   let partial = false;
   let failure: string | undefined;
+  // CPUs stuck in a wait when the run was interrupted: the pool cannot be reclaimed.
+  let stuck = false;
   try {
     for (let ci = 0; ci < configs.length && !partial; ci++) {
       const c = configs[ci];
@@ -140,7 +164,21 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
       const outcomes: RepeatOutcome[] = [];
       // Negative repeats are the discarded warm-up ones.
       for (let r = -c.workload.run.warmupRepeats; r < repeats; r++) {
-        const o = await runRepeat(pool!, machines, c, Math.max(r, 0), profileOf(c.workload.profile, ''), opts, (p) => opts.onProgress?.({ ...p, config: c.name, configIndex: ci, configCount: configs.length, repeat: r, repeats }));
+        let o: RepeatOutcome;
+        try {
+          o = await runRepeat(pool!, machines, c, Math.max(r, 0), profileOf(c.workload.profile, ''), opts, (p) => opts.onProgress?.({ ...p, config: c.name, configIndex: ci, configCount: configs.length, repeat: r, repeats }));
+        } catch (e) {
+          if (!(e instanceof RunInterruptedStuckError)) throw e;
+          const which = `configuration ${c.name}, ${r < 0 ? 'a discarded warm-up repeat' : `repeat ${r + 1}`}`;
+          warn(
+            e.starting
+              ? `${which}: interrupted while its CPU workers were starting; the results hold the repeats before it`
+              : `${which}: interrupted while CPUs were stuck, so that repeat's figures are lost and the results hold the repeats before it; ` +
+                  `where they were stuck: ${e.report.join('; ')}`,
+          );
+          stuck = partial = true;
+          break;
+        }
         if (r >= 0 || o.partial) outcomes.push(o);
         if (o.failure !== undefined) {
           failure = `configuration ${c.name}, ${r < 0 ? 'a discarded warm-up repeat' : `repeat ${r + 1}`}: ${o.failure}`;
@@ -151,6 +189,8 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
           break;
         }
       }
+      // Interrupted in its first repeat with the CPUs stuck: nothing of it to report.
+      if (outcomes.length === 0) break;
       const result = configResult(c, outcomes, opts.logIntervalMs ?? c.workload.run.logIntervalMs);
       const dropped = result.counters.commitRecordsDropped ?? 0;
       if (dropped > 0) {
@@ -167,7 +207,8 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
     if (!(e instanceof RunStalledError)) await pool?.destroy();
     throw e;
   }
-  await pool?.destroy();
+  // Stuck workers never end a destroy: the caller exits the process once it has written.
+  if (!stuck) await pool?.destroy();
   return {
     format: RESULTS_FORMAT,
     daxlabVersion: opts.version,
@@ -314,24 +355,49 @@ async function runRepeat(
   const abort = () => {
     if (stalled) return new RunStalledError(stalled, run.watchdogMs);
     if (failure) return failure instanceof Error ? failure : new Error(String(failure));
+    if (interruptedAt !== null && performance.now() - interruptedAt > INTERRUPT_GRACE_MS) {
+      return new RunInterruptedStuckError(describeStuck(machine), Atomics.load(cw, CONTROL.arrived) < tasks.length);
+    }
     return null;
   };
   const js = machine.views.journalState;
   const commitsNow = () => Atomics.load(js, JOURNAL.commits);
+  const virtual = machine.config.clock === 'virtual';
+  // The CPUs the run waits for: the counted ones (a background copy running on must not hide
+  // a stuck faulter, nor its commits), or every role when the run ends on a duration.
+  const watchedCpus = countedCpus.length > 0 ? countedCpus : tasks.map((t) => t.cpu);
+  // A syncer that waits for the storers' stores moves when they do.
+  const storeDriven = new Set(tasks.filter((t) => t.role?.role === 'syncer' && t.role.everyStores !== undefined).map((t) => t.cpu));
+  const watched = (): number | Watched[] => {
+    // Until the measured phase every CPU does its warm-up and meets the others at barriers: the whole moves.
+    if (Atomics.load(cw, CONTROL.phase) < PHASE_MEASURE) return totalProgress(cw, cpus);
+    return watchedCpus.map((cpu) => {
+      const s = cpuWatch(cw, cpu);
+      let progress = s.progress + (storeDriven.has(cpu) ? Atomics.load(cw, CONTROL.stores) : 0);
+      // A paced pause: on the wall clock it lasts what it says; on the virtual clock it lasts
+      // until the others let time pass, so time passing is its progress.
+      if (s.pausedMs > 0 && virtual) progress += vclockMax(machine, tasks.map((t) => t.cpu));
+      return { progress, allowanceMs: virtual ? 0 : s.pausedMs, done: s.done };
+    });
+  };
   let stopWatchdog = () => {};
   // Started once every CPU has arrived: a worker thread's start (module load, JIT warm-up)
   // can take longer than a short watchdogMs, and is bounded by STARTUP_MS instead.
   const watch = () => startWatchdog({
     machine,
-    // The counted CPUs' progress: a background copy running on must not hide a stuck faulter.
-    progress: () => totalProgress(cw, countedCpus.length > 0 ? countedCpus : cpus) + Atomics.load(cw, CONTROL.arrived) + Atomics.load(cw, CONTROL.warmedUp) + commitsNow(),
+    progress: watched,
     stallMs: run.watchdogMs,
-    onStall: (report) => {
-      stalled = report;
+    onStall: (report, stuck) => {
+      const who = Atomics.load(cw, CONTROL.phase) < PHASE_MEASURE ? [] : stuck.map((i) => watchedCpus[i]);
+      stalled = [...(who.length === 0 ? [] : [`no progress from ${who.map((c) => `cpu ${c} (${tasks[c].role!.role})`).join(', ')}`]), ...report];
       setStop(cw, STOP_INTERRUPTED, machine);
     },
   });
-  const onAbort = () => setStop(cw, STOP_INTERRUPTED, machine);
+  let interruptedAt: number | null = null;
+  const onAbort = () => {
+    interruptedAt ??= performance.now();
+    setStop(cw, STOP_INTERRUPTED, machine);
+  };
   opts.signal?.addEventListener('abort', onAbort);
   if (opts.signal?.aborted) onAbort();
 
@@ -343,7 +409,6 @@ async function runRepeat(
   const progressCpus = countedCpus.length > 0 ? countedCpus : cpus;
   const ticker = setInterval(() => progress({ ops: totalProgress(cw, progressCpus) - Atomics.load(cw, CONTROL.arrived) - Atomics.load(cw, CONTROL.warmedUp), expectedOps }), 100);
   ticker.unref();
-  const virtual = machine.config.clock === 'virtual';
   let rolesEnded = 0;
   const runs = tasks.map((t) => pool.run(t) as Promise<CpuTaskResult>);
   runs.forEach((p) => p.then(() => rolesEnded++, () => {}));
@@ -414,6 +479,7 @@ async function runRepeat(
     };
   } catch (e) {
     setStop(cw, STOP_INTERRUPTED);
+    if (e instanceof RunInterruptedStuckError) throw e;
     if (stalled || e instanceof RunStalledError) throw e instanceof RunStalledError ? e : new RunStalledError(stalled!, run.watchdogMs);
     throw e;
   } finally {

@@ -241,37 +241,65 @@ function heldLocks(machine: MachineLike): string[] {
   return out;
 }
 
+/** What the watchdog reads of one thing the run waits for (a CPU, say) at one look. */
+export interface Watched {
+  /** Changes while it makes progress (its operations done, say). */
+  progress: number;
+  /** It is expected to stand still this much longer than stallMs now (a paced CPU's pause). */
+  allowanceMs?: number;
+  /** It has ended: it can no longer hold the run up. */
+  done?: boolean;
+}
+
 export interface WatchdogOptions {
   machine: MachineLike;
-  /** A counter that grows while the run makes progress (operations done, say). */
-  progress: () => number;
-  /** How long the counter may stand still before the run counts as stuck. */
+  /**
+   * What the run depends on, in a fixed order: a number is one counter for the whole run;
+   * a list is watched item by item, and any one standing still for stallMs (plus its
+   * allowance) is a stall, however busy the others are.
+   */
+  progress: () => number | readonly Watched[];
+  /** How long a counter may stand still before the run counts as stuck. */
   stallMs: number;
-  /** Called once, with describeStuck()'s lines. */
-  onStall: (report: string[]) => void;
+  /** Called once, with describeStuck()'s lines and the items that stood still. */
+  onStall: (report: string[], stuck: number[]) => void;
   /** How often to look; by default a tenth of stallMs, from 10 ms to 1 s. */
   intervalMs?: number;
 }
 
 /**
- * Polls `progress` and calls `onStall` once when it has not moved for `stallMs`. The timer is
- * unref'd, so it never keeps the process alive by itself. Returns the function that stops it.
+ * Polls `progress` and calls `onStall` once when it (or one of its items) has not moved for
+ * `stallMs`. The timer is unref'd, so it never keeps the process alive by itself. Returns
+ * the function that stops it.
  */
 export function startWatchdog({ machine, progress, stallMs, onStall, intervalMs }: WatchdogOptions): () => void {
   if (!(stallMs > 0)) throw new RangeError(`stallMs: expected a positive number of milliseconds, got ${String(stallMs)}`);
   const every = intervalMs ?? Math.min(1000, Math.max(10, stallMs / 10));
-  let last = progress();
-  let since = performance.now();
+  const read = (): Watched[] => {
+    const p = progress();
+    return typeof p === 'number' ? [{ progress: p }] : [...p];
+  };
+  let last = read().map((w) => w.progress);
+  let since = last.map(() => performance.now());
   const timer = setInterval(() => {
-    const now = progress();
-    if (now !== last) {
-      last = now;
-      since = performance.now();
+    const now = performance.now();
+    const items = read();
+    // The list can change length (a phase with other items): start those afresh.
+    if (items.length !== last.length) {
+      last = items.map((w) => w.progress);
+      since = items.map(() => now);
       return;
     }
-    if (performance.now() - since < stallMs) return;
+    const stuck: number[] = [];
+    items.forEach((w, i) => {
+      if (w.progress !== last[i] || w.done === true) {
+        last[i] = w.progress;
+        since[i] = now;
+      } else if (now - since[i] >= stallMs + (w.allowanceMs ?? 0)) stuck.push(i);
+    });
+    if (stuck.length === 0) return;
     clearInterval(timer);
-    onStall(describeStuck(machine));
+    onStall(describeStuck(machine), stuck);
   }, every);
   timer.unref();
   return () => clearInterval(timer);

@@ -27,14 +27,26 @@ export const CONTROL = {
   alignWarmedUp: 9,
   /** The roles that end on a count (the main thread sets it): the last of them to finish counts `finished` up to it. */
   counted: 10,
-  /** One operation count per CPU from here. */
+  /** Each CPU's record (CPU_CONTROL) from here. */
   progressBase: 12,
 } as const;
+
+/**
+ * A CPU's words in the control block: its operation count; the length of the paced pause it
+ * sleeps through now (0 when none), so the watchdog does not call a faulter paced at 15 s
+ * stuck; and whether its role has ended, after which nobody waits for it.
+ */
+export const CPU_CONTROL = { progress: 0, pausedMs: 1, done: 2, stride: 4 } as const;
+
+/** Where word `field` of `cpu`'s record is. */
+export function cpuControlWord(cpu: number, field: Exclude<keyof typeof CPU_CONTROL, 'stride'>): number {
+  return CONTROL.progressBase + cpu * CPU_CONTROL.stride + CPU_CONTROL[field];
+}
 
 /** The control block of a run with `cpus` CPUs. */
 export function createControl(cpus: number): SharedArrayBuffer {
   if (!(Number.isInteger(cpus) && cpus >= 1)) throw new RangeError(`cpus: expected an integer >= 1, got ${cpus}`);
-  return new SharedArrayBuffer((CONTROL.progressBase + cpus) * Int32Array.BYTES_PER_ELEMENT);
+  return new SharedArrayBuffer((CONTROL.progressBase + cpus * CPU_CONTROL.stride) * Int32Array.BYTES_PER_ELEMENT);
 }
 
 /** The start gate of lab/cpus.ts: CPU threads count themselves in, then sleep until it opens. */

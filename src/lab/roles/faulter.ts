@@ -24,7 +24,7 @@ export function faulter(ctx: RoleContext, r: FaulterRole): void {
     const offset = order[Math.floor(done / touches)] * PAGE_SIZE;
     const write = r.access === 'write' || (r.access === 'read-write' && done % touches === 1);
     if (intervalNs > 0 && done > ctx.task.warmupOps) {
-      sleepUntil(next, stop);
+      sleepUntil(next, stop, ctx.ctl);
       if (stop()) break;
     }
     const reads = c.readFaults;

@@ -16,7 +16,7 @@ export function metadataDirtier(ctx: RoleContext, r: MetadataDirtierRole): void 
   const stop = () => ctx.ctl.stopping;
   let next = 0;
   for (let done = 0; !ctx.shouldStop(done); done++) {
-    if (intervalNs > 0 && next > 0) sleepUntil(next, stop);
+    if (intervalNs > 0 && next > 0) sleepUntil(next, stop, ctx.ctl);
     const t0 = ctx.log.begin();
     if (next === 0) next = t0;
     vfs_chmod(ctx.fs, inos[done % r.files], 0o600 | (done & 1 ? 0o044 : 0));

@@ -36,7 +36,7 @@ function storeLoop(ctx: RoleContext, r: StorerRole): void {
     if (done === ctx.task.warmupOps) last = -1; // the warm-up barrier is not a store's time
     const slot = r.order === 'random' ? Math.floor(ctx.rng() * span) : done % span;
     const offset = Math.floor(slot / slots) * PAGE_SIZE + (slot % slots) * r.bytes;
-    if (intervalNs > 0 && done > ctx.task.warmupOps) sleepUntil(next, stop);
+    if (intervalNs > 0 && done > ctx.task.warmupOps) sleepUntil(next, stop, ctx.ctl);
     // Flat out, each store starts where the previous one ended (one clock read per store).
     const t0 = ctx.log.begin(intervalNs === 0 && !r.flushUser && r.fsyncEvery === 0 ? last : -1);
     // The schedule starts at the first measured store and advances by the interval, late or not.

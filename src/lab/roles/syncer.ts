@@ -31,7 +31,7 @@ export function syncer(ctx: RoleContext, r: SyncerRole): void {
       }
       seen = Atomics.load(w, CONTROL.stores);
     } else if (intervalNs > 0 && next > 0) {
-      sleepUntil(next, stop);
+      sleepUntil(next, stop, ctx.ctl);
     }
     if (stop()) break;
     const t0 = ctx.log.begin();
