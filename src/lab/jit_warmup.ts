@@ -22,7 +22,8 @@ import { OpLog } from './op_log.js';
 import { Control } from './control.js';
 import { createControl } from '../machine/run_block.js';
 
-const PAGES = 256;
+/** Pages of each warm-up file: small, so that the device pages the warm-up touches stay few (see warmUpPersonality). */
+const PAGES = 64;
 /**
  * Small costs on every step, so the branches that charge them (and ndelay's loops, and its
  * one-time calibration) are compiled here too: a run on a cost profile otherwise spends its
@@ -41,36 +42,48 @@ const WARMUP_COSTS = {
   journalFlushNs: 50,
   commitNs: 700,
 };
-/** Machines per personality: V8 optimizes the fault path only after a few thousand faults. */
-const ROUNDS = 4;
+/**
+ * Passes over the warm-up files per personality. V8 optimizes the fault path only after a
+ * few thousand faults: 16 passes of 3 files x 2 mapping kinds x 64 pages are 6,144 faults.
+ */
+const PASSES = 16;
 
-/** Runs each role's kernel paths a few hundred times on a throwaway machine. */
-export function warmUpJit(rounds = ROUNDS): void {
-  for (let round = 0; round < rounds; round++) for (const personality of FS_PERSONALITIES) warmUpOnce(personality);
+/** Runs each role's kernel paths a few thousand times on a throwaway machine per personality. */
+export function warmUpJit(passes = PASSES): void {
+  for (const personality of FS_PERSONALITIES) warmUpPersonality(personality, passes);
 }
 
-function warmUpOnce(personality: (typeof FS_PERSONALITIES)[number]): void {
-  {
-    // Attached from a descriptor, as tasks attach theirs: objects of the same shapes, so the
-    // code optimized here is the code the task runs (a created machine's views deoptimize it).
-    const machine = attachMachine(
-      createMachine({ cpus: 1, pmemBytes: 16 * MiB, mappings: 8, fsInodes: 8, indexNodes: 64, vmas: 8, ptePages: 4 * PAGES, costs: WARMUP_COSTS }).descriptor,
-    );
-    const cpu = attachCpu(machine, 0);
-    const dev = new PmemDevice(cpu);
-    const journal = personality === 'ext4-nojournal' ? undefined : new Journal(cpu, dev, {});
-    mkfs(cpu, dev, { personality, journal });
-    const fs = mountFs(cpu, { dev, journal });
-    const mm = attachMm(cpu, fs);
-    const word = new Uint8Array(8);
-    const log = new OpLog(new Control(createControl(1), 0), { logIntervalMs: 0, attribute: false, coordinatedOmission: true, repeat: 0 });
-    for (const state of ['empty', 'fallocated', 'written'] as const) {
-      const ino = vfs_create(fs);
-      if (state === 'empty') vfs_truncate(fs, ino, PAGES * PAGE_SIZE);
-      else if (state === 'fallocated') vfs_fallocate(fs, ino, 0, 0, PAGES * PAGE_SIZE);
-      else vfs_write(fs, ino, 0, new Uint8Array(PAGES * PAGE_SIZE));
+// One machine per personality, as small as a device can be (2 MiB), its files emptied and
+// refilled pass after pass. The allocator moves on through the device as blocks are freed
+// and taken again, so a pass touches all of it in time (data and media): a fresh 16 MiB
+// machine per round, as before, touched ~34 MB each, which the collector frees late, and
+// twelve of them were most of a worker thread's 200 MB.
+function warmUpPersonality(personality: (typeof FS_PERSONALITIES)[number], passes: number): void {
+  // Attached from a descriptor, as tasks attach theirs: objects of the same shapes, so the
+  // code optimized here is the code the task runs (a created machine's views deoptimize it).
+  const machine = attachMachine(
+    createMachine({ cpus: 1, pmemBytes: 2 * MiB, mappings: 8, fsInodes: 8, indexNodes: 64, vmas: 8, ptePages: 512, costs: WARMUP_COSTS }).descriptor,
+  );
+  const cpu = attachCpu(machine, 0);
+  const dev = new PmemDevice(cpu);
+  const journal = personality === 'ext4-nojournal' ? undefined : new Journal(cpu, dev, {});
+  mkfs(cpu, dev, { personality, journal });
+  const fs = mountFs(cpu, { dev, journal });
+  const mm = attachMm(cpu, fs);
+  const word = new Uint8Array(8);
+  const log = new OpLog(new Control(createControl(1), 0), { logIntervalMs: 0, attribute: false, coordinatedOmission: true, repeat: 0 });
+  const states = (['empty', 'fallocated', 'written'] as const).map((state) => ({ state, ino: vfs_create(fs) }));
+  const copy = vfs_create(fs);
+  const chunk = new Uint8Array(16 * PAGE_SIZE);
+  const bytes = PAGES * PAGE_SIZE;
+  const zeros = new Uint8Array(bytes);
+  for (let pass = 0; pass < passes; pass++) {
+    for (const { state, ino } of states) {
+      if (state === 'empty') vfs_truncate(fs, ino, bytes);
+      else if (state === 'fallocated') vfs_fallocate(fs, ino, 0, 0, bytes);
+      else vfs_write(fs, ino, 0, zeros);
       for (const flags of [MAP_SHARED, MAP_SHARED_VALIDATE | MAP_SYNC]) {
-        const vma = mmap(mm, ino, PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE, flags, 0);
+        const vma = mmap(mm, ino, bytes, PROT_READ | PROT_WRITE, flags, 0);
         for (let p = 0; p < PAGES; p++) {
           const t0 = log.begin();
           if (p % 4 === 0) vma.loadInto(p * PAGE_SIZE, word);
@@ -83,13 +96,11 @@ function warmUpOnce(personality: (typeof FS_PERSONALITIES)[number]): void {
         munmap(vma);
       }
       vfs_fsync(fs, ino, state === 'written');
+      // Emptied, so the next pass faults its blocks in again.
+      vfs_truncate(fs, ino, 0);
     }
-    const copy = vfs_create(fs);
-    const chunk = new Uint8Array(16 * PAGE_SIZE);
-    for (let round = 0; round < 4; round++) {
-      for (let off = 0; off < PAGES * PAGE_SIZE; off += chunk.length) vfs_write(fs, copy, off, chunk);
-      vfs_truncate(fs, copy, 0);
-    }
-    log.finish();
+    for (let off = 0; off < bytes; off += chunk.length) vfs_write(fs, copy, off, chunk);
+    vfs_truncate(fs, copy, 0);
   }
+  log.finish();
 }
