@@ -169,6 +169,15 @@ describe('compareRuns', () => {
     expect(compareRuns(run('write-fault', [1, 2, 3, 4]), run('write-fault', [7, 8, 9, 10])).rows[0].figures[0].verdict).toBe('slower');
   });
 
+  it('shows no center for a side without a complete repeat, and judges nothing there', () => {
+    const bare = makeRun([makeConfig('cfg', { store: latencies(50, 10_000, 100) })]); // perRepeat: []
+    const c = compareRuns(bare, run('store', NOISE_B));
+    expect(c.rows[0].repeatsA).toBe(0);
+    expect(c.judged).toBe(0);
+    expect(c.geomean[0].rows).toBe(0);
+    expect(formatComparison(c)).toMatch(/^ {2}mean +- +±∞ +10\.01 +±∞ +- +±∞ +\?$/m);
+  });
+
   it('leaves out interrupted repeats, with a note', () => {
     const a = makeRun([config('cfg', { store: NOISE_A }, [4])]);
     const c = compareRuns(a, run('store', NOISE_B));

@@ -43,7 +43,7 @@ export type FigureLabel = (typeof COMPARED_FIGURES)[number]['label'];
 export type Verdict = 'slower' | 'faster' | '~' | 'too few repeats';
 
 export interface SideFigure {
-  /** The median of the repeats' values. */
+  /** The median of the repeats' values (NaN, null in JSON, without a complete repeat). */
   centerNs: number;
   /** Its 95 % interval; null with fewer repeats than one needs (6). */
   interval: { lowNs: number; highNs: number } | null;

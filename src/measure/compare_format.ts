@@ -25,7 +25,7 @@ export function formatComparison(c: Comparison): string {
     table.push([`${r.config} / ${r.kind}: ${r.repeatsA} vs ${r.repeatsB} repeats (${r.opsA} vs ${r.opsB} operations)`]);
     table.push(['', 'a', '[CI]', 'b', '[CI]', 'b/a', '[CI]', 'verdict']);
     for (const f of r.figures) {
-      table.push([`  ${f.figure}`, formatUs(f.a.centerNs), formatCi(f.a), formatUs(f.b.centerNs), formatCi(f.b), formatRatio(f.ratio), formatRatioCi(f), formatVerdict(f)]);
+      table.push([`  ${f.figure}`, us(f.a.centerNs), formatCi(f.a), us(f.b.centerNs), formatCi(f.b), formatRatio(f.ratio), formatRatioCi(f), formatVerdict(f)]);
     }
   }
   // Block titles are one long cell: align only the figure lines.
@@ -57,12 +57,17 @@ function formatSummary(c: Comparison): string {
   return lines.join('\n') + '\n';
 }
 
+/** A side with no complete repeat has no center. */
+function us(ns: number): string {
+  return Number.isNaN(ns) ? '-' : formatUs(ns);
+}
+
 function formatCi(s: SideFigure): string {
   return s.interval === null ? '±∞' : `[${formatUs(s.interval.lowNs)}, ${formatUs(s.interval.highNs)}]`;
 }
 
 function formatRatio(x: number): string {
-  return Number.isFinite(x) ? `${x.toFixed(2)}x` : 'inf';
+  return Number.isNaN(x) ? '-' : Number.isFinite(x) ? `${x.toFixed(2)}x` : 'inf';
 }
 
 function formatRatioCi(f: FigureComparison): string {
