@@ -119,6 +119,8 @@ describe('compareRuns', () => {
     const c = compareRuns(run('write-fault', NOISE_A), wide);
     expect(c.notes).toEqual([expect.stringMatching(/^a ran with a 2000 ns window and b with 50000 ns/)]);
     expect(formatComparison(c)).toMatch(/^note: a ran with a 2000 ns window/m);
+    const wallToo = makeRun([config('cfg', { 'write-fault': NOISE_A })], { clock: { kind: 'wall', windowNs: null } });
+    expect(compareRuns(wallToo, wall).notes).toEqual([expect.stringMatching(/^both ran on the wall clock: .*a difference may be the host's, not the change's$/)]);
     // results.json files from before the virtual clock read as the wall clock's.
     const old = JSON.parse(JSON.stringify(wall)) as Record<string, unknown>;
     delete old.clock;

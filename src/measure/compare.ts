@@ -159,6 +159,11 @@ export function compareRuns(a: RunResults, b: RunResults, options: CompareOption
   const labels = options.labels ?? (['a', 'b'] as const);
   checkSameClock('compare', a, b, labels);
   const notes: string[] = [];
+  if (a.clock.kind === 'wall') {
+    // Seen on the shared development machine: two runs of the same kara-2017, minutes apart,
+    // differed by +78 % in one mean, every repeat of one beyond every repeat of the other.
+    notes.push("both ran on the wall clock: their figures include the host's speed and load, so a difference may be the host's, not the change's");
+  }
   if (a.clock.windowNs !== b.clock.windowNs) {
     notes.push(`a ran with a ${a.clock.windowNs} ns window and b with ${b.clock.windowNs} ns: differences within the larger window are the window's, not the change's`);
   }
