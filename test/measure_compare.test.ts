@@ -1,217 +1,259 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { CpuRecorders, MergedOps, type OpHistogram } from '../src/measure/histogram.js';
-import { compareRuns, formatComparison, isTailRegression } from '../src/measure/compare.js';
-import { erfc, mannWhitneyU, percentileInterval } from '../src/measure/hist_stats.js';
+import { describe, expect, it } from 'vitest';
+import type { RecordedOpKind } from '../src/measure/histogram.js';
+import { compareRuns, type Comparison } from '../src/measure/compare.js';
+import { formatComparison } from '../src/measure/compare_format.js';
+import { bootstrapRatioInterval, erfc, geomean, mannWhitney, medianInterval, smallestP } from '../src/measure/repeat_stats.js';
 import { latencies, makeConfig, makeRun } from './support/run_results.js';
-import { parseResults } from '../src/measure/results.js';
+import { parseResults, type ConfigResult, type RepeatResult } from '../src/measure/results.js';
 
-const live: CpuRecorders[] = [];
-afterEach(() => {
-  for (const r of live.splice(0)) r.destroy();
-});
-
-function hist(samples: readonly number[]): OpHistogram {
-  const set = new CpuRecorders();
-  live.push(set);
-  for (const ns of samples) set.record('store', ns);
-  return MergedOps.merge([set.encode()]).get('store')!;
+/**
+ * A configuration whose repeat i of each kind has mean v = values[i] (p50 0.98 v, p99 1.2 v,
+ * p99.9 1.5 v): known per-repeat values, which are compare's samples. The histograms hold
+ * 100 operations per repeat, so the operation counts are a run's.
+ */
+function config(name: string, perKind: Partial<Record<RecordedOpKind, number[]>>, partialRepeats: number[] = []): ConfigResult {
+  const entries = Object.entries(perKind) as [RecordedOpKind, number[]][];
+  const c = makeConfig(name, Object.fromEntries(entries.map(([k, vs]) => [k, vs.flatMap((v) => latencies(100, v, 1, 1))])));
+  const figs = (v: number) => ({ count: 100, meanNs: v, p50Ns: 0.98 * v, p99Ns: 1.2 * v, p999Ns: 1.5 * v, maxNs: 2 * v });
+  const n = Math.max(...entries.map(([, vs]) => vs.length));
+  const perRepeat: RepeatResult[] = Array.from({ length: n }, (_, i) => {
+    const ops: RepeatResult['ops'] = {};
+    const faults: number[] = [];
+    for (const [k, vs] of entries) {
+      if (i >= vs.length) continue;
+      ops[k] = figs(vs[i]);
+      if (k.endsWith('-fault')) faults.push(vs[i]);
+    }
+    if (faults.length > 0) ops.fault = figs(faults.reduce((s, v) => s + v, 0) / faults.length);
+    return { repeat: i, partial: partialRepeats.includes(i), elapsedNs: 1e9, ops };
+  });
+  return { ...c, repeats: n, perRepeat };
 }
 
-/** U of a by definition: pairs with a > b, ties half. */
-function bruteU(a: readonly number[], b: readonly number[]): number {
-  let u = 0;
-  for (const x of a) for (const y of b) u += x > y ? 1 : x === y ? 0.5 : 0;
-  return u;
+const NOISE_A = [10_010, 9_990, 10_050, 9_970, 10_020];
+const NOISE_B = [9_995, 10_030, 9_980, 10_040, 10_005];
+const scaled = (xs: number[], f: number) => xs.map((x) => x * f);
+const run = (kind: RecordedOpKind, values: number[], name = 'cfg') => makeRun([config(name, { [kind]: values })]);
+const verdicts = (c: Comparison) => c.rows.flatMap((r) => r.figures.map((f) => `${r.kind} ${f.figure} ${f.verdict}`));
+
+/** U test p by definition: every split of the pooled values into groups of a's size, midranks for ties. */
+function bruteP(a: number[], b: number[]): number {
+  const pool = [...a, ...b];
+  const sorted = [...pool].sort((x, y) => x - y);
+  const rank = (v: number) => (sorted.indexOf(v) + sorted.lastIndexOf(v)) / 2 + 1;
+  const sums: number[] = [];
+  const choose = (start: number, left: number, sum: number) => {
+    if (left === 0) return void sums.push(sum);
+    for (let i = start; i <= pool.length - left; i++) choose(i + 1, left - 1, sum + rank(pool[i]));
+  };
+  choose(0, a.length, 0);
+  const w = a.reduce((s, v) => s + rank(v), 0);
+  const le = sums.filter((s) => s <= w + 1e-9).length / sums.length;
+  const ge = sums.filter((s) => s >= w - 1e-9).length / sums.length;
+  return Math.min(1, 2 * Math.min(le, ge));
 }
 
-describe('Mann-Whitney U on histograms', () => {
-  it('equals the brute-force U of the raw samples, ties included', () => {
-    // Below 2048 ns the histogram keeps every nanosecond apart, so its ties are the samples' ties.
+describe('statistics over repeats', () => {
+  it('gives the exact U test p, ties at midranks as a permutation test counts them', () => {
+    // scipy.stats.mannwhitneyu(method='exact'), no ties: 2 / C(10, 5)
+    expect(mannWhitney([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]).p).toBeCloseTo(0.007936507936507936, 12);
     const cases: [number[], number[]][] = [
-      [[1, 2, 2, 3, 5, 8, 8, 8], [2, 3, 3, 4, 9, 10, 12, 8, 8]],
-      [[5, 5, 5], [5, 5]],
-      [[100], [200, 50, 100]],
-      [latencies(40, 100, 60, 11), latencies(55, 120, 60, 12)],
+      [[3, 1, 4, 1, 5, 9, 2], [6, 5, 3, 5, 8, 9, 7, 9]], // 0.0438 by enumeration; scipy's 'exact' ignores the ties (0.054)
+      [[5, 5, 5, 6], [5, 6, 6, 6, 7]],
+      [[1, 2], [1, 2, 3]],
     ];
-    for (const [a, b] of cases) {
-      const u = mannWhitneyU(hist(a).histogram, hist(b).histogram);
-      expect(u.uA).toBe(bruteU(a, b));
-      expect(u.uB).toBe(bruteU(b, a));
-      expect(u.nA).toBe(a.length);
-      expect(u.nB).toBe(b.length);
-    }
+    for (const [a, b] of cases) expect(mannWhitney(a, b).p).toBeCloseTo(bruteP(a, b), 12);
+    expect(mannWhitney([7, 7, 7, 7, 7], [7, 7, 7, 7, 7]).p).toBe(1);
+    expect(mannWhitney([1, 2, 3, 4], [5, 6, 7, 8]).probBGreater).toBe(1);
   });
 
-  it("counts values the histogram cannot tell apart as ties (higher up, 0.1 % wide bins)", () => {
-    const a = latencies(60, 1_000_000, 50_000, 5);
-    const b = latencies(70, 1_010_000, 50_000, 6);
-    const ha = hist(a);
-    const hb = hist(b);
-    const binned = (xs: number[], h: OpHistogram) => xs.map((x) => h.histogram.lowestEquivalentValue(x));
-    expect(mannWhitneyU(ha.histogram, hb.histogram).uA).toBe(bruteU(binned(a, ha), binned(b, hb)));
-  });
-
-  it("gives scipy's asymptotic p-value (tie and continuity corrections)", () => {
+  it("uses scipy's asymptotic p beyond 40 repeats in all", () => {
+    const a = [10, 10, 10, 11, 12, 12, 13, 14, 15, 15, 15, 16, 17, 18, 19, 20, 20, 21, 22, 23, 24];
+    const t = mannWhitney(a, a.map((x) => x + 3));
+    expect(t.exact).toBe(false);
     // scipy.stats.mannwhitneyu(a, b, alternative='two-sided', method='asymptotic')
-    const r1 = mannWhitneyU(hist([1, 2, 2, 3, 5, 8, 8, 8]).histogram, hist([2, 3, 3, 4, 9, 10, 12, 8, 8]).histogram);
-    expect(r1.uA).toBe(22);
-    expect(r1.p).toBeCloseTo(0.18619612164260446, 6);
-    const range = (lo: number, hi: number) => Array.from({ length: hi - lo }, (_, i) => lo + i);
-    const r2 = mannWhitneyU(hist(range(100, 140)).histogram, hist(range(130, 170)).histogram);
-    expect(r2.uA).toBe(50);
-    expect(r2.p / 5.493794800445032e-13).toBeCloseTo(1, 5);
+    expect(t.p / 0.04775483784738568).toBeCloseTo(1, 5);
+    expect(Math.abs(erfc(1) / 0.15729920705028513 - 1)).toBeLessThan(1.2e-7);
   });
 
-  it('has an erfc accurate to 1.2e-7 relative', () => {
-    expect(Math.abs(erfc(0) - 1)).toBeLessThan(1.2e-7);
-    expect(erfc(1) / 0.15729920705028513 - 1).toBeLessThan(1.2e-7);
-    expect(Math.abs(erfc(5) / 1.5374597944280349e-12 - 1)).toBeLessThan(1.2e-7);
-    expect(erfc(-1)).toBeCloseTo(2 - 0.15729920705028513, 7);
-  });
-});
-
-describe('percentile confidence intervals', () => {
-  it('contain the sample percentile and narrow as n grows', () => {
-    for (const n of [50, 1000, 20000]) {
-      const samples = latencies(n, 5_000, 100_000, n);
-      const sorted = [...samples].sort((x, y) => x - y);
-      const h = hist(samples);
-      for (const q of [0.5, 0.99, 0.999]) {
-        const truth = sorted[Math.ceil(n * q) - 1];
-        const ci = percentileInterval(h, q);
-        expect(ci.lowNs).toBeLessThanOrEqual(truth);
-        expect(ci.highNs).toBeGreaterThanOrEqual(truth);
-        expect(ci.lowNs).toBeGreaterThanOrEqual(sorted[0]);
-        expect(ci.highNs).toBeLessThanOrEqual(sorted[n - 1]);
-      }
-    }
-    const wide = percentileInterval(hist(latencies(100, 0, 100_000, 9)), 0.5);
-    const narrow = percentileInterval(hist(latencies(20000, 0, 100_000, 9)), 0.5);
-    expect(narrow.highNs - narrow.lowNs).toBeLessThan((wide.highNs - wide.lowNs) / 5);
+  it('knows the smallest p a number of repeats allows', () => {
+    expect(smallestP(1, 1)).toBe(1);
+    expect(smallestP(3, 3)).toBeCloseTo(0.1, 12);
+    expect(smallestP(4, 4)).toBeCloseTo(2 / 70, 12);
+    expect(smallestP(5, 5)).toBeCloseTo(2 / 252, 12);
   });
 
-  it('say when too few values bound a tail percentile from above', () => {
-    expect(percentileInterval(hist(latencies(100, 1000, 1000)), 0.999).openHigh).toBe(true);
-    expect(percentileInterval(hist(latencies(100_000, 1000, 1000)), 0.999).openHigh).toBe(false);
+  it("bounds the median by order statistics, from 6 repeats on (benchstat's rule at 95 %)", () => {
+    expect(medianInterval([1, 2, 3, 4, 5])).toBeNull();
+    expect(medianInterval([6, 1, 5, 2, 4, 3])).toEqual({ low: 1, high: 6 });
+    // n = 20: the textbook [x(6), x(15)], coverage 95.9 %
+    expect(medianInterval(Array.from({ length: 20 }, (_, i) => 20 - i))).toEqual({ low: 6, high: 15 });
+  });
+
+  it('bootstraps b/a deterministically, around the ratio, and not from fewer than 6 repeats', () => {
+    const a = [100, 102, 98, 101, 99, 103, 97, 100];
+    const b = scaled(a, 1.2).map((v, i) => v + (i % 3));
+    const ci = bootstrapRatioInterval(a, b, 42)!;
+    expect(bootstrapRatioInterval(a, b, 42)).toEqual(ci);
+    expect(ci.low).toBeLessThan(1.2);
+    expect(ci.high).toBeGreaterThan(1.2);
+    expect(ci.low).toBeGreaterThan(1.1);
+    expect(bootstrapRatioInterval(a.slice(0, 5), b, 42)).toBeNull();
+  });
+
+  it('takes the geometric mean of positive finite ratios', () => {
+    expect(geomean([1.21, 1])).toBeCloseTo(1.1, 12);
+    expect(geomean([2, 0.5, Infinity, 0])).toBeCloseTo(1, 12);
+    expect(geomean([])).toBeNaN();
   });
 });
 
 describe('compareRuns', () => {
-  const run = (samples: number[], name = 'cfg') => makeRun([makeConfig(name, { 'write-fault': samples })]);
-
   it('refuses runs on different clocks, saying why and what to re-run; different windows get a note', () => {
-    const s = latencies(200, 10_000, 5_000);
-    const wall = makeRun([makeConfig('cfg', { 'write-fault': s })], { clock: { kind: 'wall', windowNs: null } });
-    expect(() => compareRuns(run(s), wall, { labels: ['before', 'after'] })).toThrow(
+    const wall = run('write-fault', NOISE_B);
+    wall.clock = { kind: 'wall', windowNs: null };
+    expect(() => compareRuns(run('write-fault', NOISE_A), wall, { labels: ['before', 'after'] })).toThrow(
       /^compare: before ran on the virtual clock \(window 2000 ns\) and after on the wall clock; figures from the two are not comparable .*--clock virtual or --clock wall\.$/,
     );
-    const wide = makeRun([makeConfig('cfg', { 'write-fault': s })], { clock: { kind: 'virtual', windowNs: 50_000 } });
-    const c = compareRuns(run(s), wide);
+    const wide = makeRun([config('cfg', { 'write-fault': NOISE_B })], { clock: { kind: 'virtual', windowNs: 50_000 } });
+    const c = compareRuns(run('write-fault', NOISE_A), wide);
     expect(c.notes).toEqual([expect.stringMatching(/^a ran with a 2000 ns window and b with 50000 ns/)]);
     expect(formatComparison(c)).toMatch(/^note: a ran with a 2000 ns window/m);
+    const wallToo = makeRun([config('cfg', { 'write-fault': NOISE_A })], { clock: { kind: 'wall', windowNs: null } });
+    expect(compareRuns(wallToo, wall).notes).toEqual([expect.stringMatching(/^both ran on the wall clock: .*a difference may be the host's, not the change's$/)]);
     // results.json files from before the virtual clock read as the wall clock's.
     const old = JSON.parse(JSON.stringify(wall)) as Record<string, unknown>;
     delete old.clock;
     expect(parseResults(JSON.stringify(old)).clock).toEqual({ kind: 'wall', windowNs: null });
   });
 
-  it('calls identical runs the same, p = 1', () => {
-    const s = latencies(2000, 10_000, 5_000);
-    const c = compareRuns(run(s), run(s));
-    expect(c.rows.map((r) => [r.config, r.kind, r.verdict])).toEqual([
-      ['cfg', 'write-fault', 'same'],
-      ['cfg', 'fault', 'same'],
-    ]);
-    for (const r of c.rows) {
-      expect(r.p).toBe(1);
-      expect(r.probBGreater).toBe(0.5);
-      for (const p of r.percentiles) expect(p.ratio).toBe(1);
-    }
+  it('judges repeats, not operations: same-code noise is ~ in every figure and no regression even at 0 %', () => {
+    const c = compareRuns(run('write-fault', NOISE_A), run('write-fault', NOISE_B), { failOnRegressionPct: 0 });
+    expect(verdicts(c)).toEqual(['mean', 'p50', 'p99', 'p99.9'].map((f) => `write-fault ${f} ~`));
+    expect(c.rows[0]).toMatchObject({ repeatsA: 5, repeatsB: 5, opsA: 500, opsB: 500 });
+    for (const f of c.rows[0].figures) expect(f.p).toBeGreaterThan(0.05);
     expect(c.regressions).toEqual([]);
   });
 
-  it('calls a shifted distribution slower (and the reverse faster) with a tiny p', () => {
-    const a = run(latencies(2000, 10_000, 5_000, 1));
-    const b = run(latencies(2000, 11_000, 5_000, 2));
-    const slower = compareRuns(a, b).rows[0];
-    expect(slower.verdict).toBe('slower');
-    expect(slower.p).toBeLessThan(1e-10);
-    expect(slower.probBGreater).toBeGreaterThan(0.6);
-    expect(slower.percentiles[0].ratio).toBeGreaterThan(1.05);
-    expect(compareRuns(b, a).rows[0].verdict).toBe('faster');
+  it('calls a real 15 % shift a regression over 10 %, with the exact p of 5 repeats a side, but not over 20 %', () => {
+    const c = compareRuns(run('write-fault', NOISE_A), run('write-fault', scaled(NOISE_B, 1.15)), { failOnRegressionPct: 10 });
+    const mean = c.rows[0].figures[0];
+    expect(mean).toMatchObject({ figure: 'mean', verdict: 'slower', regression: true });
+    expect(mean.p).toBeCloseTo(2 / 252, 12);
+    expect(mean.ratio).toBeCloseTo(median(scaled(NOISE_B, 1.15)) / median(NOISE_A), 12);
+    expect(c.regressions.map((r) => `${r.kind} ${r.figure}`)).toEqual(['write-fault mean', 'write-fault p50', 'write-fault p99', 'write-fault p99.9']);
+    const over20 = compareRuns(run('write-fault', NOISE_A), run('write-fault', scaled(NOISE_B, 1.15)), { failOnRegressionPct: 20 });
+    expect(over20.rows[0].figures.every((f) => f.verdict === 'slower')).toBe(true);
+    expect(over20.regressions).toEqual([]);
   });
 
-  it('does not call a small random difference significant', () => {
-    const c = compareRuns(run(latencies(2000, 10_000, 5_000, 1)), run(latencies(2000, 10_000, 5_000, 2)));
-    expect(c.rows[0].verdict).toBe('same');
-    expect(c.rows[0].p).toBeGreaterThan(0.05);
+  it('calls a significant 1 % shift slower but not a regression over 10 %', () => {
+    const c = compareRuns(run('write-fault', [10_000, 10_001, 10_002, 10_003, 10_004]), run('write-fault', scaled([10_000, 10_001, 10_002, 10_003, 10_004], 1.01)), {
+      failOnRegressionPct: 10,
+    });
+    expect(c.rows[0].figures.every((f) => f.verdict === 'slower' && f.p! < 0.01)).toBe(true);
+    expect(c.regressions).toEqual([]);
   });
 
-  it('reports a tail regression only beyond the threshold and when the test or the intervals say it is real', () => {
-    const base = latencies(5000, 10_000, 5_000, 1);
-    // Five percent of values pushed far out: the p99 and p99.9 grow a lot, and the test sees it.
-    const tail = base.map((v, i) => (i % 20 === 0 ? v * 4 : v));
-    const a = run(base);
-    const b = run(tail);
+  it('never flags a faster figure, even at a 0 % threshold', () => {
+    const c = compareRuns(run('write-fault', NOISE_A), run('write-fault', scaled(NOISE_B, 0.8)), { failOnRegressionPct: 0 });
+    expect(c.rows[0].figures.map((f) => f.verdict)).toEqual(['faster', 'faster', 'faster', 'faster']);
+    expect(c.regressions).toEqual([]);
+  });
+
+  it('says when there are too few repeats to test, instead of calling anything', () => {
+    const one = compareRuns(run('write-fault', [10_000]), run('write-fault', [20_000]), { failOnRegressionPct: 10 });
+    expect(one.rows[0].figures.every((f) => f.verdict === 'too few repeats' && f.p === null && !f.regression)).toBe(true);
+    expect(one.judged).toBe(0);
+    expect(formatComparison(one)).toMatch(/^ {2}mean .* 2\.00x +±∞ +\?$/m);
+    // 3 a side: the exact test's smallest p is 0.1; 4 a side: 0.029.
+    expect(compareRuns(run('write-fault', [1, 2, 3]), run('write-fault', [7, 8, 9])).judged).toBe(0);
+    expect(compareRuns(run('write-fault', [1, 2, 3, 4]), run('write-fault', [7, 8, 9, 10])).rows[0].figures[0].verdict).toBe('slower');
+  });
+
+  it('shows no center for a side without a complete repeat, and judges nothing there', () => {
+    const bare = makeRun([makeConfig('cfg', { store: latencies(50, 10_000, 100) })]); // perRepeat: []
+    const c = compareRuns(bare, run('store', NOISE_B));
+    expect(c.rows[0].repeatsA).toBe(0);
+    expect(c.judged).toBe(0);
+    expect(c.geomean[0].rows).toBe(0);
+    expect(formatComparison(c)).toMatch(/^ {2}mean +- +±∞ +10\.01 +±∞ +- +±∞ +\?$/m);
+  });
+
+  it('leaves out interrupted repeats, with a note', () => {
+    const a = makeRun([config('cfg', { store: NOISE_A }, [4])]);
+    const c = compareRuns(a, run('store', NOISE_B));
+    expect(c.rows[0].repeatsA).toBe(4);
+    expect(c.notes).toEqual(['a: cfg: 1 interrupted repeat left out']);
+  });
+
+  it('does not judge a fault row that holds the same faults as one other kind, so no regression counts twice', () => {
+    const a = makeRun([config('sync', { 'sync-fault': NOISE_A }), config('mixed', { 'read-fault': NOISE_A, 'write-fault': NOISE_A })]);
+    const b = makeRun([config('sync', { 'sync-fault': scaled(NOISE_B, 1.5) }), config('mixed', { 'read-fault': NOISE_B, 'write-fault': NOISE_B })]);
     const c = compareRuns(a, b, { failOnRegressionPct: 10 });
-    const row = c.rows[0];
-    expect(row.percentiles[2].ratio).toBeGreaterThan(2);
-    expect(row.p).toBeLessThan(0.05);
-    expect(c.regressions.map((r) => r.kind)).toEqual(['write-fault', 'fault']);
-    expect(compareRuns(a, b, { failOnRegressionPct: 1000 }).regressions).toEqual([]);
-    // Faster is never a regression; a tail over the threshold without a significant test is not either.
-    expect(compareRuns(b, a, { failOnRegressionPct: 0 }).regressions).toEqual([]);
-    // Only the ten largest values grow: the p99.9 regresses, but too few values moved for the test.
-    const cut = [...base].sort((x, y) => x - y)[base.length - 10];
-    const fewGrow = run(base.map((v) => (v >= cut ? v * 4 : v)));
-    const quiet = compareRuns(a, fewGrow, { failOnRegressionPct: 10 });
-    expect(quiet.rows[0].p).toBeGreaterThan(0.05);
-    expect(quiet.rows[0].percentiles[2].ratio).toBeGreaterThan(2);
-    expect(quiet.regressions.length > 0).toBe(isTailRegression(quiet.rows[0], 10));
-    // Two percent of values 4x slower, the rest unchanged: the p99's intervals part, so it counts.
-    const twoPct = run(base.map((v, i) => (i % 50 === 0 ? v * 4 : v)));
-    const tailOnly = compareRuns(a, twoPct, { failOnRegressionPct: 10 });
-    const p99 = tailOnly.rows[0].percentiles[1];
-    expect(p99.b.lowNs).toBeGreaterThan(p99.a.highNs);
-    expect(tailOnly.regressions.map((r) => r.kind)).toContain('write-fault');
-    expect(compareRuns(a, run(base), { failOnRegressionPct: 0 }).regressions).toEqual([]);
+    expect(c.rows.map((r) => `${r.config}/${r.kind}`)).toEqual(['sync/sync-fault', 'mixed/read-fault', 'mixed/write-fault', 'mixed/fault']);
+    expect(c.faultSameAs).toEqual(['sync: fault = sync-fault']);
+    expect(c.regressions.map((r) => `${r.config}/${r.kind} ${r.figure}`)).toEqual(['mean', 'p50', 'p99', 'p99.9'].map((f) => `sync/sync-fault ${f}`));
+    expect(formatComparison(c)).toMatch(/^fault: left out where it holds the same faults as one other kind \(sync: fault = sync-fault\)$/m);
+    // MAP_SYNC on in b only: the fault row is the one that compares the two, and is kept.
+    const turned = compareRuns(makeRun([config('x', { 'write-fault': NOISE_A })]), makeRun([config('x', { 'sync-fault': NOISE_B })]));
+    expect(turned.rows.map((r) => r.kind)).toEqual(['fault']);
+    expect(turned.onlyInA).toEqual(['x: write-fault']);
+    expect(turned.onlyInB).toEqual(['x: sync-fault']);
   });
 
-  it('does not call a faster run whose few slowest values grew a tail regression', () => {
-    const base = latencies(5000, 10_000, 5_000, 3);
-    const cut = [...base].sort((x, y) => x - y)[base.length - 8];
-    // Everything 20 % faster, the eight slowest values twice as slow.
-    const b = run(base.map((v) => (v >= cut ? v * 2 : v * 0.8)));
-    const c = compareRuns(run(base), b, { failOnRegressionPct: 10 });
-    expect(c.rows[0].verdict).toBe('faster');
-    expect(c.rows[0].percentiles[2].ratio).toBeGreaterThan(1.1);
-    expect(c.regressions).toEqual([]);
+  it('refuses two runs with nothing in common, naming what each holds', () => {
+    expect(() => compareRuns(run('store', NOISE_A, 'x'), run('store', NOISE_A, 'y'), { labels: ['old', 'new'] })).toThrow(
+      /^compare: old and new have nothing in common: no configuration with an operation kind on both sides \(old: x \(store\); new: y \(store\)\)$/,
+    );
+    expect(() => compareRuns(run('store', NOISE_A), run('msync', NOISE_A))).toThrow(RangeError);
+    expect(() => compareRuns(makeRun([]), makeRun([]))).toThrow(/nothing in common.*\(a: no configurations; b: no configurations\)/);
   });
 
   it('lists configurations and kinds found on one side only', () => {
-    const a = makeRun([makeConfig('x', { store: [100, 200] }), makeConfig('only-a', { store: [1] })]);
-    const b = makeRun([makeConfig('x', { store: [100, 200], fsync: [5000] }), makeConfig('only-b', { store: [1] })]);
+    const a = makeRun([config('x', { store: NOISE_A }), config('only-a', { store: NOISE_A })]);
+    const b = makeRun([config('x', { store: NOISE_B, fsync: NOISE_B }), config('only-b', { store: NOISE_B })]);
     const c = compareRuns(a, b);
     expect(c.rows.map((r) => `${r.config}/${r.kind}`)).toEqual(['x/store']);
     expect(c.onlyInA).toEqual(['only-a']);
     expect(c.onlyInB).toEqual(['x: fsync', 'only-b']);
   });
 
-  it('prints an aligned table with verdicts, intervals and the summary', () => {
-    const a = run(latencies(2000, 10_000, 5_000, 1));
-    const b = run(latencies(2000, 11_000, 5_000, 2));
-    const text = formatComparison(compareRuns(a, b, { labels: ['base.json', 'new.json'], failOnRegressionPct: 5 }));
+  it('sums up with the geometric mean of b/a per figure, as benchstat does', () => {
+    const a = makeRun([config('one', { store: NOISE_A }), config('two', { store: NOISE_A })]);
+    const b = makeRun([config('one', { store: scaled(NOISE_A, 1.21) }), config('two', { store: NOISE_A })]);
+    const c = compareRuns(a, b);
+    expect(c.geomean.map((g) => [g.figure, g.rows])).toEqual([
+      ['mean', 2],
+      ['p50', 2],
+      ['p99', 2],
+      ['p99.9', 2],
+    ]);
+    for (const g of c.geomean) expect(g.ratio).toBeCloseTo(1.1, 12);
+    expect(formatComparison(c)).toMatch(/^geomean b\/a over 2 rows: mean 1\.10x, p50 1\.10x, p99 1\.10x, p99\.9 1\.10x$/m);
+  });
+
+  it('prints an aligned table with intervals, verdicts, the method and the summary', () => {
+    const many = (f: number) => [10_010, 9_990, 10_050, 9_970, 10_020, 10_000, 10_030, 9_980].map((v) => v * f);
+    const c = compareRuns(run('write-fault', many(1)), run('write-fault', many(1.15)), { labels: ['base.json', 'new.json'], failOnRegressionPct: 10 });
+    const text = formatComparison(c);
     expect(text).toMatch(/^a = base\.json\nb = new\.json\n/);
-    expect(text).toMatch(/^cfg \/ write-fault: slower \(p = \d\.\de-\d+, n 2000 vs 2000, P\(b > a\) = 0\.\d\d\)/m);
-    const figures = text.split('\n').filter((l) => /^ {2}p(50|99|99\.9) /.test(l));
-    expect(figures).toHaveLength(6);
-    expect(new Set(figures.map((l) => l.length)).size).toBe(1); // aligned across blocks
-    expect(figures[0]).toMatch(/^ {2}p50 +\d+\.\d+ +\[\d+\.\d+, \d+\.\d+\] +\d+\.\d+ +\[\d+\.\d+, \d+\.\d+\] +1\.\d\dx$/);
-    expect(text).toMatch(/2 compared: 2 slower, 0 faster, 0 same\n/);
+    expect(text).toMatch(/^verdict: Mann-Whitney U over the repeats, two-sided, exact .*alpha 0\.05; ~: no significant difference/m);
+    expect(text).toMatch(/^multiple comparisons: each of the 4 figures is tested at alpha 0\.05 without correction/m);
+    expect(text).toMatch(/^cfg \/ write-fault: 8 vs 8 repeats \(800 vs 800 operations\)$/m);
+    const figures = text.split('\n').filter((l) => /^ {2}(mean|p50|p99|p99\.9) /.test(l));
+    expect(figures).toHaveLength(4);
+    expect(figures[0]).toMatch(/^ {2}mean +10\.01 +\[9\.970, 10\.05\] +11\.51 +\[11\.47, 11\.56\] +1\.15x +\[1\.1\d, 1\.1\d\] +\+15\.0 % \(p = 1\.6e-4\) {2}REGRESSION$/);
+    expect(text).toMatch(/^4 figures: 4 slower, 0 faster, 0 ~, 0 too few repeats to tell$/m);
+    expect(text).toMatch(/^4 regressions over 10 %: cfg \/ write-fault mean \(\+15\.0 %, p = 1\.6e-4\), /m);
   });
 
   it('rejects a bad threshold', () => {
-    const r = run([1000]);
-    expect(() => compareRuns(r, r, { failOnRegressionPct: -1 })).toThrow(RangeError);
+    expect(() => compareRuns(run('store', NOISE_A), run('store', NOISE_A), { failOnRegressionPct: -1 })).toThrow(RangeError);
   });
 });
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  return s[(s.length - 1) >> 1];
+}
