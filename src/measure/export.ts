@@ -12,6 +12,7 @@ import path from 'node:path';
 import { formatLocksCsv, formatOpsCsv } from './csv_export.js';
 import { formatHgrm } from './hgrm.js';
 import { MergedOps } from './histogram.js';
+import { reportedKinds } from './reported_kinds.js';
 import type { RunResults } from './results.js';
 import { formatRunTables } from './run_tables.js';
 
@@ -241,7 +242,8 @@ function writeFiles(results: RunResults, root: string, formats: ReadonlySet<Expo
     for (const c of results.configs) {
       const folder = uniqueName(safeFileName(c.name), taken);
       const ops = MergedOps.merge([c.encoded]);
-      for (const kind of ops.kinds()) put(path.join('hgrm', folder, `${kind}.hgrm`), formatHgrm(ops.get(kind)!));
+      const shown = reportedKinds(c.ops);
+      for (const kind of ops.kinds().filter((k) => shown.includes(k))) put(path.join('hgrm', folder, `${kind}.hgrm`), formatHgrm(ops.get(kind)!));
     }
   }
   if (formats.has('table')) put('table.txt', formatRunTables(results));

@@ -2,9 +2,10 @@
 // seed's block of each operation kind (so a lab run reads like the seed's table), lock_stat
 // in the kernel's layout, the counters, and with --attribute where the time went.
 
-import { OP_KINDS, type OpKind } from './histogram.js';
+import { FAULT_KINDS, type OpKind } from './histogram.js';
 import { lockStatFiguresOf } from './lock_figures.js';
 import { formatLockStat } from './lock_stat_format.js';
+import { faultIsRedundant, reportedKinds } from './reported_kinds.js';
 import { STEP_NAMES, type Attribution, type ConfigResult, type RunResults, type StepName } from './results.js';
 import { formatSeedBlock } from './seed_format.js';
 import { formatSeedComparison } from './seed_compare.js';
@@ -48,9 +49,10 @@ function formatConfig(c: ConfigResult): string {
     `=== ${c.name}${params === '' ? '' : ` (${params})`} ===\n` +
       `${c.repeats} repeat${c.repeats === 1 ? '' : 's'}, ${(c.elapsedNs / 1e9).toFixed(3)} s measured${c.partial ? ', PARTIAL' : ''}\n`,
   ];
-  const kinds = OP_KINDS.filter((k) => c.ops[k] !== undefined);
+  const kinds = reportedKinds(c.ops);
   if (kinds.length > 0) {
-    parts.push('latency (µs):\n' + percentileTable(c, kinds));
+    const only = faultIsRedundant(c.ops) ? FAULT_KINDS.find((k) => c.ops[k] !== undefined && c.ops[k].count > 0) : undefined;
+    parts.push('latency (µs):\n' + percentileTable(c, kinds) + (only === undefined ? '' : `  (every fault was a ${only}: the fault rows would repeat its figures)\n`));
     // The seed's format, one block per kind, titled by the kind.
     parts.push(kinds.map((k) => formatSeedBlock(c.ops[k]!, `${k}, ${c.ops[k]!.count} operations`)).join('\n'));
   }
@@ -58,7 +60,7 @@ function formatConfig(c: ConfigResult): string {
   if (Object.keys(locks).length > 0) parts.push(formatLockStat(locks));
   const counters = Object.entries(c.counters);
   if (counters.length > 0) parts.push('counters:\n' + formatAligned(counters.map(([k, v]) => [k, String(v)]), { indent: '  ' }));
-  for (const kind of OP_KINDS) {
+  for (const kind of kinds) {
     const a = c.attribution?.[kind];
     if (a !== undefined) parts.push(formatAttribution(kind, a));
   }
