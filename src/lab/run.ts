@@ -182,6 +182,7 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
       oversubscribed: maxWorkers > cores,
     },
     partial,
+    warmupExcluded: true,
     ...(opts.shard ? { shard: opts.shard } : {}),
     warnings,
     configs: results,
