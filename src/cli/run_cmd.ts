@@ -27,6 +27,7 @@ interface RunArgs {
   logIntervalMs?: number;
   holdTimes: boolean;
   quiet: boolean;
+  wide: boolean;
   clock?: ClockKind;
   statusInterval: number;
 }
@@ -98,6 +99,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('log-interval-ms', { type: 'number', describe: 'also keep a histogram per interval of this many ms' })
       .option('hold-times', { type: 'boolean', default: false, describe: 'measure lock hold times (two clock reads per lock acquisition)' })
       .option('quiet', { type: 'boolean', default: false, describe: 'print only where the results went' })
+      .option('wide', { type: 'boolean', default: false, describe: "lock_stat in /proc/lock_stat's full layout (221 columns; default: 7 columns within 120)" })
       .option('status-interval', {
         type: 'number',
         default: 5,
@@ -192,8 +194,8 @@ async function runAndWrite(
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  const files = writeRunFolder(results, out, { formats, force: argv.force });
-  if (!argv.quiet) process.stdout.write(formatRunTables(results));
+  const files = writeRunFolder(results, out, { formats, force: argv.force, wide: argv.wide });
+  if (!argv.quiet) process.stdout.write(formatRunTables(results, { wide: argv.wide }));
   const violations = results.configs.reduce((n, c) => n + c.violations.length, 0);
   if (violations > 0) process.stderr.write(`daxlab: the invariant checker found ${violations} violations (see results.json configs[].violations)\n`);
   process.stderr.write(`daxlab: ${results.partial ? 'partial results' : 'results'} written to ${out} (${files.length} files)\n`);

@@ -25,6 +25,8 @@ export interface WriteRunFolderOptions {
   formats: ReadonlySet<ExportFormat>;
   /** Replace an existing non-empty folder. */
   force: boolean;
+  /** table.txt with lock_stat in the kernel's full layout (formatRunTables' option). */
+  wide?: boolean;
 }
 
 /** The destination holds an earlier result and the caller did not force: bad usage (exit 2), not a failed run. */
@@ -187,7 +189,7 @@ export function writeRunFolder(results: RunResults, dir: string, opts: WriteRunF
   let written: string[];
   try {
     mkdirSync(tmp);
-    written = writeFiles(results, tmp, opts.formats);
+    written = writeFiles(results, tmp, opts);
     install(tmp, dest, dir, opts.force);
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
@@ -224,7 +226,7 @@ function escapeRegExp(s: string): string {
 }
 
 /** Writes every file of the formats under root; returns their paths relative to root. */
-function writeFiles(results: RunResults, root: string, formats: ReadonlySet<ExportFormat>): string[] {
+function writeFiles(results: RunResults, root: string, { formats, wide }: WriteRunFolderOptions): string[] {
   const written: string[] = [];
   const put = (rel: string, text: string) => {
     const file = path.join(root, rel);
@@ -246,7 +248,7 @@ function writeFiles(results: RunResults, root: string, formats: ReadonlySet<Expo
       for (const kind of ops.kinds().filter((k) => shown.includes(k))) put(path.join('hgrm', folder, `${kind}.hgrm`), formatHgrm(ops.get(kind)!));
     }
   }
-  if (formats.has('table')) put('table.txt', formatRunTables(results));
+  if (formats.has('table')) put('table.txt', formatRunTables(results, { wide }));
   return written;
 }
 

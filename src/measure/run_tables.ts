@@ -4,7 +4,7 @@
 
 import { FAULT_KINDS, type OpKind } from './histogram.js';
 import { lockStatFiguresOf } from './lock_figures.js';
-import { formatLockStat } from './lock_stat_format.js';
+import { formatLockStat, formatLockStatNarrow } from './lock_stat_format.js';
 import { faultIsRedundant, reportedKinds } from './reported_kinds.js';
 import { STEP_NAMES, type Attribution, type ConfigResult, type RunResults, type StepName } from './results.js';
 import { formatSeedBlock } from './seed_format.js';
@@ -14,9 +14,14 @@ import { formatAligned, formatPct, formatUs } from './text_table.js';
 /** How many of the slowest operations the text shows (results.json may hold more). */
 const SLOWEST_SHOWN = 10;
 
-export function formatRunTables(r: RunResults): string {
+export interface RunTablesOptions {
+  /** lock_stat in the kernel's full layout (221 columns) rather than seven columns within 120. */
+  wide?: boolean;
+}
+
+export function formatRunTables(r: RunResults, options: RunTablesOptions = {}): string {
   const seed = formatSeedComparison(r);
-  return [formatRunHeader(r), ...r.configs.map(formatConfig), ...(seed === '' ? [] : [seed])].join('\n');
+  return [formatRunHeader(r), ...r.configs.map((c) => formatConfig(r, c, options)), ...(seed === '' ? [] : [seed])].join('\n');
 }
 
 function formatRunHeader(r: RunResults): string {
@@ -43,7 +48,7 @@ export function formatParams(params: Readonly<Record<string, unknown>>): string 
     .join(', ');
 }
 
-function formatConfig(c: ConfigResult): string {
+function formatConfig(r: RunResults, c: ConfigResult, options: RunTablesOptions): string {
   const params = formatParams(c.params);
   const parts = [
     `=== ${c.name}${params === '' ? '' : ` (${params})`} ===\n` +
@@ -57,15 +62,31 @@ function formatConfig(c: ConfigResult): string {
     parts.push(kinds.map((k) => formatSeedBlock(c.ops[k]!, `${k}, ${c.ops[k]!.count} operations`)).join('\n'));
   }
   const locks = Object.fromEntries(Object.entries(c.locks).map(([name, f]) => [name, lockStatFiguresOf(f)]));
-  if (Object.keys(locks).length > 0) parts.push(formatLockStat(locks));
+  const measured = `the measured phase of ${c.repeats === 1 ? 'the repeat' : `${c.repeats} repeats`}`;
+  const phase = `${measured}, warm-up excluded`;
+  if (Object.keys(locks).length > 0) {
+    parts.push(`lock_stat (${phase}; times in µs):\n` + (options.wide ? formatLockStat(locks) : formatLockStatNarrow(locks)));
+  }
   const counters = Object.entries(c.counters);
-  if (counters.length > 0) parts.push('counters:\n' + formatAligned(counters.map(([k, v]) => [k, String(v)]), { indent: '  ' }));
+  if (counters.length > 0) {
+    const warmupOps = warmupOpsOf(r, c);
+    // Results written before the counters left out the warm-up say so (lock_stat always did).
+    const heading = r.warmupExcluded || warmupOps === 0 ? phase : `${measured}; per-CPU counters include each CPU's ${warmupOps} warm-up operations (written by an earlier daxlab)`;
+    parts.push(`counters (${heading}):\n` + formatAligned(counters.map(([k, v]) => [k, String(v)]), { indent: '  ' }));
+  }
   for (const kind of kinds) {
     const a = c.attribution?.[kind];
     if (a !== undefined) parts.push(formatAttribution(kind, a));
   }
   if (c.violations.length > 0) parts.push(`invariant violations (${c.violations.length}):\n` + c.violations.map((v) => `  ${v}\n`).join(''));
   return parts.join('\n');
+}
+
+/** run.warmupOps of a configuration: its own override, else the workload's. */
+function warmupOpsOf(r: RunResults, c: ConfigResult): number {
+  const own = c.params['run.warmupOps'];
+  const base = (r.workload.source as { run?: { warmupOps?: unknown } } | null)?.run?.warmupOps;
+  return typeof own === 'number' ? own : typeof base === 'number' ? base : 0;
 }
 
 function percentileTable(c: ConfigResult, kinds: readonly OpKind[]): string {
