@@ -111,9 +111,9 @@ export const runCommand: CommandModule<object, RunArgs> = {
           "virtual (the default): every figure is the model's, the same on any host; wall: the host's time, for measuring the simulator or contention on this host (overrides run.clock)",
       })
       .example('$0 run kara-2017', "the seed's MAP_SYNC fault latency table")
-      .example('$0 run my.json --set journal.commitIntervalMs=1000 --repeats 5', 'override a parameter, five repeats')
-      .example('$0 run sweep.json --shard 2/4 --out part2', 'the second quarter of a sweep (then daxlab merge)')
-      .example('$0 run my.json --attribute --format json,table', 'where the time of each operation went')
+      .example('$0 run workloads/examples/my.json --set journal.commitIntervalMs=1000 --repeats 5', 'override a parameter, five repeats')
+      .example('$0 run workloads/examples/sweep.json --shard 2/4 --out part2', 'the second quarter of a sweep (then daxlab merge)')
+      .example('$0 run workloads/examples/my.json --attribute --format json,table', 'where the time of each operation went')
       .example('$0 run kara-2017 --clock wall', "the host's time instead of the model's (results differ by host)") as unknown as Argv<RunArgs>,
   handler: async (argv: ArgumentsCamelCase<RunArgs>) => {
     const formats = parseExportFormats(argv.format);
