@@ -69,9 +69,8 @@ function formatConfig(r: RunResults, c: ConfigResult, options: RunTablesOptions)
   }
   const counters = Object.entries(c.counters);
   if (counters.length > 0) {
-    const warmupOps = warmupOpsOf(r, c);
     // Results written before the counters left out the warm-up say so (lock_stat always did).
-    const heading = r.warmupExcluded || warmupOps === 0 ? phase : `${measured}; per-CPU counters include each CPU's ${warmupOps} warm-up operations (written by an earlier daxlab)`;
+    const heading = r.warmupExcluded ? phase : `${measured}; an earlier daxlab wrote these: the per-CPU and kjournald2 counts include its warm-up and setup`;
     parts.push(`counters (${heading}):\n` + formatAligned(counters.map(([k, v]) => [k, String(v)]), { indent: '  ' }));
   }
   for (const kind of kinds) {
@@ -80,13 +79,6 @@ function formatConfig(r: RunResults, c: ConfigResult, options: RunTablesOptions)
   }
   if (c.violations.length > 0) parts.push(`invariant violations (${c.violations.length}):\n` + c.violations.map((v) => `  ${v}\n`).join(''));
   return parts.join('\n');
-}
-
-/** run.warmupOps of a configuration: its own override, else the workload's. */
-function warmupOpsOf(r: RunResults, c: ConfigResult): number {
-  const own = c.params['run.warmupOps'];
-  const base = (r.workload.source as { run?: { warmupOps?: unknown } } | null)?.run?.warmupOps;
-  return typeof own === 'number' ? own : typeof base === 'number' ? base : 0;
 }
 
 function percentileTable(c: ConfigResult, kinds: readonly OpKind[]): string {
