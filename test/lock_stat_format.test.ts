@@ -11,7 +11,7 @@ import {
   snapshotLockStat,
   type LockStatFigures,
 } from '../src/sync/lockstat.js';
-import { formatLockStat, formatLockStatRow, formatLockTime } from '../src/measure/lock_stat_format.js';
+import { formatLockStat, formatLockStatNarrow, formatLockStatRow, formatLockTime, NARROW_WIDTH } from '../src/measure/lock_stat_format.js';
 
 const figures = (f: Partial<LockStatFigures>): LockStatFigures => ({ ...emptyLockStatFigures(), ...f });
 
@@ -115,6 +115,17 @@ describe('lock_stat merging', () => {
   });
 });
 
+// Figures (ns) behind two rows of Documentation/locking/lockstat.rst.
+const unixTableLock = figures({
+  conBounces: 110, contentions: 112, waitNsMin: 210, waitNsMax: 49_240, waitNsTotal: 163_910,
+  acqBounces: 21094, acquisitions: 66312, holdSamples: 66312, holdNsMin: 120, holdNsMax: 624_420, holdNsTotal: 31_589_810,
+});
+// The kernel prints a write-locked rwsem as "%38s-W:", which is "%40s:" of the name with "-W".
+const mmapSemW = figures({
+  conBounces: 46, contentions: 84, waitNsMin: 260, waitNsMax: 939_100, waitNsTotal: 16_371_530,
+  acqBounces: 47291, acquisitions: 2922365, holdSamples: 2922365, holdNsMin: 160, holdNsMax: 2_220_301_690, holdNsTotal: 17_464_026_916_320,
+});
+
 describe('lock_stat format', () => {
   it('prints times as the kernel does: µs with two decimals after rounding up at 5 ns', () => {
     expect(formatLockTime(0)).toBe('0.00');
@@ -128,16 +139,6 @@ describe('lock_stat format', () => {
     expect(formatLockTime(-3)).toBe('0.00');
   });
 
-  // Figures (ns) behind two rows of Documentation/locking/lockstat.rst.
-  const unixTableLock = figures({
-    conBounces: 110, contentions: 112, waitNsMin: 210, waitNsMax: 49_240, waitNsTotal: 163_910,
-    acqBounces: 21094, acquisitions: 66312, holdSamples: 66312, holdNsMin: 120, holdNsMax: 624_420, holdNsTotal: 31_589_810,
-  });
-  // The kernel prints a write-locked rwsem as "%38s-W:", which is "%40s:" of the name with "-W".
-  const mmapSemW = figures({
-    conBounces: 46, contentions: 84, waitNsMin: 260, waitNsMax: 939_100, waitNsTotal: 16_371_530,
-    acqBounces: 47291, acquisitions: 2922365, holdSamples: 2922365, holdNsMin: 160, holdNsMax: 2_220_301_690, holdNsTotal: 17_464_026_916_320,
-  });
   const docRows = {
     unix:
       '                         unix_table_lock:           110            112           0.21          49.24         163.91           1.46          21094          66312           0.12         624.42       31589.81           0.48\n',
@@ -187,5 +188,45 @@ describe('lock_stat format', () => {
       expect(first.slice(end - 14, end).trim(), columns[i]).toBe(v);
     });
     expect(first).toHaveLength(header.length);
+  });
+});
+
+describe('lock_stat in 120 columns (the default of run and show)', () => {
+  const busy = (i: number) =>
+    figures({
+      // Figures as wide as a long run gives: billions of acquisitions, hours of summed waits.
+      conBounces: 123_456_789 + i, contentions: 987_654_321 - i, waitNsMin: 210, waitNsMax: 9_876_543_210, waitNsTotal: 98_765_432_109_876,
+      acqBounces: 4_000_000_000, acquisitions: 9_999_999_999, holdSamples: 9_999_999_999, holdNsMin: 120, holdNsMax: 2_220_301_690, holdNsTotal: 17_464_026_916_320,
+    });
+
+  it("fits every line of the model's lock classes, at their largest figures, in 120 columns", () => {
+    const table = Object.fromEntries(LOCK_CLASSES.map((name, i) => [name, busy(i)]));
+    const lines = formatLockStatNarrow(table).trimEnd().split('\n');
+    expect(lines).toHaveLength(1 + LOCK_CLASSES.length + 1);
+    for (const l of lines) expect(l.length, l).toBeLessThanOrEqual(NARROW_WIDTH);
+    // The model's names are short enough to stay whole.
+    for (const name of LOCK_CLASSES) expect(lines.some((l) => l.trimStart().startsWith(`${name}:`)), name).toBe(true);
+    // The wide layout does not fit: that is what --wide is for.
+    expect(Math.max(...formatLockStat(table).split('\n').map((l) => l.length))).toBeGreaterThan(NARROW_WIDTH);
+  });
+
+  it("keeps the kernel's figures, order and column names, and names the columns it leaves out", () => {
+    const text = formatLockStatNarrow({ '&mm->mmap_sem-W': mmapSemW, unix_table_lock: unixTableLock, idle_lock: figures({}) });
+    const lines = text.split('\n');
+    expect(lines[0].trim().split(/\s{2,}/)).toEqual(['class name', 'con-bounces', 'contentions', 'waittime-max', 'waittime-total', 'waittime-avg', 'acquisitions', 'holdtime-avg']);
+    // The same figures as the kernel rows above, most contended first; the idle class left out.
+    expect(lines[1].trim().split(/:?\s+/)).toEqual(['unix_table_lock', '110', '112', '49.24', '163.91', '1.46', '66312', '0.48']);
+    expect(lines[2].trim().split(/:?\s+/)).toEqual(['&mm->mmap_sem-W', '46', '84', '939.10', '16371.53', '194.90', '2922365', '5975.99']);
+    expect(lines[3]).toBe('(left out: waittime-min, acq-bounces, holdtime-min, holdtime-max, holdtime-total; --wide prints all 12)');
+    expect(lines).toHaveLength(5);
+  });
+
+  it('cuts a class name only when the line would not fit otherwise, and says so with …', () => {
+    const long = 'a_lock_class_name_much_longer_than_any_the_model_has_'.repeat(2);
+    const lines = formatLockStatNarrow({ [long]: busy(0), tree_lock: busy(1) }).trimEnd().split('\n');
+    for (const l of lines) expect(l.length).toBeLessThanOrEqual(NARROW_WIDTH);
+    const row = lines.find((l) => l.includes('…:'))!;
+    expect(long.startsWith(row.trimStart().split('…:')[0])).toBe(true);
+    expect(lines.some((l) => l.trimStart().startsWith('tree_lock:'))).toBe(true);
   });
 });

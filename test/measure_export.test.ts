@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { formatOpsCsv, csvField } from '../src/measure/csv_export.js';
+import { reportedKinds } from '../src/measure/reported_kinds.js';
 import { EXPORT_FORMATS, formatRunTables, OutputExistsError, parseExportFormats, safeFileName, writeRunFolder, checkOutput } from '../src/measure/export.js';
 import { parseResults, resultsJsonSchema } from '../src/measure/results.js';
 import { parseSeedBlocks } from '../src/measure/seed_format.js';
@@ -51,8 +52,8 @@ describe('writeRunFolder', () => {
         hg('prealloc-nobg-nosync', 'write-fault'),
         hg('prealloc-nobg-nosync', 'fault'),
         hg('prealloc-nobg-nosync', 'fsync'),
+        // Every fault of this configuration was a sync-fault: its `fault` would repeat it.
         hg('empty_sync___bg_', 'sync-fault'),
-        hg('empty_sync___bg_', 'fault'),
       ].sort(),
     );
 
@@ -60,10 +61,12 @@ describe('writeRunFolder', () => {
     const back = parseResults(readFileSync(path.join(dir, 'results.json'), 'utf8'));
     expect(back).toEqual(r);
 
-    // ops.csv: a header and one row per configuration and kind (fault derived from the three).
+    // ops.csv: a header and one row per configuration and kind (fault derived from the three,
+    // and left out where it is one kind's figures again).
     const ops = csvRows(readFileSync(path.join(dir, 'ops.csv'), 'utf8'));
     expect(ops[0]).toBe('config,kind,count,min_ns,mean_ns,max_ns,p50_ns,p90_ns,p99_ns,p999_ns');
-    expect(ops).toHaveLength(1 + 4 + 2);
+    expect(ops).toHaveLength(1 + 4 + 1);
+    expect(ops.filter((l) => l.includes(',fault,'))).toEqual([expect.stringMatching(/^prealloc-nobg-nosync,fault,612,/)]);
     expect(ops[1]).toMatch(/^prealloc-nobg-nosync,read-fault,100,/);
     expect(ops.find((l) => l.includes('sync-fault'))).toMatch(/^"empty\/sync, ""bg""",sync-fault,300,\d+,/);
     const wf = ops.find((l) => l.startsWith('prealloc-nobg-nosync,write-fault,'))!.split(',').map(Number);
@@ -99,8 +102,9 @@ describe('writeRunFolder', () => {
       'fault, 612 operations',
       'fsync, 2 operations',
       'sync-fault, 300 operations',
-      'fault, 300 operations',
     ]);
+    // results.json is the record: it keeps `fault` everywhere.
+    expect(back.configs[1].ops.fault?.count).toBe(300);
     expect(blocks[1].row.buckets).toEqual(s.buckets);
   });
 
@@ -221,14 +225,55 @@ describe('export helpers', () => {
     const slowest = text.slice(from, seedAt < 0 ? undefined : seedAt);
     expect(slowest.split('\n').filter((l) => /^ {4}\s*\d/.test(l))).toHaveLength(10);
     expect(slowest).toMatch(/^ {4}latency +cpu +repeat +trap +iomap_begin +journal commit wait +other +commit carried other inodes$/m);
-    expect(text).toMatch(/lock_stat version 0\.4/);
-    expect(text).toMatch(/^ +tree_lock: +3 +12 +0\.90 +9\.00 +36\.00 +3\.00 +40 +1000 +0\.05 +4\.00 +250\.00 +0\.25$/m);
-    expect(text).toMatch(/^counters:\n {2}faults\.write +512\n {2}needDsync +3$/m);
+    // lock_stat: seven columns within 120 by default, the kernel's twelve with --wide.
+    expect(text).toMatch(/^lock_stat \(the measured phase of the repeat, warm-up excluded; times in µs\):$/m);
+    expect(text).toMatch(/^ +tree_lock: +3 +12 +9\.00 +36\.00 +3\.00 +1000 +0\.25$/m);
+    expect(text).not.toMatch(/lock_stat version 0\.4/);
+    const wide = formatRunTables(run(), { wide: true });
+    expect(wide).toMatch(/lock_stat version 0\.4/);
+    expect(wide).toMatch(/^ +tree_lock: +3 +12 +0\.90 +9\.00 +36\.00 +3\.00 +40 +1000 +0\.05 +4\.00 +250\.00 +0\.25$/m);
+    expect(text).toMatch(/^counters \(the measured phase of the repeat, warm-up excluded\):\n {2}faults\.write +512\n {2}needDsync +3$/m);
     // The header names the clock; more workers than cores change no virtual-clock figure.
     expect(text).toMatch(/^clock: virtual \(window 2000 ns\): every figure is the model's/m);
     expect(text).not.toMatch(/more than cores/);
     const wall = formatRunTables(makeRun(run().configs, { clock: { kind: 'wall', windowNs: null } }));
     expect(wall).toMatch(/^clock: wall: figures include the host's speed, load and scheduling$/m);
     expect(wall).toMatch(/more than cores: tail latencies include the scheduler/);
+  });
+});
+
+describe('the fault kind in tables and exports', () => {
+  const count = (n: number) => ({ count: n });
+
+  it('is left out exactly where all faults were of one kind', () => {
+    expect(reportedKinds({ 'sync-fault': count(5), fault: count(5), fsync: count(2) })).toEqual(['sync-fault', 'fsync']);
+    expect(reportedKinds({ 'read-fault': count(5), 'write-fault': count(5), fault: count(10) })).toEqual(['read-fault', 'write-fault', 'fault']);
+    // A kind present with no values does not make a second fault kind.
+    expect(reportedKinds({ 'read-fault': count(0), 'write-fault': count(7), fault: count(7) })).toEqual(['read-fault', 'write-fault']);
+    expect(reportedKinds({ store: count(3) })).toEqual(['store']);
+  });
+
+  it('is said once in the text table, not repeated row by row', () => {
+    const attribution = { 'sync-fault': sampleAttribution(50), fault: sampleAttribution(50) };
+    const r = makeRun([makeConfig('sync', { 'sync-fault': latencies(50, 60_000, 10_000, 3) }, { attribution })]);
+    expect(r.configs[0].ops.fault?.count).toBe(50);
+    const text = formatRunTables(r);
+    expect(text).toMatch(/^where the time went: sync-fault/m);
+    expect(text).not.toMatch(/^where the time went: fault/m);
+    expect(text).not.toMatch(/^ {2}fault /m);
+    expect(text).not.toMatch(/^fault, \d+ operations/m);
+    expect(text).toMatch(/^ {2}\(every fault was a sync-fault: the fault rows would repeat its figures\)$/m);
+    expect(formatOpsCsv(r).split('\n').filter((l) => l.includes(',fault,'))).toEqual([]);
+  });
+});
+
+describe('what the counters cover', () => {
+  it('says warm-up excluded, and in results written before they left it out, what they include', () => {
+    const c = makeConfig('one', { 'write-fault': [10_000, 11_000] }, { repeats: 2 });
+    expect(formatRunTables(makeRun([c], { warmupExcluded: true }))).toMatch(/^counters \(the measured phase of 2 repeats, warm-up excluded\):$/m);
+    const before = formatRunTables(makeRun([c], { warmupExcluded: undefined }));
+    expect(before).toMatch(/^counters \(the measured phase of 2 repeats; an earlier daxlab wrote these: the per-CPU and kjournald2 counts include its warm-up and setup\):$/m);
+    // lock_stat was always read after the warm-up.
+    expect(before).toMatch(/^lock_stat \(the measured phase of 2 repeats, warm-up excluded; times in µs\):$/m);
   });
 });

@@ -27,6 +27,7 @@ interface RunArgs {
   logIntervalMs?: number;
   holdTimes: boolean;
   quiet: boolean;
+  wide: boolean;
   clock?: ClockKind;
   statusInterval: number;
 }
@@ -98,6 +99,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option('log-interval-ms', { type: 'number', describe: 'also keep a histogram per interval of this many ms' })
       .option('hold-times', { type: 'boolean', default: false, describe: 'measure lock hold times (two clock reads per lock acquisition)' })
       .option('quiet', { type: 'boolean', default: false, describe: 'print only where the results went' })
+      .option('wide', { type: 'boolean', default: false, describe: "lock_stat in /proc/lock_stat's full layout (221 columns; default: 7 columns within 120)" })
       .option('status-interval', {
         type: 'number',
         default: 5,
@@ -109,9 +111,9 @@ export const runCommand: CommandModule<object, RunArgs> = {
           "virtual (the default): every figure is the model's, the same on any host; wall: the host's time, for measuring the simulator or contention on this host (overrides run.clock)",
       })
       .example('$0 run kara-2017', "the seed's MAP_SYNC fault latency table")
-      .example('$0 run my.json --set journal.commitIntervalMs=1000 --repeats 5', 'override a parameter, five repeats')
-      .example('$0 run sweep.json --shard 2/4 --out part2', 'the second quarter of a sweep (then daxlab merge)')
-      .example('$0 run my.json --attribute --format json,table', 'where the time of each operation went')
+      .example('$0 run workloads/examples/my.json --set journal.commitIntervalMs=1000 --repeats 5', 'override a parameter, five repeats')
+      .example('$0 run workloads/examples/sweep.json --shard 2/4 --out part2', 'the second quarter of a sweep (then daxlab merge)')
+      .example('$0 run workloads/examples/my.json --attribute --format json,table', 'where the time of each operation went')
       .example('$0 run kara-2017 --clock wall', "the host's time instead of the model's (results differ by host)") as unknown as Argv<RunArgs>,
   handler: async (argv: ArgumentsCamelCase<RunArgs>) => {
     const formats = parseExportFormats(argv.format);
@@ -192,8 +194,8 @@ async function runAndWrite(
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  const files = writeRunFolder(results, out, { formats, force: argv.force });
-  if (!argv.quiet) process.stdout.write(formatRunTables(results));
+  const files = writeRunFolder(results, out, { formats, force: argv.force, wide: argv.wide });
+  if (!argv.quiet) process.stdout.write(formatRunTables(results, { wide: argv.wide }));
   const violations = results.configs.reduce((n, c) => n + c.violations.length, 0);
   if (violations > 0) process.stderr.write(`daxlab: the invariant checker found ${violations} violations (see results.json configs[].violations)\n`);
   // The failure itself was printed as a warning when it happened.

@@ -9,6 +9,7 @@ import { readResultsArg } from './results_input.js';
 interface ShowArgs {
   results: string;
   json: boolean;
+  wide: boolean;
 }
 
 /** What a script wants from a run: the summary figures, not the histograms, buckets or per-repeat detail. */
@@ -45,12 +46,14 @@ export const showCommand: CommandModule<object, ShowArgs> = {
     y
       .positional('results', { type: 'string', demandOption: true, describe: 'a results.json file or a run folder' })
       .option('json', { type: 'boolean', default: false, describe: 'print the summary figures as JSON (no histograms)' })
-      .example('$0 show results/kara-2017', 'the tables of a run folder')
-      .example('$0 show run/results.json --json | jq ".configs[].ops.fsync.p99Ns"', 'one figure per configuration, for scripts') as unknown as Argv<
+      .option('wide', { type: 'boolean', default: false, describe: "lock_stat in /proc/lock_stat's full layout (221 columns; default: 7 columns within 120)" })
+      .example('$0 show results/kara-2017', 'the tables of a run folder (or of the one run a folder holds)')
+      .example('$0 show results/kara-2017 --wide', "lock_stat in /proc/lock_stat's full layout")
+      .example('$0 show results/kara-2017 --json | jq ".configs[].ops.fault.p99Ns"', 'one figure per configuration, for scripts') as unknown as Argv<
       ShowArgs>,
   handler: (argv: ArgumentsCamelCase<ShowArgs>) => {
     const r = readResultsArg(argv.results);
     if (argv.json) console.log(JSON.stringify(summarizeResults(r), null, 2));
-    else process.stdout.write(formatRunTables(r));
+    else process.stdout.write(formatRunTables(r, { wide: argv.wide }));
   },
 };

@@ -12,7 +12,7 @@ import { attachMm } from '../mm/mm.js';
 import { kjournald2 } from '../journal/kjournald.js';
 import { RadixTree } from '../dax/radix_tree.js';
 import { setAttributing } from '../measure/steps.js';
-import { Control, PHASE_WARMUP, STOP_FAILED, setStop } from './control.js';
+import { Control, PHASE_MEASURE, PHASE_WARMUP, STOP_FAILED, setStop } from './control.js';
 import { CONTROL } from '../machine/run_block.js';
 import { sleepMs } from '../util/sleep.js';
 import { OpLog } from './op_log.js';
@@ -70,7 +70,9 @@ export default function runCpuTask(task: CpuTask): CpuTaskResult {
 
 function runBoundTask(task: CpuTask, cpu: Cpu): CpuTaskResult {
   if (task.kind === 'commit-thread') {
-    const s = kjournald2(cpu, { policy: task.policy });
+    // Counted from the measured phase on, as the commit records and lock_stat are (run.ts).
+    const w = new Int32Array(task.control);
+    const s = kjournald2(cpu, { policy: task.policy, counting: () => Atomics.load(w, CONTROL.phase) >= PHASE_MEASURE });
     return { cpu: task.cpu, role: 'kjournald2', ops: null, intervals: [], attribution: null, counters: { ...s.triggers, commits: s.commits, fastCommits: s.fastCommits, fcFallbacks: s.fallbacks }, interrupted: false };
   }
   const role = task.role!;
@@ -80,6 +82,9 @@ function runBoundTask(task: CpuTask, cpu: Cpu): CpuTaskResult {
   const mm = attachMm(cpu, fs, { mode: task.writeback, variant: task.variant });
   const log = new OpLog(ctl, { logIntervalMs: task.logIntervalMs, attribute: task.attribute, coordinatedOmission: task.coordinatedOmission, repeat: task.repeat });
   const ctx = new RoleContext(cpu, fs, mm, ctl, log, task);
+  // The counters report the measured phase, as the histograms do: the warm-up's are taken off.
+  let warmup: Record<string, number> = {};
+  ctx.onWarmedUp = () => (warmup = cpuCounters(ctx, mm));
   let error: unknown = null;
   try {
     ctl.arriveAndWait(CONTROL.arrived, PHASE_WARMUP);
@@ -129,6 +134,20 @@ function runBoundTask(task: CpuTask, cpu: Cpu): CpuTaskResult {
     failed = what;
   }
   const out = log.finish();
+  const counters = cpuCounters(ctx, mm);
+  for (const [k, v] of Object.entries(warmup)) counters[k] -= v;
+  return {
+    cpu: task.cpu,
+    role: role.role,
+    ...out,
+    counters,
+    interrupted: (ctl.interrupted || failed !== undefined) && ctx.doneOps < ctx.totalOps,
+    ...(failed === undefined ? {} : { failed }),
+  };
+}
+
+/** What this CPU has counted since its task began: its role's counts, its faults and its writebacks. */
+function cpuCounters(ctx: RoleContext, mm: ReturnType<typeof attachMm>): Record<string, number> {
   const c = mm.counters;
   const counters: Record<string, number> = {
     ...ctx.counters,
@@ -147,12 +166,5 @@ function runBoundTask(task: CpuTask, cpu: Cpu): CpuTaskResult {
   }
   counters.writebackEntriesWalked = walked;
   counters.writebackEntriesWritten = written;
-  return {
-    cpu: task.cpu,
-    role: role.role,
-    ...out,
-    counters,
-    interrupted: (ctl.interrupted || failed !== undefined) && ctx.doneOps < ctx.totalOps,
-    ...(failed === undefined ? {} : { failed }),
-  };
+  return counters;
 }

@@ -229,6 +229,7 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
     },
     partial,
     ...(failure === undefined ? {} : { failure }),
+    warmupExcluded: true,
     ...(opts.shard ? { shard: opts.shard } : {}),
     warnings,
     configs: results,

@@ -1,10 +1,11 @@
 // ops.csv and locks.csv: one header line, then one row per configuration and operation kind
-// (or lock class), for spreadsheets, pandas and R. Times are nanoseconds. Fields are quoted
+// (or lock class), for spreadsheets, pandas and R; `fault` only where faults were of more than
+// one kind (reported_kinds.ts). Times are nanoseconds. Fields are quoted
 // as RFC 4180 says (only when they hold a comma, a quote or a line break; quotes doubled);
 // lines end in LF, which RFC 4180 readers accept and Unix tools expect.
 
-import { OP_KINDS } from './histogram.js';
 import { lockAverages } from './lock_figures.js';
+import { reportedKinds } from './reported_kinds.js';
 import type { RunResults } from './results.js';
 
 export const OPS_CSV_HEADER = ['config', 'kind', 'count', 'min_ns', 'mean_ns', 'max_ns', 'p50_ns', 'p90_ns', 'p99_ns', 'p999_ns'] as const;
@@ -44,9 +45,8 @@ function csv(header: readonly string[], rows: readonly (readonly (string | numbe
 export function formatOpsCsv(results: RunResults): string {
   const rows: (string | number)[][] = [];
   for (const c of results.configs) {
-    for (const kind of OP_KINDS) {
-      const s = c.ops[kind];
-      if (s === undefined) continue;
+    for (const kind of reportedKinds(c.ops)) {
+      const s = c.ops[kind]!;
       rows.push([c.name, kind, s.count, s.minNs, s.meanNs, s.maxNs, s.p50Ns, s.p90Ns, s.p99Ns, s.p999Ns]);
     }
   }

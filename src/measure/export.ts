@@ -12,6 +12,7 @@ import path from 'node:path';
 import { formatLocksCsv, formatOpsCsv } from './csv_export.js';
 import { formatHgrm } from './hgrm.js';
 import { MergedOps } from './histogram.js';
+import { reportedKinds } from './reported_kinds.js';
 import type { RunResults } from './results.js';
 import { formatRunTables } from './run_tables.js';
 
@@ -24,6 +25,8 @@ export interface WriteRunFolderOptions {
   formats: ReadonlySet<ExportFormat>;
   /** Replace an existing non-empty folder. */
   force: boolean;
+  /** table.txt with lock_stat in the kernel's full layout (formatRunTables' option). */
+  wide?: boolean;
 }
 
 /** The destination holds an earlier result and the caller did not force: bad usage (exit 2), not a failed run. */
@@ -186,7 +189,7 @@ export function writeRunFolder(results: RunResults, dir: string, opts: WriteRunF
   let written: string[];
   try {
     mkdirSync(tmp);
-    written = writeFiles(results, tmp, opts.formats);
+    written = writeFiles(results, tmp, opts);
     install(tmp, dest, dir, opts.force);
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
@@ -223,7 +226,7 @@ function escapeRegExp(s: string): string {
 }
 
 /** Writes every file of the formats under root; returns their paths relative to root. */
-function writeFiles(results: RunResults, root: string, formats: ReadonlySet<ExportFormat>): string[] {
+function writeFiles(results: RunResults, root: string, { formats, wide }: WriteRunFolderOptions): string[] {
   const written: string[] = [];
   const put = (rel: string, text: string) => {
     const file = path.join(root, rel);
@@ -241,10 +244,11 @@ function writeFiles(results: RunResults, root: string, formats: ReadonlySet<Expo
     for (const c of results.configs) {
       const folder = uniqueName(safeFileName(c.name), taken);
       const ops = MergedOps.merge([c.encoded]);
-      for (const kind of ops.kinds()) put(path.join('hgrm', folder, `${kind}.hgrm`), formatHgrm(ops.get(kind)!));
+      const shown = reportedKinds(c.ops);
+      for (const kind of ops.kinds().filter((k) => shown.includes(k))) put(path.join('hgrm', folder, `${kind}.hgrm`), formatHgrm(ops.get(kind)!));
     }
   }
-  if (formats.has('table')) put('table.txt', formatRunTables(results));
+  if (formats.has('table')) put('table.txt', formatRunTables(results, { wide }));
   return written;
 }
 

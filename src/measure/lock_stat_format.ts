@@ -10,6 +10,8 @@
 // 0.00). Classes with neither acquisitions nor contentions are left out, as the kernel
 // leaves out classes never acquired. Ties in contentions keep the input order.
 //
+// formatLockStatNarrow prints the same figures in at most 120 columns, for terminals and logs.
+//
 // Pure functions of their arguments: no locks, no shared memory.
 
 import type { LockStatFigures } from '../sync/lockstat.js';
@@ -82,14 +84,63 @@ export function formatLockStatRow(name: string, f: LockStatFigures): string {
   );
 }
 
+/** The classes a table prints, most contended first (ties in input order). */
+function sortedRows(table: Readonly<Record<string, LockStatFigures>>, options: LockStatFormatOptions): { name: string; f: LockStatFigures }[] {
+  return Object.entries(table)
+    .filter(([, f]) => options.includeIdle || f.acquisitions > 0 || f.contentions > 0)
+    .map(([name, f], order) => ({ name, f, order }))
+    .sort((a, b) => b.f.contentions - a.f.contentions || a.order - b.order);
+}
+
 /** The whole /proc/lock_stat text for a table of classes (name -> merged figures). */
 export function formatLockStat(
   table: Readonly<Record<string, LockStatFigures>>,
   options: LockStatFormatOptions = {},
 ): string {
-  const rows = Object.entries(table)
-    .filter(([, f]) => options.includeIdle || f.acquisitions > 0 || f.contentions > 0)
-    .map(([name, f], order) => ({ name, f, order }))
-    .sort((a, b) => b.f.contentions - a.f.contentions || a.order - b.order);
-  return formatLockStatHeader() + rows.map((r) => formatLockStatRow(r.name, r.f)).join('');
+  return formatLockStatHeader() + sortedRows(table, options).map((r) => formatLockStatRow(r.name, r.f)).join('');
+}
+
+// The kernel's layout is 221 columns wide. The narrow table keeps the columns that say
+// whether a lock is contended and what that costs (bounces, contentions, the wait's total,
+// average and worst, and the hold per acquisition), in the kernel's order, names and units,
+// each column as wide as its widest cell.
+const NARROW_COLUMNS = ['con-bounces', 'contentions', 'waittime-max', 'waittime-total', 'waittime-avg', 'acquisitions', 'holdtime-avg'] as const;
+const LEFT_OUT = COLUMNS.filter((c) => !(NARROW_COLUMNS as readonly string[]).includes(c));
+/** Line width of the narrow table. */
+export const NARROW_WIDTH = 120;
+/** A class name is never cut shorter than this (the widest kernel class names are far longer). */
+const MIN_NAME = 12;
+
+function narrowCells(f: LockStatFigures): string[] {
+  const waitAvg = f.contentions > 0 ? Math.floor(ns(f.waitNsTotal) / f.contentions) : 0;
+  const holdAvg = f.holdSamples > 0 ? Math.floor(ns(f.holdNsTotal) / f.holdSamples) : 0;
+  return [
+    String(f.conBounces),
+    String(f.contentions),
+    formatLockTime(f.waitNsMax),
+    formatLockTime(f.waitNsTotal),
+    formatLockTime(waitAvg),
+    String(f.acquisitions),
+    formatLockTime(holdAvg),
+  ];
+}
+
+/**
+ * lock_stat in at most NARROW_WIDTH columns: the kernel's row order and figures, seven of its
+ * twelve columns, class names cut (ending in '…') only when the line would not fit
+ * otherwise, and a last line naming the columns left out.
+ */
+export function formatLockStatNarrow(table: Readonly<Record<string, LockStatFigures>>, options: LockStatFormatOptions = {}): string {
+  const rows = sortedRows(table, options).map((r) => ({ name: r.name, cells: narrowCells(r.f) }));
+  const widths = NARROW_COLUMNS.map((h, i) => Math.max(h.length, ...rows.map((r) => r.cells[i].length)));
+  const rest = widths.reduce((sum, w) => sum + 2 + w, 0);
+  const longest = Math.max('class name'.length, ...rows.map((r) => r.name.length));
+  const nameWidth = Math.max(MIN_NAME, Math.min(longest, NARROW_WIDTH - 1 - rest));
+  const name = (n: string) => (n.length <= nameWidth ? n : n.slice(0, nameWidth - 1) + '…').padStart(nameWidth);
+  const line = (first: string, sep: string, cells: readonly string[]) => first + sep + cells.map((c, i) => '  ' + pad(c, widths[i])).join('') + '\n';
+  return (
+    line(pad('class name', nameWidth), ' ', NARROW_COLUMNS) +
+    rows.map((r) => line(name(r.name), ':', r.cells)).join('') +
+    `(left out: ${LEFT_OUT.join(', ')}; --wide prints all ${COLUMNS.length})\n`
+  );
 }

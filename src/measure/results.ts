@@ -117,8 +117,12 @@ export const ConfigResultSchema = z.object({
   ops: z.partialRecord(OpKindSchema, OpStatsSchema),
   encoded: EncodedOpsSchema,
   perRepeat: z.array(RepeatSchema),
-  locks: z.record(z.string(), LockFiguresSchema),
-  counters: z.record(z.string(), z.number()),
+  locks: z
+    .record(z.string(), LockFiguresSchema)
+    .describe("lock_stat per lock class, summed over the repeats' measured phases: warm-up operations and warm-up repeats are not in it"),
+  counters: z
+    .record(z.string(), z.number())
+    .describe("the model's counters over the repeats' measured phases (counts summed, ratios and means over them): warm-up operations and warm-up repeats are not in them"),
   intervals: z.array(IntervalSchema).optional(),
   attribution: z.partialRecord(OpKindSchema, AttributionSchema).optional(),
   violations: z.array(z.string()).describe("invariant checker findings after the run (empty when the model's invariants held)"),
@@ -155,6 +159,13 @@ export const RunResultsSchema = z.object({
     .string()
     .optional()
     .describe('what ended the run early: the signal or errno a simulated CPU got (a SIGBUS when a fault found no free block), naming the CPU, its role and the configuration'),
+  warmupExcluded: z
+    .boolean()
+    .optional()
+    .describe(
+      "true: every config's counters and locks leave out the warm-up (run.warmupOps and run.warmupRepeats). " +
+        "Absent in results written before: there the per-CPU counters (faults, writeback entries, kjournald2.*) include each CPU's run.warmupOps operations",
+    ),
   shard: z.object({ index: z.number().int().positive(), count: z.number().int().positive() }).optional(),
   warnings: z.array(z.string()),
   configs: z.array(ConfigResultSchema),

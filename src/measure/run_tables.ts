@@ -2,9 +2,10 @@
 // seed's block of each operation kind (so a lab run reads like the seed's table), lock_stat
 // in the kernel's layout, the counters, and with --attribute where the time went.
 
-import { OP_KINDS, type OpKind } from './histogram.js';
+import { FAULT_KINDS, type OpKind } from './histogram.js';
 import { lockStatFiguresOf } from './lock_figures.js';
-import { formatLockStat } from './lock_stat_format.js';
+import { formatLockStat, formatLockStatNarrow } from './lock_stat_format.js';
+import { faultIsRedundant, reportedKinds } from './reported_kinds.js';
 import { STEP_NAMES, type Attribution, type ConfigResult, type RunResults, type StepName } from './results.js';
 import { formatSeedBlock } from './seed_format.js';
 import { formatSeedComparison } from './seed_compare.js';
@@ -13,9 +14,14 @@ import { formatAligned, formatPct, formatUs } from './text_table.js';
 /** How many of the slowest operations the text shows (results.json may hold more). */
 const SLOWEST_SHOWN = 10;
 
-export function formatRunTables(r: RunResults): string {
+export interface RunTablesOptions {
+  /** lock_stat in the kernel's full layout (221 columns) rather than seven columns within 120. */
+  wide?: boolean;
+}
+
+export function formatRunTables(r: RunResults, options: RunTablesOptions = {}): string {
   const seed = formatSeedComparison(r);
-  return [formatRunHeader(r), ...r.configs.map(formatConfig), ...(seed === '' ? [] : [seed])].join('\n');
+  return [formatRunHeader(r), ...r.configs.map((c) => formatConfig(r, c, options)), ...(seed === '' ? [] : [seed])].join('\n');
 }
 
 function formatRunHeader(r: RunResults): string {
@@ -42,23 +48,32 @@ export function formatParams(params: Readonly<Record<string, unknown>>): string 
     .join(', ');
 }
 
-function formatConfig(c: ConfigResult): string {
+function formatConfig(r: RunResults, c: ConfigResult, options: RunTablesOptions): string {
   const params = formatParams(c.params);
   const parts = [
     `=== ${c.name}${params === '' ? '' : ` (${params})`} ===\n` +
       `${c.repeats} repeat${c.repeats === 1 ? '' : 's'}, ${(c.elapsedNs / 1e9).toFixed(3)} s measured${c.partial ? ', PARTIAL' : ''}\n`,
   ];
-  const kinds = OP_KINDS.filter((k) => c.ops[k] !== undefined);
+  const kinds = reportedKinds(c.ops);
   if (kinds.length > 0) {
-    parts.push('latency (µs):\n' + percentileTable(c, kinds));
+    const only = faultIsRedundant(c.ops) ? FAULT_KINDS.find((k) => c.ops[k] !== undefined && c.ops[k].count > 0) : undefined;
+    parts.push('latency (µs):\n' + percentileTable(c, kinds) + (only === undefined ? '' : `  (every fault was a ${only}: the fault rows would repeat its figures)\n`));
     // The seed's format, one block per kind, titled by the kind.
     parts.push(kinds.map((k) => formatSeedBlock(c.ops[k]!, `${k}, ${c.ops[k]!.count} operations`)).join('\n'));
   }
   const locks = Object.fromEntries(Object.entries(c.locks).map(([name, f]) => [name, lockStatFiguresOf(f)]));
-  if (Object.keys(locks).length > 0) parts.push(formatLockStat(locks));
+  const measured = `the measured phase of ${c.repeats === 1 ? 'the repeat' : `${c.repeats} repeats`}`;
+  const phase = `${measured}, warm-up excluded`;
+  if (Object.keys(locks).length > 0) {
+    parts.push(`lock_stat (${phase}; times in µs):\n` + (options.wide ? formatLockStat(locks) : formatLockStatNarrow(locks)));
+  }
   const counters = Object.entries(c.counters);
-  if (counters.length > 0) parts.push('counters:\n' + formatAligned(counters.map(([k, v]) => [k, String(v)]), { indent: '  ' }));
-  for (const kind of OP_KINDS) {
+  if (counters.length > 0) {
+    // Results written before the counters left out the warm-up say so (lock_stat always did).
+    const heading = r.warmupExcluded ? phase : `${measured}; an earlier daxlab wrote these: the per-CPU and kjournald2 counts include its warm-up and setup`;
+    parts.push(`counters (${heading}):\n` + formatAligned(counters.map(([k, v]) => [k, String(v)]), { indent: '  ' }));
+  }
+  for (const kind of kinds) {
     const a = c.attribution?.[kind];
     if (a !== undefined) parts.push(formatAttribution(kind, a));
   }

@@ -77,6 +77,7 @@ export function makeRun(configs: ConfigResult[], over: Partial<RunResults> = {})
     clock: { kind: 'virtual', windowNs: 2000 },
     machine: { cores: 2, node: 'v20.19.0', platform: 'linux', arch: 'x64', cpuModel: 'test CPU', cpuWorkers: 3, oversubscribed: true },
     partial: false,
+    warmupExcluded: true, // as a run writes them now
     warnings: [],
     configs,
     ...over,

@@ -69,10 +69,17 @@ export class RoleContext {
   /** On the virtual clock with run.durationMs: the instant the role stops (the main thread's timer ends wall-clock runs). */
   private deadlineNs = Infinity;
 
+  /**
+   * Called once when this CPU's warm-up ends (or, for a role that ended early, when it
+   * ended), before the barrier: what the CPU has counted so far is the warm-up's.
+   */
+  onWarmedUp: () => void = () => {};
+
   /** Arrives at the warm-up barrier and waits until every CPU has (the measured phase starts together). */
   finishWarmup(): void {
     if (this.warmedUp) return;
     this.warmedUp = true;
+    this.onWarmedUp();
     this.ctl.arriveAndWait(CONTROL.warmedUp, PHASE_MEASURE);
     void this.log.measuring;
     if (this.task.durationMs !== null && isVirtual()) this.deadlineNs = nowNs() + this.task.durationMs * 1e6;
