@@ -69,7 +69,7 @@ describe('shardFromEnv', () => {
     ['a Slurm ID below the minimum', slurmTask(0, 1, 4), undefined, /task ID is not the first one/],
     ['a Slurm list (--array=1,2,5)', { ...slurmTask(2, 1, 5), SLURM_ARRAY_TASK_COUNT: '3' }, undefined, /the tasks are not every step from the first to the last \(.*SLURM_ARRAY_TASK_COUNT=3: submit the array as a range/],
     ['a Slurm step of 0', { ...slurmTask(2, 1, 5), SLURM_ARRAY_TASK_STEP: '0' }, undefined, /SLURM_ARRAY_TASK_STEP=0 is no step/],
-    ['a Slurm count that auto/N contradicts', slurmTask(3, 3, 4), 8, /the number of shards disagrees: 8 from --shard auto\/8, 2 from SLURM_ARRAY_TASK_ID=3, .* \(to re-run some tasks of a larger array, pass --shard \$SLURM_ARRAY_TASK_ID\/N\)$/],
+    ['a Slurm count that auto/N contradicts', slurmTask(3, 3, 4), 8, /the number of shards disagrees: 8 from --shard auto\/8, 2 from SLURM_ARRAY_TASK_ID=3, .* \(to re-run some tasks of a larger array, spell the shard out: --shard I\/N\)$/],
     ['two schedulers disagreeing on the index', { ...slurmTask(3, 1, 4), CI_NODE_INDEX: '2', CI_NODE_TOTAL: '4' }, undefined, /the schedulers disagree: SLURM_ARRAY_TASK_ID=3, .* make it shard 3, CI_NODE_INDEX=2, CI_NODE_TOTAL=4 shard 2$/],
     ['two schedulers disagreeing on the count', { CI_NODE_INDEX: '2', CI_NODE_TOTAL: '4', DAXLAB_SHARD_COUNT: '3' }, undefined, /the number of shards disagrees: 3 from DAXLAB_SHARD_COUNT=3, 4 from CI_NODE_INDEX=2, CI_NODE_TOTAL=4$/],
   ])('refuses %s, naming the variables, in one line', (_, env: Env, count, message) => {

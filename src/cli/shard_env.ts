@@ -121,7 +121,7 @@ export function shardFromEnv(env: Env, count?: number): EnvShard {
   }
   const other = counts.find((c) => c.count !== counts[0].count);
   if (other !== undefined) {
-    const tip = env.SLURM_ARRAY_TASK_ID !== undefined ? ' (to re-run some tasks of a larger array, pass --shard $SLURM_ARRAY_TASK_ID/N)' : '';
+    const tip = env.SLURM_ARRAY_TASK_ID !== undefined ? ' (to re-run some tasks of a larger array, spell the shard out: --shard I/N)' : '';
     fail(`the number of shards disagrees: ${counts[0].count} from ${counts[0].vars.join(', ')}, ${other.count} from ${other.vars.join(', ')}${tip}`);
   }
   const n = counts[0].count;
