@@ -22,6 +22,7 @@ describe('daxlab CLI', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/daxlab stress/);
     expect(r.stdout).toMatch(/daxlab layout/);
+    expect(r.stdout).toMatch(/daxlab plan <workload> +list the configurations a run would make/);
   });
 
   it('runs stress on shared CPUs and reports lock_stat and a consistent index', () => {

@@ -64,7 +64,6 @@ describe('mergeRuns', () => {
   });
 
   it('refuses shards of different sweeps and repeated configuration names', () => {
-    expect(() => mergeRuns([shard(1, 2, ['a']), shard(2, 2, ['b'], { seed: 2 })])).toThrow(/seed 2.*not one sweep/);
     const other = shard(2, 2, ['b']);
     other.workload = { ...other.workload, name: 'other' };
     expect(() => mergeRuns([shard(1, 2, ['a']), other])).toThrow(/workload other/);
@@ -83,6 +82,31 @@ describe('mergeRuns', () => {
     expect(() => mergeRuns([shard(1, 2, ['a']), shard(2, 2, ['b'], { variant: 'remove-on-writeback' })])).toThrow(/in variant: not one sweep/);
     const m = mergeRuns([shard(1, 2, ['a']), overridden], { allowDifferent: true });
     expect(m.warnings).toEqual(['merge: shards 2/2 differ from shard 1/2 in workload (overrides)']);
+  });
+
+  it('refuses shards run with different seeds unless allowed, then warns', () => {
+    const seeded = () => [shard(1, 2, ['a']), shard(2, 2, ['b'], { seed: 2 })];
+    expect(() => mergeRuns(seeded())).toThrow(/^merge: shards 2\/2 differ from shard 1\/2 in seed: not one sweep \(pass --allow-different to merge them anyway\)$/);
+    const m = mergeRuns(seeded(), { allowDifferent: true });
+    expect(m.configs.map((c) => c.name)).toEqual(['a', 'b']);
+    expect(m.warnings).toEqual(['merge: shards 2/2 differ from shard 1/2 in seed']);
+  });
+
+  it('takes an empty shard (more shards than configurations) as agreeing on repeats', () => {
+    const twice = (names: string[]) => names.map((n) => ({ ...cfg(n, 1000), repeats: 2 }));
+    const m = mergeRuns([makeRun(twice(['a']), { shard: { index: 1, count: 3 } }), makeRun(twice(['b']), { shard: { index: 2, count: 3 } }), shard(3, 3, [])]);
+    expect(m.configs.map((c) => c.name)).toEqual(['a', 'b']);
+    expect(m.warnings).toEqual([]);
+  });
+
+  it('takes repeats that a sweep varies as one sweep, and refuses --repeats given to one shard only', () => {
+    const swept = (name: string, repeats: number, ran = repeats) => ({ ...cfg(name, 1000), repeats: ran, params: { 'run.repeats': repeats } });
+    const s1 = makeRun([swept('r1', 1)], { shard: { index: 1, count: 2 } });
+    const s2 = makeRun([swept('r3', 3)], { shard: { index: 2, count: 2 } });
+    expect(mergeRuns([s1, s2]).configs.map((c) => c.repeats)).toEqual([1, 3]);
+    // The second shard ran with --repeats 5: its configuration did not run what it declares.
+    const forced = makeRun([swept('r3', 3, 5)], { shard: { index: 2, count: 2 } });
+    expect(() => mergeRuns([s1, forced])).toThrow(/differ from shard 1\/2 in repeats: not one sweep/);
   });
 
   it('warns when shards ran on different machines or versions', () => {

@@ -12,6 +12,7 @@ import { listCommand } from './list_cmd.js';
 import { showCommand } from './show_cmd.js';
 import { compareCommand } from './compare_cmd.js';
 import { mergeCommand } from './merge_cmd.js';
+import { planCommand } from './plan_cmd.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -29,6 +30,7 @@ try {
     .scriptName('daxlab')
     .usage('$0 <command> [options]\n\nA lab that models and measures how Linux keeps memory-mapped persistent memory (DAX) durable.')
     .command(runCommand)
+    .command(planCommand)
     .command(listCommand)
     .command(showCommand)
     .command(compareCommand)

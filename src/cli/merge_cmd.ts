@@ -25,7 +25,7 @@ export const mergeCommand: CommandModule<object, MergeArgs> = {
       .option('allow-different', {
         type: 'boolean',
         default: false,
-        describe: 'merge shards whose workload, overrides, repeats, profile or variant differ (a warning each), which are refused otherwise',
+        describe: 'merge shards whose workload, overrides, repeats, seed, profile or variant differ (a warning each), which are refused otherwise',
       })
       .option('format', {
         type: 'string',

@@ -5,52 +5,28 @@
 import { mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { expandWorkload, readWorkload } from '../workload/expand.js';
-import { CLOCKS, type ClockKind } from '../machine/layout.js';
-import { parseAssignment } from '../workload/paths.js';
+import type { expandWorkload } from '../workload/expand.js';
 import { runWorkload, RunStalledError } from '../lab/run.js';
 import { EXPORT_FORMATS, checkOutput, formatRunTables, parseExportFormats, reserveOutput, writeRunFolder } from '../measure/export.js';
 import { EXIT_FAILED, UsageError } from './errors.js';
 import { startProgress } from './progress.js';
+import type { Shard } from './shard_env.js';
+import { checkCount, shapeWorkload, workloadOptions, type WorkloadArgs } from './workload_options.js';
 
 
-interface RunArgs {
-  workload: string;
-  set: string[];
+interface RunArgs extends WorkloadArgs {
   out?: string;
   force: boolean;
   format: string;
-  repeats?: number;
-  seed?: number;
-  shard?: string;
   attribute: boolean;
   logIntervalMs?: number;
   holdTimes: boolean;
   quiet: boolean;
   wide: boolean;
-  clock?: ClockKind;
   statusInterval: number;
 }
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-
-/** More shards than this is a typo: no sweep has that many configurations. */
-const MAX_SHARDS = 100_000;
-
-export function parseShard(text: string | undefined): { index: number; count: number } | undefined {
-  if (text === undefined) return undefined;
-  const m = /^(\d+)\/(\d+)$/.exec(text);
-  const index = m ? Number(m[1]) : NaN;
-  const count = m ? Number(m[2]) : NaN;
-  if (!m || !(count >= 1 && count <= MAX_SHARDS) || index < 1 || index > count) {
-    throw new UsageError(`--shard: expected I/N with 1 <= I <= N <= ${MAX_SHARDS} (for example 2/4), got ${JSON.stringify(text)}`);
-  }
-  return { index, count };
-}
-
-function checkCount(flag: string, v: number | undefined, min: number, max: number): void {
-  if (v !== undefined && (!Number.isInteger(v) || v < min || v > max)) throw new UsageError(`${flag}: expected an integer from ${min} to ${max}, got ${v}`);
-}
 
 /**
  * A new folder under results/runs/ (ignored by git: the reference results beside it are the
@@ -86,15 +62,10 @@ export const runCommand: CommandModule<object, RunArgs> = {
   command: 'run <workload>',
   describe: 'run a workload file (or a shipped workload by name); print the tables and write a results folder',
   builder: (y: Argv) =>
-    y
-      .positional('workload', { type: 'string', describe: 'a workload JSON file, or the name of a shipped one (daxlab list)', demandOption: true })
-      .option('set', { type: 'string', array: true, default: [], describe: 'override a parameter: path=value (repeatable)' })
+    workloadOptions(y)
       .option('out', { type: 'string', describe: 'the run folder to write (default: results/runs/<workload>-<time>)' })
       .option('force', { type: 'boolean', default: false, describe: 'replace --out if it exists' })
       .option('format', { type: 'string', default: EXPORT_FORMATS.join(','), describe: `exports to write: ${EXPORT_FORMATS.join(', ')}` })
-      .option('repeats', { type: 'number', describe: 'repeats of each configuration (overrides run.repeats)' })
-      .option('seed', { type: 'number', describe: 'random seed (overrides run.seed)' })
-      .option('shard', { type: 'string', describe: 'run only slice I of N of the configurations (I/N); join slices with daxlab merge' })
       .option('attribute', { type: 'boolean', default: false, describe: 'split each timed operation into the kernel steps it passed through' })
       .option('log-interval-ms', { type: 'number', describe: 'also keep a histogram per interval of this many ms' })
       .option('hold-times', { type: 'boolean', default: false, describe: 'measure lock hold times (two clock reads per lock acquisition)' })
@@ -105,30 +76,19 @@ export const runCommand: CommandModule<object, RunArgs> = {
         default: 5,
         describe: 'off a terminal (CI logs, pipes), print a one-line status every this many seconds; 0: none (--quiet: none)',
       })
-      .option('clock', {
-        choices: CLOCKS,
-        describe:
-          "virtual (the default): every figure is the model's, the same on any host; wall: the host's time, for measuring the simulator or contention on this host (overrides run.clock)",
-      })
       .example('$0 run kara-2017', "the seed's MAP_SYNC fault latency table")
       .example('$0 run workloads/examples/my.json --set journal.commitIntervalMs=1000 --repeats 5', 'override a parameter, five repeats')
       .example('$0 run workloads/examples/sweep.json --shard 2/4 --out part2', 'the second quarter of a sweep (then daxlab merge)')
+      .example('$0 run workloads/examples/sweep.json --shard auto --out shards/$SLURM_ARRAY_TASK_ID', "a Slurm array task's slice of a sweep")
       .example('$0 run workloads/examples/my.json --attribute --format json,table', 'where the time of each operation went')
       .example('$0 run kara-2017 --clock wall', "the host's time instead of the model's (results differ by host)") as unknown as Argv<RunArgs>,
   handler: async (argv: ArgumentsCamelCase<RunArgs>) => {
     const formats = parseExportFormats(argv.format);
-    const shard = parseShard(argv.shard);
-    checkCount('--repeats', argv.repeats, 1, 1000);
-    checkCount('--seed', argv.seed, 0, 2 ** 31 - 1);
     checkCount('--log-interval-ms', argv.logIntervalMs, 0, 3_600_000);
     if (!(Number.isFinite(argv.statusInterval) && argv.statusInterval >= 0 && argv.statusInterval <= 86_400)) {
       throw new UsageError(`--status-interval: expected seconds from 0 to 86400, got ${argv.statusInterval}`);
     }
-    const sets = argv.set.map(parseAssignment);
-    // Applied as the last override, so the workload's cross-field rules see it.
-    if (argv.clock !== undefined) sets.push({ path: 'run.clock', value: argv.clock });
-    const { raw, source } = readWorkload(argv.workload);
-    const expanded = expandWorkload(raw, sets, source);
+    const { expanded, shard } = shapeWorkload(argv);
     // The destination is checked before the run, so a run is never lost at its end.
     if (argv.out !== undefined) checkOutput(argv.out, argv.force);
     const out = argv.out ?? reserveDefaultOut(expanded.base.name);
@@ -149,7 +109,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
 async function runAndWrite(
   argv: ArgumentsCamelCase<RunArgs>,
   expanded: ReturnType<typeof expandWorkload>,
-  shard: ReturnType<typeof parseShard>,
+  shard: Shard | undefined,
   formats: ReturnType<typeof parseExportFormats>,
   out: string,
   cleanup: () => void,

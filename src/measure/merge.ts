@@ -5,16 +5,16 @@
 // shard 1, of shard 2, ..., of shard N, then the second of each. A shard interrupted by
 // Ctrl-C ran a prefix of its slice, and dealing keeps what it has in order too.
 // Histograms are kept as each shard merged them. What can differ between machines without
-// making the shards foreign to each other (daxlab version, machine, workload details)
-// becomes a warning, not an error.
+// making the shards foreign to each other (daxlab version, machine) becomes a warning, not
+// an error.
 
 import { isDeepStrictEqual } from 'node:util';
 import type { ConfigResult, RunResults } from './results.js';
 import { checkSameClock } from './compare.js';
 
 /**
- * Joins the shards of one sweep. Shards whose workload (with its overrides), repeats, cost
- * profile or variant differ are not one sweep: refused, unless `allowDifferent`, when the
+ * Joins the shards of one sweep. Shards whose workload (with its overrides), repeats, seed,
+ * cost profile or variant differ are not one sweep: refused, unless `allowDifferent`, when the
  * differences become warnings. Differences of machine or version are warnings either way.
  */
 export function mergeRuns(runs: readonly RunResults[], { allowDifferent = false }: { allowDifferent?: boolean } = {}): RunResults {
@@ -30,11 +30,8 @@ export function mergeRuns(runs: readonly RunResults[], { allowDifferent = false 
           'the shards of one sweep need one window (run.windowNs)',
       );
     }
-    if (r.workload.name !== first.workload.name || r.seed !== first.seed) {
-      throw new RangeError(
-        `merge: shard ${label(r)} is of workload ${r.workload.name} seed ${r.seed}, ` +
-          `shard ${label(first)} of ${first.workload.name} seed ${first.seed}: not one sweep`,
-      );
+    if (r.workload.name !== first.workload.name) {
+      throw new RangeError(`merge: shard ${label(r)} is of workload ${r.workload.name}, shard ${label(first)} of ${first.workload.name}: not one sweep`);
     }
   }
   const configs: ConfigResult[] = [];
@@ -93,11 +90,10 @@ function label(r: RunResults): string {
 function mergedWarnings(shards: readonly RunResults[], allowDifferent: boolean): string[] {
   const out = new Set<string>();
   for (const r of shards) for (const w of r.warnings) out.add(w);
-  const first = shards[0];
-  const differ = (what: string, get: (r: RunResults) => unknown, refuse = false) => {
-    const odd = shards.filter((r) => !isDeepStrictEqual(get(r), get(first)));
+  const differ = (what: string, get: (r: RunResults) => unknown, refuse = false, among = shards) => {
+    const odd = among.filter((r) => !isDeepStrictEqual(get(r), get(among[0])));
     if (odd.length === 0) return;
-    const text = `merge: shards ${odd.map(label).join(', ')} differ from shard ${label(first)} in ${what}`;
+    const text = `merge: shards ${odd.map(label).join(', ')} differ from shard ${label(among[0])} in ${what}`;
     if (refuse && !allowDifferent) throw new RangeError(`${text}: not one sweep (pass --allow-different to merge them anyway)`);
     out.add(text);
   };
@@ -106,7 +102,27 @@ function mergedWarnings(shards: readonly RunResults[], allowDifferent: boolean):
   differ('cost profile', (r) => r.profile, true);
   differ('variant', (r) => r.variant, true);
   differ('workload (overrides)', (r) => r.workload, true);
-  // The repeats of its complete configurations (a partial one may have fewer).
-  differ('repeats', (r) => Math.max(0, ...r.configs.filter((c) => !c.partial).map((c) => c.repeats)), true);
+  differ('seed', (r) => r.seed, true);
+  // Only shards with a complete configuration say what --repeats was: an empty shard ran
+  // none, and a partial configuration may have fewer.
+  const told = shards.filter((r) => r.configs.some((c) => !c.partial));
+  if (told.length > 0) differ('repeats', repeatsOverride, true, told);
   return [...out];
+}
+
+/**
+ * What --repeats made of a shard's complete configurations: the repeats of those that ran
+ * other than their workload declares, 'as declared' for the rest. A sweep may vary
+ * run.repeats (then a configuration's params hold it), so shards may differ in repeats run
+ * and still be one sweep.
+ */
+function repeatsOverride(r: RunResults): (number | 'as declared')[] {
+  const source = r.workload.source as { run?: { repeats?: unknown } } | null;
+  const kinds = new Set<number | 'as declared'>();
+  for (const c of r.configs) {
+    if (c.partial) continue;
+    const declared = c.params['run.repeats'] ?? source?.run?.repeats;
+    kinds.add(c.repeats === declared ? 'as declared' : c.repeats);
+  }
+  return [...kinds].sort();
 }
