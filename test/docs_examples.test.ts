@@ -37,7 +37,13 @@ async function helpExamples(file: string, name: string): Promise<string[]> {
 }
 
 const docCommands = DOCS.flatMap((d) => shellLines(read(d)).filter((l) => /(^|[\s/])daxlab(\s|$)/.test(l)).map((l) => ({ doc: d, line: l })));
-const args = (line: string) => line.split('|')[0].trim().split(/\s+/).slice(1);
+/** The words of a command line after the CLI's own (a scheduler's wrapper such as `parallel -j 2` may come first). */
+const args = (line: string) => {
+  const words = line.split('|')[0].trim().split(/\s+/);
+  return words.slice(words.findIndex((w) => /daxlab$/.test(w)) + 1).map((w) => w.replace(/['"]$/, ''));
+};
+/** How a line starts the CLI, each time it does: `./daxlab` (quotes of a wrapper's argument aside). */
+const launches = (line: string) => [...line.matchAll(/(\S*)daxlab(?=[\s'"]|$)/g)].map((m) => `${m[1].replace(/^['"]+/, '')}daxlab`);
 const runLines = async () => [
   ...docCommands.map((c) => c.line),
   ...(await helpExamples('run_cmd.js', 'runCommand')),
@@ -54,7 +60,11 @@ function expandRunLine(line: string) {
 describe("the docs' commands", () => {
   it('start the CLI through ./daxlab, which starts at once without npx', () => {
     expect(docCommands.length).toBeGreaterThan(5);
-    for (const c of docCommands) expect(c.line.split(/\s+/)[0], `${c.doc}: ${c.line}`).toBe('./daxlab');
+    for (const c of docCommands) {
+      expect(launches(c.line).length, `${c.doc}: ${c.line}`).toBeGreaterThan(0);
+      for (const l of launches(c.line)) expect(l, `${c.doc}: ${c.line}`).toBe('./daxlab');
+      expect(c.line, `${c.doc}: ${c.line}`).not.toMatch(/npx\s+(\.\/)?daxlab/);
+    }
     expect(statSync(launcher).mode & 0o111).not.toBe(0);
     const help = spawnSync(launcher, ['--help'], { encoding: 'utf8', timeout: 60_000 });
     expect(help.status, help.stderr).toBe(0);
