@@ -75,6 +75,10 @@ describe('workload files', () => {
     expect(errorOf({ ...base(), run: { windowNs: 50 } })).toMatch(/run\.windowNs: expected number >= 100, got 50/);
     expect(errorOf({ ...base(), run: { clock: 'sundial' } })).toMatch(/run\.clock: expected one of "virtual", "wall", got "sundial"/);
     expect(expandWorkload({ ...base(), profile: 'zero', run: { clock: 'wall' } }).base.run.clock).toBe('wall');
+    // Nesting that would overflow the stack of whatever walks it, in the file or a --set value.
+    const deep = JSON.parse(`{"name":"w","files":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
+    expect(errorOf(deep)).toMatch(/^w\.json: files(\[0\]){63}: nested more than 64 levels deep/);
+    expect(errorOf(base(), [{ path: 'files', value: JSON.parse('['.repeat(70) + ']'.repeat(70)) }])).toMatch(/^--set files: the value is nested more than 64 levels deep/);
     // Limits mmap and ftruncate would hit during setup, after the device was built.
     const huge = base();
     huge.files[0].size = '4GiB';

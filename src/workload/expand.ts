@@ -9,6 +9,7 @@ import { parseOrThrow, WorkloadError } from './errors.js';
 import { checkWorkload } from './check.js';
 import { parsePath, setPath } from './paths.js';
 import { packageRoot } from '../util/package_root.js';
+import { tooDeep } from '../util/depth.js';
 
 export interface Configuration {
   name: string;
@@ -69,9 +70,17 @@ export function readWorkload(nameOrPath: string): { raw: Record<string, unknown>
   return { raw: raw as Record<string, unknown>, source };
 }
 
+/** Deeper than this is no workload (they nest five levels or so), and would overflow the stack of what walks it. */
+const MAX_DEPTH = 64;
+
 /** Validates and expands; `sets` are --set path=value pairs applied before anything else. */
 export function expandWorkload(raw: Record<string, unknown>, sets: { path: string; value: unknown }[] = [], where = 'workload'): ExpandedWorkload {
   const warnings: string[] = [];
+  const deep = tooDeep(raw, MAX_DEPTH);
+  if (deep !== null) throw new WorkloadError(`${where}: ${deep}: nested more than ${MAX_DEPTH} levels deep; a workload needs a handful`);
+  for (const s of sets) {
+    if (tooDeep(s.value, MAX_DEPTH) !== null) throw new WorkloadError(`--set ${s.path}: the value is nested more than ${MAX_DEPTH} levels deep`);
+  }
   const withSets = structuredClone(raw);
   const sweepRaw = (withSets.sweep ?? {}) as Record<string, unknown>;
   for (const s of sets) {
