@@ -24,7 +24,8 @@
 // A last check runs kara-2017 once (seed 1) and compares it with results/kara-2017/reference,
 // the README's example.
 
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from './support.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -202,15 +203,8 @@ async function main(): Promise<void> {
       runs: runsDone + 1,
       seconds: (Date.now() - started.getTime()) / 1000,
     };
-    mkdirSync(OUT_DIR, { recursive: true });
-    for (const [name, body] of [
-      ['verdicts.txt', text],
-      ['verdicts.json', `${JSON.stringify(json, null, 2)}\n`],
-    ] as const) {
-      const file = fileURLToPath(new URL(name, OUT_DIR));
-      writeFileSync(`${file}.tmp`, body);
-      renameSync(`${file}.tmp`, file);
-    }
+    writeFileAtomic(fileURLToPath(new URL('verdicts.txt', OUT_DIR)), text);
+    writeFileAtomic(fileURLToPath(new URL('verdicts.json', OUT_DIR)), `${JSON.stringify(json, null, 2)}\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -6,7 +6,8 @@
 //   node dist/bench/experiments.js --run      run every experiment first (several minutes)
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from './support.js';
 import { fileURLToPath } from 'node:url';
 import { parseResults, type ConfigResult, type RunResults } from '../src/measure/results.js';
 import { KARA_2017_ROWS } from '../src/measure/seed_format.js';
@@ -156,9 +157,7 @@ function main(): void {
     }
     const r = parseResults(readFileSync(file, 'utf8'), fileURLToPath(file));
     const text = `# ${e}: ${r.workload.description}\n# reference run ${r.createdAt}, profile ${r.profile.name}, ${r.machine.cores} cores, node ${r.machine.node}\n\n${SUMMARIES[e](r)}`;
-    const out = fileURLToPath(new URL('summary.txt', dir(e)));
-    writeFileSync(`${out}.tmp`, text);
-    renameSync(`${out}.tmp`, out);
+    writeFileAtomic(fileURLToPath(new URL('summary.txt', dir(e))), text);
     process.stdout.write(`${text}\n`);
   }
 }

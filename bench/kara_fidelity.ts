@@ -18,7 +18,8 @@
 //   commitNs            += seed - lab on empty-nobg-sync, after the two above
 // The other rows are predictions.
 
-import { writeFileSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from './support.js';
 import { fileURLToPath } from 'node:url';
 import { readWorkload, expandWorkload, type ExpandedWorkload } from '../src/workload/expand.js';
 import { runWorkload } from '../src/lab/run.js';
@@ -157,9 +158,7 @@ async function calibrate(a: Args): Promise<void> {
 }
 
 function writeProfile(p: ProfileFile): void {
-  const path = fileURLToPath(PROFILE_FILE);
-  writeFileSync(`${path}.tmp`, `${JSON.stringify(p, null, 2)}\n`);
-  renameSync(`${path}.tmp`, path);
+  writeFileAtomic(fileURLToPath(PROFILE_FILE), `${JSON.stringify(p, null, 2)}\n`);
 }
 
 function verdicts(rows: RowFigures[]): { check: string; pass: boolean; figure: string }[] {
@@ -201,16 +200,9 @@ async function main(): Promise<void> {
   const costs = results[0].profile.costs;
   const text = report(rows, a, costs);
   process.stdout.write(text);
-  mkdirSync(OUT_DIR, { recursive: true });
   const json = { profile: PROFILE, costs, runs: a.runs, repeats: a.repeats, machine: results[0].machine, rows, checks: verdicts(rows) };
-  for (const [name, body] of [
-    ['fidelity.txt', text],
-    ['fidelity.json', `${JSON.stringify(json, null, 2)}\n`],
-  ] as const) {
-    const path = fileURLToPath(new URL(name, OUT_DIR));
-    writeFileSync(`${path}.tmp`, body);
-    renameSync(`${path}.tmp`, path);
-  }
+  writeFileAtomic(fileURLToPath(new URL('fidelity.txt', OUT_DIR)), text);
+  writeFileAtomic(fileURLToPath(new URL('fidelity.json', OUT_DIR)), `${JSON.stringify(json, null, 2)}\n`);
 }
 
 await main();

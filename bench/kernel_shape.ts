@@ -12,7 +12,8 @@
 // dirtying rates. Writes results/kernel-shape/shape.{txt,json}.
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from './support.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -180,15 +181,9 @@ function main(): void {
       '',
     ];
     process.stdout.write(lines.join('\n'));
-    mkdirSync(OUT, { recursive: true });
-    for (const [name, text] of [
-      ['shape.txt', lines.join('\n')],
-      ['shape.json', JSON.stringify({ profile, repeats, checks, faults: Object.fromEntries(faults.configs.map((c) => [c.name, c.ops.fault?.meanNs])) }, null, 2) + '\n'],
-    ] as const) {
-      const tmp = join(OUT, `.${name}.tmp-${process.pid}`);
-      writeFileSync(tmp, text);
-      renameSync(tmp, join(OUT, name));
-    }
+    writeFileAtomic(join(OUT, 'shape.txt'), lines.join('\n'));
+    const json = { profile, repeats, checks, faults: Object.fromEntries(faults.configs.map((c) => [c.name, c.ops.fault?.meanNs])) };
+    writeFileAtomic(join(OUT, 'shape.json'), JSON.stringify(json, null, 2) + '\n');
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

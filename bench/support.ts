@@ -80,13 +80,16 @@ export function machineInfo() {
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** Writes a file under results/bench/ atomically (temporary file, then rename). */
-export function writeResult(name: string, text: string): string {
-  const dir = path.join(repoRoot, 'results', 'bench');
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, name);
+/** Writes `file` atomically (a temporary file beside it, then rename), making its folder if need be. */
+export function writeFileAtomic(file: string, text: string): string {
+  mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, text);
   renameSync(tmp, file);
   return file;
+}
+
+/** Writes a file under results/bench/ atomically. */
+export function writeResult(name: string, text: string): string {
+  return writeFileAtomic(path.join(repoRoot, 'results', 'bench', name), text);
 }

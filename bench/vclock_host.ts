@@ -9,7 +9,8 @@
 // Writes results/vclock/host.{json,txt}.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from './support.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -147,12 +148,9 @@ function main(): void {
     json.speed = { karaWallSeconds: wall.wallSeconds, karaVirtualSeconds: virt.wallSeconds, orderingTaxVirtualSeconds: tax.wallSeconds };
   }
 
-  mkdirSync(OUT, { recursive: true });
   const name = quick ? 'host-quick' : 'host';
-  writeFileSync(join(OUT, `${name}.json.tmp`), JSON.stringify(json, null, 2) + '\n');
-  renameSync(join(OUT, `${name}.json.tmp`), join(OUT, `${name}.json`));
-  writeFileSync(join(OUT, `${name}.txt.tmp`), report.join('\n') + '\n');
-  renameSync(join(OUT, `${name}.txt.tmp`), join(OUT, `${name}.txt`));
+  writeFileAtomic(join(OUT, `${name}.json`), JSON.stringify(json, null, 2) + '\n');
+  writeFileAtomic(join(OUT, `${name}.txt`), report.join('\n') + '\n');
   console.log(report.join('\n'));
   rmSync(WORK, { recursive: true, force: true });
 }
