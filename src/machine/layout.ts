@@ -122,9 +122,9 @@ export const DEFAULT_CONFIG: MachineConfig = {
   // shipped workload runs on the virtual clock (workload/schema.ts).
   clock: 'wall',
   windowNs: 250,
-  // No injected cost: the simulator measures itself (profile `zero`).
-  costs: ZERO_COSTS,
+  // No idle wake-up cost beyond costs.wakeupNs, and no injected cost: the simulator measures itself (profile `zero`).
   idleWakeup: ZERO_IDLE_WAKEUP,
+  costs: ZERO_COSTS,
 };
 
 /** The largest mapping the lab makes: offsets inside a mapping stay below 2^32 (the store path shifts them). */
