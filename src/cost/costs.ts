@@ -7,7 +7,8 @@
 // through attachMachine(); each module copies the ones it charges into its per-CPU
 // instance once (PmemDevice, Fs, Journal, Vma) and tests `> 0` before charging, so the
 // zero-cost path stays as fast as without costs. Profiles (profile.ts) are files of these
-// constants, each with its source.
+// constants, each with its kind and source; the cost of waking an idle CPU is a distribution,
+// not a constant (idle_wakeup.ts).
 //
 // No dependencies here: layout.ts imports this file, and every worker loads layout.ts.
 
@@ -59,6 +60,55 @@ export const COST_MEANINGS: Readonly<Record<CostName, string>> = {
   pteNs: 'writing one page-table entry: set_pte_at for a fault, the write-protect or clear of a mapped page by writeback or unmap with its TLB flush (mm/)',
   iomapNs: "iomap_begin's extent lookup: ext4_map_blocks / xfs_bmapi_read finding the mapping, per call, beside any allocation (allocNs)",
   handleNs: 'a journal handle started and stopped: jbd2__journal_start + jbd2_journal_stop, per handle (start_this_handle)',
+};
+
+/**
+ * Where a profile's value comes from. The kind is part of every constant (profile.ts), so a
+ * reader of the cost table (`daxlab list`, the README) sees which figures are measurements,
+ * which are borrowed, which were fitted to the seed's table, and which are guesses.
+ */
+export const COST_KINDS = ['measured', 'published', 'fitted', 'estimated', 'none'] as const;
+export type CostKind = (typeof COST_KINDS)[number];
+
+export const COST_KIND_MEANINGS: Readonly<Record<CostKind, string>> = {
+  measured: 'measured on a real kernel or machine; the source says where and how',
+  published: 'a published figure or the kernel source; the source cites it',
+  fitted: "fitted to rows of a seed's table; the constant names the rows",
+  estimated: 'neither measured, published nor fitted: an estimate, whose source gives the reasoning',
+  none: 'no cost injected (the zero profile measures the simulator itself); always 0',
+};
+
+/**
+ * The kernel step behind each cost, for the cost table: a short name, the Linux 4.14
+ * function that does the step (and today's, where it changed), and where the lab charges it.
+ * A new cost needs an entry here, in COST_MEANINGS, and a {ns, kind, source} in every profile.
+ */
+export interface CostStep {
+  step: string;
+  kernel: string;
+  chargedIn: string;
+}
+
+export const COST_STEPS: Readonly<Record<CostName, CostStep>> = {
+  trapNs: { step: 'page-fault trap and walk', kernel: 'do_page_fault, handle_mm_fault (exc_page_fault since 5.8)', chargedIn: 'mm/memory.ts exc_page_fault' },
+  syscallNs: { step: 'system-call entry and exit', kernel: 'entry_SYSCALL_64', chargedIn: 'fs/inode.ts entry_SYSCALL_64' },
+  zeroBlockNs: { step: 'zeroing a new block', kernel: 'ext4_issue_zeroout', chargedIn: 'fs/extents.ts ext4_issue_zeroout' },
+  allocNs: { step: 'block allocation', kernel: 'ext4_mb_new_blocks', chargedIn: 'fs/balloc.ts ext4_mb_regular_allocator' },
+  flushLineNs: { step: 'cache-line write-back (clwb)', kernel: 'arch_wb_cache_pmem', chargedIn: 'pmem/device.ts flush' },
+  fenceNs: { step: 'store fence (sfence)', kernel: 'wmb after arch_wb_cache_pmem', chargedIn: 'pmem/device.ts fence' },
+  storeLineNs: { step: "a user store's line reaching the device", kernel: '(user space)', chargedIn: 'mm/memory.ts Vma.store' },
+  copyBlockNs: { step: 'write(2) data copy', kernel: 'dax_iomap_actor, copy_from_iter_flushcache', chargedIn: 'fs/inode.ts dax_copy_from_iter' },
+  journalBlockWriteNs: { step: 'journal block write', kernel: 'jbd2_journal_commit_transaction: submit_bh', chargedIn: 'journal/commit.ts writeJournalBlock' },
+  journalFlushNs: { step: "a commit's cache flush", kernel: 'REQ_PREFLUSH / REQ_FUA (pmem: nvdimm_flush)', chargedIn: 'journal/commit.ts flushJournalBlocks' },
+  commitNs: { step: "a full commit's own work", kernel: 'jbd2_journal_commit_transaction', chargedIn: 'journal/commit.ts writeCommit' },
+  lockNs: { step: 'uncontended lock and unlock', kernel: 'spin_lock, down_read, down_write and their unlocks', chargedIn: 'sync/spinlock.ts, sync/rwsem.ts' },
+  lockHandoffNs: { step: 'contended lock hand-over', kernel: 'queued_spin_lock_slowpath (the MCS queue)', chargedIn: 'sync/vclock.ts vspinUnlockContended' },
+  wakeupNs: { step: 'waking a sleeping task', kernel: 'try_to_wake_up, __schedule', chargedIn: 'sync/vclock.ts vwait' },
+  radixLevelNs: { step: 'radix-tree level walked', kernel: 'radix_tree_descend (XArray: xas_descend)', chargedIn: 'dax/radix_tree.ts radix_tree_descend' },
+  tagNs: { step: 'radix-tree tag set or cleared', kernel: 'radix_tree_tag_set, radix_tree_tag_clear (XArray: xas_set_mark)', chargedIn: 'dax/radix_tree.ts node_tag_set, node_tag_clear' },
+  pteNs: { step: 'page-table entry written', kernel: 'vm_insert_mixed, dax_mapping_entry_mkclean, zap_page_range (set_pte_at, ptep_clear_flush)', chargedIn: 'mm/memory.ts insertPfn, mm/rmap.ts' },
+  iomapNs: { step: 'extent lookup', kernel: 'ext4_iomap_begin: ext4_map_blocks (xfs_bmapi_read)', chargedIn: 'fs/inode.ts iomap_begin' },
+  handleNs: { step: 'journal handle start and stop', kernel: 'jbd2__journal_start, jbd2_journal_stop', chargedIn: 'journal/journal.ts jbd2_journal_start' },
 };
 
 /** No injected cost anywhere: the simulator measures itself. */

@@ -1,40 +1,69 @@
-// Cost profiles: files of named constants, each with its source (a paper, a measurement, or
-// the seed's table). A profile is JSON:
+// Cost profiles: files of named constants, each with its kind and source, and the parameters
+// of the idle wake-up distribution. A profile is JSON:
 //
 //   { "name": "optane-adr", "description": "one line",
-//     "costs": { "trapNs": { "ns": 280, "source": "..." }, ... every cost in COST_NAMES ... },
+//     "costs": { "trapNs": { "ns": 280, "kind": "measured", "source": "..." }, ... every cost in COST_NAMES ... },
+//     "idleWakeup": { "distribution": "lognormal",
+//                     "medianNs": { "ns": 10000, "kind": "estimated", "source": "..." },
+//                     "sigma": { "value": 0.5, "kind": "estimated", "source": "..." },
+//                     "minIdleNs": { "ns": 20000, "kind": "published", "source": "..." } },
 //     "notes": ["optional lines: which constant came from which row, what is predicted"] }
+//
+// Every value says what kind it is (costs.ts COST_KINDS): measured, published, fitted (with
+// the seed rows it was fitted to, "rows": [...]), estimated, or none (the zero profile's 0).
 //
 // Shipped profiles live in src/cost/profiles/ and are read at run time (tsc does not copy
 // JSON into dist/, and users pass their own files by path the same way). A constant is the
 // cost of one kernel or device step (costs.ts says which), never a per-configuration fudge.
 //
-// The run carries the plain numbers (profileCosts) in MachineConfig.costs, so every CPU
-// worker charges the same costs.
+// The run carries the plain numbers (profileMachineCosts) in MachineConfig.costs and
+// MachineConfig.idleWakeup, so every CPU worker charges the same costs.
 
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { packageRoot } from '../util/package_root.js';
-import { COST_MEANINGS, COST_NAMES, MAX_COST_NS, type CostName, type Costs } from './costs.js';
+import { COST_KINDS, COST_MEANINGS, COST_NAMES, MAX_COST_NS, type CostKind, type CostName, type Costs } from './costs.js';
+import { IDLE_WAKEUP_DISTRIBUTIONS, IDLE_WAKEUP_MEANINGS, MAX_IDLE_NS, MAX_SIGMA, type IdleWakeup, type IdleWakeupDistribution, type IdleWakeupParam } from './idle_wakeup.js';
 import { formatPath } from '../util/format_path.js';
 
 export { COST_MEANINGS, COST_NAMES, ZERO_COSTS, resolveCosts, type CostName, type Costs } from './costs.js';
 
-/** One constant: its value and where it comes from. */
-export interface CostConstant {
-  ns: number;
+/** Where a value comes from: its kind, its source, and for a fitted one the rows it was fitted to. */
+export interface Provenance {
+  kind: CostKind;
   source: string;
+  rows?: string[];
+}
+
+/** One constant: its value in ns and where it comes from. */
+export interface CostConstant extends Provenance {
+  ns: number;
+}
+
+/** The idle wake-up distribution's parameters, each with where it comes from. */
+export interface IdleWakeupProfile {
+  distribution: IdleWakeupDistribution;
+  medianNs: CostConstant;
+  sigma: Provenance & { value: number };
+  minIdleNs: CostConstant;
 }
 
 export interface CostProfile {
   name: string;
   description: string;
   costs: Record<CostName, CostConstant>;
+  idleWakeup: IdleWakeupProfile;
   notes?: string[];
   /** The file it was read from (absolute path). */
   file: string;
+}
+
+/** What a run's machine charges: the constants and the idle wake-up distribution (MachineConfig.costs, .idleWakeup). */
+export interface MachineCosts {
+  costs: Costs;
+  idleWakeup: IdleWakeup;
 }
 
 /** Where the shipped profiles are: src/cost/profiles/ of the package, from src/ and from dist/ alike. */
@@ -45,29 +74,83 @@ export function profilesDir(): string {
 const NUMBER = 'expected a number >= 0';
 /** The largest profile file read: one is a few KiB. */
 const MAX_PROFILE_BYTES = 1 << 20;
+const SOURCE_HINT = "a paper, a measurement, the kernel source, or the seed's rows";
 
-const CostConstantSchema = z.strictObject(
-  {
-    ns: z
-      .number({ error: NUMBER })
-      .min(0, { error: NUMBER })
-      .max(MAX_COST_NS, { error: `expected a number <= ${MAX_COST_NS} (one second)` }),
+/** kind, source and rows, shared by every value; `value` is the value's own field (ns, or sigma's value). */
+function provenanceFields() {
+  return {
+    kind: z.enum(COST_KINDS, { error: `expected one of ${COST_KINDS.join(', ')}` }),
     source: z
-      .string({ error: 'expected a string naming the source (a paper, a measurement, or the seed\'s table)' })
+      .string({ error: `expected a string naming the source (${SOURCE_HINT})` })
       .trim()
-      .min(1, { error: "expected a non-empty source (a paper, a measurement, or the seed's table)" }),
+      .min(1, { error: `expected a non-empty source (${SOURCE_HINT})` }),
+    rows: z
+      .array(z.string({ error: 'expected a row name' }).trim().min(1, { error: 'expected a non-empty row name' }), { error: 'expected an array of row names' })
+      .min(1, { error: 'expected at least one row name' })
+      .optional(),
+  };
+}
+
+/** A fitted value names its rows, and only a fitted one does; a value of kind none is 0. */
+function checkProvenance(v: Provenance, value: number, ctx: z.RefinementCtx): void {
+  if (v.kind === 'fitted' && v.rows === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['rows'], message: 'missing: a fitted value names the rows it was fitted to ("rows": ["empty-nobg-sync"])' });
+  }
+  if (v.kind !== 'fitted' && v.rows !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['rows'], message: `only a fitted value names rows (this one is ${v.kind})` });
+  }
+  if (v.kind === 'none' && value !== 0) {
+    ctx.addIssue({ code: 'custom', path: ['kind'], message: `none means no cost injected: expected the value 0, got ${value}` });
+  }
+}
+
+const missingConstant = (iss: { input: unknown }) =>
+  iss.input === undefined
+    ? 'missing: every cost needs {"ns", "kind", "source"} (0 is allowed, with a source saying why)'
+    : 'expected an object {"ns": number, "kind": string, "source": string}';
+
+function nsConstantSchema(max: number) {
+  return z
+    .strictObject(
+      {
+        ns: z
+          .number({ error: NUMBER })
+          .min(0, { error: NUMBER })
+          .max(max, { error: `expected a number <= ${max} (one second)` }),
+        ...provenanceFields(),
+      },
+      { error: missingConstant },
+    )
+    .superRefine((v, ctx) => checkProvenance(v, v.ns, ctx));
+}
+
+const CostConstantSchema = nsConstantSchema(MAX_COST_NS);
+
+const CostsSchema = z.strictObject(
+  Object.fromEntries(COST_NAMES.map((n) => [n, CostConstantSchema])) as Record<CostName, typeof CostConstantSchema>,
+  { error: 'expected an object with one {"ns", "kind", "source"} per cost' },
+);
+
+const SIGMA = `expected a number from 0 to ${MAX_SIGMA}`;
+
+const IdleWakeupSchema = z.strictObject(
+  {
+    distribution: z.enum(IDLE_WAKEUP_DISTRIBUTIONS, { error: `expected one of ${IDLE_WAKEUP_DISTRIBUTIONS.join(', ')}` }),
+    medianNs: nsConstantSchema(MAX_IDLE_NS),
+    sigma: z
+      .strictObject(
+        { value: z.number({ error: SIGMA }).min(0, { error: SIGMA }).max(MAX_SIGMA, { error: SIGMA }), ...provenanceFields() },
+        { error: (iss) => (iss.input === undefined ? 'missing: {"value", "kind", "source"}' : 'expected an object {"value": number, "kind": string, "source": string}') },
+      )
+      .superRefine((v, ctx) => checkProvenance(v, v.value, ctx)),
+    minIdleNs: nsConstantSchema(MAX_IDLE_NS),
   },
   {
     error: (iss) =>
       iss.input === undefined
-        ? 'missing: every cost needs {"ns", "source"} (0 is allowed, with a source saying why)'
-        : 'expected an object {"ns": number, "source": string}',
+        ? 'missing: every profile gives the idle wake-up distribution {"distribution", "medianNs", "sigma", "minIdleNs"} (the zero profile: medianNs 0, kind none)'
+        : 'expected an object {"distribution", "medianNs", "sigma", "minIdleNs"}',
   },
-);
-
-const CostsSchema = z.strictObject(
-  Object.fromEntries(COST_NAMES.map((n) => [n, CostConstantSchema])) as Record<CostName, typeof CostConstantSchema>,
-  { error: 'expected an object with one {"ns", "source"} per cost' },
 );
 
 const ProfileSchema = z.strictObject(
@@ -75,15 +158,24 @@ const ProfileSchema = z.strictObject(
     name: z.string({ error: 'expected a string' }).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'expected a name of letters, digits, ".", "_" and "-"' }),
     description: z.string({ error: 'expected a string (one line)' }).min(1, { error: 'expected a non-empty description' }),
     costs: CostsSchema,
+    idleWakeup: IdleWakeupSchema,
     notes: z.array(z.string({ error: 'expected a string' }), { error: 'expected an array of strings' }).optional(),
   },
-  { error: 'expected an object {"name", "description", "costs"}' },
+  { error: 'expected an object {"name", "description", "costs", "idleWakeup"}' },
 );
 
 function issueLine(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') {
     const inCosts = issue.path.length === 1 && issue.path[0] === 'costs';
-    const known = inCosts ? COST_NAMES.join(', ') : issue.path.length === 0 ? 'name, description, costs, notes' : 'ns, source';
+    const known = inCosts
+      ? COST_NAMES.join(', ')
+      : issue.path.length === 0
+        ? 'name, description, costs, idleWakeup, notes'
+        : issue.path.length === 1 && issue.path[0] === 'idleWakeup'
+          ? 'distribution, medianNs, sigma, minIdleNs'
+          : issue.path[1] === 'sigma'
+            ? 'value, kind, source, rows'
+            : 'ns, kind, source, rows';
     return `${formatPath([...issue.path, issue.keys[0]])}: unknown ${inCosts ? 'cost' : 'field'} (known: ${known})`;
   }
   return `${formatPath(issue.path)}: ${issue.message}`;
@@ -145,7 +237,7 @@ export function loadProfile(nameOrPath: string): CostProfile {
   if (shipped && p.name !== nameOrPath) {
     throw new RangeError(`profile ${nameOrPath}: name: expected ${JSON.stringify(nameOrPath)} (the file's name), got ${JSON.stringify(p.name)}`);
   }
-  const out: CostProfile = { name: p.name, description: p.description, costs: p.costs, file };
+  const out: CostProfile = { name: p.name, description: p.description, costs: p.costs, idleWakeup: p.idleWakeup, file };
   if (p.notes !== undefined) out.notes = p.notes;
   return out;
 }
@@ -165,13 +257,65 @@ export function profileCosts(p: CostProfile): Costs {
   return out;
 }
 
-/** The profile as a table: one line per cost with its value, meaning and source (for --help and reports). */
+/** The profile's idle wake-up distribution as plain numbers, for MachineConfig.idleWakeup and results.json. */
+export function profileIdleWakeup(p: CostProfile): IdleWakeup {
+  const w = p.idleWakeup;
+  return { distribution: w.distribution, medianNs: w.medianNs.ns, sigma: w.sigma.value, minIdleNs: w.minIdleNs.ns };
+}
+
+/** Everything a run's machine charges for the profile. */
+export function profileMachineCosts(p: CostProfile): MachineCosts {
+  return { costs: profileCosts(p), idleWakeup: profileIdleWakeup(p) };
+}
+
+/** One value of a profile, by the name the cost table gives it (a cost, or idleWakeup.<parameter>). */
+export interface ProfileValue extends Provenance {
+  name: string;
+  value: number;
+  /** ns, or '' for a plain number (sigma). */
+  unit: 'ns' | '';
+}
+
+/** Every value of the profile, in the cost table's order: the costs, then the idle wake-up parameters. */
+export function profileValues(p: CostProfile): ProfileValue[] {
+  const one = (name: string, value: number, unit: 'ns' | '', v: Provenance): ProfileValue => ({
+    name,
+    value,
+    unit,
+    kind: v.kind,
+    source: v.source,
+    ...(v.rows === undefined ? {} : { rows: v.rows }),
+  });
+  const w = p.idleWakeup;
+  return [
+    ...COST_NAMES.map((n) => one(n, p.costs[n].ns, 'ns', p.costs[n])),
+    one('idleWakeup.medianNs', w.medianNs.ns, 'ns', w.medianNs),
+    one('idleWakeup.sigma', w.sigma.value, '', w.sigma),
+    one('idleWakeup.minIdleNs', w.minIdleNs.ns, 'ns', w.minIdleNs),
+  ];
+}
+
+/** A value's kind, with the rows of a fitted one: `fitted to empty-nobg-sync`. */
+export function describeKind(v: Provenance): string {
+  return v.kind === 'fitted' ? `fitted to ${v.rows!.join(', ')}` : v.kind;
+}
+
+/** The profile as a table: one line per value with its kind, then its meaning and source (for `daxlab list --profile`). */
 export function describeProfile(p: CostProfile): string {
-  const w = Math.max(...COST_NAMES.map((n) => n.length));
-  const lines = [`${p.name}: ${p.description}`];
-  for (const n of COST_NAMES) {
-    lines.push(`  ${n.padEnd(w)} ${String(p.costs[n].ns).padStart(8)} ns  ${COST_MEANINGS[n]}`);
-    lines.push(`  ${''.padEnd(w)} ${''.padStart(8)}     source: ${p.costs[n].source}`);
+  const values = profileValues(p);
+  const w = Math.max(...values.map((v) => v.name.length));
+  const lines = [`${p.name}: ${p.description}`, `  idle wake-ups: ${p.idleWakeup.distribution} distribution (src/cost/idle_wakeup.ts)`];
+  for (const v of values) {
+    const meaning = valueMeaning(v.name);
+    lines.push(`  ${v.name.padEnd(w)} ${`${v.value}${v.unit === '' ? '' : ' ns'}`.padStart(11)}  ${describeKind(v)}`);
+    lines.push(`  ${''.padEnd(w)} ${''.padStart(11)}  ${meaning}`);
+    lines.push(`  ${''.padEnd(w)} ${''.padStart(11)}  source: ${v.source}`);
   }
+  if (p.notes !== undefined) for (const n of p.notes) lines.push(`  note: ${n}`);
   return lines.join('\n');
+}
+
+/** What a value (by its cost-table name) is the cost of. */
+export function valueMeaning(name: string): string {
+  return Object.hasOwn(COST_MEANINGS, name) ? COST_MEANINGS[name as CostName] : IDLE_WAKEUP_MEANINGS[name.slice('idleWakeup.'.length) as IdleWakeupParam];
 }

@@ -6,7 +6,7 @@
 import { attachMachine } from '../machine/machine.js';
 import os from 'node:os';
 import { attachCpu, type Cpu } from '../sync/cpu.js';
-import { bindThreadCpu, isVirtual, unbindThreadCpu } from '../sync/vclock.js';
+import { bindThreadCpu, isVirtual, seedIdleWakeups, unbindThreadCpu } from '../sync/vclock.js';
 import { mountFs } from '../fs/super.js';
 import { attachMm } from '../mm/mm.js';
 import { kjournald2 } from '../journal/kjournald.js';
@@ -61,6 +61,8 @@ export default function runCpuTask(task: CpuTask): CpuTaskResult {
   const cpu = attachCpu(machine, task.cpu);
   // On the virtual clock this thread's time is the CPU's, until the task ends.
   bindThreadCpu(cpu, CORES);
+  // Its idle wake-ups draw from the run's seed: the same draws on any host (cost/idle_wakeup.ts).
+  seedIdleWakeups(task.seed, task.repeat);
   try {
     return runBoundTask(task, cpu);
   } finally {

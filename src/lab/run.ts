@@ -19,7 +19,7 @@ import { readPmemCounters } from '../pmem/device.js';
 import { isFsError } from '../fs/errno.js';
 import { snapshotLockStat, diffLockStat } from '../sync/lockstat.js';
 import { snapshotLockWaitHist, diffLockWaitHist } from '../sync/lockstat.js';
-import { loadProfile, profileCosts, type CostProfile } from '../cost/profile.js';
+import { loadProfile, profileCosts, profileIdleWakeup, profileMachineCosts, type CostProfile } from '../cost/profile.js';
 import type { ConfigResult, RunResults } from '../measure/results.js';
 import { RESULTS_FORMAT } from '../measure/results.js';
 import { monoNs } from '../util/clock.js';
@@ -133,7 +133,7 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
   for (const c of configs) {
     let config: MachineConfig;
     try {
-      config = machineConfigFor(c.workload, c.workload.cpus.filter((r) => r.enabled).length + KERNEL_CPUS, profileCosts(profileOf(c.workload.profile, `configuration ${c.name}: `)), false);
+      config = machineConfigFor(c.workload, c.workload.cpus.filter((r) => r.enabled).length + KERNEL_CPUS, profileMachineCosts(profileOf(c.workload.profile, `configuration ${c.name}: `)), false);
     } catch (e) {
       if (!(e instanceof RangeError)) throw e;
       throw new WorkloadError(`configuration ${c.name}: device.size: ${c.workload.device.size} bytes: ${e.message.replace(/^pmemBytes: \d+ /, '')}`);
@@ -214,7 +214,7 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
     daxlabVersion: opts.version,
     createdAt: new Date().toISOString(),
     workload: { name: base.name, description: base.description, source: stripExpansion(base) },
-    profile: { name: profile.name, costs: profileCosts(profile) },
+    profile: { name: profile.name, costs: profileCosts(profile), idleWakeup: profileIdleWakeup(profile) },
     variant: base.variant,
     seed: opts.seed ?? base.run.seed,
     clock: runClock(base),
@@ -297,7 +297,7 @@ async function runRepeat(
   const cpus = roles.length + KERNEL_CPUS;
   // The journal's block write and flush costs come from the machine's profile (policy.ts).
   const policy = resolveJournalPolicy(w.journal);
-  const config = machineConfigFor(w, cpus, profileCosts(profile), opts.lockHoldTimes ?? false);
+  const config = machineConfigFor(w, cpus, profileMachineCosts(profile), opts.lockHoldTimes ?? false);
   let s: ReturnType<typeof setupMachine>;
   try {
     const key = JSON.stringify(config);

@@ -16,7 +16,7 @@ import { attachMm, type Mm } from '../mm/mm.js';
 import { mmap } from '../mm/mmap.js';
 import type { VmaRef } from '../mm/memory.js';
 import { MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_SYNC, PROT_READ, PROT_WRITE } from '../mm/mman.js';
-import type { Costs } from '../cost/profile.js';
+import type { MachineCosts } from '../cost/profile.js';
 import type { Workload, WorkloadFile } from '../workload/schema.js';
 import { mappingLength, runClock } from '../workload/check.js';
 
@@ -34,8 +34,8 @@ export interface SetupResult {
   fileSizes: Record<string, number>;
 }
 
-/** The machine for a configuration run by `cpus` CPU slots (roles, commit thread and the setup CPU). */
-export function machineConfigFor(w: Workload, cpus: number, costs: Costs, holdTimes: boolean): MachineConfig {
+/** The machine for a configuration run by `cpus` CPU slots (roles, commit thread and the setup CPU), charging a profile's costs. */
+export function machineConfigFor(w: Workload, cpus: number, { costs, idleWakeup }: MachineCosts, holdTimes: boolean): MachineConfig {
   const filePages = w.files.reduce((s, f) => s + f.size / PAGE_SIZE, 0);
   const mappedPages = w.mappings.reduce((s, m) => s + mappingLength(w, m) / PAGE_SIZE, 0);
   const dirtierFiles = w.cpus.reduce((n, r) => n + (r.role === 'metadata-dirtier' && r.enabled ? r.files : 0), 0);
@@ -54,6 +54,7 @@ export function machineConfigFor(w: Workload, cpus: number, costs: Costs, holdTi
     clock: w.run.clock,
     windowNs: runClock(w).windowNs ?? DEFAULT_CONFIG.windowNs,
     costs,
+    idleWakeup,
   });
 }
 

@@ -7,6 +7,7 @@
 
 import { checkInt, checkMultiple, checkOneOf } from '../util/check.js';
 import { ZERO_COSTS, resolveCosts, type Costs } from '../cost/costs.js';
+import { ZERO_IDLE_WAKEUP, resolveIdleWakeup, type IdleWakeup } from '../cost/idle_wakeup.js';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -86,6 +87,11 @@ export interface MachineConfig {
    * src/cost/profile.ts). Every CPU charges these: they travel with the machine to each worker.
    */
   costs: Readonly<Costs>;
+  /**
+   * What waking a CPU that went idle costs beyond costs.wakeupNs: a seeded draw per wake-up
+   * (src/cost/idle_wakeup.ts; the profile's idleWakeup), charged on the virtual clock.
+   */
+  idleWakeup: Readonly<IdleWakeup>;
   /** Virtual or wall time (sync/vclock.ts). */
   clock: ClockKind;
   /** Virtual clock only: how far (ns) a CPU may run ahead of the slowest CPU that holds time back. */
@@ -93,7 +99,7 @@ export interface MachineConfig {
 }
 
 /** What resolveConfig() and createMachine() accept: any field may be left out, and any cost (missing costs are 0). */
-export type MachineConfigInput = Partial<Omit<MachineConfig, 'costs'>> & { costs?: Partial<Costs> };
+export type MachineConfigInput = Partial<Omit<MachineConfig, 'costs' | 'idleWakeup'>> & { costs?: Partial<Costs>; idleWakeup?: Partial<IdleWakeup> };
 
 export const DEFAULT_CONFIG: MachineConfig = {
   cpus: 8,
@@ -116,7 +122,8 @@ export const DEFAULT_CONFIG: MachineConfig = {
   // shipped workload runs on the virtual clock (workload/schema.ts).
   clock: 'wall',
   windowNs: 250,
-  // No injected cost: the simulator measures itself (profile `zero`).
+  // No idle wake-up cost beyond costs.wakeupNs, and no injected cost: the simulator measures itself (profile `zero`).
+  idleWakeup: ZERO_IDLE_WAKEUP,
   costs: ZERO_COSTS,
 };
 
@@ -532,7 +539,7 @@ export function resolveConfig(partial: MachineConfigInput = {}): MachineConfig {
       throw new RangeError(`${key}: unknown machine configuration field; expected one of ${Object.keys(DEFAULT_CONFIG).join(', ')}`);
     }
   }
-  const c: MachineConfig = { ...DEFAULT_CONFIG, ...partial, costs: resolveCosts(partial.costs) };
+  const c: MachineConfig = { ...DEFAULT_CONFIG, ...partial, costs: resolveCosts(partial.costs), idleWakeup: resolveIdleWakeup(partial.idleWakeup) };
   if (partial.journalBlocks === undefined && Number.isInteger(c.pmemBytes)) {
     c.journalBlocks = Math.min(DEFAULT_CONFIG.journalBlocks, Math.max(LIMITS.journalBlocks.min, Math.floor(c.pmemBytes / BLOCK_SIZE / 32)));
   }

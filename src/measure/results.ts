@@ -143,7 +143,14 @@ export const RunResultsSchema = z.object({
   daxlabVersion: z.string(),
   createdAt: z.string(),
   workload: z.object({ name: z.string(), description: z.string(), source: z.unknown().describe('the validated workload, overrides applied') }),
-  profile: z.object({ name: z.string(), costs: z.record(z.string(), z.number()) }),
+  profile: z.object({
+    name: z.string(),
+    costs: z.record(z.string(), z.number()),
+    idleWakeup: z
+      .object({ distribution: z.string(), medianNs: z.number(), sigma: z.number(), minIdleNs: z.number() })
+      .optional()
+      .describe('the idle wake-up distribution the run drew from (src/cost/idle_wakeup.ts); absent in results from before it'),
+  }),
   variant: z.string(),
   seed: z.number().int(),
   clock: z

@@ -43,6 +43,7 @@
 import { CPU_CLOCK, CPU_STATE, REGION_NAMES, VSCHED } from '../machine/layout.js';
 import type { Machine } from '../machine/machine.js';
 import { ndelay } from '../cost/delay.js';
+import { ZERO_IDLE_WAKEUP, idleWakeupNs, wakeStream, type IdleWakeup } from '../cost/idle_wakeup.js';
 import { clearThreadClock, setThreadClock } from '../util/clock.js';
 import type { Cpu } from './cpu.js';
 
@@ -84,6 +85,11 @@ let ncpu = 0;
 let windowNs = 0;
 /** costs.wakeupNs: what a CPU woken by an event pays before it runs again. */
 let wakeupNs = 0;
+/** The machine's idle wake-up distribution: what waking this CPU from an idle state adds to wakeupNs. */
+let idle: Readonly<IdleWakeup> = ZERO_IDLE_WAKEUP;
+/** This CPU's stream of idle wake-up draws (seedIdleWakeups), and how many it has drawn. */
+let idleStream = 0;
+let idleDraws = 0;
 /**
  * The clock may reach this without a look at the others: their minimum plus the window. The
  * others' minimum only grows, except where this CPU wakes one (it then runs at this CPU's
@@ -117,6 +123,9 @@ export function bindThreadCpu(cpu: Cpu, cores = 1): void {
   ncpu = cpu.machine.config.cpus;
   windowNs = cpu.machine.config.windowNs;
   wakeupNs = cpu.machine.config.costs.wakeupNs;
+  idle = cpu.machine.config.idleWakeup;
+  idleStream = wakeStream(0, 0, me);
+  idleDraws = 0;
   floorNs = -Infinity;
   // The CPUs that take part (readied by the main thread, or running): with a core each, a
   // stalled CPU polls the others' clocks a while before it sleeps in the host.
@@ -128,6 +137,22 @@ export function bindThreadCpu(cpu: Cpu, cores = 1): void {
   Atomics.store(st, sb + VSTAMPED, 0);
   Atomics.store(st, sb + VSTATE, V_RUNNING);
   setThreadClock(clk, cb + NOW);
+}
+
+/**
+ * Seeds this CPU's idle wake-up draws from the run's seed and the repeat (bindThreadCpu seeds
+ * with 0): its k-th idle wake-up then costs the same on any host, whatever the other CPUs'
+ * threads did first.
+ */
+export function seedIdleWakeups(seed: number, repeat: number): void {
+  if (bound === null) return;
+  idleStream = wakeStream(seed, repeat, me);
+  idleDraws = 0;
+}
+
+/** How many idle wake-up draws this CPU has paid since it was bound or seeded. */
+export function idleWakeupsDrawn(): number {
+  return idleDraws;
 }
 
 /** Lets the thread's CPU go: it no longer holds time back (its task ended). */
@@ -339,7 +364,8 @@ function unregister(at = 0): boolean {
 
 /**
  * Atomics.wait() for a CPU: sleeps while arr[idx] holds `expected`, until vnotify() on the
- * word (this CPU's clock then reads the waker's instant, plus costs.wakeupNs) or, with a finite timeoutNs, until
+ * word (this CPU's clock then reads the waker's instant, plus costs.wakeupNs and, after an idle
+ * period of at least idleWakeup.minIdleNs, an idle wake-up draw) or, with a finite timeoutNs, until
  * that much virtual time has passed. On the wall clock it is Atomics.wait with the timeout
  * in host time. The caller re-checks its condition after, as after Atomics.wait.
  */
@@ -357,13 +383,27 @@ export function vwait(cpu: Cpu, arr: Int32Array, idx: number, expected: number, 
     schedUnlock();
     return 'not-equal';
   }
-  register(region, at, timed ? V_TIMED : V_BLOCKED, timed ? clk[cb + NOW] + Math.max(0, timeoutNs) : Infinity);
+  const asleepAt = clk[cb + NOW];
+  register(region, at, timed ? V_TIMED : V_BLOCKED, timed ? asleepAt + Math.max(0, timeoutNs) : Infinity);
   schedUnlock();
   kickTimeWaiters();
   const r = sleepUntilWoken(timed, () => Atomics.load(arr, idx) !== expected);
-  // Woken by an event: try_to_wake_up and the switch back (a timer's expiry is its own instant).
-  if (r === 'ok' && wakeupNs > 0) charge(wakeupNs);
+  // Woken by an event (a timer's expiry is its own instant).
+  if (r === 'ok') chargeWakeup(clk[cb + NOW] - asleepAt);
   return r;
+}
+
+/**
+ * What a CPU woken by an event pays before its task runs: try_to_wake_up and the switch back
+ * (wakeupNs) and, when it idled at least idle.minIdleNs, leaving the idle state it entered
+ * (a draw, cost/idle_wakeup.ts). The task that slept left its CPU with nothing to run (one task
+ * per CPU), so every such wake-up is an idle CPU's. A CPU handed a contended spinlock never
+ * slept: it spun, and pays lockHandoffNs instead (vspinUnlockContended).
+ */
+function chargeWakeup(idleNs: number): void {
+  let ns = wakeupNs;
+  if (idle.medianNs > 0 && idleNs > 0 && idleNs >= idle.minIdleNs) ns += idleWakeupNs(idle, idleStream, idleDraws++);
+  if (ns > 0) charge(ns);
 }
 
 /**

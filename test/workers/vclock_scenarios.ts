@@ -4,9 +4,13 @@
 import type { Cpu } from '../../src/sync/cpu.js';
 import { CPU_CLOCK, LOCK_CLASS, INDEX_ROOT } from '../../src/machine/layout.js';
 import { spin_lock, spin_unlock } from '../../src/sync/spinlock.js';
-import { charge, vnotify, vwait } from '../../src/sync/vclock.js';
+import { charge, idleWakeupsDrawn, seedIdleWakeups, vnotify, vwait } from '../../src/sync/vclock.js';
 import { sleepUntil } from '../../src/lab/pace.js';
 import { nowNs } from '../../src/util/clock.js';
+import { PmemDevice } from '../../src/pmem/device.js';
+import { fsGeometry } from '../../src/machine/layout.js';
+import { Journal, jbd2_complete_transaction, jbd2_journal_dirty_metadata, jbd2_journal_get_write_access, jbd2_journal_start, jbd2_journal_stop } from '../../src/journal/journal.js';
+import { kjournald2, type KjournaldSummary } from '../../src/journal/kjournald.js';
 
 export interface TurnsArgs {
   rounds: number;
@@ -52,13 +56,44 @@ export function paced(cpu: Cpu, a: { at: number[]; workNs: number }): number[] {
   return woke;
 }
 
-/** Waits on a word of the wait table until another CPU changes it; returns the instant it woke and the instant it began waiting. */
-export function waitForWord(cpu: Cpu, a: { idx: number; startNs: number }): { began: number; woke: number } {
+/**
+ * Waits on a word of the wait table until another CPU changes it; returns the instant it woke,
+ * the instant it began waiting, and how many idle wake-up draws it paid (seeded with `seed`, repeat 0, when given).
+ */
+export function waitForWord(cpu: Cpu, a: { idx: number; startNs: number; seed?: number }): { began: number; woke: number; drawn: number } {
   const table = cpu.machine.views.waitTable;
+  if (a.seed !== undefined) seedIdleWakeups(a.seed, 0);
   charge(a.startNs);
   const began = nowNs();
   while (Atomics.load(table, a.idx) === 0) vwait(cpu, table, a.idx, 0);
-  return { began, woke: nowNs() };
+  return { began, woke: nowNs(), drawn: idleWakeupsDrawn() };
+}
+
+/** kjournald2 with its idle wake-ups seeded as a run seeds them; returns how many draws it paid. */
+export function seededCommitThread(cpu: Cpu, a: { seed: number; repeat: number }): { summary: KjournaldSummary; drawn: number } {
+  seedIdleWakeups(a.seed, a.repeat);
+  const summary = kjournald2(cpu, {});
+  return { summary, drawn: idleWakeupsDrawn() };
+}
+
+/**
+ * A task that changes a metadata block in a handle, works workNs, then waits for its commit
+ * (jbd2_complete_transaction, as fsync does); returns when it asked and when it woke.
+ */
+export function commitWait(cpu: Cpu, a: { seed: number; repeat: number; workNs: number }): { asked: number; woke: number; drawn: number } {
+  seedIdleWakeups(a.seed, a.repeat);
+  const j = new Journal(cpu, new PmemDevice(cpu), {});
+  const block = fsGeometry(cpu.machine.config).extentStart + 4;
+  charge(a.workNs);
+  const h = jbd2_journal_start(j, 1);
+  jbd2_journal_get_write_access(h, block);
+  jbd2_journal_dirty_metadata(h, block);
+  const tid = h.tid;
+  jbd2_journal_stop(h);
+  charge(a.workNs);
+  const asked = nowNs();
+  jbd2_complete_transaction(j, tid);
+  return { asked, woke: nowNs(), drawn: idleWakeupsDrawn() };
 }
 
 /** Works workNs, then sets the word and wakes its sleepers; returns the instant it did. */
