@@ -68,3 +68,21 @@ describe('daxlab report', () => {
     expect(readdirSync(path.join(tmp, 'folder'))).toEqual([]);
   });
 });
+
+describe('daxlab compare --report', () => {
+  it("draws both runs overlaid with each row's verdict and interval, beside the text comparison", () => {
+    const r = daxlab(['compare', 'a', 'b', '--report', 'cmp/ab.html']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/cfg/); // the text comparison still prints
+    expect(r.stderr.trimEnd().split('\n').at(-1)).toBe('daxlab: report: cmp/ab.html');
+    const html = readFileSync(path.join(tmp, 'cmp', 'ab.html'), 'utf8');
+    expect(html).toContain('"id":"table-compare"');
+    expect(html).toContain('"label":"a: cfg"');
+    expect(html).toContain('"label":"b: cfg"');
+  });
+
+  it('refuses a folder as --report before comparing', () => {
+    mkdirSync(path.join(tmp, 'cmp-folder'));
+    expectUsageError(daxlab(['compare', 'a', 'b', '--report', 'cmp-folder']), /^daxlab: --report: cmp-folder is a folder; name a file/);
+  });
+});

@@ -5,6 +5,8 @@
 import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import type { Comparison } from '../measure/compare.js';
+import type { ReportRun } from '../report/build.js';
 import { reportHtml, writeFileWhole } from '../report/write.js';
 import { UsageError } from './errors.js';
 import { readResultsArg, resultsFileOf } from './results_input.js';
@@ -26,6 +28,13 @@ export function checkReportFile(file: string, flag: string): void {
   if (st.isDirectory()) throw new UsageError(`${flag}: ${file} is a folder; name a file, e.g. ${path.join(file, 'report.html')}`);
 }
 
+/** Writes the report of runs (and their comparison) to file, making its folder. */
+export function writeReport(file: string, runs: readonly ReportRun[], comparison?: Comparison): void {
+  const html = reportHtml(runs, comparison !== undefined ? { comparison } : {});
+  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  writeFileWhole(file, html);
+}
+
 export const reportCommand: CommandModule<object, ReportArgs> = {
   command: 'report <runs..>',
   describe: 'write the HTML report (plots, tables, metadata) of one run, or of several overlaid',
@@ -40,9 +49,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     if (runs.length > 1 && argv.out === undefined) throw new UsageError('--out: name the file for a report of several runs (-o file.html)');
     const out = argv.out ?? path.join(path.dirname(resultsFileOf(runs[0])), 'report.html');
     checkReportFile(out, '--out');
-    const html = reportHtml(runs.map((r) => ({ label: r, results: readResultsArg(r) })));
-    mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
-    writeFileWhole(out, html);
+    writeReport(out, runs.map((r) => ({ label: r, results: readResultsArg(r) })));
     console.log(out);
   },
 };
