@@ -129,13 +129,15 @@ describe('sweeps', () => {
     expect(line.dash).toBe('dotted');
   });
 
-  it('crossover: where tracked meets the big hammer on the log-log line between the measured k', () => {
+  it("crossover: where tracked reaches the big hammer's mean, between measured k or extrapolated", () => {
     const tracked = { label: 't', x: [1, 16, 256], y: [1, 10, 1000] };
     const hammer = { label: 'h', x: [1, 16, 256], y: [100, 100, 100] };
-    // log(10/100) = -2.303 at 16, log(1000/100) = +2.303 at 256: halfway in log k, k = 64.
-    expect(crossover(tracked, hammer)).toBeCloseTo(64, 9);
-    expect(crossover(tracked, { ...hammer, y: [1e6, 1e6, 1e6] })).toBeNull();
-    expect(crossover(tracked, { ...hammer, y: [0.5, 0.5, 0.5] })).toBeNull();
+    // Between k = 16 (10) and 256 (1000): 16 + 90 * 240 / 990.
+    expect(crossover(tracked, hammer)).toEqual({ k: 16 + (90 * 240) / 990, extrapolated: false });
+    // Never reached: the least-squares line through (1, 1), (2, 2), (3, 3) meets 10 at k = 10.
+    expect(crossover({ label: 't', x: [1, 2, 3], y: [1, 2, 3] }, { label: 'h', x: [1, 2, 3], y: [10, 10, 10] })).toEqual({ k: 10, extrapolated: true });
+    expect(crossover(tracked, { ...hammer, y: [0.5, 0.5, 0.5] })).toBeNull(); // dearer from the first k
+    expect(crossover({ label: 't', x: [1, 2], y: [3, 2] }, hammer)).toBeNull(); // falls: never meets
   });
 
   it('fsync-crossover: a line per writeback and sizes, each crossing marked or noted', () => {
@@ -144,9 +146,12 @@ describe('sweeps', () => {
     const p = plots[0];
     expect(p.series).toHaveLength(8); // tracked and big hammer x 2 file sizes x 2 devices
     for (const s of p.series) expect(s.x).toEqual([1, 16, 256, 4096]);
-    // Four pairs: each either crosses (a line) or is said not to.
-    expect(p.vlines!.length + notes.length).toBe(4);
-    for (const v of p.vlines!) expect(v.x).toBeGreaterThan(1);
+    // Four pairs, each crossing marked where summary.txt puts it (all extrapolated in the reference).
+    expect(notes).toEqual([]);
+    expect(p.vlines).toContainEqual({ x: expect.closeTo(27378, 0), label: 'k ≈ 27378', colorKey: 'file 64MiB, device 128MiB' });
+    expect(p.caption).toContain('file 64MiB, device 128MiB: k ≈ 27378 (extrapolated)');
+    expect(p.series.map((s) => s.label)).toContain('big-hammer, file 64MiB, device 128MiB');
+    expect(p.vlines).toHaveLength(4);
   });
 
   it('contention: latency and tree_lock contentions against the faulting CPUs', () => {

@@ -28,8 +28,8 @@ export interface Plot {
   yLog: boolean;
   /** Labels of a categorical x axis: the series' x values index into it. */
   xCategories?: string[];
-  /** Vertical lines with a label (the fsync crossover). */
-  vlines?: { x: number; label: string }[];
+  /** Vertical lines with a label (the fsync crossover), coloured as the series of their colour key. */
+  vlines?: { x: number; label: string; colorKey?: string }[];
   /** Horizontal guides with a label (the percentiles on a CDF). */
   hlines?: { y: number; label: string }[];
   series: Series[];

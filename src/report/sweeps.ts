@@ -95,27 +95,26 @@ export function orderingTaxPlots(runs: readonly LabelledRun[]): Plot[] {
 }
 
 /**
- * Where the tracked line meets the big hammer's: the first k where tracked stops being
- * cheaper, between the two measured k around it, on the log-log line through them. Null when
- * tracked is cheaper at every k measured (or never is).
+ * Where tracked writeback costs as much as the big hammer (its mean over k), as the
+ * experiment's summary defines it (bench/experiments.ts): between the two measured k where
+ * the tracked line reaches it, else where the least-squares line through the tracked points
+ * does (extrapolated). Null when tracked is dearer from the first k or never grows.
  */
-export function crossover(tracked: Series, hammer: Series): number | null {
-  const at = new Map(hammer.x.map((x, i) => [x, hammer.y[i]]));
-  let prev: { x: number; d: number } | null = null;
-  for (let i = 0; i < tracked.x.length; i++) {
-    const h = at.get(tracked.x[i]);
-    const t = tracked.y[i];
-    if (h === undefined || h === null || t === null || t <= 0 || h <= 0) continue;
-    const d = Math.log(t / h); // < 0 while tracked is cheaper
-    if (d >= 0) {
-      if (prev === null) return null; // dearer from the first k: no crossing measured
-      const lx0 = Math.log(prev.x);
-      const lx1 = Math.log(tracked.x[i]);
-      return Math.exp(lx0 + (prev.d / (prev.d - d)) * (lx1 - lx0));
-    }
-    prev = { x: tracked.x[i], d };
+export function crossover(tracked: Series, hammer: Series): { k: number; extrapolated: boolean } | null {
+  const hs = hammer.y.filter((y): y is number => y !== null);
+  const pts = tracked.x.map((k, i) => ({ k, t: tracked.y[i] })).filter((p): p is { k: number; t: number } => p.t !== null);
+  if (hs.length === 0 || pts.length === 0) return null;
+  const bh = hs.reduce((a, b) => a + b, 0) / hs.length;
+  for (let i = 1; i < pts.length; i++) {
+    const a = pts[i - 1];
+    const b = pts[i];
+    if (a.t < bh && b.t >= bh) return { k: a.k + ((bh - a.t) * (b.k - a.k)) / (b.t - a.t), extrapolated: false };
   }
-  return null;
+  if (pts[0].t >= bh || pts.length < 2) return null;
+  const mx = pts.reduce((s, p) => s + p.k, 0) / pts.length;
+  const my = pts.reduce((s, p) => s + p.t, 0) / pts.length;
+  const slope = pts.reduce((s, p) => s + (p.k - mx) * (p.t - my), 0) / pts.reduce((s, p) => s + (p.k - mx) ** 2, 0);
+  return slope > 0 ? { k: mx + (bh - my) / slope, extrapolated: true } : null;
 }
 
 /** fsync-crossover: fsync cost against dirty pages, tracked writeback and the big hammer, crossovers marked. */
@@ -130,7 +129,12 @@ export function fsyncCrossoverPlots(runs: readonly LabelledRun[]): { plots: Plot
       const fsync = c.ops.fsync;
       if (typeof k !== 'number' || (wb !== 'tracked' && wb !== 'big-hammer') || fsync === undefined || fsync.count === 0) continue;
       // The line is the configuration less its k (the named part) and its writeback.
-      const rest = c.name.split(',').slice(1).filter((p) => !p.startsWith('fs.writeback=')).join(', ');
+      const file = c.params['files[0].size'];
+      const device = c.params['device.size'];
+      const rest =
+        file !== undefined && device !== undefined
+          ? `file ${String(file)}, device ${String(device)}`
+          : c.name.split(',').slice(1).filter((p) => !p.startsWith('fs.writeback=')).join(', ');
       const where = `${prefix}${rest}`;
       const key = `${wb}${where === '' ? '' : `, ${where}`}`;
       push(groups, key, { x: k, y: fsync.meanNs / 1000 });
@@ -143,13 +147,17 @@ export function fsyncCrossoverPlots(runs: readonly LabelledRun[]): { plots: Plot
   if (groups.size === 0) return { plots: [], notes: [] };
   const series = toSeries(groups, styles);
   const byLabel = new Map(series.map((s) => [s.label, s]));
-  const vlines: { x: number; label: string }[] = [];
+  const vlines: NonNullable<Plot['vlines']> = [];
+  const crossings: string[] = [];
   const notes: string[] = [];
   for (const [where, { tracked, hammer }] of pairs) {
     if (tracked === undefined || hammer === undefined) continue;
     const x = crossover(byLabel.get(tracked)!, byLabel.get(hammer)!);
-    if (x === null) notes.push(`${where || 'fsync'}: no crossover within the pages measured`);
-    else vlines.push({ x, label: `${where || 'crossover'}: k ≈ ${Math.round(x)}` });
+    if (x === null) notes.push(`${where || 'fsync'}: no crossover: tracked writeback is dearer from the first k, or does not grow with k`);
+    else {
+      vlines.push({ x: x.k, label: `k ≈ ${Math.round(x.k)}`, colorKey: where });
+      crossings.push(`${where ? `${where}: ` : ''}k ≈ ${Math.round(x.k)}${x.extrapolated ? ' (extrapolated)' : ''}`);
+    }
   }
   return {
     plots: [
@@ -163,7 +171,9 @@ export function fsyncCrossoverPlots(runs: readonly LabelledRun[]): { plots: Plot
         yLog: true,
         vlines,
         series,
-        caption: 'solid: tracked writeback, dashed: the big hammer (a colour per file and device size); vertical lines: where tracked becomes dearer than flushing the whole namespace',
+        caption:
+          "solid: tracked writeback, dashed: the big hammer (a colour per file and device size); vertical lines: the crossover, where tracked costs as much as flushing the whole namespace (extrapolated: the tracked points' least-squares line, as in summary.txt)" +
+          (crossings.length > 0 ? `. Crossovers: ${crossings.join('; ')}` : ''),
       },
     ],
     notes,

@@ -73,21 +73,22 @@
         // Guides close together (p99, p99.9) get their labels at different places along the line.
         ctx.fillText(h.label, left + (4 + 40 * k) * dpr, y - 3 * dpr);
       });
-      for (const v of plot.vlines || []) {
+      const keyColor = new Map(plot.series.map((s, i) => [s.colorKey ?? s.label, colors[i]]));
+      (plot.vlines || []).forEach((v, k) => {
         const x = u.valToPos(v.x, 'x', true);
-        if (x < left || x > left + width) continue;
-        ctx.strokeStyle = color('--accent');
-        ctx.fillStyle = color('--accent');
+        if (x < left || x > left + width) return;
+        const c = (v.colorKey !== undefined && keyColor.get(v.colorKey)) || color('--accent');
+        ctx.strokeStyle = c;
+        ctx.fillStyle = c;
         ctx.beginPath();
         ctx.moveTo(x, top);
         ctx.lineTo(x, top + height);
         ctx.stroke();
-        ctx.save();
-        ctx.translate(x + 3 * dpr, top + 4 * dpr);
-        ctx.rotate(Math.PI / 2);
-        ctx.fillText(v.label, 0, 0);
-        ctx.restore();
-      }
+        // Short labels one above another from the bottom, each beside its line on the side with room.
+        const w = ctx.measureText(v.label).width;
+        const tx = x + 4 * dpr + w > left + width ? x - 4 * dpr - w : x + 4 * dpr;
+        ctx.fillText(v.label, tx, top + height - (6 + 14 * k) * dpr);
+      });
       ctx.setLineDash([]);
       plot.series.forEach((s, i) => {
         if (!s.marks || !u.series[i + 1].show) return;
@@ -145,8 +146,11 @@
     };
   }
 
+  const MAX_LIVE_LEGEND = 24;
+
   function drawPlot(plot, box) {
     const cats = plot.xCategories;
+    const n = plot.series.length;
     const colors = seriesColors(plot);
     const asBars = plot.kind === 'histogram' && plot.series.length <= MAX_BAR_SERIES;
     const axis = { stroke: color('--fg'), grid: { stroke: color('--grid') }, ticks: { stroke: color('--grid') } };
@@ -155,6 +159,11 @@
       xAxis.splits = () => cats.map((_, i) => i);
       xAxis.values = (u, splits) => splits.map((i) => cats[i] ?? '');
       if (plot.kind === 'histogram' && cats.length > 8) xAxis.rotate = -45;
+    }
+    const xs = [...new Set(plot.series.flatMap((s) => s.x))].sort((a, b) => a - b);
+    if (!cats && plot.kind === 'line' && xs.length <= 12 && !(plot.vlines && plot.vlines.length)) {
+      // A sweep's few measured values (1, 2, 4 CPUs) are the ticks, not 1.2 or 1.4 CPUs.
+      xAxis.splits = () => xs;
     }
     const series = [{ label: plot.xLabel, value: (u, v) => (v == null ? '–' : cats ? cats[v] : fmt(v)) }];
     plot.series.forEach((s, i) => {
@@ -187,9 +196,35 @@
       series,
       cursor: { focus: { prox: 16 } },
       focus: { alpha: 0.25 },
-      legend: { live: true },
+      // A live legend of 144 rows re-renders on every cursor move: past a few dozen series it
+      // lists the names only, and the hovered line's value shows in the chart's title bar.
+      legend: { live: n <= MAX_LIVE_LEGEND },
       hooks: { draw: asBars ? [bars(plot, colors), overlay(plot, colors)] : [overlay(plot, colors)] },
     };
+    if (plot.vlines && plot.vlines.length > 0) {
+      // An extrapolated crossover lies past the measured k: the axis reaches out to it.
+      const vx = plot.vlines.map((v) => v.x);
+      opts.scales.x.range = (u, min, max) => {
+        const lo = Math.min(min, ...vx);
+        const hi = Math.max(max, ...vx);
+        return plot.xLog ? uPlot.rangeLog(lo, hi, 10, true) : [lo, hi];
+      };
+    }
+    if (n > MAX_LIVE_LEGEND) {
+      // The hovered line (uPlot focuses the nearest) and its value under the cursor, in one line.
+      const readout = el('div', { class: 'readout', text: 'hover a line for its name and value' });
+      box.before(readout);
+      let focused = null;
+      opts.hooks.setSeries = [(u, si, o) => (focused = o && o.focus && si != null ? si : focused)];
+      opts.hooks.setCursor = [
+        (u) => {
+          const idx = u.cursor.idx;
+          if (idx == null || focused == null || !u.series[focused]) return;
+          const v = u.data[focused][idx];
+          readout.textContent = `${u.series[focused].label}: ${series[0].value(u, u.data[0][idx])} → ${series[focused].value(u, v, focused, idx)}`;
+        },
+      ];
+    }
     const u = new uPlot(opts, aligned(plot), box);
     let points = 0;
     for (let i = 1; i < u.data.length; i++) for (const v of u.data[i]) if (v != null) points++;
@@ -199,8 +234,8 @@
     return u;
   }
 
-  function section(title, id) {
-    const s = el('section', { id }, el('h2', { text: title }));
+  function section(title, id, cls) {
+    const s = el('section', { id, class: cls || '' }, el('h2', { text: title }));
     root.append(s);
     return s;
   }
@@ -247,15 +282,16 @@
     }
   }
 
+  // One formatter for the thousands of cells (toLocaleString makes one per call).
+  const grouped = new Intl.NumberFormat('en');
   function cellText(v, f) {
     if (typeof v !== 'number') return String(v);
     if (f === 'ns') return fmtNs(v);
-    if (f === 'int') return v.toLocaleString('en');
-    return Number.isInteger(v) ? v.toLocaleString('en') : fmt(v);
+    return f === 'int' || Number.isInteger(v) ? grouped.format(v) : fmt(v);
   }
 
   function drawTable(t) {
-    const s = section(t.title, t.id);
+    const s = section(t.title, t.id, 'table');
     if (t.caption) s.append(el('p', { class: 'caption', text: t.caption }));
     const thead = el('tr');
     const tbody = el('tbody');
@@ -298,8 +334,12 @@
   };
   addEventListener('resize', resize);
   addEventListener('beforeprint', resize);
-  requestAnimationFrame(() => {
-    document.body.dataset.drawnMs = String(Math.round(performance.now()));
-    document.body.dataset.ready = '1';
-  });
+  // Drawn: the frame after the page loaded with every chart in it (what a reader waits for).
+  const drawn = () =>
+    requestAnimationFrame(() => {
+      document.body.dataset.drawnMs = String(Math.round(performance.now()));
+      document.body.dataset.ready = '1';
+    });
+  if (document.readyState === 'complete') drawn();
+  else addEventListener('load', drawn);
 })();
