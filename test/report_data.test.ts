@@ -75,7 +75,7 @@ describe('latency section', () => {
     const seeds = [...hist.series, ...sync.series].filter((x) => x.dash === 'dashed').map((x) => x.label.replace('seed 002: ', ''));
     expect(seeds.sort()).toEqual(KARA_2017_ROWS.map((r) => r.name).sort());
     // Each histogram is a share of the operations: every series sums to 100 %.
-    for (const x of hist.series) expect((x.y as number[]).reduce((a, b) => a + b, 0)).toBeCloseTo(100, 9);
+    for (const x of hist.series) expect(x.y.reduce((a: number, b) => a + (b ?? 0), 0)).toBeCloseTo(100, 9);
     // The seed's row of prealloc-nobg-nosync: 508 of 512 in 8-15 µs.
     const seed = hist.series.find((x) => x.label === 'seed 002: prealloc-nobg-nosync')!;
     expect(seed.y[hist.xCategories!.indexOf('8–15')]).toBeCloseTo((100 * 508) / 512, 9);

@@ -122,7 +122,7 @@
       const shown = plot.series.map((_, i) => i).filter((i) => u.series[i + 1].show);
       if (shown.length === 0) return;
       const slot = 0.84 / shown.length;
-      const zero = u.valToPos(0, 'y', true);
+      const zero = u.bbox.top + u.bbox.height; // bars stand on the axis (a log axis has no 0)
       ctx.save();
       shown.forEach((si, j) => {
         const s = plot.series[si];
@@ -174,7 +174,8 @@
         stroke: colors[i],
         width: 1.5,
         dash: s.dash === 'dashed' ? [6, 4] : s.dash === 'dotted' ? [2, 3] : undefined,
-        spanGaps: true,
+        // An empty bucket is no operation, not a missing sample: a histogram's line breaks there.
+        spanGaps: plot.kind !== 'histogram',
         points: { show: !asBars && s.x.length <= 40, size: 5 },
         ...(asBars ? { paths: () => null } : {}),
         value: (u, v, si, idx) => {
@@ -190,7 +191,7 @@
       height: 300,
       scales: {
         x: { time: false, distr: plot.xLog ? 3 : 1, ...(cats ? { range: [-0.5, cats.length - 0.5] } : {}) },
-        y: { distr: plot.yLog ? 3 : 1, ...(plot.kind === 'cdf' ? { range: [0, 100] } : plot.kind === 'histogram' ? { range: (u, min, max) => [0, max > 0 ? max * 1.08 : 1] } : {}) },
+        y: { distr: plot.yLog ? 3 : 1, ...(plot.kind === 'cdf' ? { range: [0, 100] } : {}) },
       },
       axes: [xAxis, { ...axis, label: plot.yLabel, size: 60 }],
       series,
