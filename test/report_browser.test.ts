@@ -82,11 +82,35 @@ describe.skipIf(missing !== null)('the report in Chromium', () => {
       ],
       { partial: true, failure: 'cpu 1 (faulter) got SIGBUS' },
     );
-    const { page } = await openChecked('partial', [{ label: 'partial', results: run }]);
+    const { page, consoleErrors, data } = await openChecked('partial', [{ label: 'partial', results: run }]);
     const banner = page.locator('.partial');
     expect(await banner.isVisible()).toBe(true);
     expect(await banner.textContent()).toMatch(/^Partial run: .*\(cpu 1 \(faulter\) got SIGBUS\)/);
     expect(await page.locator('.attr-bar').count()).toBe(2);
+    // Dark, then printed: the charts are drawn anew in the page's colours, every one, without error.
+    // (The browser tells the page of a media change at its next frame: wait for the redraw.)
+    const axisColours = () =>
+      page.evaluate(() =>
+        (globalThis as unknown as { daxlabCharts: { u: { axes: { stroke: (u: unknown, i: number) => string }[] } }[] }).daxlabCharts.map((c) => c.u.axes[0].stroke(c.u, 0)),
+      );
+    const redrawnFrom = async (before: string) => {
+      await page.waitForFunction(
+        (b) => (globalThis as unknown as { daxlabCharts: { u: { axes: { stroke: (u: unknown, i: number) => string }[] } }[] }).daxlabCharts.every((c) => c.u.axes[0].stroke(c.u, 0) !== b),
+        before,
+        { timeout: 5000 },
+      );
+      return axisColours();
+    };
+    const plots = data.sections.flatMap((x) => x.plots).length;
+    const light = await axisColours();
+    expect(new Set(light).size).toBe(1);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const dark = await redrawnFrom(light[0]);
+    await page.emulateMedia({ media: 'print', colorScheme: 'dark' });
+    const printed = await redrawnFrom(dark[0]);
+    expect([dark.length, printed.length]).toEqual([plots, plots]);
+    expect(printed[0]).toBe('#000');
+    expect(consoleErrors).toEqual([]);
     await page.close();
   });
 

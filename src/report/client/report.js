@@ -8,7 +8,8 @@
   const root = document.getElementById('report');
   const css = getComputedStyle(document.documentElement);
   const color = (name) => css.getPropertyValue(name).trim();
-  const dark = matchMedia('(prefers-color-scheme: dark)').matches;
+  const darkQuery = matchMedia('(prefers-color-scheme: dark)');
+  const printQuery = matchMedia('print');
   const charts = [];
   window.daxlabCharts = charts;
 
@@ -16,7 +17,7 @@
   function seriesColor(i, n) {
     if (n <= TABLEAU.length) return TABLEAU[i];
     // Many series (144 in ordering-tax): hues a golden angle apart stay distinct longest.
-    return `hsl(${(i * 137.508) % 360}, 65%, ${dark ? 62 : 42}%)`;
+    return `hsl(${(i * 137.508) % 360}, 65%, ${darkQuery.matches && !printQuery.matches ? 62 : 42}%)`;
   }
 
   function el(tag, attrs, ...children) {
@@ -211,7 +212,7 @@
         return plot.xLog ? uPlot.rangeLog(lo, hi, 10, true) : [lo, hi];
       };
     }
-    if (n > MAX_LIVE_LEGEND) {
+    if (n > MAX_LIVE_LEGEND && !(box.previousElementSibling && box.previousElementSibling.classList.contains('readout'))) {
       // The hovered line (uPlot focuses the nearest) and its value under the cursor, in one line.
       const readout = el('div', { class: 'readout', text: 'hover a line for its name and value' });
       box.before(readout);
@@ -231,7 +232,7 @@
     for (let i = 1; i < u.data.length; i++) for (const v of u.data[i]) if (v != null) points++;
     box.dataset.series = String(u.series.length - 1);
     box.dataset.points = String(points);
-    charts.push({ id: plot.id, u });
+    charts.push({ id: plot.id, u, plot, box });
     return u;
   }
 
@@ -335,6 +336,17 @@
   };
   addEventListener('resize', resize);
   addEventListener('beforeprint', resize);
+  // Canvas colours are fixed when drawn: a change of scheme, or printing (dark text on white),
+  // draws the charts anew in the colours the page now has.
+  const redraw = () => {
+    for (const c of charts.splice(0)) {
+      c.u.destroy();
+      drawPlot(c.plot, c.box);
+    }
+    resize();
+  };
+  darkQuery.addEventListener('change', redraw);
+  printQuery.addEventListener('change', redraw);
   // Drawn: the frame after the page loaded with every chart in it (what a reader waits for).
   const drawn = () =>
     requestAnimationFrame(() => {
