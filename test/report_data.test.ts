@@ -107,7 +107,8 @@ describe('latency section', () => {
       { label: 'A', results: a },
       { label: 'B', results: b },
     ]);
-    expect(report.notes[0]).toMatch(/^runs of different workloads \(kara-2017, other\): only what they share is overlaid; no sweep plot/);
+    expect(report.notes).toEqual(['runs of different workloads (kara-2017, other): only what they share is overlaid; no sweep plot']);
+    expect(report.sections[0].notes).toEqual(['not drawn, as not every run has them: store, fsync']);
     expect(report.sections.map((x) => x.id)).toEqual(['latency']);
   });
 });
@@ -161,6 +162,13 @@ describe('sweeps', () => {
     expect(lat.series.map((s) => s.label)).toEqual(['write-fault p50', 'write-fault p99']);
     expect(lat.series[0].x).toEqual([1, 2, 4]);
     expect(locks.series[0].y).toEqual(r.configs.map((c) => c.locks.tree_lock.contentions));
+  });
+
+  it('a run that timed nothing says so where its plots would be', () => {
+    const empty = { ...reference('contention'), configs: [] };
+    const data = buildReport([{ label: 'e', results: empty }]);
+    expect(data.sections[0].notes).toEqual(['no operation was timed: nothing to draw']);
+    expect(data.sections[1].notes[0]).toMatch(/^no sweep plot: the configurations lack the parameters contention's plots are drawn against/);
   });
 
   it('a workload without a recipe, or runs of two workloads, get no sweep section', () => {

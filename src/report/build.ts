@@ -28,7 +28,6 @@ export function buildReport(runs: readonly ReportRun[], options: { comparison?: 
   const sweep = sweepSection(labelled);
   if (sweep !== null) sections.push(sweep);
   for (const s of sections) s.plots = s.plots.map(fitLogAxes);
-  notes.push(...sections.flatMap((s) => s.notes));
   const tables = [lockTable(labelled), counterTable(labelled)];
   if (options.comparison !== undefined) {
     tables.unshift(comparisonTable(options.comparison));

@@ -111,6 +111,7 @@ function seedKind(c: ConfigResult): OpKind {
 export function latencySection(runs: readonly LabelledRun[]): Section {
   const { kinds, leftOut } = sharedKinds(runs);
   const notes = leftOut.length > 0 ? [`not drawn, as not every run has them: ${leftOut.join(', ')}`] : [];
+  if (kinds.length === 0 && leftOut.length === 0) notes.push('no operation was timed: nothing to draw');
   const plots: Plot[] = [];
   // Decoding is the costly part (144 configurations in ordering-tax): once per configuration.
   const decoded = new Map<ConfigResult, MergedOps>();
