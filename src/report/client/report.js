@@ -192,7 +192,11 @@
       height: 300,
       scales: {
         x: { time: false, distr: plot.xLog ? 3 : 1, ...(cats ? { range: [-0.5, cats.length - 0.5] } : {}) },
-        y: { distr: plot.yLog ? 3 : 1, ...(plot.kind === 'cdf' ? { range: [0, 100] } : {}) },
+        y: {
+          distr: plot.yLog ? 3 : 1,
+          // Shares of the operations: never past 100 %, and down to 1 % at least.
+          ...(plot.kind === 'cdf' ? { range: [0, 100] } : plot.kind === 'histogram' ? { range: (u, min) => uPlot.rangeLog(Math.min(min, 1), 100, 10, true) } : {}),
+        },
       },
       axes: [xAxis, { ...axis, label: plot.yLabel, size: 60 }],
       series,
