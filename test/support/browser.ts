@@ -23,6 +23,8 @@ export interface OpenedReport {
   network: string[];
   /** ms from navigation start until the page had drawn every plot. */
   drawnMs: number;
+  /** ms from navigation start until the first screen was drawn. */
+  firstScreenMs: number;
 }
 
 export interface Browser {
@@ -58,7 +60,8 @@ export async function launchBrowser(): Promise<Browser> {
       await page.goto(pathToFileURL(path.resolve(file)).href);
       await page.waitForSelector('body[data-ready="1"]', { timeout: 20_000 });
       const drawnMs = Number(await page.getAttribute('body', 'data-drawn-ms'));
-      return { page, consoleErrors, network, drawnMs };
+      const firstScreenMs = Number(await page.getAttribute('body', 'data-first-screen-ms'));
+      return { page, consoleErrors, network, drawnMs, firstScreenMs };
     },
     async close() {
       await context.close();
