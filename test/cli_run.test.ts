@@ -45,8 +45,10 @@ describe('daxlab run', () => {
     expect(r.stdout).toMatch(/^lock_stat \(the measured phase/m);
     const dir = path.join(tmp, 'smoke');
     const files = readdirSync(dir, { recursive: true }) as string[];
-    for (const f of ['results.json', 'ops.csv', 'locks.csv', 'table.txt']) expect(files).toContain(f);
+    for (const f of ['results.json', 'ops.csv', 'locks.csv', 'table.txt', 'report.html']) expect(files).toContain(f);
     expect(files.filter((f) => f.endsWith('.hgrm')).length).toBeGreaterThan(4);
+    // The report's path is the last thing said.
+    expect(r.stderr.trimEnd().split('\n').at(-1)).toBe(`daxlab: report: ${path.join('smoke', 'report.html')}`);
     const json = JSON.parse(readFileSync(path.join(dir, 'results.json'), 'utf8'));
     const validate = new Ajv2020({ strict: false }).compile(schema);
     expect(validate(json), JSON.stringify(validate.errors)).toBe(true);

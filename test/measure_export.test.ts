@@ -48,6 +48,7 @@ describe('writeRunFolder', () => {
         'ops.csv',
         'locks.csv',
         'table.txt',
+        'report.html',
         hg('prealloc-nobg-nosync', 'read-fault'),
         hg('prealloc-nobg-nosync', 'write-fault'),
         hg('prealloc-nobg-nosync', 'fault'),
@@ -132,9 +133,23 @@ describe('writeRunFolder', () => {
     writeRunFolder(r, dir, { formats: ALL, force: false });
     expect(() => writeRunFolder(r, dir, { formats: ALL, force: false })).toThrow(OutputExistsError);
     expect(() => writeRunFolder(r, dir, { formats: ALL, force: false })).toThrow(/^--out: .*out holds an earlier result; choose another --out, or pass --force/);
+    // report.html is daxlab's too: a folder holding one is still replaced.
+    expect(readdirSync(dir)).toContain('report.html');
     writeRunFolder(r, dir, { formats: new Set(['json', 'csv']), force: true });
     expect(readdirSync(dir).sort()).toEqual(['locks.csv', 'ops.csv', 'results.json']);
     expect(readdirSync(tmp)).toEqual(['out']); // neither the temporary nor the old folder is left
+  });
+
+  it('still writes the run when its report cannot be drawn, and says why', () => {
+    const r = run();
+    // A histogram that does not decode: the report cannot draw it, results.json keeps it.
+    r.configs[0].encoded.ops['write-fault']!.histogram = 'bm90IGEgaGlzdG9ncmFt';
+    const warnings: string[] = [];
+    const dir = path.join(tmp, 'undrawn');
+    writeRunFolder(r, dir, { formats: new Set(['json', 'html']), force: false, onWarning: (w) => warnings.push(w) });
+    expect(readdirSync(dir)).toEqual(['results.json']);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^report\.html not written: .*daxlab report <folder> makes it later/);
   });
 
   it("clears what a killed write left beside the destination, and only a dead process's", () => {
@@ -212,7 +227,7 @@ describe('export helpers', () => {
   it('parses --format lists and rejects unknown names', () => {
     expect([...parseExportFormats('json,csv')]).toEqual(['json', 'csv']);
     expect([...parseExportFormats(['hgrm', 'table,json'])]).toEqual(['hgrm', 'table', 'json']);
-    expect(() => parseExportFormats('json,xml')).toThrow(/--format: expected some of json,csv,hgrm,table, got "xml"/);
+    expect(() => parseExportFormats('json,xml')).toThrow(/--format: expected some of json,csv,hgrm,table,html, got "xml"/);
     expect(() => parseExportFormats('')).toThrow(RangeError);
   });
 

@@ -30,7 +30,7 @@ describe('shipped workloads', () => {
     });
     expect(r.status, r.stderr).toBe(0);
     const files = readdirSync(out, { recursive: true }) as string[];
-    for (const f of ['results.json', 'ops.csv', 'locks.csv', 'table.txt']) expect(files).toContain(f);
+    for (const f of ['results.json', 'ops.csv', 'locks.csv', 'table.txt', 'report.html']) expect(files).toContain(f);
     expect(files.some((f) => f.endsWith('.hgrm'))).toBe(true);
     const res = parseResults(readFileSync(path.join(out, 'results.json'), 'utf8'));
     expect(res.configs).toHaveLength(1);

@@ -9,6 +9,7 @@ import { formatComparison } from '../measure/compare_format.js';
 import { smallestP } from '../measure/repeat_stats.js';
 import { EXIT_FAILED, UsageError } from './errors.js';
 import { readResultsArg } from './results_input.js';
+import { checkReportFile, writeReport } from './report_cmd.js';
 
 interface CompareArgs {
   a: string;
@@ -16,6 +17,7 @@ interface CompareArgs {
   failOnRegression?: number;
   alpha: number;
   json: boolean;
+  report?: string;
 }
 
 export const compareCommand: CommandModule<object, CompareArgs> = {
@@ -32,6 +34,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       })
       .option('alpha', { type: 'number', default: 0.05, describe: 'significance level of the U test over the repeats' })
       .option('json', { type: 'boolean', default: false, describe: 'print the comparison as JSON' })
+      .option('report', { type: 'string', requiresArg: true, describe: "also write an HTML report: both runs overlaid, each row's verdict and interval" })
       .example('$0 compare results/before results/after', 'side by side, with verdicts')
       .example('$0 compare base.json new.json --fail-on-regression 10', 'fail a CI job when a figure grows by more than 10 %') as unknown as Argv<
       CompareArgs>,
@@ -41,6 +44,7 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       throw new UsageError(`--fail-on-regression: expected a percentage of 0 or more, got ${pct}`);
     }
     if (!(argv.alpha > 0 && argv.alpha < 1)) throw new UsageError(`--alpha: expected a number between 0 and 1, got ${argv.alpha}`);
+    if (argv.report !== undefined) checkReportFile(argv.report, '--report');
     const a = readResultsArg(argv.a);
     const b = readResultsArg(argv.b);
     const c = compareRuns(a, b, { failOnRegressionPct: pct, alpha: argv.alpha, labels: [argv.a, argv.b] });
@@ -57,6 +61,10 @@ export const compareCommand: CommandModule<object, CompareArgs> = {
       // The text report carries its notes in its header; beside JSON they would go unseen.
       for (const n of c.notes) process.stderr.write(`daxlab: warning: ${n}\n`);
     } else process.stdout.write(formatComparison(c));
+    if (argv.report !== undefined) {
+      writeReport(argv.report, [{ label: argv.a, results: a }, { label: argv.b, results: b }], c);
+      process.stderr.write(`daxlab: report: ${argv.report}\n`);
+    }
     if (pct !== undefined && c.regressions.length > 0) {
       process.stderr.write(`daxlab: ${c.regressions.length} regression${c.regressions.length === 1 ? '' : 's'} over ${pct} %\n`);
       process.exitCode = EXIT_FAILED;

@@ -39,7 +39,7 @@ export const mergeCommand: CommandModule<object, MergeArgs> = {
     const formats = parseExportFormats(argv.format);
     checkOutput(argv.out, argv.force);
     const merged = mergeRuns(argv.inputs.map(readResultsArg), { allowDifferent: argv.allowDifferent });
-    const files = writeRunFolder(merged, argv.out, { formats, force: argv.force });
+    const files = writeRunFolder(merged, argv.out, { formats, force: argv.force, onWarning: (w) => process.stderr.write(`daxlab: warning: ${w}\n`) });
     const n = argv.inputs.length;
     console.log(`merged ${n} shard${n === 1 ? '' : 's'}, ${merged.configs.length} configurations, into ${argv.out} (${files.length} files)`);
     for (const w of merged.warnings.filter((x) => x.startsWith('merge:'))) process.stderr.write(`daxlab: warning: ${w}\n`);

@@ -154,13 +154,21 @@ async function runAndWrite(
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  const files = writeRunFolder(results, out, { formats, force: argv.force, wide: argv.wide });
+  const files = writeRunFolder(results, out, {
+    formats,
+    force: argv.force,
+    wide: argv.wide,
+    onWarning: (w) => process.stderr.write(`daxlab: warning: ${w}\n`),
+  });
   if (!argv.quiet) process.stdout.write(formatRunTables(results, { wide: argv.wide }));
   const violations = results.configs.reduce((n, c) => n + c.violations.length, 0);
   if (violations > 0) process.stderr.write(`daxlab: the invariant checker found ${violations} violations (see results.json configs[].violations)\n`);
   // The failure itself was printed as a warning when it happened.
   const what = results.failure !== undefined ? 'partial results (a CPU failed, see the warning)' : results.partial ? 'partial results' : 'results';
   process.stderr.write(`daxlab: ${what} written to ${out} (${files.length} files)\n`);
+  // The report's path last: what a person opens next.
+  const report = files.find((f) => path.basename(f) === 'report.html');
+  if (report !== undefined) process.stderr.write(`daxlab: report: ${report}\n`);
   if (results.partial) process.exitCode = signalled === 'SIGTERM' ? 128 + SIGNAL_NUMBERS.SIGTERM : EXIT_FAILED;
   // CPUs stuck in a wait when the signal came keep their threads, and the process, alive.
   if (signalled !== null) {

@@ -1,4 +1,5 @@
-// A run folder: results.json, ops.csv, locks.csv, hgrm/<config>/<kind>.hgrm and table.txt.
+// A run folder: results.json, ops.csv, locks.csv, hgrm/<config>/<kind>.hgrm, table.txt and
+// report.html (the plots, src/report/).
 //
 // Written atomically, as DESIGN.md section 5 asks: every file goes into a temporary sibling
 // folder, which is renamed to the destination only when complete, so a reader (or a crash)
@@ -15,10 +16,11 @@ import { MergedOps } from './histogram.js';
 import { reportedKinds } from './reported_kinds.js';
 import type { RunResults } from './results.js';
 import { formatRunTables } from './run_tables.js';
+import { reportHtml } from '../report/write.js';
 
 export { formatRunTables };
 
-export const EXPORT_FORMATS = ['json', 'csv', 'hgrm', 'table'] as const;
+export const EXPORT_FORMATS = ['json', 'csv', 'hgrm', 'table', 'html'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface WriteRunFolderOptions {
@@ -27,6 +29,8 @@ export interface WriteRunFolderOptions {
   force: boolean;
   /** table.txt with lock_stat in the kernel's full layout (formatRunTables' option). */
   wide?: boolean;
+  /** Told when report.html could not be made: the run's other files are still written. */
+  onWarning?: (message: string) => void;
 }
 
 /** The destination holds an earlier result and the caller did not force: bad usage (exit 2), not a failed run. */
@@ -38,7 +42,7 @@ export class OutputExistsError extends RangeError {
 }
 
 /** What a run folder holds (writeFiles below): all that --force may replace. */
-const RESULT_ENTRIES = new Set(['results.json', 'ops.csv', 'locks.csv', 'table.txt', 'hgrm']);
+const RESULT_ENTRIES = new Set(['results.json', 'ops.csv', 'locks.csv', 'table.txt', 'hgrm', 'report.html']);
 /** Kernel file systems: nothing of a result belongs there, and writing may do harm. */
 const SYSTEM_ROOTS = ['/proc', '/sys', '/dev'];
 
@@ -226,7 +230,7 @@ function escapeRegExp(s: string): string {
 }
 
 /** Writes every file of the formats under root; returns their paths relative to root. */
-function writeFiles(results: RunResults, root: string, { formats, wide }: WriteRunFolderOptions): string[] {
+function writeFiles(results: RunResults, root: string, { formats, wide, onWarning }: WriteRunFolderOptions): string[] {
   const written: string[] = [];
   const put = (rel: string, text: string) => {
     const file = path.join(root, rel);
@@ -249,6 +253,16 @@ function writeFiles(results: RunResults, root: string, { formats, wide }: WriteR
     }
   }
   if (formats.has('table')) put('table.txt', formatRunTables(results, { wide }));
+  if (formats.has('html')) {
+    // The pictures are a view of the results: a failure to draw them must not lose a run.
+    let html: string | null = null;
+    try {
+      html = reportHtml([{ label: 'this run', results }]);
+    } catch (e) {
+      onWarning?.(`report.html not written: ${(e as Error).message} (daxlab report <folder> makes it later)`);
+    }
+    if (html !== null) put('report.html', html);
+  }
   return written;
 }
 
