@@ -21,8 +21,10 @@ import { BLOCK_SIZE, CACHELINE, PAGE_SIZE, type FsGeometry } from '../machine/la
 import { jbd2_journal_recover } from '../journal/recovery.js';
 import { ext4_fc_set_bitmaps_and_counters, fsck } from '../fs/fsck.js';
 import {
+  EXT4_EXT_MAGIC,
   EXTENT,
   EXTENTS_PER_BLOCK,
+  bitmapWord,
   EXTENT_HEADER,
   EXT_UNWRITTEN,
   INODE,
@@ -56,15 +58,80 @@ export interface Expectations {
   syncPages: readonly SyncPage[];
 }
 
-/** A reboot's recovery of an image, in place: journal replay when the personality has a journal. Returns a failure, or null. */
+/**
+ * A reboot's recovery of an image, in place: journal replay when the personality has a
+ * journal, then the orphan cleanup of mount (orphanCleanup). Returns a failure, or null.
+ */
 export function recoverImage(image: Uint8Array, g: FsGeometry, personality: FsPersonality): string | null {
-  if (personality === 'ext4-nojournal') return null;
-  try {
-    jbd2_journal_recover(image, g, { afterFastCommitReplay: (img) => ext4_fc_set_bitmaps_and_counters(img, g) });
-    return null;
-  } catch (e) {
-    return `journal recovery failed: ${(e as Error).message}`;
+  if (personality !== 'ext4-nojournal') {
+    try {
+      jbd2_journal_recover(image, g, { afterFastCommitReplay: (img) => ext4_fc_set_bitmaps_and_counters(img, g) });
+    } catch (e) {
+      return `journal recovery failed: ${(e as Error).message}`;
+    }
   }
+  orphanCleanup(image, g);
+  return null;
+}
+
+/**
+ * ext4_orphan_cleanup() at mount: an extending write allocates its blocks in one handle and
+ * sets i_size in another (ext4_iomap_begin / ext4_dax_write_iter's size update), and ext4
+ * puts the inode on the orphan list in between, so that a crash there has the blocks past
+ * i_size truncated at the next mount. The lab keeps no orphan list; nothing but an
+ * extending write in flight leaves written blocks past i_size, so every such inode is one
+ * the list would hold: its written extents are cut at i_size and the blocks freed. (XFS
+ * frees post-EOF blocks of such an inode the same way: xfs_inactive's xfs_free_eofblocks.)
+ * Unwritten extents past i_size stay: fallocate with KEEP_SIZE makes them.
+ */
+export function orphanCleanup(image: Uint8Array, g: FsGeometry): number {
+  const w = imageWords(image);
+  let freed = 0;
+  for (let ino = 0; ino < g.inodes; ino++) {
+    const iw = inodeWord(g, ino);
+    if (w[iw + INODE.i_mode] === 0) continue;
+    const sizeBlocks = Math.ceil(readSize(w, iw) / BLOCK_SIZE);
+    const n = extentCount(w, g, ino);
+    if (n < 0) continue; // a bad header: the checker reports it
+    const keep: number[][] = [];
+    let cut = 0;
+    for (let e = 0; e < n; e++) {
+      const x = extentWord(g, ino, e);
+      const [lblk, pblk, len, flags] = [w[x + EXTENT.ee_block], w[x + EXTENT.ee_start], w[x + EXTENT.ee_len], w[x + EXTENT.ee_flags]];
+      const over = (flags & EXT_UNWRITTEN) === 0 && len >= 1 ? lblk + len - Math.max(lblk, sizeBlocks) : 0;
+      if (over <= 0 || pblk < g.dataStart || pblk + len > g.nblocks) {
+        keep.push([lblk, pblk, len, flags]);
+        continue;
+      }
+      for (let b = pblk + len - over; b < pblk + len; b++) w[bitmapWord(g, b)] &= ~(1 << (b & 31));
+      cut += over;
+      if (len > over) keep.push([lblk, pblk, len - over, flags]);
+    }
+    if (cut === 0) continue;
+    freed += cut;
+    for (let e = 0; e < keep.length; e++) {
+      const x = extentWord(g, ino, e);
+      [w[x + EXTENT.ee_block], w[x + EXTENT.ee_start], w[x + EXTENT.ee_len], w[x + EXTENT.ee_flags]] = keep[e];
+    }
+    for (let k = 0; k < g.extentBlocksPerInode; k++) {
+      w[extentBlock(g, ino, k) * WORDS_PER_BLOCK + EXTENT_HEADER.eh_entries] = Math.max(0, Math.min(EXTENTS_PER_BLOCK, keep.length - k * EXTENTS_PER_BLOCK));
+    }
+    w[iw + INODE.i_blocks] -= cut;
+  }
+  return freed;
+}
+
+/** Extents an inode's headers count (-1 when a header is bad). */
+function extentCount(w: Int32Array, g: FsGeometry, ino: number): number {
+  let n = 0;
+  for (let k = 0; k < g.extentBlocksPerInode; k++) {
+    const h = extentBlock(g, ino, k) * WORDS_PER_BLOCK;
+    const entries = w[h + EXTENT_HEADER.eh_entries];
+    if (w[h + EXTENT_HEADER.eh_magic] !== EXT4_EXT_MAGIC || !(entries >= 0 && entries <= EXTENTS_PER_BLOCK)) return -1;
+    n += entries;
+    if (entries < EXTENTS_PER_BLOCK) break;
+  }
+  return n;
 }
 
 /** Recovers a crash image (in place) and checks every invariant; [] when it holds them all. */

@@ -8,8 +8,10 @@
 //
 // The ledger beside the stamps (a SharedArrayBuffer every CPU of the run maps) records,
 // per line of each tracked file, the version last issued to a store (`issued`), the latest
-// whose store returned (`written`) and the version a completed fsync, fdatasync, msync or
-// userspace flush promised durable (`promised`, with `how` naming the promise). A line's
+// whose store returned (`written`), the version a completed fsync, fdatasync, msync or
+// userspace flush promised durable (`promised`, with `how` naming the promise), and how many
+// truncates or punches took the line away (`revoked`): a sync that began before one promises
+// nothing for the line, since it may have passed the line before it was written again. A line's
 // versions only grow: one CPU writes each line (the crash workloads give every writer its
 // own file or its own lines), so a promise of version v is kept by any stamp >= v.
 
@@ -109,6 +111,7 @@ export class Ledger {
   readonly written: Int32Array;
   readonly promised: Int32Array;
   readonly how: Int32Array;
+  readonly revoked: Int32Array;
   readonly files: readonly LedgerFile[];
   private readonly byIno = new Map<number, LedgerFile>();
 
@@ -117,11 +120,12 @@ export class Ledger {
     files: readonly LedgerFile[],
   ) {
     const n = totalLines(files);
-    if (buffer.byteLength !== n * 16) throw new RangeError(`ledger: buffer of ${buffer.byteLength} bytes, expected ${n * 16} for ${n} lines`);
+    if (buffer.byteLength !== n * 20) throw new RangeError(`ledger: buffer of ${buffer.byteLength} bytes, expected ${n * 20} for ${n} lines`);
     this.issued = new Int32Array(buffer, 0, n);
     this.written = new Int32Array(buffer, n * 4, n);
     this.promised = new Int32Array(buffer, n * 8, n);
     this.how = new Int32Array(buffer, n * 12, n);
+    this.revoked = new Int32Array(buffer, n * 16, n);
     this.files = files;
     for (const f of files) this.byIno.set(f.ino, f);
   }
@@ -133,7 +137,7 @@ export class Ledger {
       base += f.lines;
       return p;
     });
-    return new Ledger(new SharedArrayBuffer(base * 16), placed);
+    return new Ledger(new SharedArrayBuffer(base * 20), placed);
   }
 
   file(ino: number): LedgerFile | undefined {
@@ -151,27 +155,42 @@ export class Ledger {
     if (version > this.written[i]) Atomics.store(this.written, i, version);
   }
 
-  /** What a sync starting now promises: the versions written so far over lines [from, to). */
+  /** What a sync starting now promises: the versions written so far over lines [from, to), then each line's revocation count. */
   snapshot(f: LedgerFile, from = 0, to = f.lines): Int32Array {
-    return this.written.slice(f.base + from, f.base + Math.min(to, f.lines));
+    const a = f.base + from;
+    const b = f.base + Math.min(to, f.lines);
+    const out = new Int32Array(2 * (b - a));
+    out.set(this.revoked.subarray(a, b), b - a);
+    out.set(this.written.subarray(a, b), 0);
+    return out;
   }
 
-  /** A sync that began with `snap` (taken at line `from`) returned: its versions are promised. */
+  /**
+   * A sync that began with `snap` (taken at line `from`) returned: its versions are promised,
+   * except on lines a truncate or punch revoked meanwhile.
+   */
   promise(f: LedgerFile, snap: Int32Array, from = 0, how = PROMISE_SYNC): void {
-    for (let k = 0; k < snap.length; k++) {
+    const n = snap.length / 2;
+    for (let k = 0; k < n; k++) {
       const i = f.base + from + k;
-      if (snap[k] > this.promised[i]) {
+      if (snap[k] > this.promised[i] && Atomics.load(this.revoked, i) === snap[n + k]) {
         Atomics.store(this.promised, i, snap[k]);
         Atomics.store(this.how, i, how);
       }
     }
   }
 
-  /** A truncate or punch of lines [from, to) begins: what was promised there may go, as the operation may be durable at a crash. */
+  /**
+   * A truncate or punch of lines [from, to) begins: what was written there is gone, and what
+   * was promised may go, as the operation may be durable at a crash. Versions issued stay:
+   * a line's versions only grow.
+   */
   revoke(f: LedgerFile, from: number, to: number): void {
     const a = f.base + Math.max(0, from);
     const b = f.base + Math.min(f.lines, to);
     if (b > a) {
+      for (let i = a; i < b; i++) Atomics.add(this.revoked, i, 1);
+      this.written.fill(0, a, b);
       this.promised.fill(0, a, b);
       this.how.fill(0, a, b);
     }

@@ -26,6 +26,7 @@ import type { CpuTask, CpuTaskResult } from './task.js';
 import { warmUpJit } from './jit_warmup.js';
 import { isMmFault } from '../mm/mman.js';
 import { isFsError } from '../fs/errno.js';
+import { installCrashHooks } from '../crash/role_content.js';
 
 // Once per worker thread, before its first task (see jit_warmup.ts).
 warmUpJit();
@@ -61,9 +62,11 @@ export default function runCpuTask(task: CpuTask): CpuTaskResult {
   const cpu = attachCpu(machine, task.cpu);
   // On the virtual clock this thread's time is the CPU's, until the task ends.
   bindThreadCpu(cpu, CORES);
+  const uninstall = task.crash ? installCrashHooks(task.crash, task.cpu) : null;
   try {
     return runBoundTask(task, cpu);
   } finally {
+    uninstall?.();
     unbindThreadCpu();
   }
 }
