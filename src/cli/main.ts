@@ -13,6 +13,7 @@ import { showCommand } from './show_cmd.js';
 import { compareCommand } from './compare_cmd.js';
 import { mergeCommand } from './merge_cmd.js';
 import { planCommand } from './plan_cmd.js';
+import { crashtestCommand } from './crashtest_cmd.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -36,6 +37,7 @@ try {
     .command(compareCommand)
     .command(mergeCommand)
     .command(stressCommand)
+    .command(crashtestCommand)
     .command(layoutCommand)
     .demandCommand(1, 'name a command (see --help)')
     .strict()
