@@ -22,7 +22,7 @@ import { Ledger } from './content.js';
 import { buildImage, deviceState } from './image.js';
 import { PersistLog } from './persist_log.js';
 import { CrashBlock, CrashController, drawPoints } from './points.js';
-import { VIOLATION_KINDS, recoverAndCheck, type ViolationKind } from './checks.js';
+import { VIOLATION_KINDS, recoverAndCheck, type SyncPage, type Violation, type ViolationKind } from './checks.js';
 import { syncWritablePages } from './capture.js';
 import type { CrashTask } from './role_content.js';
 
@@ -100,6 +100,16 @@ export interface CrashtestOptions {
   replay?: Reproducer;
   version: string;
   onPoint?: (config: string, done: number, total: number) => void;
+  /** Called at each stopped point, the world still stopped, with what the checks saw and found (tests look inside). */
+  onStop?: (s: StopInfo) => void;
+}
+
+export interface StopInfo {
+  machine: Machine;
+  ledger: Ledger;
+  syncPages: readonly SyncPage[];
+  offsetNs: number;
+  violations: readonly Violation[];
 }
 
 /** The refusals crashtest makes before running anything (WorkloadError: one line naming the field). */
@@ -224,10 +234,12 @@ async function crashConfig(expanded: ExpandedWorkload, c: Configuration, seed: n
         const syncPages = syncWritablePages(st.machine);
         const images = replay !== undefined ? [replay.image] : Array.from({ length: IMAGES_PER_POINT }, (_, i) => i);
         let found = false;
+        const seen: Violation[] = [];
         for (const i of images) {
           const image = buildImage(dev, st.log, seededRng(imageSeed(seed, offsets[k], i)));
           const vs = recoverAndCheck(image, g, w.fs.personality, { ledger: st.ledger, syncPages });
           result.images++;
+          seen.push(...vs);
           for (const v of vs) {
             result.violations[v.kind]++;
             result.totalViolations++;
@@ -237,6 +249,7 @@ async function crashConfig(expanded: ExpandedWorkload, c: Configuration, seed: n
             }
           }
         }
+        opts.onStop?.({ machine: st.machine, ledger: st.ledger, syncPages, offsetNs: offsets[k], violations: seen });
         result.points++;
         if (found && result.firstViolationPoint === null) result.firstViolationPoint = result.points;
         opts.onPoint?.(c.name, result.points, offsets.length);
