@@ -56,6 +56,8 @@ export interface SyncPage {
 export interface Expectations {
   ledger: Ledger;
   syncPages: readonly SyncPage[];
+  /** A lazily built image (image.ts SparseImage) makes each data block readable before it is read. */
+  ensureBlock?: (block: number) => void;
 }
 
 /**
@@ -165,19 +167,20 @@ export function checkRecovered(image: Uint8Array, g: FsGeometry, personality: Fs
     if (why !== null) out.push({ kind: 'mapsync-unreachable', detail: `inode ${p.ino} page ${p.page} (writable through MAP_SYNC at block ${p.pfn}): ${why}` });
   }
   const r: LineRead = { kind: 'zero', ino: 0, line: 0, version: 0 };
-  for (const f of exp.ledger.files) checkFile(w, mapOf(f.ino), f, exp.ledger, r, out);
+  for (const f of exp.ledger.files) checkFile(w, mapOf(f.ino), f, exp.ledger, r, out, exp.ensureBlock);
   return out;
 }
 
 const LINES_PER_PAGE = PAGE_SIZE / CACHELINE;
 
-function checkFile(w: Int32Array, m: FileMap, f: LedgerFile, ledger: Ledger, r: LineRead, out: Violation[]): void {
+function checkFile(w: Int32Array, m: FileMap, f: LedgerFile, ledger: Ledger, r: LineRead, out: Violation[], ensureBlock?: (b: number) => void): void {
   const fillWord = f.fill === null ? null : (f.fill * 0x01010101) | 0;
   const pages = Math.ceil(f.lines / LINES_PER_PAGE);
   const sizePages = m.allocated ? Math.ceil(m.size / PAGE_SIZE) : 0;
   for (let page = 0; page < pages; page++) {
     const at = page < sizePages ? m.lookup(page) : null;
-    const block = at !== null && !at.unwritten ? at.pblk : -1;
+    const block = at !== null && !at.unwritten && at.pblk >= 0 && (at.pblk + 1) * (BLOCK_SIZE / 4) <= w.length ? at.pblk : -1;
+    if (block >= 0) ensureBlock?.(block);
     let promiseBad: Violation | null = null;
     let contentBad: Violation | null = null;
     for (let k = 0; k < LINES_PER_PAGE; k++) {

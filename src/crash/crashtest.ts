@@ -19,7 +19,7 @@ import { V_OFF } from '../sync/vclock.js';
 import { CPU_STATE } from '../machine/layout.js';
 import { seededRng } from '../util/rng.js';
 import { Ledger } from './content.js';
-import { buildImage, deviceState } from './image.js';
+import { SparseImage, deviceState } from './image.js';
 import { PersistLog } from './persist_log.js';
 import { CrashBlock, CrashController, drawPoints } from './points.js';
 import { VIOLATION_KINDS, recoverAndCheck, type SyncPage, type Violation, type ViolationKind } from './checks.js';
@@ -216,6 +216,7 @@ async function crashConfig(expanded: ExpandedWorkload, c: Configuration, seed: n
   const visitPoints = async (st: RunState, t0: number): Promise<void> => {
     const g = fsGeometry(st.machine.config);
     const dev = deviceState(st.machine);
+    const sparse = new SparseImage(dev.media.length, g.dataStart);
     const cpuState = st.machine.views.cpuState;
     const over = () => Atomics.load(st.control, CONTROL.stop) !== 0 || st.roleCpus.every((i) => Atomics.load(cpuState, i * CPU_STATE.stride + CPU_STATE.vstate) === V_OFF);
     try {
@@ -236,8 +237,8 @@ async function crashConfig(expanded: ExpandedWorkload, c: Configuration, seed: n
         let found = false;
         const seen: Violation[] = [];
         for (const i of images) {
-          const image = buildImage(dev, st.log, seededRng(imageSeed(seed, offsets[k], i)));
-          const vs = recoverAndCheck(image, g, w.fs.personality, { ledger: st.ledger, syncPages });
+          sparse.draw(dev, st.log, seededRng(imageSeed(seed, offsets[k], i)));
+          const vs = recoverAndCheck(sparse.bytes, g, w.fs.personality, { ledger: st.ledger, syncPages, ensureBlock: (b) => sparse.ensureBlock(b) });
           result.images++;
           seen.push(...vs);
           for (const v of vs) {
