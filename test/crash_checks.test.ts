@@ -129,6 +129,21 @@ describe('crash checks: each invariant has an image that breaks it', () => {
   });
 });
 
+describe('the ledger of promises', () => {
+  it('promises what was written before a sync began, and nothing on a line punched while it ran', () => {
+    const ledger = Ledger.create([{ name: 'f', ino: 5, lines: 4, fill: null }]);
+    const f = ledger.files[0];
+    for (let line = 0; line < 4; line++) ledger.wrote(f, line, ledger.issue(f, line));
+    const snap = ledger.snapshot(f);
+    ledger.wrote(f, 1, ledger.issue(f, 1)); // version 2, after the sync began: not promised
+    ledger.revoke(f, 2, 3); // a punch of line 2 while the sync ran
+    ledger.wrote(f, 2, ledger.issue(f, 2)); // and a new store there
+    ledger.promise(f, snap);
+    expect(Array.from(ledger.promised)).toEqual([1, 1, 0, 1]);
+    expect(Array.from(ledger.issued)).toEqual([1, 2, 2, 1]);
+  });
+});
+
 describe('crash images', () => {
   /** A device with 40 dirty lines and 30 lines written back but not fenced. */
   function pendingDevice() {

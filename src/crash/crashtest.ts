@@ -143,7 +143,9 @@ export async function crashtest(expanded: ExpandedWorkload, opts: CrashtestOptio
   for (const c of expanded.configs) checkCrashWorkload(c.workload, expanded.configs.length > 1 ? `configuration ${c.name}: ` : '');
   const seed = opts.replay?.seed ?? opts.seed ?? expanded.base.run.seed;
   const out: ConfigCrashResult[] = [];
-  for (const c of configs) out.push(await crashConfig(expanded, c, seed, opts));
+  // One repeat, no discarded warm-up repeats: the crash points belong to one run.
+  const once = (c: Configuration): Configuration => ({ ...c, workload: { ...c.workload, run: { ...c.workload.run, repeats: 1, warmupRepeats: 0 } } });
+  for (const c of configs) out.push(await crashConfig(expanded, once(c), seed, opts));
   const violations = zeroCounts();
   for (const r of out) for (const k of VIOLATION_KINDS) violations[k] += r.violations[k];
   return {
