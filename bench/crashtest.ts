@@ -55,7 +55,8 @@ async function table(seeds: number[], points: number, log: (s: string) => void):
   const rows: TableRow[] = [];
   const variants: { name: string; sets: { path: string; value: unknown }[] }[] = [
     ...DAX_VARIANTS.map((v) => ({ name: v, sets: [{ path: 'variant', value: v }] })),
-    { name: 'ext4-nojournal', sets: [{ path: 'sweep', value: { 'fs.personality': ['ext4-nojournal'] } }] },
+    // ext4 without a journal takes no journal options.
+    { name: 'ext4-nojournal', sets: [{ path: 'sweep', value: { 'fs.personality': ['ext4-nojournal'] } }, { path: 'journal', value: {} }] },
   ];
   const { raw, source } = readWorkload('crash-mix');
   for (const v of variants) {
