@@ -7,6 +7,7 @@ import { runWritebackSuite } from './writeback.js';
 import { runMmSuite } from './mm.js';
 import { runNdelaySuite } from './ndelay.js';
 import { runTargets, type TargetLine } from './targets.js';
+import { runCrashSuite } from './crashtest.js';
 
 const lines: string[] = [];
 const log = (s: string) => {
@@ -39,6 +40,10 @@ writeResult('ndelay.json', JSON.stringify({ machine: info, ...nd }, null, 2) + '
 writeResult('machine.txt', lines.join('\n') + '\n');
 writeResult('machine.txt', lines.join('\n') + '\n');
 
+log('\n== crashtest (issue 16): crash points per minute on crash-mix ==');
+const crash = await runCrashSuite(log);
+writeResult('crashtest.json', JSON.stringify({ machine: info, ...crash }, null, 2) + '\n');
+
 log('\n== targets (issue 9): the lab against its own targets ==');
 const t0 = performance.now();
 const writebackTarget: TargetLine = {
@@ -58,7 +63,15 @@ const storeTarget: TargetLine = {
   pass: 1e9 / store.nsPerOp >= 1e7,
   detail: `${store.nsPerOp.toFixed(1)} ns per store at the median; from the mm suite above`,
 };
-const targets = await runTargets(log, [storeTarget, writebackTarget]);
+const crashTarget: TargetLine = {
+  target: 'crashtest: crash points per minute on crash-mix (issue 16)',
+  figure: crash.pointsPerMinute,
+  unit: 'points/min',
+  goal: '>= 1,000',
+  pass: crash.pointsPerMinute >= 1000,
+  detail: `${crash.points} points in ${crash.seconds.toFixed(1)} s on ${crash.config}; from the crashtest suite above`,
+};
+const targets = await runTargets(log, [storeTarget, writebackTarget, crashTarget]);
 log(`(targets measured in ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
 writeResult('latest.json', JSON.stringify({ machine: info, targets }, null, 2) + '\n');
 writeResult('machine.txt', lines.join('\n') + '\n');

@@ -14,6 +14,7 @@ import { compareCommand } from './compare_cmd.js';
 import { mergeCommand } from './merge_cmd.js';
 import { planCommand } from './plan_cmd.js';
 import { reportCommand } from './report_cmd.js';
+import { crashtestCommand } from './crashtest_cmd.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -38,6 +39,7 @@ try {
     .command(mergeCommand)
     .command(reportCommand)
     .command(stressCommand)
+    .command(crashtestCommand)
     .command(layoutCommand)
     .demandCommand(1, 'name a command (see --help)')
     .strict()

@@ -26,6 +26,7 @@ import type { CpuTask, CpuTaskResult } from './task.js';
 import { warmUpJit } from './jit_warmup.js';
 import { isMmFault } from '../mm/mman.js';
 import { isFsError } from '../fs/errno.js';
+import { installCrashHooks } from '../crash/role_content.js';
 
 // Once per worker thread, before its first task (see jit_warmup.ts).
 warmUpJit();
@@ -63,9 +64,11 @@ export default function runCpuTask(task: CpuTask): CpuTaskResult {
   bindThreadCpu(cpu, CORES);
   // Its idle wake-ups draw from the run's seed: the same draws on any host (cost/idle_wakeup.ts).
   seedIdleWakeups(task.seed, task.repeat);
+  const uninstall = task.crash ? installCrashHooks(task.crash, task.cpu) : null;
   try {
     return runBoundTask(task, cpu);
   } finally {
+    uninstall?.();
     unbindThreadCpu();
   }
 }

@@ -34,6 +34,8 @@ import { describeStuck, startWatchdog, type Watched } from './watchdog.js';
 import { configResult, type RepeatOutcome } from './collect.js';
 import { machineConfigFor, setupMachine } from './setup.js';
 import type { CpuTask, CpuTaskResult } from './task.js';
+import type { CrashTask } from '../crash/role_content.js';
+import type { SetupResult } from './setup.js';
 
 export interface RunOptions {
   /** Run only this slice of the configurations (1-based index of count). */
@@ -51,6 +53,15 @@ export interface RunOptions {
   /** Printed once per warning as they arise (also kept in results.warnings). */
   onWarning?: (w: string) => void;
   version: string;
+  /** A crashtest run (crash/crashtest.ts): what the CPUs get, and when the measured part starts. */
+  crash?: CrashRunHooks;
+}
+
+export interface CrashRunHooks {
+  /** After setup, before the CPUs start: the run's CPUs (roles and commit thread) and control block; returns what each task carries. */
+  prepare(s: SetupResult, cpus: readonly number[], control: Int32Array): CrashTask;
+  /** The measured part starts at virtual instant t0 (every CPU waits at the barrier). */
+  measureStarts(t0: number): void;
 }
 
 export interface RunProgress {
@@ -344,6 +355,7 @@ async function runRepeat(
     coordinatedOmission: run.coordinatedOmission,
     repeat,
     seed,
+    ...(opts.crash ? { crash: opts.crash.prepare(s, journal ? [...roles.keys(), commitCpu] : [...roles.keys()], cw) } : {}),
   };
   const tasks: CpuTask[] = roles.map((role, cpu) => ({ ...common, kind: 'role', cpu, role, ops: counted(role), warmupOps: run.warmupOps }));
   const expectedOps = tasks.reduce((sum, t) => sum + (Number.isFinite(t.ops) ? t.ops + t.warmupOps : 0), 0);
@@ -438,6 +450,7 @@ async function runRepeat(
     commitsBefore = commitsNow();
     // The last CPU to reach the barrier set every role's clock to the instant the phase starts at.
     t0 = virtual ? vclockMax(machine, tasks.map((t) => t.cpu)) : monoNs();
+    opts.crash?.measureStarts(t0);
     setPhase(cw, PHASE_MEASURE);
     // On the virtual clock each role stops itself at run.durationMs of virtual time (RoleContext).
     const deadline = run.durationMs !== undefined && !virtual ? Date.now() + run.durationMs : Infinity;

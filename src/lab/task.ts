@@ -11,6 +11,7 @@ import type { EncodedOps } from '../measure/histogram.js';
 import type { EncodedAttribution } from '../measure/attribution.js';
 import type { Role } from '../workload/schema.js';
 import type { IntervalOps } from './op_log.js';
+import type { CrashTask } from '../crash/role_content.js';
 
 export interface CpuTask {
   kind: 'role' | 'commit-thread';
@@ -37,6 +38,8 @@ export interface CpuTask {
   coordinatedOmission: boolean;
   repeat: number;
   seed: number;
+  /** A crashtest run: the stop-the-world block, the writeback log and the ledger the roles write stamps into. */
+  crash?: CrashTask;
 }
 
 export interface CpuTaskResult {

@@ -34,6 +34,21 @@ import { charge } from '../sync/vclock.js';
 import { anyCost } from '../cost/costs.js';
 import { STEP, attributing, stepEnter, stepLeave } from '../measure/steps.js';
 
+/**
+ * Crashtest's record of write-backs a fence has not yet ordered (crash/persist_log.ts), per
+ * thread (each thread is one CPU): told of each run of lines before it reaches the media, and
+ * of each fence. Null outside crashtest, where it costs one test per write-back and fence.
+ */
+export interface WritebackHook {
+  wroteBack(base: number, bits: number, media: Uint8Array, data: Uint8Array): void;
+  fenced(): void;
+}
+let writebackHook: WritebackHook | null = null;
+
+export function setWritebackHook(h: WritebackHook | null): void {
+  writebackHook = h;
+}
+
 export interface PmemCounters {
   linesStored: number;
   linesFlushed: number;
@@ -180,6 +195,7 @@ export class PmemDevice {
       const mask = (0xffffffff >>> (32 - n)) << b0;
       if ((Atomics.load(dirty, w) & mask) !== 0) {
         const taken = Atomics.and(dirty, w, ~mask) & mask;
+        if (writebackHook !== null && taken !== 0) writebackHook.wroteBack(w * 32, taken, this.media, this.data);
         written += this.copyLines(w * 32, taken);
       }
       line += n;
@@ -191,6 +207,7 @@ export class PmemDevice {
   /** Orders earlier flushes before later stores (wmb()/sfence; seed 000's wmb_pmem). */
   fence(): void {
     this.counters[this.c + PMEM_COUNTERS.fences]++;
+    if (writebackHook !== null) writebackHook.fenced();
     if (this.fenceNs > 0) {
       stepEnter(STEP.cache_flush);
       charge(this.fenceNs);

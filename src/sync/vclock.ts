@@ -167,6 +167,21 @@ export function unbindThreadCpu(): void {
 // ---- charging costs and the window ---------------------------------------------------------
 
 /**
+ * Crashtest's stop-the-world (crash/points.ts): the virtual instant to stop at (a shared
+ * word; Infinity when none) and what a CPU does once its clock reaches it: it parks at its
+ * next step. Outside crashtest the test costs one load per charge.
+ */
+const NO_CRASH = new Float64Array([Infinity]);
+let crashAt: Float64Array = NO_CRASH;
+let crashStop: (t: number) => void = () => {};
+
+/** Installs this thread's crash point word and stop (null: none). */
+export function setCrashPoint(at: Float64Array | null, stop: (t: number) => void = () => {}): void {
+  crashAt = at ?? NO_CRASH;
+  crashStop = stop;
+}
+
+/**
  * The cost of one kernel or device step, ns: advances this CPU's virtual clock (then keeps
  * it within the window), or busy-waits on the wall clock.
  */
@@ -177,6 +192,7 @@ export function charge(ns: number): void {
   }
   if (!(ns > 0)) return;
   const t = (clk[cb + NOW] += ns);
+  if (t >= crashAt[0]) crashStop(t);
   if (Atomics.load(vs, VSCHED.timeWaiters) !== 0) kickTimeWaiters();
   if (t > floorNs) syncWindow();
 }

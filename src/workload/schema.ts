@@ -84,6 +84,7 @@ export const StorerSchema = z.strictObject({
   rateHz: z.number().min(0).max(1e9).default(0).describe('stores per second (latencies corrected for coordinated omission); 0: flat out'),
   flushUser: z.boolean().default(false).describe('clwb + sfence after each store (MAP_SYNC style)'),
   fsyncEvery: int(0, 1e9).default(0).describe('fsync the file after every this many stores (recorded as fsync); 0: never'),
+  punchEvery: int(0, 1e9).default(0).describe('punch a one-page hole (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) at a random page of the mapping after every this many stores (counted as punches, not timed); 0: never'),
 });
 
 export const SyncerSchema = z.strictObject({

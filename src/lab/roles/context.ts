@@ -13,10 +13,13 @@ import type { OpLog } from '../op_log.js';
 import { nowNs } from '../../util/clock.js';
 import { isVirtual } from '../../sync/vclock.js';
 import type { CpuTask } from '../task.js';
+import { CrashContent } from '../../crash/role_content.js';
 
 export class RoleContext {
   readonly rng: Rng;
   readonly counters: Record<string, number> = {};
+  /** In a crashtest run: stores write stamps and syncs record their promises (crash/role_content.ts). */
+  readonly content: CrashContent | null;
   private readonly vmas = new Map<string, Vma>();
 
   constructor(
@@ -28,6 +31,7 @@ export class RoleContext {
     readonly task: CpuTask,
   ) {
     this.rng = seededRng(task.seed * 7919 + task.cpu * 104729 + task.repeat);
+    this.content = task.crash ? new CrashContent(task.crash) : null;
   }
 
   vma(name: string): Vma {

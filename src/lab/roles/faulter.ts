@@ -31,8 +31,12 @@ export function faulter(ctx: RoleContext, r: FaulterRole): void {
     const writes = c.writeFaults + c.wpFaults;
     const syncs = vmf.needDsync;
     const t0 = ctx.log.begin();
-    if (write) vma.store(offset, word);
+    // In a crashtest run a write stores the stamp of the page's first line (crash/content.ts).
+    const stamp = write && ctx.content !== null ? ctx.content.stampAt(vma, offset) : null;
+    if (stamp !== null) vma.store(stamp.at, stamp.src);
+    else if (write) vma.store(offset, word);
     else vma.loadInto(offset, word);
+    if (stamp !== null) ctx.content!.wrote(stamp.file, stamp.line, stamp.version);
     const kind: RecordedOpKind | null =
       vmf.needDsync !== syncs ? 'sync-fault' : c.writeFaults + c.wpFaults !== writes ? 'write-fault' : c.readFaults !== reads ? 'read-fault' : null;
     if (kind === null) {

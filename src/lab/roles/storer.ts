@@ -1,10 +1,12 @@
 // `storer`: stores through a mapping, flat out or at a fixed rate, optionally flushing each
 // store from userspace (clwb + sfence, as a MAP_SYNC program does) or fsyncing the file
-// after every so many stores (with the stores waiting, unlike a separate syncer CPU). A store that finds its
-// page not writable takes the fault inside the store, so its latency includes it.
+// after every so many stores (with the stores waiting, unlike a separate syncer CPU), and
+// optionally punching a one-page hole in its mapping now and then. A store that finds its
+// page not writable takes the fault inside the store, so its latency includes it. In a
+// crashtest run a store writes the stamp of the 64-byte line it falls in (crash/content.ts).
 
 import { PAGE_SIZE } from '../../machine/layout.js';
-import { vfs_fsync } from '../../fs/inode.js';
+import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, vfs_fallocate, vfs_fsync } from '../../fs/inode.js';
 import type { StorerRole } from '../../workload/schema.js';
 import { CONTROL } from '../../machine/run_block.js';
 import { sleepUntil } from '../pace.js';
@@ -30,6 +32,7 @@ function storeLoop(ctx: RoleContext, r: StorerRole): void {
   const stop = () => ctx.ctl.stopping;
   const w = ctx.ctl.w;
   const virtual = isVirtual();
+  const content = ctx.content;
   let next = 0;
   let last = -1;
   for (let done = 0; !ctx.shouldStop(done); done++) {
@@ -41,12 +44,17 @@ function storeLoop(ctx: RoleContext, r: StorerRole): void {
     const t0 = ctx.log.begin(intervalNs === 0 && !r.flushUser && r.fsyncEvery === 0 ? last : -1);
     // The schedule starts at the first measured store and advances by the interval, late or not.
     if (done <= ctx.task.warmupOps) next = t0;
-    vma.store(offset, src);
+    const stamp = content === null ? null : content.stampAt(vma, offset);
+    if (stamp === null) vma.store(offset, src);
+    else vma.store(stamp.at, stamp.src);
     last = ctx.log.end('store', t0, intervalNs);
+    if (stamp !== null) content!.wrote(stamp.file, stamp.line, stamp.version);
     if (r.flushUser) {
       const t1 = ctx.log.begin();
-      vma.flushUser(offset, r.bytes);
+      if (stamp === null) vma.flushUser(offset, r.bytes);
+      else vma.flushUser(stamp.at, stamp.src.length);
       ctx.log.end('flushUser', t1);
+      if (stamp !== null) content!.flushed(stamp.file, stamp.line, stamp.version);
     }
     if (ctx.task.countStores) {
       Atomics.add(w, CONTROL.stores, 1);
@@ -54,8 +62,15 @@ function storeLoop(ctx: RoleContext, r: StorerRole): void {
     }
     if (r.fsyncEvery > 0 && (done + 1) % r.fsyncEvery === 0) {
       const t2 = ctx.log.begin();
-      vfs_fsync(ctx.fs, vma.ino, false);
+      if (content === null) vfs_fsync(ctx.fs, vma.ino, false);
+      else content.synced(vma.ino, () => vfs_fsync(ctx.fs, vma.ino, false));
       ctx.log.end('fsync', t2);
+    }
+    if (r.punchEvery > 0 && (done + 1) % r.punchEvery === 0) {
+      const at = (vma.pgoff + Math.floor(ctx.rng() * vma.pages)) * PAGE_SIZE;
+      content?.dropping(vma.ino, at, at + PAGE_SIZE);
+      vfs_fallocate(ctx.fs, vma.ino, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, at, PAGE_SIZE);
+      ctx.count('punches');
     }
     next += intervalNs;
   }

@@ -36,8 +36,10 @@ export function syncer(ctx: RoleContext, r: SyncerRole): void {
     if (stop()) break;
     const t0 = ctx.log.begin();
     if (next === 0) next = t0;
-    if (r.call === 'msync') vma!.msync(0, vma!.length, MS_SYNC);
-    else vfs_fsync(ctx.fs, ino, r.call === 'fdatasync');
+    const sync = () => (r.call === 'msync' ? vma!.msync(0, vma!.length, MS_SYNC) : vfs_fsync(ctx.fs, ino, r.call === 'fdatasync'));
+    // In a crashtest run what was written before the call is promised once it returns.
+    if (ctx.content === null) sync();
+    else ctx.content.synced(ino, sync);
     ctx.log.end(r.call === 'msync' ? 'msync' : 'fsync', t0, intervalNs);
     next += intervalNs;
   }
