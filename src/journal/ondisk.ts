@@ -1,12 +1,16 @@
 // The journal's on-device format, inside the journal area fsGeometry() places on the
 // PMEM device (fs/jbd2: journal superblock, descriptor, commit and fast-commit blocks).
 //
-//   block 0                      journal superblock: where replay starts (s_start, 0 when
-//                                clean) and the tid it expects there (s_sequence)
-//   blocks 1 .. fcStart-1        full commits: descriptor (magic, tid, home block numbers),
-//                                the metadata blocks' copies, commit block (tid, crc32)
-//   blocks fcStart .. end        fast commits: one header block (tid, inode, its inode record,
-//                                crc32) then copies of the inode's extent blocks
+//   block 0                      journal superblock: where replay starts (s_start: the
+//                                device block of the oldest transaction still in the log)
+//                                and the tid it expects there (s_sequence)
+//   blocks 1 .. fcStart-1        the log, a ring (j_first .. j_last): full commits one after
+//                                another, each a descriptor (magic, tid, home block numbers),
+//                                the metadata blocks' copies and a commit block (tid, crc32);
+//                                a transaction may wrap from the last block to the first
+//   blocks fcStart .. end        fast commits of the running transaction: per inode a header
+//                                block (tid, inode, its inode record, the home blocks that
+//                                follow, crc32) then copies of those extent blocks
 //
 // Words are little-endian 32-bit, read and written through Int32 views of 4 KiB blocks.
 
@@ -28,7 +32,7 @@ export const JDESC_MAX_TAGS = BLOCK_SIZE / 4 - JDESC.tags;
 /** Commit block (struct commit_header): crc32 over the transaction's metadata copies. */
 export const JCOMMIT = struct({ magic: 0, blocktype: 1, tid: 2, count: 3, checksum: 4 }, 8);
 
-/** Fast-commit header block: the inode record follows at byte FC_INODE_OFFSET. */
+/** Fast-commit header block: `count` extent blocks follow, their home blocks in the tags; the inode record is at byte FC_INODE_OFFSET. */
 export const JFC = struct({ magic: 0, blocktype: 1, tid: 2, ino: 3, count: 4, checksum: 5, seq: 6, tags: 8 }, 8);
 export const FC_INODE_OFFSET = 512;
 export const JFC_MAX_TAGS = (FC_INODE_OFFSET >> 2) - JFC.tags;
@@ -59,14 +63,15 @@ export function fullCommitBlocks(n: number): number {
 }
 
 /**
- * The most metadata blocks one full commit can carry in the full-commit area (the bound
- * jbd2_journal_get_max_txn_bufs() puts on j_max_transaction_buffers). jbd2 allows a
- * quarter of the log so that several transactions fit; the lab's journal holds one at a
- * time (commit.ts checkpoints at once), so the whole area, less descriptors and commit block.
+ * j_max_transaction_buffers: the most metadata blocks a transaction may hold, a quarter of
+ * the journal less its fast-commit area (jbd2_journal_get_max_txn_bufs(); 4.14 had no
+ * fast-commit area and took j_maxlen / 4), so that the log holds several transactions.
  */
-export function fullCommitRoom(a: JournalAreas): number {
-  let n = a.fullBlocks - 1 - Math.ceil(a.fullBlocks / (JDESC_MAX_TAGS + 1));
-  while (n > 0 && fullCommitBlocks(n) > a.fullBlocks) n--;
-  while (fullCommitBlocks(n + 1) <= a.fullBlocks) n++;
-  return Math.max(0, n);
+export function maxTransactionBuffers(a: JournalAreas): number {
+  return Math.floor((a.fullBlocks + 1) / 4);
+}
+
+/** The device block of log block `rel` (relative to the log's first block; wraps, as jbd2_journal_next_log_block() does at j_last). */
+export function logBlock(a: JournalAreas, rel: number): number {
+  return a.first + (rel % a.fullBlocks);
 }

@@ -1,7 +1,9 @@
 // Journal recovery (fs/jbd2/recovery.c, and ext4's fast-commit replay): after a crash,
-// replay every transaction whose commit block is durable and whose checksum matches,
-// ignore the rest, then replay the fast commits of the transaction that followed.
-// Works on a raw device image (a crash image) and changes it in place.
+// replay every transaction from the log's tail (the superblock's s_start and s_sequence) on
+// around the ring whose commit block is durable and whose checksum matches, in order, and
+// stop at the first that is not; then replay the fast commits of the transaction that
+// followed the last one replayed. Works on a raw device image (a crash image) and changes it
+// in place.
 
 import { crc32 } from 'node:zlib';
 import { BLOCK_SIZE, INODE_SIZE, type FsGeometry } from '../machine/layout.js';
@@ -16,8 +18,9 @@ import {
   JFC,
   JSB,
   journalAreas,
+  logBlock,
 } from './ondisk.js';
-import { fcChecksum } from './commit.js';
+import { fcChecksum } from './fast_commit.js';
 
 export interface RecoveryReport {
   /** Tids of the full transactions replayed. */
@@ -45,48 +48,66 @@ export function jbd2_journal_recover(image: Uint8Array, g: FsGeometry, hooks: Re
   const sb = words(image, a.sb);
   if (sb[JSB.magic] !== JBD2_MAGIC_NUMBER) throw new Error('jbd2_journal_recover: no journal superblock (bad magic)');
   let tid = sb[JSB.s_sequence];
+  const start = sb[JSB.s_start] - a.first;
+  if (!(start >= 0 && start < a.fullBlocks)) throw new Error(`jbd2_journal_recover: s_start ${sb[JSB.s_start]} is outside the log`);
   const report: RecoveryReport = { replayed: [], discarded: 0, fastCommits: 0, nextTid: tid };
 
-  // PASS_SCAN + PASS_REPLAY of the one full transaction the journal can hold.
-  let at = a.first;
-  const homes: number[] = [];
-  const copies: number[] = [];
-  let committed = false;
-  while (at < a.fcFirst) {
-    const w = words(image, at);
-    if (w[JDESC.magic] !== JBD2_MAGIC_NUMBER || w[JDESC.tid] !== tid) break;
-    if (w[JDESC.blocktype] === JBD2_DESCRIPTOR_BLOCK) {
-      const count = w[JDESC.count];
-      for (let i = 0; i < count && at + 1 + i < a.fcFirst; i++) {
-        homes.push(w[JDESC.tags + i]);
-        copies.push(at + 1 + i);
+  // PASS_SCAN: the committed transactions from the tail on, each a run of descriptors and
+  // copies closed by its commit block, never more than the log holds in all.
+  const found: { homes: number[]; copies: number[] }[] = [];
+  let rel = start;
+  let scanned = 0;
+  scan: while (scanned < a.fullBlocks) {
+    const homes: number[] = [];
+    const copies: number[] = [];
+    for (;;) {
+      if (scanned >= a.fullBlocks) break scan;
+      const at = logBlock(a, rel);
+      const w = words(image, at);
+      if (w[JDESC.magic] !== JBD2_MAGIC_NUMBER || w[JDESC.tid] !== tid) {
+        if (homes.length > 0) report.discarded = tid;
+        break scan;
       }
-      at += 1 + count;
-      continue;
-    }
-    if (w[JDESC.blocktype] === JBD2_COMMIT_BLOCK) {
+      if (w[JDESC.blocktype] === JBD2_DESCRIPTOR_BLOCK) {
+        const count = w[JDESC.count];
+        for (let i = 0; i < count; i++) {
+          homes.push(w[JDESC.tags + i]);
+          copies.push(logBlock(a, rel + 1 + i));
+        }
+        rel += 1 + count;
+        scanned += 1 + count;
+        continue;
+      }
+      if (w[JDESC.blocktype] !== JBD2_COMMIT_BLOCK) break scan;
       let c = 0;
       for (const b of copies) c = crc32(image.subarray(b * BLOCK_SIZE, (b + 1) * BLOCK_SIZE), c);
-      committed = w[JCOMMIT.count] === copies.length && (c | 0) === w[JCOMMIT.checksum];
+      if (w[JCOMMIT.count] !== copies.length || (c | 0) !== w[JCOMMIT.checksum]) {
+        report.discarded = tid;
+        break scan;
+      }
+      found.push({ homes, copies });
+      rel += 1;
+      scanned += 1;
+      tid++;
+      break;
     }
-    break;
   }
-  if (committed) {
-    for (let i = 0; i < homes.length; i++) image.copyWithin(homes[i] * BLOCK_SIZE, copies[i] * BLOCK_SIZE, (copies[i] + 1) * BLOCK_SIZE);
-    report.replayed.push(tid);
-    tid++;
-  } else if (homes.length > 0) {
-    report.discarded = tid;
+  // PASS_REPLAY: in log order, so a block logged again later ends with its later copy.
+  for (const [i, t] of found.entries()) {
+    for (let k = 0; k < t.homes.length; k++) {
+      image.copyWithin(t.homes[k] * BLOCK_SIZE, t.copies[k] * BLOCK_SIZE, (t.copies[k] + 1) * BLOCK_SIZE);
+    }
+    report.replayed.push(sb[JSB.s_sequence] + i);
   }
 
   // Fast commits of the transaction after the last full one, in order, up to the first bad record.
   const per = g.extentBlocksPerInode;
-  at = a.fcFirst;
+  let at = a.fcFirst;
   while (at < a.fcFirst + a.fcBlocks) {
     const w = words(image, at);
     if (w[JFC.magic] !== JBD2_MAGIC_NUMBER || w[JFC.blocktype] !== EXT4_FC_BLOCK || w[JFC.tid] !== tid) break;
     const count = w[JFC.count];
-    if (count !== per || at + count >= a.fcFirst + a.fcBlocks) break;
+    if (!(count >= 0 && count <= per) || at + count >= a.fcFirst + a.fcBlocks) break;
     if (fcChecksum(image, at, count) !== w[JFC.checksum]) break;
     const ino = w[JFC.ino];
     const rec = g.inodeTableStart * BLOCK_SIZE + ino * INODE_SIZE;
@@ -100,9 +121,9 @@ export function jbd2_journal_recover(image: Uint8Array, g: FsGeometry, hooks: Re
   }
   if (report.fastCommits > 0) hooks.afterFastCommitReplay?.(image);
 
-  // The journal is clean again: it expects the next tid.
+  // The journal is clean again: it expects the next tid, from the log's first block.
+  sb[JSB.s_start] = a.first;
   sb[JSB.s_sequence] = tid;
   report.nextTid = tid;
   return report;
 }
-
