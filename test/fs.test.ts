@@ -73,12 +73,12 @@ describe('mkfs and mount', () => {
 
   it('refuses a journal too small for one handle\'s credits, naming the field that sets the limit', () => {
     // 64 extent blocks per inode: one operation may dirty 66 blocks; an 8 MiB device's 64-block
-    // journal takes a quarter of itself less its fast-commit area, 14; 301 blocks would take 66.
+    // journal takes a quarter of itself less its fast-commit area, 15; 268 blocks would take 66.
     expect(() => setupFs('ext4', { fsExtentBlocksPerInode: 64 })).toThrow(
-      /^journalBlocks: a journal of 64 blocks holds transactions of at most 14 metadata blocks .*may dirty 66 metadata blocks.*at least 301 blocks/,
+      /^journalBlocks: a journal of 64 blocks holds transactions of at most 15 metadata blocks .*may dirty 66 metadata blocks.*at least 268 blocks/,
     );
     expect(() => setupFs('xfs', { fsExtentBlocksPerInode: 64 })).toThrow(/^journalBlocks: a journal of 64 blocks/);
-    expect(setupFs('ext4', { fsExtentBlocksPerInode: 64, journalBlocks: 301, pmemBytes: 16 * MiB }).fs.journal!.maxTransactionBlocks).toBe(66);
+    expect(setupFs('ext4', { fsExtentBlocksPerInode: 64, journalBlocks: 268, pmemBytes: 16 * MiB }).fs.journal!.maxTransactionBlocks).toBe(66);
     // Without a journal there is no transaction to fit.
     expect(setupFs('ext4-nojournal', { fsExtentBlocksPerInode: 64 }).fs.journal).toBeNull();
   });

@@ -297,7 +297,7 @@ describe('fsync with the commit thread', () => {
 
   it('commits a transaction that reaches its size limit in pieces the journal holds; fsync after many files keeps them all', async () => {
     // The audit's reproducer: 62 files created and written in one transaction would file more
-    // metadata blocks (inode-table, extent and bitmap blocks) than the 14 this journal takes.
+    // metadata blocks (inode-table, extent and bitmap blocks) than the 15 this journal takes.
     const { fs, machine } = setupFs('ext4', { fsInodes: 64, fsExtentBlocksPerInode: 1 });
     const halt = await startCommitThread(machine, 5, {});
     const inos: number[] = [];

@@ -8,9 +8,9 @@
 //                                another, each a descriptor (magic, tid, home block numbers),
 //                                the metadata blocks' copies and a commit block (tid, crc32);
 //                                a transaction may wrap from the last block to the first
-//   blocks fcStart .. end        fast commits of the running transaction: per inode a header
-//                                block (tid, inode, its inode record, the home blocks that
-//                                follow, crc32) then copies of those extent blocks
+//   blocks fcStart .. end        fast commits of the running transaction, one after another,
+//                                each a run of packed records (FC_TAG below) ending in a
+//                                checksummed tail
 //
 // Words are little-endian 32-bit, read and written through Int32 views of 4 KiB blocks.
 
@@ -20,7 +20,6 @@ export const JBD2_MAGIC_NUMBER = 0xc03b3998 | 0;
 export const JBD2_DESCRIPTOR_BLOCK = 1;
 export const JBD2_COMMIT_BLOCK = 2;
 export const JBD2_SUPERBLOCK_V2 = 4;
-export const EXT4_FC_BLOCK = 0x4643; // "FC"
 
 /** Journal superblock (journal_superblock_t). */
 export const JSB = struct({ magic: 0, blocktype: 1, s_start: 2, s_sequence: 3, s_maxlen: 4, s_fc_start: 5 }, 8);
@@ -32,10 +31,17 @@ export const JDESC_MAX_TAGS = BLOCK_SIZE / 4 - JDESC.tags;
 /** Commit block (struct commit_header): crc32 over the transaction's metadata copies. */
 export const JCOMMIT = struct({ magic: 0, blocktype: 1, tid: 2, count: 3, checksum: 4 }, 8);
 
-/** Fast-commit header block: `count` extent blocks follow, their home blocks in the tags; the inode record is at byte FC_INODE_OFFSET. */
-export const JFC = struct({ magic: 0, blocktype: 1, tid: 2, ino: 3, count: 4, checksum: 5, seq: 6, tags: 8 }, 8);
-export const FC_INODE_OFFSET = 512;
-export const JFC_MAX_TAGS = (FC_INODE_OFFSET >> 2) - JFC.tags;
+/**
+ * Fast-commit records (ext4's EXT4_FC_TAG_* tag-length-value records, in the lab's words):
+ * [tag, length of the value in words, value...], packed into the area's blocks, never one
+ * across two blocks (PAD fills the rest of a block). A fast commit is HEAD (magic, tid), then
+ * per inode INODE (ino, fcSeq, its 256-byte record) and EXT chunks (home block, first word,
+ * the words: an extent block's header and used entries), then TAIL (tid, crc32 of every byte
+ * of the fast commit before the crc), which ends its block; the next starts on a fresh one.
+ */
+export const FC_TAG = { HEAD: 1, INODE: 2, EXT: 3, PAD: 4, TAIL: 5 } as const;
+/** Words of a record's tag and length. */
+export const FC_TLV_WORDS = 2;
 
 export interface JournalAreas {
   /** Device block of the journal superblock. */
@@ -49,9 +55,13 @@ export interface JournalAreas {
   fcBlocks: number;
 }
 
-/** Splits the journal area: an eighth (at least 4 blocks) for fast commits, as ext4 reserves j_fc_wbufsize. */
+/**
+ * Splits the journal area: the journal proper, then its fast-commit area (j_fc_first ..
+ * j_fc_last), 1/64 of the journal proper as mke2fs -O fast_commit adds it
+ * (EXT2_JOURNAL_TO_FC_BLKS_RATIO), at least 4 blocks.
+ */
 export function journalAreas(g: FsGeometry): JournalAreas {
-  const fcBlocks = Math.max(4, Math.floor(g.journalBlocks / 8));
+  const fcBlocks = Math.max(4, Math.floor(g.journalBlocks / 65));
   const first = g.journalStart + 1;
   const fcFirst = g.journalStart + g.journalBlocks - fcBlocks;
   return { sb: g.journalStart, first, fullBlocks: fcFirst - first, fcFirst, fcBlocks };

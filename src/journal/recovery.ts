@@ -7,20 +7,8 @@
 
 import { crc32 } from 'node:zlib';
 import { BLOCK_SIZE, INODE_SIZE, type FsGeometry } from '../machine/layout.js';
-import {
-  EXT4_FC_BLOCK,
-  FC_INODE_OFFSET,
-  JBD2_COMMIT_BLOCK,
-  JBD2_DESCRIPTOR_BLOCK,
-  JBD2_MAGIC_NUMBER,
-  JCOMMIT,
-  JDESC,
-  JFC,
-  JSB,
-  journalAreas,
-  logBlock,
-} from './ondisk.js';
-import { fcChecksum } from './fast_commit.js';
+import { FC_TAG, JBD2_COMMIT_BLOCK, JBD2_DESCRIPTOR_BLOCK, JBD2_MAGIC_NUMBER, JCOMMIT, JDESC, JSB, journalAreas, logBlock } from './ondisk.js';
+import { readFastCommits } from './fc_records.js';
 
 export interface RecoveryReport {
   /** Tids of the full transactions replayed. */
@@ -100,24 +88,20 @@ export function jbd2_journal_recover(image: Uint8Array, g: FsGeometry, hooks: Re
     report.replayed.push(sb[JSB.s_sequence] + i);
   }
 
-  // Fast commits of the transaction after the last full one, in order, up to the first bad record.
-  const per = g.extentBlocksPerInode;
-  let at = a.fcFirst;
-  while (at < a.fcFirst + a.fcBlocks) {
-    const w = words(image, at);
-    if (w[JFC.magic] !== JBD2_MAGIC_NUMBER || w[JFC.blocktype] !== EXT4_FC_BLOCK || w[JFC.tid] !== tid) break;
-    const count = w[JFC.count];
-    if (!(count >= 0 && count <= per) || at + count >= a.fcFirst + a.fcBlocks) break;
-    if (fcChecksum(image, at, count) !== w[JFC.checksum]) break;
-    const ino = w[JFC.ino];
-    const rec = g.inodeTableStart * BLOCK_SIZE + ino * INODE_SIZE;
-    image.copyWithin(rec, at * BLOCK_SIZE + FC_INODE_OFFSET, at * BLOCK_SIZE + FC_INODE_OFFSET + INODE_SIZE);
-    for (let k = 0; k < count; k++) {
-      const home = w[JFC.tags + k];
-      image.copyWithin(home * BLOCK_SIZE, (at + 1 + k) * BLOCK_SIZE, (at + 2 + k) * BLOCK_SIZE);
+  // Fast commits of the transaction after the last full one, in order, up to the first bad one.
+  const area = image.subarray(a.fcFirst * BLOCK_SIZE, (a.fcFirst + a.fcBlocks) * BLOCK_SIZE);
+  for (const records of readFastCommits(area, a.fcBlocks, tid)) {
+    for (const r of records) {
+      if (r.tag === FC_TAG.INODE) {
+        image.set(r.record.subarray(0, INODE_SIZE), g.inodeTableStart * BLOCK_SIZE + r.ino * INODE_SIZE);
+        report.fastCommits++;
+      } else {
+        // An extent block's chunks come in order: the first clears what the block held.
+        const home = new Int32Array(image.buffer, image.byteOffset + r.home * BLOCK_SIZE, BLOCK_SIZE / 4);
+        if (r.first === 0) home.fill(0);
+        home.set(r.words, r.first);
+      }
     }
-    report.fastCommits++;
-    at += 1 + count;
   }
   if (report.fastCommits > 0) hooks.afterFastCommitReplay?.(image);
 

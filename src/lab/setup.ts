@@ -52,6 +52,11 @@ export function defaultJournalBlocks(blocks: number): number {
   return 262144;
 }
 
+/** The journal area for a journal of `blocks` (-J size=): mke2fs adds 1/64 of it for fast commits (journal/ondisk.ts journalAreas). */
+export function withFastCommitArea(blocks: number): number {
+  return blocks + Math.floor(blocks / 64);
+}
+
 /** The journal's knobs of a workload, without its size (a machine setting: journalBlocks). */
 export function journalPolicyOf(w: Workload): Partial<JournalPolicy> {
   const { commitIntervalMs, minBatchTimeUs, maxBatchTimeUs, fastCommit, asyncCommit } = w.journal;
@@ -72,7 +77,7 @@ export function machineConfigFor(w: Workload, cpus: number, costs: Costs, holdTi
     pmemMode: w.device.mode,
     mappings: inodes,
     fsInodes: inodes,
-    journalBlocks: (w.journal.size ?? defaultJournalBlocks(w.device.size / BLOCK_SIZE) * BLOCK_SIZE) / BLOCK_SIZE,
+    journalBlocks: withFastCommitArea((w.journal.size ?? defaultJournalBlocks(w.device.size / BLOCK_SIZE) * BLOCK_SIZE) / BLOCK_SIZE),
     // Every page of every file indexed, a radix-tree node per 64 entries plus the inner levels.
     indexNodes: Math.min(1 << 22, Math.ceil((filePages / 64) * 1.1) + 8 * inodes + 64),
     vmas: Math.max(16, w.mappings.length + 4),

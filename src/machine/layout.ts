@@ -343,7 +343,7 @@ export const FS_INODE = struct(
     dirtyBuffers: 8,
     /** ext4 fast commit: changes logged for this inode (bumped by jbd2_journal_add_inode). */
     fcSeq: 9,
-    /** ext4 fast commit: the fcSeq its last fast or full commit made durable. Waiters sleep on it. */
+    /** ext4 fast commit: the fcSeq its last fast or full commit made durable (clean when it reaches fcSeq). */
     fcDone: 10,
     /** The tid of the last transaction that logged this inode. */
     lastTid: 12,

@@ -16,6 +16,7 @@ import {
 } from '../../src/journal/journal.js';
 import type { JournalPolicy } from '../../src/journal/policy.js';
 import { ext4_fc_commit } from '../../src/journal/fast_commit.js';
+import { EXTENT, EXTENT_HEADER } from '../../src/fs/ondisk.js';
 import { monoNs, nowNs } from '../../src/util/clock.js';
 import { V_BLOCKED, vnotify, vsleepUntil } from '../../src/sync/vclock.js';
 
@@ -30,6 +31,25 @@ export function change(j: Journal, blocks: number | number[], value: number, ino
     j.cpu.machine.views.fsMeta.fill(value, b * BLOCK_SIZE, (b + 1) * BLOCK_SIZE);
     jbd2_journal_dirty_metadata(h, b);
   }
+  jbd2_journal_add_inode(h, ino);
+  const tid = h.tid;
+  jbd2_journal_stop(h);
+  return tid;
+}
+
+/**
+ * One handle maps one extent in inode `ino`'s extent block `block`, as an allocation does: the
+ * block holds a header with one entry, whose words are all `value`. Returns its tid.
+ */
+export function mapExtent(j: Journal, block: number, value: number, ino: number): number {
+  const h = jbd2_journal_start(j, 1);
+  jbd2_journal_get_write_access(h, block);
+  const meta = j.cpu.machine.views.fsMeta;
+  const w = new Int32Array(meta.buffer, meta.byteOffset + block * BLOCK_SIZE, BLOCK_SIZE / 4);
+  w.fill(0);
+  w[EXTENT_HEADER.eh_entries] = 1;
+  w.fill(value, EXTENT_HEADER.stride, EXTENT_HEADER.stride + EXTENT.stride);
+  jbd2_journal_dirty_metadata(h, block);
   jbd2_journal_add_inode(h, ino);
   const tid = h.tid;
   jbd2_journal_stop(h);
@@ -154,11 +174,17 @@ export function syncHandleAt(cpu: Cpu, a: { policy: Partial<JournalPolicy>; bloc
   return { tid, returnedNs: nowNs() };
 }
 
-/** At `atNs`: changes block `block` for inode `ino` and makes it durable as ext4's fsync does (ext4_fc_commit). */
-export function fsyncAt(cpu: Cpu, a: { policy: Partial<JournalPolicy>; block: number; value: number; ino: number; atNs: number }): { tid: number; calledNs: number; returnedNs: number } {
+/**
+ * At `atNs`: changes block `block` for inode `ino` (`extent`: maps an extent in it, see
+ * mapExtent) and makes it durable as ext4's fsync does (ext4_fc_commit).
+ */
+export function fsyncAt(
+  cpu: Cpu,
+  a: { policy: Partial<JournalPolicy>; block: number; value: number; ino: number; atNs: number; extent?: boolean },
+): { tid: number; calledNs: number; returnedNs: number } {
   const j = new Journal(cpu, new PmemDevice(cpu), a.policy);
   vsleepUntil(a.atNs);
-  const tid = change(j, a.block, a.value, a.ino);
+  const tid = a.extent ? mapExtent(j, a.block, a.value, a.ino) : change(j, a.block, a.value, a.ino);
   const calledNs = nowNs();
   ext4_fc_commit(j, a.ino, tid);
   return { tid, calledNs, returnedNs: nowNs() };
