@@ -132,7 +132,8 @@ export function readFastCommits(area: Uint8Array, blocks: number, tid: number): 
       const tag = words[at];
       const n = words[at + 1];
       const v = at + FC_TLV_WORDS;
-      if (n < 0 || v + n > words.length || Math.floor(at / BLOCK_WORDS) !== Math.floor((v + n - 1) / BLOCK_WORDS) && n > 0) break;
+      // A record that runs past the area or across a block is no record: the fast commit is torn.
+      if (n < 0 || v + n > words.length || (n > 0 && Math.floor(at / BLOCK_WORDS) !== Math.floor((v + n - 1) / BLOCK_WORDS))) break;
       if (tag === FC_TAG.TAIL) {
         const ok = n === 2 && words[v] === tid && (crc32(new Uint8Array(words.buffer, words.byteOffset + start * 4, (v + 1 - start) * 4)) | 0) === words[v + 1];
         if (ok) end = Math.ceil((v + n) / BLOCK_WORDS) * BLOCK_WORDS;
