@@ -96,8 +96,10 @@ describe('daxlab run', () => {
     ],
     ['more CPUs than the pool allows', JSON.stringify({ ...small, cpus: Array(63).fill({ role: 'faulter', mapping: 'm', pages: 1 }) }), /cpus: 63 CPU roles; the pool allows at most 62/],
     ['an unknown profile', JSON.stringify({ ...small, profile: 'warp-drive' }), /profile.*warp-drive.*zero/],
-    ["a journal size limit below one handle's credits", JSON.stringify({ ...small, journal: { maxTransactionBlocks: 2 } }), /journal\.maxTransactionBlocks: 2 is less than one handle's credits/],
-    ['a journal size limit the journal cannot hold', JSON.stringify({ ...small, journal: { maxTransactionBlocks: 100000 } }), /journal\.maxTransactionBlocks: 100000 blocks do not fit the journal/],
+    ['the lab-only batching window', JSON.stringify({ ...small, journal: { batchWindowUs: 1000 } }), /journal\.batchWindowUs: removed: .*min_batch_time= and max_batch_time= \(journal\.minBatchTimeUs, journal\.maxBatchTimeUs\)/],
+    ['the lab-only transaction limit', JSON.stringify({ ...small, journal: { maxTransactionBlocks: 16 } }), /journal\.maxTransactionBlocks: removed: .*\(journal\.size, mkfs\.ext4 -J size=\)/],
+    ['a journal smaller than mke2fs allows', JSON.stringify({ ...small, journal: { size: '1MiB' } }), /journal\.size: expected at least 4194304 bytes, got "1MiB"/],
+    ['a journal over half the device', JSON.stringify({ ...small, journal: { size: '12MiB' } }), /journal\.size: 12582912 bytes is more than half of device\.size/],
   ])('refuses %s with exit 2, one line naming the field, and no results folder', (label, text, message) => {
     const file = path.join(tmp, `bad-${label.replace(/\W+/g, '-')}.json`);
     writeFileSync(file, text);
@@ -116,6 +118,7 @@ describe('daxlab run', () => {
     expect(daxlab(['run', file, '--shard', '1/100000000000000000000000']).stderr).toMatch(/--shard: expected I\/N with 1 <= I <= N <= 100000/);
     expect(daxlab(['run', file, '--format', 'json,xml']).stderr).toMatch(/--format: .*got "xml"/);
     expect(daxlab(['run', file, '--set', 'journal.commitIntervalMs=0']).stderr).toMatch(/journal\.commitIntervalMs: expected number >= 1, got 0/);
+    expect(daxlab(['run', file, '--set', 'journal.batchWindowUs=1000']).stderr).toMatch(/: journal\.batchWindowUs: removed: /);
     expect(daxlab(['run', 'no-such-workload']).status).toBe(2);
   });
 

@@ -72,10 +72,13 @@ describe('mkfs and mount', () => {
   });
 
   it('refuses a journal too small for one handle\'s credits, naming the field that sets the limit', () => {
-    // 64 extent blocks per inode: one operation may dirty 66 blocks; an 8 MiB device's journal takes 53 at most.
-    expect(() => setupFs('ext4', { fsExtentBlocksPerInode: 64 })).toThrow(/^journalBlocks: 64 blocks hold transactions of at most 53 metadata blocks, less than one handle's credits/);
-    expect(() => setupFs('xfs', {}, { maxTransactionBlocks: 3 })).toThrow(/^journal\.maxTransactionBlocks: 3 is less than one handle's credits: an operation may dirty 4 metadata blocks/);
-    expect(() => setupFs('ext4', {}, { maxTransactionBlocks: 54 })).toThrow(/^journal\.maxTransactionBlocks: 54 blocks do not fit the journal/);
+    // 64 extent blocks per inode: one operation may dirty 66 blocks; an 8 MiB device's 64-block
+    // journal takes a quarter of itself less its fast-commit area, 15; 268 blocks would take 66.
+    expect(() => setupFs('ext4', { fsExtentBlocksPerInode: 64 })).toThrow(
+      /^journalBlocks: a journal of 64 blocks holds transactions of at most 15 metadata blocks .*may dirty 66 metadata blocks.*at least 268 blocks/,
+    );
+    expect(() => setupFs('xfs', { fsExtentBlocksPerInode: 64 })).toThrow(/^journalBlocks: a journal of 64 blocks/);
+    expect(setupFs('ext4', { fsExtentBlocksPerInode: 64, journalBlocks: 268, pmemBytes: 16 * MiB }).fs.journal!.maxTransactionBlocks).toBe(66);
     // Without a journal there is no transaction to fit.
     expect(setupFs('ext4-nojournal', { fsExtentBlocksPerInode: 64 }).fs.journal).toBeNull();
   });

@@ -1,11 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { attachMachine, createMachine, type Machine } from '../src/machine/machine.js';
-import { BLOCK_SIZE, COMMIT_RECORD, JOURNAL, MiB, fsGeometry, type MachineConfigInput } from '../src/machine/layout.js';
+import { BLOCK_SIZE, COMMIT_RECORD, JOURNAL, JOURNAL_TIMES, LOG_TX, MiB, fsGeometry, type MachineConfigInput } from '../src/machine/layout.js';
 import { attachCpu } from '../src/sync/cpu.js';
 import { PmemDevice } from '../src/pmem/device.js';
 import {
   Journal,
-  ext4_fc_commit,
   ext4_fc_inode_clean,
   ext4_fc_mark_ineligible,
   jbd2_complete_transaction,
@@ -22,17 +21,19 @@ import {
   COMMIT_FULL,
   jbd2_journal_commit_transaction,
   jbd2_journal_create,
-  type CommitResult,
   type CommitStep,
 } from '../src/journal/commit.js';
 import { jbd2_journal_recover } from '../src/journal/recovery.js';
-import { fullCommitBlocks, journalAreas } from '../src/journal/ondisk.js';
+import { ext4_fc_commit } from '../src/journal/fast_commit.js';
+import { FcWriter, readFastCommits } from '../src/journal/fc_records.js';
+import { FC_TAG, JSB, fullCommitBlocks, journalAreas } from '../src/journal/ondisk.js';
 import { readCommitRecords } from '../src/journal/stats.js';
-import { change } from './workers/journal_scenarios.js';
+import { change, mapExtent } from './workers/journal_scenarios.js';
 import type { KjournaldSummary } from '../src/journal/kjournald.js';
 import { resolveJournalPolicy, type JournalPolicy } from '../src/journal/policy.js';
 import { runCpus } from './support/workers.js';
 import { bindThreadCpu, charge, unbindThreadCpu } from '../src/sync/vclock.js';
+import { nowNs } from '../src/util/clock.js';
 import { startCommitThread as startThread } from './support/commit_thread.js';
 
 const never = () => 0.99; // a crash that evicts no dirty line
@@ -63,22 +64,64 @@ async function startCommitThread(machine: Machine, cpu: number, policy: Partial<
   return stopping;
 }
 
+/** Injected costs of the virtual-clock tests: every figure below is a sum of these. */
+const W = 3000; // wakeupNs: a CPU woken by an event
+const C = 10_000; // commitNs: a full commit's own work
+const B = 2000; // journalBlockWriteNs
+const F = 1000; // journalFlushNs
+const costs = { wakeupNs: W, commitNs: C, journalBlockWriteNs: B, journalFlushNs: F };
+/** A full commit of n blocks: its own work, descriptor, copies, commit block, two flushes. */
+const fullCommitNs = (n: number) => C + fullCommitBlocks(n) * B + 2 * F;
+
+/**
+ * Runs timed scenarios (journal_scenarios.ts) on CPUs 1.. with kjournald2 on CPU 5; the last
+ * scenario to finish stops kjournald2. Returns the scenarios' results, in order.
+ */
+async function timed<T = unknown>(machine: Machine, policy: Partial<JournalPolicy>, jobs: { cpu: number; fn: string; args: unknown }[]): Promise<T[]> {
+  const done = new SharedArrayBuffer(8);
+  const out = await runCpus<unknown>(machine, [
+    { cpu: 5, module: 'kjournald_cpu', fn: 'commitThread', args: { policy } },
+    ...jobs.map((x) => ({ cpu: x.cpu, module: 'journal_scenarios', fn: 'thenStopJournal', args: { fn: x.fn, args: x.args, done, n: jobs.length, kjournaldCpu: 5 } })),
+  ]);
+  return out.slice(1) as T[];
+}
+
+/** A journal on the virtual clock, its CPU bound to this thread (no commit thread: commits are inline). */
+function virtualSetup(policy: Partial<JournalPolicy> = {}, config: MachineConfigInput = {}) {
+  const s = setup(policy, 6, { clock: 'virtual', costs, ...config });
+  bindThreadCpu(s.j.cpu);
+  return s;
+}
+
 describe('jbd2 journal', () => {
-  it('rejects a bad policy naming the knob', () => {
+  afterEach(() => unbindThreadCpu());
+
+  it('rejects a bad policy naming the knob, and the lab-only knobs naming what replaced them', () => {
     expect(() => resolveJournalPolicy({ commitIntervalMs: 0 })).toThrow(/journal\.commitIntervalMs: expected an integer from 1/);
     expect(() => resolveJournalPolicy({ fastCommit: 'yes' as unknown as boolean })).toThrow(/journal\.fastCommit/);
+    expect(() => resolveJournalPolicy({ maxBatchTimeUs: -1 })).toThrow(/journal\.maxBatchTimeUs: expected an integer from 0/);
+    expect(() => resolveJournalPolicy({ batchWindowUs: 1000 } as Partial<JournalPolicy>)).toThrow(
+      /^journal\.batchWindowUs: removed: .*jbd2_journal_stop\(\), tuned by min_batch_time= and max_batch_time= \(journal\.minBatchTimeUs, journal\.maxBatchTimeUs\)$/,
+    );
+    expect(() => resolveJournalPolicy({ maxTransactionBlocks: 16 } as Partial<JournalPolicy>)).toThrow(/^journal\.maxTransactionBlocks: removed: .*\(journal\.size, mkfs\.ext4 -J size=\)$/);
+    expect(resolveJournalPolicy()).toMatchObject({ commitIntervalMs: 5000, minBatchTimeUs: 0, maxBatchTimeUs: 15_000, fastCommit: false, asyncCommit: false });
   });
 
-  it('commits a transaction: metadata reaches its home block only through the journal', () => {
+  it('commits a transaction into the log: its home block is written only later, and replay restores it', () => {
     const { j, dev, g } = setup();
     const block = g.inodeTableStart;
     const tid = change(j, block, 0x5a);
     expect(jbd2_transaction_committed(j, tid)).toBe(false);
-    expect(homeByte(dev.crashImage(never), block)).toBe(0);
     const r = jbd2_journal_commit_transaction(j)!;
     expect(r).toMatchObject({ tid, kind: COMMIT_FULL, metadataBlocks: 1, blocks: 3, handles: 1, inodes: 1 });
     expect(jbd2_transaction_committed(j, tid)).toBe(true);
-    expect(homeByte(dev.crashImage(never), block)).toBe(0x5a);
+    // No checkpoint after the commit: the home block still holds what mkfs wrote...
+    const image = dev.crashImage(never);
+    expect(homeByte(image, block)).toBe(0);
+    // ...and the log holds the transaction, which replay puts home.
+    expect(jbd2_journal_recover(image, g)).toMatchObject({ replayed: [1], nextTid: 2 });
+    expect(homeByte(image, block)).toBe(0x5a);
+    expect(j.js[JOURNAL.free]).toBe(journalAreas(g).fullBlocks - 3);
     expect(jbd2_journal_commit_transaction(j)).toBeNull(); // nothing running
   });
 
@@ -94,16 +137,12 @@ describe('jbd2 journal', () => {
     expect(r1.replayed).toEqual([]);
     expect(r1.discarded).toBe(1);
     expect(homeByte(early, block)).toBe(0);
-    // Once the commit is durable (before the checkpoint wrote the home block), replay restores it.
+    // Once the commit is durable, replay restores it.
     const late = images.get('durable')!;
     expect(homeByte(late, block)).toBe(0);
     const r2 = jbd2_journal_recover(late, g);
     expect(r2.replayed).toEqual([1]);
     expect(homeByte(late, block)).toBe(0x11);
-    // After the checkpoint there is nothing left to replay and the next tid is expected.
-    const after = dev.crashImage(never);
-    expect(jbd2_journal_recover(after, g)).toMatchObject({ replayed: [], nextTid: 2 });
-    expect(homeByte(after, block)).toBe(0x11);
   });
 
   it('with async_commit, a commit block that outran its copies is caught by the checksum', () => {
@@ -161,98 +200,20 @@ describe('jbd2 journal', () => {
     const t0 = Date.now();
     while (!jbd2_transaction_committed(j, tid) && Date.now() - t0 < 5000) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
     expect(jbd2_transaction_committed(j, tid)).toBe(true);
-    // Durable means a crash now recovers it: the checkpoint that writes the home block runs
-    // just after the waiters are woken, so the image is read through recovery (which replays
-    // the transaction unless the checkpoint got there first).
+    // Durable means a crash now recovers it (through the log: nothing checkpointed it).
     const image = dev.crashImage(never);
     jbd2_journal_recover(image, g);
     expect(homeByte(image, g.inodeTableStart)).toBe(0x77);
     expect((await stop()).triggers.interval).toBe(1);
   });
 
-  it('fast-commits just the inode when the transaction is eligible', async () => {
-    const { machine, j, dev, g } = setup({ fastCommit: true, commitIntervalMs: 60_000 });
-    const stop = await startCommitThread(machine, 5, { fastCommit: true, commitIntervalMs: 60_000 });
-    const per = machine.config.fsExtentBlocksPerInode;
-    const mine = g.extentStart + 1 * per; // inode 1's first extent block
-    const theirs = g.extentStart + 2 * per; // inode 2's
-    const tid = change(j, mine, 0x31, 1);
-    change(j, theirs, 0x32, 2);
-    ext4_fc_commit(j, 1, tid);
-    expect(jbd2_transaction_committed(j, tid)).toBe(false); // no full commit happened
-    expect(ext4_fc_inode_clean(j, 1)).toBe(true);
-    expect(ext4_fc_inode_clean(j, 2)).toBe(false);
-    const image = dev.crashImage(never);
-    const r = jbd2_journal_recover(image, g);
-    expect(r.fastCommits).toBe(1);
-    expect(homeByte(image, mine)).toBe(0x31);
-    expect(homeByte(image, theirs)).toBe(0); // the other inode's change was not made durable
-    const s = await stop();
-    expect(s.fastCommits).toBe(1);
-    expect(machine.views.journalState[JOURNAL.fcFallbacks]).toBe(0);
-  });
-
-  it('falls back to a full commit when another inode made the transaction ineligible', async () => {
-    const { machine, j, g } = setup({ fastCommit: true, commitIntervalMs: 60_000 });
-    const stop = await startCommitThread(machine, 5, { fastCommit: true, commitIntervalMs: 60_000 });
-    const per = machine.config.fsExtentBlocksPerInode;
-    const tid = change(j, g.extentStart + per, 0x41, 1);
-    // Inode 2 frees blocks in the same transaction (a punch): inode 1 may depend on it.
-    const h = jbd2_journal_start(j, 1);
-    jbd2_journal_get_write_access(h, g.extentStart + 2 * per);
-    jbd2_journal_dirty_metadata(h, g.extentStart + 2 * per);
-    jbd2_journal_add_inode(h, 2);
-    ext4_fc_mark_ineligible(h);
-    jbd2_journal_stop(h);
-    ext4_fc_commit(j, 1, tid);
-    expect(jbd2_transaction_committed(j, tid)).toBe(true); // a full commit stood in
-    expect(machine.views.journalState[JOURNAL.fcFallbacks]).toBe(1);
-    expect(ext4_fc_inode_clean(j, 2)).toBe(true); // the full commit covered inode 2 as well
-    expect((await stop()).fastCommits).toBe(0);
-  });
-
-  it('times each fast commit from its own request, and a fallback full commit from the fsync it serves', () => {
-    // No commit thread: the fsyncing CPU commits, as ext4's fast commit does. One extent
-    // block per inode, so that the 8-block fast-commit area holds both fast commits. On the
-    // virtual clock, so each commit's time is exactly its modeled cost and the pauses take
-    // no host time.
-    const costs = { journalBlockWriteNs: 2000, journalFlushNs: 1000, commitNs: 10_000 };
-    const { machine, j, g } = setup({ fastCommit: true }, 6, { fsExtentBlocksPerInode: 1, clock: 'virtual', costs });
-    bindThreadCpu(j.cpu);
-    try {
-      const per = machine.config.fsExtentBlocksPerInode;
-      const pause = () => charge(150e6);
-      const tid = change(j, g.extentStart + per, 0x51, 1);
-      ext4_fc_commit(j, 1, tid);
-      pause();
-      expect(change(j, g.extentStart + per, 0x52, 1)).toBe(tid);
-      ext4_fc_commit(j, 1, tid);
-      pause();
-      // Inode 2 frees blocks in the same transaction: its fsync falls back to a full commit.
-      const h = jbd2_journal_start(j, 1);
-      jbd2_journal_dirty_metadata(h, g.extentStart + 2 * per);
-      jbd2_journal_add_inode(h, 2);
-      ext4_fc_mark_ineligible(h);
-      jbd2_journal_stop(h);
-      ext4_fc_commit(j, 2, tid);
-      const recs = readCommitRecords(machine);
-      expect(recs.map((r) => r.kind)).toEqual(['fast', 'fast', 'full']);
-      // Each is its own commit's cost, from its own request (the first request's time would
-      // put the second at one pause and the full commit at two): a fast commit writes its
-      // blocks and flushes once; a full commit adds its own work and flushes twice.
-      const [fc1, fc2, full] = recs;
-      expect(fc1.requestToDurableNs).toBe(fc1.blocks * costs.journalBlockWriteNs + costs.journalFlushNs);
-      expect(fc2.requestToDurableNs).toBe(fc2.blocks * costs.journalBlockWriteNs + costs.journalFlushNs);
-      expect(full.requestToDurableNs).toBe(costs.commitNs + full.blocks * costs.journalBlockWriteNs + 2 * costs.journalFlushNs);
-    } finally {
-      unbindThreadCpu();
-    }
-  });
-
-  it('holds a handle back when the transaction has no room for its credits; kjournald2 commits it on the size limit and no CPU hangs', async () => {
-    const limit = 8;
-    const policy = { commitIntervalMs: 60_000, maxTransactionBlocks: limit };
-    const { machine, g } = setup(policy);
+  it('holds a handle back when the transaction has no room for its credits; kjournald2 commits it on the size limit, tasks checkpoint, and no CPU hangs', async () => {
+    // A 36-block journal: 4 fast-commit blocks, a 31-block log, transactions of at most 8 blocks.
+    const config = { journalBlocks: 36 };
+    const policy = { commitIntervalMs: 60_000 };
+    const { machine, g, j } = setup(policy, 6, config);
+    const limit = j.maxTransactionBlocks;
+    expect(limit).toBe(8);
     const stop = await startCommitThread(machine, 5, policy);
     const out = await runCpus<{ tids: number[]; maxSeen: number }>(
       machine,
@@ -265,7 +226,7 @@ describe('jbd2 journal', () => {
     );
     const summary = await stop();
     expect(summary.triggers.size).toBeGreaterThan(0);
-    // 240 blocks filed in transactions of at most 8: many commits, every one within the limit.
+    // 240 blocks dirtied in transactions of at most 8: many commits, every one within the limit.
     const recs = readCommitRecords(machine);
     expect(recs.length).toBeGreaterThanOrEqual(240 / limit);
     for (const r of recs) expect(r.blocks).toBeLessThanOrEqual(fullCommitBlocks(limit));
@@ -273,49 +234,39 @@ describe('jbd2 journal', () => {
     const js = machine.views.journalState;
     expect(js[JOURNAL.runningTid]).toBe(0); // shutdown committed the rest
     expect(js[JOURNAL.commitSequence]).toBe(Math.max(...out.flatMap((o) => o.tids)));
+    // Three transactions fill this log: the handles had to checkpoint, again and again.
+    expect(js[JOURNAL.checkpoints]).toBeGreaterThan(0);
+    expect([js[JOURNAL.checkpointMutex], js[JOURNAL.committer]]).toEqual([0, 0]);
+    // A crash now recovers every CPU's last value of each of its blocks.
+    const image = j.dev.crashImage(never);
+    jbd2_journal_recover(image, g);
+    for (let k = 0; k < 48; k++) expect(homeByte(image, g.extentStart + k)).toBe(machine.views.fsMeta[(g.extentStart + k) * BLOCK_SIZE + 17]);
   });
 
-  it('fills the full-commit area with a transaction at the size limit; a crash once it is durable replays all of it', () => {
-    const { j, dev, g } = setup();
-    const limit = j.maxTransactionBlocks;
-    const area = journalAreas(g).fullBlocks;
-    expect(fullCommitBlocks(limit)).toBeLessThanOrEqual(area);
-    expect(fullCommitBlocks(limit + 1)).toBeGreaterThan(area);
-    const blocks = extentBlocks(g, 0, limit);
-    for (const b of blocks) expect(change(j, b, 1 + (b % 200))).toBe(1);
-    let image: Uint8Array | undefined;
-    const r = jbd2_journal_commit_transaction(j, { onStep: (step) => step === 'durable' && (image = dev.crashImage(never)) }) as CommitResult;
-    expect(r).toMatchObject({ tid: 1, metadataBlocks: limit, blocks: fullCommitBlocks(limit) });
-    expect(jbd2_journal_recover(image!, g).replayed).toEqual([1]);
-    for (const b of blocks) expect(homeByte(image!, b)).toBe(1 + (b % 200));
-
-    // With no commit thread, the handle that finds the next transaction full commits it itself.
-    for (const b of blocks) expect(change(j, b, 2)).toBe(2);
-    expect(change(j, g.inodeTableStart, 3)).toBe(3);
-    expect(jbd2_transaction_committed(j, 2)).toBe(true);
-    expect(readCommitRecords(j.cpu.machine).map((c) => c.blocks)).toEqual([fullCommitBlocks(limit), fullCommitBlocks(limit)]);
-  });
-
-  it('rejects a size limit the journal cannot hold and a handle that asks for, or files, more than that', () => {
-    const { j, cpu, dev } = setup();
+  it('rejects a handle that asks for more credits than a transaction may hold, a change without write access, and one past its credits', () => {
+    const { j, g } = setup();
     const room = j.maxTransactionBlocks;
-    expect(() => new Journal(cpu, dev, { maxTransactionBlocks: room + 1 })).toThrow(/^journal\.maxTransactionBlocks: \d+ blocks do not fit the journal/);
-    expect(new Journal(cpu, dev, { maxTransactionBlocks: room }).maxTransactionBlocks).toBe(room);
+    expect(room).toBe(Math.floor((journalAreas(g).fullBlocks + 1) / 4)); // a quarter of the journal, less its fast-commit area
     expect(() => jbd2_journal_start(j, room + 1)).toThrow(new RegExp(`^credits: expected an integer from 1 to ${room}`));
     expect(j.handle.open).toBe(false);
     const h = jbd2_journal_start(j, 1);
+    expect(() => jbd2_journal_dirty_metadata(h, 3)).toThrow(/^jbd2_journal_dirty_metadata: block 3 was changed without write access in tid 1/);
+    jbd2_journal_get_write_access(h, 3);
     jbd2_journal_dirty_metadata(h, 3);
-    jbd2_journal_dirty_metadata(h, 3); // already filed: no credit spent
-    expect(() => jbd2_journal_dirty_metadata(h, 4)).toThrow(/credits: cpu 0's handle has filed as many new blocks as it reserved/);
+    jbd2_journal_dirty_metadata(h, 3); // already dirtied: no credit spent
+    jbd2_journal_get_write_access(h, 4);
+    expect(() => jbd2_journal_dirty_metadata(h, 4)).toThrow(/credits: cpu 0's handle has dirtied as many new blocks as it reserved/);
     jbd2_journal_stop(h);
-    expect(j.js[JOURNAL.outstandingCredits]).toBe(1); // the one block filed; nothing reserved
+    expect(j.js[JOURNAL.outstandingCredits]).toBe(1); // the one block dirtied; nothing reserved
+    // Block 4 had write access and no change: the commit drops it rather than log it.
+    expect(jbd2_journal_commit_transaction(j)).toMatchObject({ metadataBlocks: 1, blocks: 3 });
   });
 
   it('puts the transaction back when a commit fails before the switch, and aborts the journal when one fails after it', () => {
     const { j, g } = setup();
     const js = j.js;
     const tid = change(j, g.inodeTableStart, 0x21);
-    // A transaction listing more blocks than the area holds (a broken reservation) is refused...
+    // A transaction listing more blocks than a transaction may hold (a broken reservation) is refused...
     const real = js[JOURNAL.nrBuffers];
     js[JOURNAL.nrBuffers] = journalAreas(g).fullBlocks;
     expect(() => jbd2_journal_commit_transaction(j)).toThrow(/^journal: nrBuffers: transaction 1 holds \d+ metadata blocks/);
@@ -400,95 +351,380 @@ describe('jbd2 journal', () => {
       },
     });
     const all = `[${blocks.join(',')}]`;
-    expect(seen).toEqual([`descriptor: tid 1 ${all}`, `metadata: tid 1 ${all}`, `commit-block: tid 1 ${all}`, 'durable: tid 0 []', 'checkpoint: tid 0 []']);
+    expect(seen).toEqual([`descriptor: tid 1 ${all}`, `metadata: tid 1 ${all}`, `commit-block: tid 1 ${all}`, 'durable: tid 0 []']);
   });
-
-  it.each([
-    ['a batching window lets a second syncer join the first one\'s commit', 1_500_000],
-    ['with no batching window the second syncer gets a commit of its own', 0],
-  ])('%s', async (_name, batchWindowUs) => {
-    const policy = { commitIntervalMs: 60_000, batchWindowUs };
-    const { machine, g } = setup(policy);
-    const stop = await startCommitThread(machine, 5, policy);
-    // The second syncer starts once the first has asked for tid 1's commit, and waits for that
-    // commit up to 300 ms: inside a 1.5 s window it joins tid 1; with none, tid 1 is done first.
-    const [first, second] = await runCpus<{ tid: number }>(machine, [
-      { cpu: 1, module: 'journal_scenarios', fn: 'joinAndSync', args: { policy, block: g.inodeTableStart + 1, value: 1, n: 1, barrier: new SharedArrayBuffer(4) } },
-      { cpu: 2, module: 'journal_scenarios', fn: 'syncAfterRequest', args: { policy, block: g.inodeTableStart + 2, value: 2, firstTid: 1, pauseMs: 300 } },
-    ]);
-    const summary = await stop();
-    const recs = readCommitRecords(machine);
-    if (batchWindowUs > 0) {
-      expect([first.tid, second.tid]).toEqual([1, 1]);
-      expect(summary.commits).toBe(1);
-      expect(recs).toEqual([expect.objectContaining({ tid: 1, handles: 2, inodes: 2 })]);
-    } else {
-      expect([first.tid, second.tid]).toEqual([1, 2]);
-      expect(recs.map((r) => [r.tid, r.handles])).toEqual([[1, 1], [2, 1]]);
-    }
-    expect(summary.triggers.request).toBe(summary.commits);
-  });
-
-  it(
-    'cuts a batching window short when a handle finds the transaction full',
-    async () => {
-      // A 10 s window: were it slept through, the test would time out (8 s) rather than pass.
-      // The fillers start 300 ms after tid 1's commit is asked for, when the window has begun.
-      const policy = { commitIntervalMs: 60_000, batchWindowUs: 10_000_000, maxTransactionBlocks: 8 };
-      const { machine, g } = setup(policy);
-      const stop = await startCommitThread(machine, 5, policy);
-      const [syncer] = await runCpus<{ tid: number }>(machine, [
-        { cpu: 1, module: 'journal_scenarios', fn: 'joinAndSync', args: { policy, block: g.inodeTableStart + 1, value: 1, n: 1, barrier: new SharedArrayBuffer(4) } },
-        ...[2, 3].map((cpu) => ({
-          cpu,
-          module: 'journal_scenarios',
-          fn: 'fillHandles',
-          args: { policy, first: g.extentStart + 16 * cpu, span: 16, perHandle: 2, rounds: 20, afterRequestOf: 1, pauseMs: 300 },
-        })),
-      ]);
-      expect(syncer.tid).toBe(1);
-      const summary = await stop();
-      // Tid 1's commit was asked for, but it was the size limit that started it.
-      expect(summary.triggers).toMatchObject({ request: 0 });
-      expect(summary.triggers.size).toBeGreaterThan(0);
-    },
-    8_000,
-  );
-
-  it(
-    'performs a fast commit asked for during a batching window at once',
-    async () => {
-      const policy = { commitIntervalMs: 60_000, batchWindowUs: 10_000_000, fastCommit: true };
-      const { machine, j, g } = setup(policy);
-      const stop = await startCommitThread(machine, 5, policy);
-      const full = runCpus<{ tid: number }>(machine, [
-        { cpu: 1, module: 'journal_scenarios', fn: 'joinAndSync', args: { policy, block: g.inodeTableStart + 1, value: 1, n: 1, barrier: new SharedArrayBuffer(4) } },
-      ]);
-      const js = machine.views.journalState;
-      while (js[JOURNAL.commitRequest] < 1) await new Promise((r) => setTimeout(r, 2));
-      await new Promise((r) => setTimeout(r, 300)); // the window has begun
-      // Tid 1's full commit waits out its window; inode 2's fsync in the same transaction must not.
-      const per = machine.config.fsExtentBlocksPerInode;
-      const tid = change(j, g.extentStart + 2 * per, 0x62, 2);
-      expect(tid).toBe(1);
-      ext4_fc_commit(j, 2, tid);
-      expect(ext4_fc_inode_clean(j, 2)).toBe(true);
-      expect(jbd2_transaction_committed(j, tid)).toBe(false);
-      const summary = await stop(); // shutdown ends the window
-      expect((await full)[0].tid).toBe(1);
-      expect(summary.fastCommits).toBe(1);
-    },
-    8_000,
-  );
 
   it('refuses to wait for a transaction while holding a handle in it (that would deadlock)', () => {
     const { j, g } = setup();
     const h = jbd2_journal_start(j, 1);
+    jbd2_journal_get_write_access(h, g.inodeTableStart);
     jbd2_journal_dirty_metadata(h, g.inodeTableStart);
     expect(() => jbd2_complete_transaction(j, h.tid)).toThrow(/deadlock/);
     expect(() => jbd2_journal_start(j, 1)).toThrow(/already has an open handle/);
     expect(() => jbd2_journal_dirty_metadata(h, g.metaBlocks)).toThrow(/block: expected an integer from 0 to/);
     jbd2_journal_stop(h);
     expect(() => jbd2_journal_stop(h)).toThrow(/not open/);
+  });
+});
+
+describe('the log and its checkpoint', () => {
+  afterEach(() => unbindThreadCpu());
+
+  // The 8 MiB test device's 64-block journal: a 59-block log (and 4 fast-commit blocks),
+  // transactions of at most 15 blocks, so a handle needs 17 free log blocks (and one spare)
+  // to join.
+  const fsync = (j: Journal, block: number, value: number) => jbd2_complete_transaction(j, change(j, block, value));
+
+  it('keeps committed transactions in the log until a handle finds it short of space, and that handle writes the oldest home', () => {
+    const { j, dev, g } = virtualSetup();
+    const a = journalAreas(g);
+    const blocks = extentBlocks(g, 0, 15);
+    // Fourteen transactions of one block each, three log blocks apiece: 42 of 59 in use.
+    for (let i = 0; i < 14; i++) fsync(j, blocks[i], i + 1);
+    expect([j.js[JOURNAL.free], j.js[JOURNAL.checkpoints], j.js[JOURNAL.tailTid]]).toEqual([a.fullBlocks - 42, 0, 1]);
+    expect(blocks.slice(0, 14).map((b) => homeByte(dev.crashImage(never), b))).toEqual(new Array(14).fill(0));
+    // The fifteenth handle finds 17 free blocks, one short: it checkpoints transaction 1 (its
+    // block home), flushes the device and moves the tail in the superblock (a FUA write).
+    const t0 = nowNs();
+    const h = jbd2_journal_start(j, 1);
+    expect(nowNs() - t0).toBe(B + F + (B + F));
+    jbd2_journal_stop(h);
+    expect([j.js[JOURNAL.checkpoints], j.js[JOURNAL.checkpointBlocks], j.js[JOURNAL.tailUpdates], j.js[JOURNAL.tailTid], j.js[JOURNAL.free]]).toEqual([1, 1, 1, 2, a.fullBlocks - 39]);
+    const image = dev.crashImage(never);
+    expect([homeByte(image, blocks[0]), homeByte(image, blocks[1])]).toEqual([1, 0]);
+    const sb = new Int32Array(image.buffer, a.sb * BLOCK_SIZE, 8);
+    expect([sb[JSB.s_start], sb[JSB.s_sequence]]).toEqual([a.first + 3, 2]);
+    // Replay starts at the new tail and brings the rest home.
+    expect(jbd2_journal_recover(image, g).replayed).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+    expect(blocks.slice(0, 14).map((b) => homeByte(image, b))).toEqual(Array.from({ length: 14 }, (_, i) => i + 1));
+  });
+
+  it('needs no checkpoint while commits log the same block again: the tail moves past the emptied transactions', () => {
+    const { j, dev, g } = virtualSetup();
+    const block = g.extentStart + 5;
+    const times: number[] = [];
+    for (let i = 1; i <= 30; i++) {
+      const t0 = nowNs();
+      fsync(j, block, i);
+      times.push(nowNs() - t0);
+    }
+    // Each commit takes the block off the previous transaction's checkpoint list; once the
+    // transactions so emptied hold 15 log blocks or more (five of them), a commit moves the
+    // tail past them, rewriting the superblock before it wakes its waiter.
+    expect([j.js[JOURNAL.checkpoints], j.js[JOURNAL.checkpointBlocks], j.js[JOURNAL.tailUpdates]]).toEqual([0, 0, 5]);
+    const moved = [7, 12, 17, 22, 27];
+    expect(times).toEqual(times.map((_, i) => fullCommitNs(1) + (moved.includes(i + 1) ? B + F : 0)));
+    expect(j.js[JOURNAL.tailTid]).toBe(26);
+    const image = dev.crashImage(never);
+    expect(homeByte(image, block)).toBe(0); // never written home: the log has it
+    expect(jbd2_journal_recover(image, g).replayed).toEqual([26, 27, 28, 29, 30]);
+    expect(homeByte(image, block)).toBe(30);
+  });
+
+  it('wraps around the log: a transaction may straddle its end, and replay follows it', () => {
+    const { j, dev, g } = virtualSetup();
+    const a = journalAreas(g);
+    const blocks = extentBlocks(g, 0, 40);
+    let wrapped: Uint8Array | undefined;
+    for (let i = 0; i < 40; i++) {
+      fsync(j, blocks[i], i + 1);
+      // 59 = 19 x 3 + 2: transaction 20 starts in the log's last block but one and ends in its first.
+      if (i + 1 === 20) wrapped = dev.crashImage(never);
+    }
+    const rec = (tid: number) => j.log.subarray((tid % g.journalBlocks) * LOG_TX.stride, (tid % g.journalBlocks + 1) * LOG_TX.stride);
+    expect(rec(20)[LOG_TX.logStart]).toBe(57);
+    expect(jbd2_journal_recover(wrapped!, g).replayed).toContain(20);
+    expect(blocks.slice(0, 20).map((b) => homeByte(wrapped!, b))).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(j.js[JOURNAL.head]).toBe((40 * 3) % a.fullBlocks);
+    expect(j.js[JOURNAL.checkpoints]).toBeGreaterThan(0);
+    expect(rec(40)[LOG_TX.tid]).toBe(40);
+    const image = dev.crashImage(always);
+    jbd2_journal_recover(image, g);
+    expect(blocks.map((b) => homeByte(image, b))).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+  });
+
+  it('a bigger journal checkpoints less often: its size is a knob', () => {
+    const run = (journalBlocks: number) => {
+      const { j, g } = virtualSetup({}, { journalBlocks });
+      for (let i = 0; i < 40; i++) fsync(j, g.extentStart + i, i + 1);
+      const n = j.js[JOURNAL.checkpoints];
+      unbindThreadCpu();
+      return n;
+    };
+    expect(run(64)).toBeGreaterThan(5);
+    // 40 transactions of 3 blocks leave a 251-block log room for one of 63 blocks (65 with its descriptor and commit block).
+    expect(run(256)).toBe(0);
+  });
+
+  it('waits for the commit of a buffer the checkpoint must write that a committing transaction holds', async () => {
+    const policy = { commitIntervalMs: 60_000 };
+    const { machine, j, g } = virtualSetup(policy);
+    const blocks = extentBlocks(g, 0, 15);
+    // Thirteen transactions (39 of 59 log blocks); the fourteenth logs transaction 1's block again.
+    for (let i = 0; i < 13; i++) fsync(j, blocks[i], i + 1);
+    const base = nowNs();
+    unbindThreadCpu();
+    const [, late] = await timed<{ tid: number; askedNs: number; joinedNs: number }>(machine, policy, [
+      { cpu: 1, fn: 'fsyncAt', args: { policy, block: blocks[0], value: 0x99, ino: 1, atNs: base } },
+      // While it commits (W to W + fullCommitNs(1)), a handle finds the log one block short
+      // and checkpoints transaction 1, whose block the committing transaction holds: it waits
+      // for that commit (which takes the block onto its own list), then only moves the tail.
+      { cpu: 2, fn: 'handleAt', args: { policy, block: blocks[14], value: 15, atNs: base + 5000 } },
+    ]);
+    expect(late.tid).toBe(15);
+    expect(late.joinedNs - base).toBe(W + fullCommitNs(1) + W + F + (B + F));
+    expect([j.js[JOURNAL.checkpointBlocks], j.js[JOURNAL.tailTid] >= 2]).toEqual([0, true]);
+    const image = j.dev.crashImage(never);
+    jbd2_journal_recover(image, g);
+    expect([homeByte(image, blocks[0]), homeByte(image, blocks[14])]).toEqual([0x99, 15]);
+  });
+});
+
+describe('synchronous handles batch in jbd2_journal_stop (min_batch_time, max_batch_time)', () => {
+  const policy = { commitIntervalMs: 60_000, minBatchTimeUs: 1000 };
+  const run = async (p: Partial<JournalPolicy>) => {
+    const { machine, g } = setup(p, 6, { clock: 'virtual', costs });
+    const [a, b] = await timed<{ tid: number; returnedNs: number }>(machine, p, [
+      { cpu: 1, fn: 'syncHandleAt', args: { policy: p, block: g.inodeTableStart, value: 1, atNs: 0 } },
+      { cpu: 2, fn: 'syncHandleAt', args: { policy: p, block: g.inodeTableStart + 1, value: 2, atNs: 500_000 } },
+    ]);
+    return { machine, a, b };
+  };
+
+  it('a second sync writer joins the first one\'s transaction while both sleep their batching time, and one commit serves both', async () => {
+    const { machine, a, b } = await run(policy);
+    // A stops at 0 and sleeps min_batch_time (1 ms: no commit has been timed yet), its handle
+    // open; B joins at 0.5 ms and sleeps 1 ms too. Only when B's handle is gone (1.5 ms) can
+    // kjournald2, asked at 1 ms, switch the transaction: one wake-up later.
+    expect([a.tid, b.tid]).toEqual([1, 1]);
+    const durable = 1_500_000 + W + fullCommitNs(2);
+    expect([a.returnedNs, b.returnedNs]).toEqual([durable + W, durable + W]);
+    const [rec] = readCommitRecords(machine);
+    expect(rec).toMatchObject({ tid: 1, handles: 2, inodes: 2, requestToDurableNs: durable - 1_000_000 });
+  });
+
+  it('with max_batch_time=0 nothing waits: each sync writer gets a commit of its own', async () => {
+    const { machine, a, b } = await run({ ...policy, maxBatchTimeUs: 0 });
+    expect([a.tid, b.tid]).toEqual([1, 2]);
+    expect(a.returnedNs).toBe(W + fullCommitNs(1) + W);
+    expect(b.returnedNs).toBe(500_000 + W + fullCommitNs(1) + W);
+    expect(readCommitRecords(machine).map((r) => r.handles)).toEqual([1, 1]);
+  });
+
+  it('an fsync never batches: its commit starts one wake-up after its request, whatever the batch times', async () => {
+    const p = { ...policy, maxBatchTimeUs: 15_000 };
+    const { machine, g } = setup(p, 6, { clock: 'virtual', costs });
+    const [f] = await timed<{ returnedNs: number }>(machine, p, [{ cpu: 1, fn: 'fsyncAt', args: { policy: p, block: g.inodeTableStart, value: 1, ino: 1, atNs: 1000 } }]);
+    expect(f.returnedNs).toBe(1000 + W + fullCommitNs(1) + W);
+    expect(readCommitRecords(machine)[0].requestToDurableNs).toBe(W + fullCommitNs(1));
+  });
+
+  it('a lone task syncing again does not wait for joiners (j_last_sync_writer), and the average commit time sets the wait', () => {
+    const { j, g } = virtualSetup({ maxBatchTimeUs: 15_000 });
+    const sync = (block: number) => {
+      const h = jbd2_journal_start(j, 1);
+      jbd2_journal_get_write_access(h, block);
+      jbd2_journal_dirty_metadata(h, block);
+      h.sync = true;
+      const t0 = nowNs();
+      jbd2_journal_stop(h);
+      return nowNs() - t0;
+    };
+    // No commit timed yet and min_batch_time 0: no wait, just the commit.
+    expect(sync(g.inodeTableStart)).toBe(fullCommitNs(1));
+    expect(j.times[JOURNAL_TIMES.averageCommitNs]).toBe(fullCommitNs(1)); // j_average_commit_time: the first commit's own time
+    // The same task again: it was the last sync writer, so no wait.
+    expect(sync(g.inodeTableStart + 1)).toBe(fullCommitNs(1));
+    // Another task's sync handle waits the average commit time (under max_batch_time) first.
+    const other = new Journal(attachCpu(j.cpu.machine, 1), j.dev, { maxBatchTimeUs: 15_000 });
+    const h = jbd2_journal_start(other, 1);
+    jbd2_journal_get_write_access(h, g.inodeTableStart + 2);
+    jbd2_journal_dirty_metadata(h, g.inodeTableStart + 2);
+    h.sync = true;
+    const t0 = nowNs();
+    jbd2_journal_stop(h);
+    expect(nowNs() - t0).toBe(fullCommitNs(1) + fullCommitNs(1));
+  });
+});
+
+describe('commits switch briefly and freeze buffers lazily (do_get_write_access)', () => {
+  // Blocks cost 100 µs each so that write access lands inside one block's write.
+  const slow = { ...costs, journalBlockWriteNs: 100_000 };
+  const SB = slow.journalBlockWriteNs;
+  const run = async (atNs: number) => {
+    const policy = { commitIntervalMs: 60_000 };
+    const { machine, g, j } = setup(policy, 6, { clock: 'virtual', costs: slow });
+    const block = g.inodeTableStart + 1;
+    const [, access] = await timed<unknown>(machine, policy, [
+      { cpu: 1, fn: 'fsyncAt', args: { policy, block, value: 1, ino: 1, atNs: 0 } },
+      { cpu: 2, fn: 'writeAccessAt', args: { policy, block, value: 2, atNs } },
+    ]);
+    return { j, g, block, access: access as { tid: number; askedNs: number; grantedNs: number; frozen: boolean } };
+  };
+  // kjournald2 is woken at W and switches there; its own work takes C, the descriptor one
+  // block: the buffer's own write (BH_Shadow) runs from W + C + SB to W + C + 2 SB.
+  const shadowFrom = W + C + SB;
+  const shadowTo = W + C + 2 * SB;
+
+  it('a handle of the next transaction that wants a buffer not yet logged gets a frozen copy at once; the commit logs the copy', async () => {
+    const { j, g, block, access } = await run(50_000);
+    expect(access).toMatchObject({ tid: 2, askedNs: 50_000, grantedNs: 50_000, frozen: true });
+    // The log's copy of transaction 1 is the version it committed, though the buffer changed before it was written.
+    const logged = journalAreas(g).first + 1;
+    expect(j.dev.load(logged * BLOCK_SIZE + 17, 1)[0]).toBe(1);
+    expect(j.dev.load(block * BLOCK_SIZE + 17, 1)[0]).toBe(0); // not home yet
+  });
+
+  it('a handle that wants the buffer while the commit writes it waits for that one block write only', async () => {
+    const { access } = await run(150_000);
+    expect(150_000).toBeGreaterThan(shadowFrom);
+    expect(access).toMatchObject({ tid: 2, askedNs: 150_000, grantedNs: shadowTo + W, frozen: false });
+  });
+});
+
+describe('ext4 fast commit runs in the fsyncing task', () => {
+  afterEach(() => unbindThreadCpu());
+
+  it('does a full commit when no full commit has happened since mount, then fast commits: every queued inode, its blocks and one flush, no hand-off', async () => {
+    const policy = { fastCommit: true, commitIntervalMs: 60_000 };
+    const { machine, g, j } = setup(policy, 6, { clock: 'virtual', costs });
+    const per = machine.config.fsExtentBlocksPerInode;
+    const [first] = await timed<{ tid: number; calledNs: number; returnedNs: number }>(machine, policy, [
+      { cpu: 1, fn: 'fsyncAt', args: { policy, block: g.extentStart + per, value: 0x31, ino: 1, atNs: 0, extent: true } },
+    ]);
+    // jbd2_fc_begin_commit's -EINVAL: a full commit through kjournald2, two wake-ups.
+    expect(first.returnedNs - first.calledNs).toBe(W + fullCommitNs(1) + W);
+    expect(machine.views.journalState[JOURNAL.fcFallbacks]).toBe(1);
+    // Now inode 2 changes its record (an inode-table block) and inode 1 its extent block again.
+    bindThreadCpu(j.cpu);
+    const tid = change(j, g.inodeTableStart, 0x32, 2);
+    expect(mapExtent(j, g.extentStart + per, 0x33, 1)).toBe(tid);
+    const t0 = nowNs();
+    ext4_fc_commit(j, 1, tid);
+    // Inode 1's record and its new extent, inode 2's record, packed as ext4 packs its tags:
+    // one block, one flush, nothing else.
+    expect(nowNs() - t0).toBe(B + F);
+    expect(jbd2_transaction_committed(j, tid)).toBe(false);
+    expect([ext4_fc_inode_clean(j, 1), ext4_fc_inode_clean(j, 2)]).toEqual([true, true]);
+    expect(readCommitRecords(machine).map((r) => [r.kind, r.inodes, r.blocks])).toEqual([['full', 1, 3], ['fast', 2, 1]]);
+    // A crash now: the fast commit restores both inodes' records and inode 1's extent block.
+    const image = j.dev.crashImage(never);
+    const r = jbd2_journal_recover(image, g);
+    expect([r.replayed, r.fastCommits]).toEqual([[1], 2]);
+    const extent = new Int32Array(image.buffer, (g.extentStart + per) * BLOCK_SIZE, 8);
+    expect(Array.from(extent)).toEqual([0, 1, 0, 0, 0x33, 0x33, 0x33, 0x33]);
+    expect(image[g.inodeTableStart * BLOCK_SIZE + 2 * 256]).toBe(0x32); // inode 2's record
+    // A torn fast commit (its tail's block lost a line) is not replayed.
+    const torn = j.dev.crashImage(never);
+    const fcBlock = journalAreas(g).fcFirst;
+    torn.fill(0, fcBlock * BLOCK_SIZE + 64, fcBlock * BLOCK_SIZE + 128);
+    expect(jbd2_journal_recover(torn, g).fastCommits).toBe(0);
+  });
+
+  it('packs its records as ext4 packs its tags: none across a block, a long one split where a block ends, none past the area', () => {
+    const buf = new Uint8Array(4 * BLOCK_SIZE);
+    const w = new FcWriter(buf, 4);
+    w.head(7);
+    for (let i = 0; i < 20; i++) w.inode(i, 100 + i, new Uint8Array(256).fill(i));
+    const extents = new Int32Array(1024).map((_, i) => i + 1); // a full extent block
+    w.ext(99, extents);
+    // HEAD and 15 inode records fill the first block exactly; 5 more and the extent block's
+    // first 680 words the second; the rest of it and the tail the third.
+    expect(w.tail(7)).toBe(3);
+    expect(w.full).toBe(false);
+    const [records, ...more] = readFastCommits(buf, 4, 7);
+    expect(more).toEqual([]);
+    const inodes = records.filter((r) => r.tag === FC_TAG.INODE);
+    expect(inodes.map((r) => [r.ino, r.seq, r.record[0]])).toEqual(Array.from({ length: 20 }, (_, i) => [i, 100 + i, i]));
+    const chunks = records.filter((r) => r.tag === FC_TAG.EXT);
+    expect(chunks.map((r) => [r.home, r.first, r.words.length])).toEqual([[99, 0, 680], [99, 680, 344]]);
+    expect(Int32Array.from(chunks.flatMap((r) => Array.from(r.words)))).toEqual(extents);
+    // Another tid's, or a torn one, reads as nothing.
+    expect(readFastCommits(buf, 4, 8)).toEqual([]);
+    const torn = buf.slice();
+    torn[2 * BLOCK_SIZE + 8] ^= 1;
+    expect(readFastCommits(torn, 4, 7)).toEqual([]);
+    // Two blocks cannot hold it: the fast commit is refused (ext4 falls back to a full commit).
+    const small = new FcWriter(new Uint8Array(4 * BLOCK_SIZE), 2);
+    small.head(7);
+    for (let i = 0; i < 20; i++) small.inode(i, 0, new Uint8Array(256));
+    small.ext(99, extents);
+    expect(small.full).toBe(true);
+  });
+
+  it('waits for a full commit under way, then performs its fast commit itself', async () => {
+    const policy = { fastCommit: true, commitIntervalMs: 60_000 };
+    const { machine, j, g } = setup(policy, 6, { clock: 'virtual', costs });
+    // One full commit first (on the host, before the CPUs start), so fast commits are allowed.
+    change(j, g.inodeTableStart, 1, 3);
+    jbd2_journal_commit_transaction(j);
+    const per = machine.config.fsExtentBlocksPerInode;
+    const [, fc] = await timed<{ tid: number; calledNs: number; returnedNs: number }>(machine, { commitIntervalMs: 60_000 }, [
+      // Inode 3's fsync with fast commit off: a full commit of tid 2, from 0 to W + fullCommitNs(1).
+      { cpu: 1, fn: 'fsyncAt', args: { policy: { commitIntervalMs: 60_000 }, block: g.inodeTableStart, value: 2, ino: 3, atNs: 0 } },
+      { cpu: 2, fn: 'fsyncAt', args: { policy, block: g.extentStart + per, value: 0x41, ino: 1, atNs: 5000, extent: true } },
+    ]);
+    expect(fc.tid).toBe(3);
+    const fullEnds = W + fullCommitNs(1);
+    expect(fc.returnedNs).toBe(fullEnds + W + B + F);
+    // (Then kjournald2's shutdown commits tid 3 in full.)
+    const recs = readCommitRecords(machine);
+    expect(recs.map((r) => [r.tid, r.kind])).toEqual([[1, 'full'], [2, 'full'], [3, 'fast'], [3, 'full']]);
+    expect(recs[2].requestToDurableNs).toBe(fc.returnedNs - 5000);
+  });
+
+  it('falls back to a full commit, counted, when another inode made the transaction ineligible', async () => {
+    const { machine, j, g } = setup({ fastCommit: true, commitIntervalMs: 60_000 });
+    change(j, g.inodeTableStart, 1, 3);
+    jbd2_journal_commit_transaction(j);
+    const stop = await startCommitThread(machine, 5, { fastCommit: true, commitIntervalMs: 60_000 });
+    const per = machine.config.fsExtentBlocksPerInode;
+    const tid = change(j, g.extentStart + per, 0x41, 1);
+    // Inode 2 frees blocks in the same transaction (a punch): inode 1 may depend on it.
+    const h = jbd2_journal_start(j, 1);
+    jbd2_journal_get_write_access(h, g.extentStart + 2 * per);
+    jbd2_journal_dirty_metadata(h, g.extentStart + 2 * per);
+    jbd2_journal_add_inode(h, 2);
+    ext4_fc_mark_ineligible(h);
+    jbd2_journal_stop(h);
+    ext4_fc_commit(j, 1, tid);
+    expect(jbd2_transaction_committed(j, tid)).toBe(true); // a full commit stood in
+    expect(machine.views.journalState[JOURNAL.fcFallbacks]).toBe(1);
+    expect(ext4_fc_inode_clean(j, 2)).toBe(true); // the full commit covered inode 2 as well
+    expect(readCommitRecords(machine).filter((r) => r.kind === 'fast')).toEqual([]);
+    await stop();
+    expect(machine.views.journalState[JOURNAL.committer]).toBe(0); // the word left for the full commit was taken and let go
+  });
+
+  it('times each fast commit from its own request, and a fallback full commit from the fsync it serves', () => {
+    // No commit thread: the fsyncing CPU commits. On the virtual clock, so each commit's time
+    // is exactly its modeled cost and the pauses take no host time.
+    const { machine, j, g } = virtualSetup({ fastCommit: true }, { fsExtentBlocksPerInode: 1 });
+    const per = machine.config.fsExtentBlocksPerInode;
+    const pause = () => charge(150e6);
+    change(j, g.inodeTableStart, 1, 3);
+    jbd2_journal_commit_transaction(j); // fast commits need a full commit since mount
+    const tid = mapExtent(j, g.extentStart + per, 0x51, 1);
+    ext4_fc_commit(j, 1, tid);
+    pause();
+    expect(mapExtent(j, g.extentStart + per, 0x52, 1)).toBe(tid);
+    ext4_fc_commit(j, 1, tid);
+    pause();
+    // Inode 2 frees blocks in the same transaction: its fsync falls back to a full commit.
+    const h = jbd2_journal_start(j, 1);
+    jbd2_journal_get_write_access(h, g.extentStart + 2 * per);
+    jbd2_journal_dirty_metadata(h, g.extentStart + 2 * per);
+    jbd2_journal_add_inode(h, 2);
+    ext4_fc_mark_ineligible(h);
+    jbd2_journal_stop(h);
+    ext4_fc_commit(j, 2, tid);
+    const recs = readCommitRecords(machine).slice(1);
+    expect(recs.map((r) => r.kind)).toEqual(['fast', 'fast', 'full']);
+    // Each is its own commit's cost, from its own request: a fast commit writes its block
+    // (inode 1's record and extent) and flushes once; a full commit adds its own work and
+    // flushes twice.
+    const [fc1, fc2, full] = recs;
+    expect([fc1.requestToDurableNs, fc2.requestToDurableNs]).toEqual([B + F, B + F]);
+    expect(full.requestToDurableNs).toBe(fullCommitNs(full.blocks - 2));
   });
 });

@@ -2,7 +2,9 @@ import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMachine, type Machine } from '../src/machine/machine.js';
 import {
+  COMMITTER_FULL_PENDING,
   CPU_STATE,
+  FS_BUF,
   FS_INODE,
   INDEX_ROOT,
   JOURNAL,
@@ -14,6 +16,7 @@ import {
 import { dax_radix_locked_entry, RADIX_DAX_PMD } from '../src/dax/dax_entry.js';
 import { RadixTree, radix_tree_insert } from '../src/dax/radix_tree.js';
 import { WAIT_KIND_JOURNAL } from '../src/journal/journal.js';
+import { BH_Shadow } from '../src/journal/buffers.js';
 import { describeStuck, startWatchdog } from '../src/lab/watchdog.js';
 import { attachCpu } from '../src/sync/cpu.js';
 import { down_write, up_write, WAIT_KIND_RWSEM } from '../src/sync/rwsem.js';
@@ -113,7 +116,8 @@ describe('describeStuck', () => {
     js[JOURNAL.committer] = 4 + 1; // cpu 4 commits
     js[JOURNAL.outstandingCredits] = 40;
     markWaiting(m, 0, WAIT_KIND_JOURNAL, 'journalState', JOURNAL.commitSequence, LOCK_CLASS.j_state_lock);
-    markWaiting(m, 1, WAIT_KIND_JOURNAL, 'fsInodeState', 3, LOCK_CLASS.j_state_lock);
+    m.views.fsBufState[3 * FS_BUF.stride + FS_BUF.flags] = BH_Shadow;
+    markWaiting(m, 1, WAIT_KIND_JOURNAL, 'fsBufState', 3 * FS_BUF.stride + FS_BUF.flags, LOCK_CLASS.j_state_lock);
     const sem = 2 * FS_INODE.stride + FS_INODE.mmapSemCount;
     const holder = attachCpu(m, 3);
     down_write(holder, m.views.fsInodeState, sem, LOCK_CLASS.i_mmap_sem);
@@ -122,7 +126,7 @@ describe('describeStuck', () => {
     expect(lines[0]).toMatch(
       /^cpu 0 waits for a journal commit \(committed through tid 5, committing tid 6 \(12 blocks\), cpu 4 committing, running tid 7 with 0 handles open and 40 credits reserved/,
     );
-    expect(lines[1]).toMatch(/^cpu 1 waits for the fast commit of inode 3/);
+    expect(lines[1]).toBe('cpu 1 waits for write access to metadata block 3: the commit is writing it to the log (BH_Shadow)');
     expect(lines[2]).toMatch(/^cpu 2 waits on i_mmap_sem of inode 2, held for write/);
     up_write(holder, m.views.fsInodeState, sem);
     // A handle held back by the size limit, and a CPU waiting for its turn to commit inline.
@@ -131,6 +135,12 @@ describe('describeStuck', () => {
     const [full, turn] = describeStuck(m);
     expect(full).toMatch(/^cpu 0 waits for the running transaction tid 7, too full for its handle's credits, to commit \(/);
     expect(turn).toMatch(/^cpu 1 waits for its turn to commit \(.*cpu 4 committing/);
+    // A handle waiting for another CPU's checkpoint, and a fast commit's fallback waiting for its full commit.
+    js[JOURNAL.checkpointMutex] = 2 + 1;
+    js[JOURNAL.free] = 9;
+    js[JOURNAL.committer] = COMMITTER_FULL_PENDING;
+    markWaiting(m, 0, WAIT_KIND_JOURNAL, 'journalState', JOURNAL.checkpointMutex, LOCK_CLASS.j_state_lock);
+    expect(describeStuck(m)[0]).toMatch(/^cpu 0 waits for j_checkpoint_mutex, held by cpu 2, to make room in the log \(9 blocks free; .*a full commit due for a fast commit that fell back/);
   });
 });
 

@@ -2,6 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { expandWorkload, listShippedWorkloads, readWorkload, shardConfigs } from '../src/workload/expand.js';
 import { parseAssignment, parsePath, setPath } from '../src/workload/paths.js';
 import { WorkloadError } from '../src/workload/errors.js';
+import { JournalSchema } from '../src/workload/schema.js';
+import { defaultJournalBlocks, machineConfigFor } from '../src/lab/setup.js';
+import { ZERO_COSTS } from '../src/cost/costs.js';
+import { ZERO_IDLE_WAKEUP } from '../src/cost/idle_wakeup.js';
 
 const base = () => ({
   name: 'w',
@@ -46,6 +50,41 @@ describe('workload files', () => {
     expect(errorOf(noFiles)).toMatch(/files: required/);
   });
 
+  it('takes the journal knobs users set, under names that say which, and refuses the lab-only ones naming what replaced them', () => {
+    const raw = { ...base(), journal: { commitIntervalMs: 1000, minBatchTimeUs: 500, maxBatchTimeUs: 0, fastCommit: true, asyncCommit: true, size: '8MiB' } };
+    const w = expandWorkload(raw).configs[0].workload;
+    expect(w.journal).toEqual({ commitIntervalMs: 1000, minBatchTimeUs: 500, maxBatchTimeUs: 0, fastCommit: true, asyncCommit: true, size: 8 * 1024 * 1024 });
+    const set = expandWorkload(base(), [parseAssignment('journal.size=16MiB'), parseAssignment('journal.maxBatchTimeUs=0')]).configs[0].workload;
+    expect([set.journal.size, set.journal.maxBatchTimeUs]).toEqual([16 * 1024 * 1024, 0]);
+    expect(errorOf({ ...base(), journal: { batchWindowUs: 1000 } })).toMatch(
+      /^w\.json: journal\.batchWindowUs: removed: no kernel waits after an fsync asks for a commit; .*\(journal\.minBatchTimeUs, journal\.maxBatchTimeUs\)$/,
+    );
+    expect(errorOf(base(), [parseAssignment('journal.maxTransactionBlocks=16')])).toMatch(/journal\.maxTransactionBlocks: removed: .*set the journal size instead \(journal\.size, mkfs\.ext4 -J size=\)$/);
+    expect(errorOf({ ...base(), journal: { size: '2MiB' } })).toMatch(/journal\.size: expected at least 4194304 bytes/);
+    expect(errorOf({ ...base(), device: { size: '16MiB' }, journal: { size: '12MiB' } })).toMatch(/journal\.size: 12582912 bytes is more than half of device\.size \(16777216 bytes\), which mke2fs refuses/);
+    // The descriptions name the mount option or mkfs flag behind each key.
+    const shape = JournalSchema.shape;
+    expect([shape.commitIntervalMs, shape.minBatchTimeUs, shape.maxBatchTimeUs, shape.fastCommit, shape.asyncCommit, shape.size].map((f) => f.description?.split(':')[0])).toEqual([
+      'commit=',
+      'min_batch_time=',
+      'max_batch_time=',
+      'mkfs.ext4 -O fast_commit',
+      'journal_async_commit',
+      'mkfs.ext4 -J size=',
+    ]);
+  });
+
+  it('gives a workload the journal mke2fs would make on its device unless journal.size says otherwise', () => {
+    const blocks = (w: Record<string, unknown>) => machineConfigFor(expandWorkload(w).configs[0].workload, 4, { costs: ZERO_COSTS, idleWakeup: ZERO_IDLE_WAKEUP }, false).journalBlocks;
+    // The journal area holds the journal and, after it, the 1/64 of it mke2fs adds for fast commits.
+    expect(defaultJournalBlocks(2048)).toBe(1024); // 8 MiB: 4 MiB
+    expect(blocks(base())).toBe(4096 + 64); // 256 MiB: 16 MiB
+    expect(blocks({ ...base(), device: { size: '64MiB' } })).toBe(1024 + 16);
+    expect(blocks({ ...base(), device: { size: '1GiB' } })).toBe(8192 + 128);
+    expect(blocks({ ...base(), journal: { size: '4MiB' } })).toBe(1024 + 16);
+    expect(blocks({ ...base(), device: { size: '4MiB' }, files: [{ name: 'a', size: '1MiB', state: 'empty' }] })).toBe(32); // below mke2fs's least: the lab's own
+  });
+
   it('refuses impossible combinations, naming the fields', () => {
     const sync = base();
     sync.files[0] = { ...sync.files[0], dax: false } as (typeof sync.files)[0];
@@ -67,7 +106,7 @@ describe('workload files', () => {
     // Paths that would reach the object prototype, and sweeps too large to expand.
     expect(errorOf(base(), [{ path: '__proto__.x', value: 1 }])).toMatch(/"__proto__\.x": "__proto__" is no parameter/);
     expect(errorOf({ ...base(), sweep: { constructor: [1, 2] } })).toMatch(/"constructor" is no parameter/);
-    const axes = Object.fromEntries(['journal.commitIntervalMs', 'run.seed', 'run.repeats', 'device.size', 'files[0].size', 'run.warmupOps', 'journal.batchWindowUs', 'run.watchdogMs'].map((p) => [p, Array.from({ length: 10 }, (_, i) => i + 1)]));
+    const axes = Object.fromEntries(['journal.commitIntervalMs', 'run.seed', 'run.repeats', 'device.size', 'files[0].size', 'run.warmupOps', 'journal.maxBatchTimeUs', 'run.watchdogMs'].map((p) => [p, Array.from({ length: 10 }, (_, i) => i + 1)]));
     expect(errorOf({ ...base(), sweep: axes })).toMatch(/sweep: 100,000,000 configurations \(1 named x 10 journal\.commitIntervalMs x .*\); at most 10,000: split the sweep/);
     // The clock's rules.
     expect(errorOf({ ...base(), run: { clock: 'wall', windowNs: 500 } })).toMatch(/run\.windowNs: only the virtual clock has a window/);

@@ -34,13 +34,13 @@ import { charge } from '../sync/vclock.js';
 import { monoNs } from '../util/clock.js';
 import { down_read, down_write, up_read, up_write } from '../sync/rwsem.js';
 import {
-  ext4_fc_commit,
   ext4_fc_inode_clean,
   ext4_fc_mark_ineligible,
   jbd2_complete_transaction,
   jbd2_transaction_committed,
   type Handle,
 } from '../journal/journal.js';
+import { ext4_fc_commit } from '../journal/fast_commit.js';
 import { FsError, isFsError } from './errno.js';
 import {
   EXT4_EXTENTS_FL,

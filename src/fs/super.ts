@@ -49,6 +49,7 @@ import {
   type Handle,
 } from '../journal/journal.js';
 import { jbd2_journal_create } from '../journal/commit.js';
+import { journalAreas, maxTransactionBuffers } from '../journal/ondisk.js';
 import type { JournalPolicy } from '../journal/policy.js';
 import { checkOneOf } from '../util/check.js';
 import { FsError } from './errno.js';
@@ -177,7 +178,7 @@ export class Fs {
     this.iomapNs = costs.iomapNs;
     this.maxExtents = this.g.extentBlocksPerInode * EXTENTS_PER_BLOCK;
     this.transCredits = ext4_meta_trans_blocks(this.g);
-    if (this.journal !== null) checkJournalRoom(this.g, this.journal.maxTransactionBlocks, this.journal.policy);
+    if (this.journal !== null) checkJournalRoom(this.g, this.journal.maxTransactionBlocks);
   }
 }
 
@@ -194,23 +195,27 @@ export function ext4_meta_trans_blocks(g: FsGeometry): number {
 export const EXT4_INODE_CREDITS = 1;
 
 /**
- * Rejects a geometry whose journal cannot take one handle: with a transaction limit below
- * ext4_meta_trans_blocks(), every operation that may dirty that many blocks would be refused
- * by jbd2_journal_start. Checked at mkfs and mount, naming the field that sets the limit.
+ * Rejects a geometry whose journal cannot take one handle: with a transaction limit (a
+ * quarter of the journal) below ext4_meta_trans_blocks(), every operation that may dirty
+ * that many blocks would be refused by jbd2_journal_start. Checked at mkfs and mount, naming
+ * `field`, the setting that sizes the journal (journalBlocks, or a workload's journal.size).
  */
-export function checkJournalRoom(g: FsGeometry, limit: number, policy: JournalPolicy): void {
+export function checkJournalRoom(g: FsGeometry, limit: number, field = 'journalBlocks'): void {
   const need = ext4_meta_trans_blocks(g);
   if (need <= limit) return;
-  const what =
-    `an operation may dirty ${need} metadata blocks (an inode-table block, fsExtentBlocksPerInode ${g.extentBlocksPerInode} ` +
-    `extent blocks, ${g.bitmapBlocks} bitmap block${g.bitmapBlocks === 1 ? '' : 's'})`;
-  if (policy.maxTransactionBlocks > 0) {
-    throw new RangeError(`journal.maxTransactionBlocks: ${limit} is less than one handle's credits: ${what}; expected at least ${need}`);
-  }
   throw new RangeError(
-    `journalBlocks: ${g.journalBlocks} blocks hold transactions of at most ${limit} metadata blocks, less than one handle's ` +
-      `credits: ${what}; expected a larger journalBlocks or fewer fsExtentBlocksPerInode`,
+    `${field}: a journal of ${g.journalBlocks} blocks holds transactions of at most ${limit} metadata blocks (a quarter of it, ` +
+      `less its fast-commit area), less than one handle's credits: an operation may dirty ${need} metadata blocks (an inode-table ` +
+      `block, fsExtentBlocksPerInode ${g.extentBlocksPerInode} extent blocks, ${g.bitmapBlocks} bitmap block${g.bitmapBlocks === 1 ? '' : 's'}); ` +
+      `expected a journal of at least ${minJournalBlocks(need)} blocks or fewer fsExtentBlocksPerInode`,
   );
+}
+
+/** The smallest journal whose transactions may hold `need` metadata blocks. */
+function minJournalBlocks(need: number): number {
+  let blocks = 4 * need;
+  while (maxTransactionBuffers(journalAreas({ journalStart: 0, journalBlocks: blocks } as FsGeometry)) < need) blocks++;
+  return blocks;
 }
 
 /** Attaches this CPU to the filesystem mkfs() made (ext4_fill_super / xfs_fs_fill_super). */
@@ -283,7 +288,7 @@ export function mkfs(cpu: Cpu, dev: PmemDevice, opts: MkfsOptions): void {
 
   if (personality !== 'ext4-nojournal') {
     const j = opts.journal ?? new Journal(cpu, dev);
-    checkJournalRoom(g, j.maxTransactionBlocks, j.policy);
+    checkJournalRoom(g, j.maxTransactionBlocks);
     jbd2_journal_create(j);
   }
 }
@@ -484,8 +489,7 @@ export function markInodeChanged(fs: Fs, h: Handle | null, ino: number, fields: 
  * xfs_ipincount(): 1 while the inode's last logged change is not durable. Called with the
  * ILOCK held. XFS unpins the inode at log I/O completion (xfs_inode_item_unpin) and clears
  * ili_fsync_fields when it writes the inode back (xfs_iflush); the lab's commit thread knows
- * no inodes and checkpoints right after each commit, so both happen here, lazily, once the
- * inode's last sequence is seen committed.
+ * no inodes, so both happen here, lazily, once the inode's last sequence is seen committed.
  */
 export function xfs_ipincount(fs: Fs, ino: number): number {
   const b = ino * FS_INODE.stride;

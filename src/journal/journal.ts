@@ -1,44 +1,58 @@
 // jbd2 as CPUs see it: handles joined to the running transaction, metadata buffers filed
 // in it, commit requests and waits (fs/jbd2/transaction.c, journal.c). The commit thread's
-// side is in commit.ts and kjournald.ts.
+// side is in commit.ts and kjournald.ts, the log's space in checkpoint.ts, ext4's fast
+// commit in fast_commit.ts.
 //
 // Locking rules:
 //  - j_state_lock (JOURNAL.lockState in views.journalState, class j_state_lock) guards the
 //    transaction state: runningTid, runningState, updates, handle/buffer/inode counts,
-//    commitRequest, the buffers' FS_BUF.transaction, the fast-commit fields. It is the
-//    innermost lock: callers may hold i_data_sem or the allocator's lock around it, never
-//    the other way round. Nothing sleeps under it.
+//    commitRequest, the log's head, tail and free space, and every journal field of the
+//    buffers (FS_BUF: transaction, nextTransaction, jlist, modifiedTid, cpTid, frozen and the
+//    BH_Lock / BH_Shadow bits), standing in for jbd_lock_bh_state and j_list_lock too. It is
+//    the innermost lock: callers may hold i_data_sem or the allocator's lock around it, never
+//    the other way round. Nothing sleeps under it; a frozen copy is made under it, as
+//    do_get_write_access() makes one under jbd_lock_bh_state.
 //  - A handle is open between jbd2_journal_start() and jbd2_journal_stop(); while any is
 //    open the running transaction cannot commit (t_updates). A CPU has one handle at a
 //    time (jbd2's nested handles are not modelled) and must not wait for a commit while
 //    its handle is open: the commit would wait for the handle, the handle for the commit.
 //  - Credits: a handle reserves, when it starts, the most blocks it may add to the
-//    transaction, and spends one per block it files; jbd2_journal_stop() gives back the
+//    transaction, and spends one per block it dirties; jbd2_journal_stop() gives back the
 //    rest. The running transaction's blocks plus its open handles' unspent credits
-//    (outstandingCredits) never exceed maxTransactionBlocks, so a transaction can never
-//    outgrow the journal area: a handle that would push it past the limit is held back
-//    until a commit has switched the transaction out (add_transaction_credits).
-//  - Sleeps: jbd2_journal_start() sleeps while a commit has locked the running transaction
-//    (wait_transaction_locked, on runningState) or while the transaction is too large for
-//    its credits (it spins for lockSpinNs, then sleeps on runningTid until the switch);
-//    jbd2_log_wait_commit() sleeps until the tid is durable (j_wait_done_commit, on
-//    commitSequence); fast-commit waiters sleep on their inode's FS_INODE.fcDone. All with
-//    no spinlock held.
-//  - One commit at a time: whoever commits (kjournald2, or with no commit thread the CPU
-//    that needs the commit) holds JOURNAL.committer. With no commit thread, a waiter records
-//    its request and tries for the word under j_state_lock; the holder commits until no
-//    request is pending and lets go under j_state_lock, so every request is served by the
-//    holder or by the waiter that finds the word free (kjournald2_inline).
+//    (outstandingCredits) never exceed maxTransactionBlocks (j_max_transaction_buffers, a
+//    quarter of the journal): a handle that would push it past is held back until a commit
+//    has switched the transaction out (add_transaction_credits). A handle also waits, before
+//    it joins, until the log has room for a transaction of that size (checkpoint.ts).
+//  - Buffers: jbd2_journal_get_write_access() files a buffer in the handle's transaction
+//    before the filesystem changes it. A buffer the committing transaction still owns is
+//    filed as its next transaction's (nextTransaction); if the commit has not written it to
+//    the log yet, a frozen copy of it is made first (views.journalFrozen), which the commit
+//    writes instead. While the commit writes a buffer's own data (BH_Shadow), or the
+//    checkpoint writes it home (BH_Lock), write access waits.
+//  - Sleeps: jbd2_journal_start() sleeps while a commit has the running transaction locked
+//    (wait_transaction_locked, on runningState), while the transaction is too large for its
+//    credits (it spins for lockSpinNs, then sleeps on runningTid until the switch) and while
+//    it waits for log space (checkpoint.ts); write access sleeps on a buffer's flags word;
+//    jbd2_journal_stop() of a synchronous handle sleeps its batching time (schedule_hrtimeout)
+//    with the handle still open; jbd2_log_wait_commit() sleeps until the tid is durable
+//    (j_wait_done_commit, on commitSequence). All with no spinlock held.
+//  - One commit at a time: whoever commits (kjournald2, the CPU whose fsync performs a fast
+//    commit, or with no commit thread the CPU that needs the commit) holds JOURNAL.committer.
+//    With no commit thread, a waiter records its request and tries for the word under
+//    j_state_lock; the holder commits until no request is pending and lets go under
+//    j_state_lock, so every request is served by the holder or by the waiter that finds the
+//    word free (kjournald2_inline).
 //  - The metadata itself (views.fsMeta) is changed by the filesystem under its own locks,
 //    between jbd2_journal_get_write_access() and jbd2_journal_dirty_metadata() of an open
-//    handle. Because a commit locks the transaction and waits for every handle to stop
-//    before it copies the blocks, it never copies a block mid-change (jbd2 gets the same
-//    with frozen copies in do_get_write_access()).
+//    handle. A commit locks the transaction and waits for every handle to stop, so no block
+//    of it is mid-change when the commit writes it; a change for the next transaction is
+//    made only after the commit's copy is safe (frozen, or written).
 //
 // Attribution (measure/steps.ts): every sleep for a commit (wait_transaction_locked,
-// jbd2_log_wait_commit, ext4_fc_commit's wait) and a commit a waiter performs itself is the
-// `journal commit wait` step; after such a wait the waiter looks up the commit's record
-// (commit.ts records it before it wakes anyone) and notes whether it carried other inodes.
+// jbd2_log_wait_commit, ext4_fc_commit), a commit a waiter performs itself and a wait for log
+// space is the `journal commit wait` step; after such a wait the waiter looks up the commit's
+// record (commit.ts records it before it wakes anyone) and notes whether it carried other
+// inodes.
 //
 // Today's jbd2 keeps these steps and names; XFS's equivalent is the CIL and
 // xfs_log_force_seq(), which the xfs personality maps onto this engine.
@@ -46,31 +60,29 @@
 import {
   COMMIT_RECORD,
   COMMIT_RECORDS,
+  COMMITTER_FULL_PENDING,
   CPU_STATE,
   FS_BUF,
   FS_INODE,
   JOURNAL,
   JOURNAL_TIMES,
   LOCK_CLASS,
+  BLOCK_SIZE,
   fsGeometry,
   type FsGeometry,
 } from '../machine/layout.js';
 import type { Cpu } from '../sync/cpu.js';
 import { spin_lock, spin_unlock } from '../sync/spinlock.js';
-import { charge, isVirtual, vnotify, vwaitEvent } from '../sync/vclock.js';
+import { charge, isVirtual, vnotify, vsleepUntil, vwaitEvent } from '../sync/vclock.js';
 import type { PmemDevice } from '../pmem/device.js';
 import { checkInt } from '../util/check.js';
 import { monoNs, nowNs } from '../util/clock.js';
 import { FsError } from '../fs/errno.js';
-import { fullCommitRoom, journalAreas, type JournalAreas } from './ondisk.js';
+import { journalAreas, maxTransactionBuffers, type JournalAreas } from './ondisk.js';
 import { resolveJournalPolicy, type JournalPolicy } from './policy.js';
-import {
-  COMMIT_FAST,
-  COMMIT_FULL,
-  beginCommitOngoing,
-  ext4_fc_perform_commit,
-  jbd2_journal_commit_transaction,
-} from './commit.js';
+import { COMMIT_FULL, COMMIT_FAST, jbd2_journal_commit_transaction } from './commit.js';
+import { BH_Lock, BH_Shadow, BJ_Metadata, BJ_Reserved } from './buffers.js';
+import { __jbd2_log_wait_for_space, jbd2_log_space_left, jbd2_space_needed } from './checkpoint.js';
 import { STEP, attributing, stepEnter, stepLeave, stepNoteCommitOthers } from '../measure/steps.js';
 
 export const T_RUNNING = 0;
@@ -86,8 +98,14 @@ export interface Handle {
   /** The transaction this handle is joined to (0 when closed). */
   tid: number;
   open: boolean;
-  /** Blocks the handle may still file in its transaction (h_total_credits). */
+  /** Blocks the handle may still dirty in its transaction (h_total_credits). */
   credits: number;
+  /**
+   * h_sync: jbd2_journal_stop() batches, asks for the commit and waits for it. ext4 sets it
+   * for IS_SYNC / dirsync inodes (mount -o sync, chattr +S), which no operation of the lab
+   * has: its fsync and MAP_SYNC paths wait through jbd2_complete_transaction() instead.
+   */
+  sync: boolean;
 }
 
 /** One CPU's view of the journal (journal_t); one per CPU, made once. */
@@ -100,11 +118,17 @@ export class Journal {
   readonly js: Int32Array;
   readonly times: Float64Array;
   readonly bufs: Int32Array;
-  /** views.journalBuffers: the running transaction's blocks, nrBuffers of them (t_buffers). */
+  /** views.journalBuffers: the running transaction's buffers, JOURNAL.listed of them (t_reserved_list + t_buffers). */
   readonly tbufs: Int32Array;
   /** views.journalCommitBuffers: the committing transaction's blocks, committingBuffers of them. */
   readonly cbufs: Int32Array;
+  /** views.journalFrozen: frozen copies, one block per slot. */
+  readonly frozen: Uint8Array;
+  /** views.journalLog and journalLogHomes: the transactions in the log and what each log block holds. */
+  readonly log: Int32Array;
+  readonly logHomes: Int32Array;
   readonly inodes: Int32Array;
+  readonly meta: Uint8Array;
   readonly handle: Handle;
   /** Metadata blocks a transaction may hold, counting its open handles' credits (j_max_transaction_buffers). */
   readonly maxTransactionBlocks: number;
@@ -115,6 +139,8 @@ export class Journal {
   readonly commitNs: number;
   /** A handle's start and stop (MachineConfig.costs.handleNs). */
   readonly handleNs: number;
+  /** A word nobody wakes: the wall clock's timed sleep (schedule_hrtimeout). */
+  private readonly sleepWord = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(cpu: Cpu, dev: PmemDevice, policy: Partial<JournalPolicy> = {}) {
     const v = cpu.machine.views;
@@ -133,9 +159,13 @@ export class Journal {
     this.bufs = v.fsBufState;
     this.tbufs = v.journalBuffers;
     this.cbufs = v.journalCommitBuffers;
+    this.frozen = v.journalFrozen;
+    this.log = v.journalLog;
+    this.logHomes = v.journalLogHomes;
     this.inodes = v.fsInodeState;
-    this.handle = { journal: this, tid: 0, open: false, credits: 0 };
-    this.maxTransactionBlocks = jbd2_max_transaction_blocks(this.geometry, this.policy);
+    this.meta = v.fsMeta;
+    this.handle = { journal: this, tid: 0, open: false, credits: 0, sync: false };
+    this.maxTransactionBlocks = maxTransactionBuffers(this.areas);
   }
 
   lock(): void {
@@ -144,6 +174,12 @@ export class Journal {
 
   unlock(): void {
     spin_unlock(this.cpu, this.js, J.lockState, LOCK);
+  }
+
+  /** schedule_hrtimeout(): sleeps ns, woken by nothing but the timer (virtual time on the virtual clock). */
+  sleepNs(ns: number): void {
+    if (isVirtual()) vsleepUntil(nowNs() + ns);
+    else Atomics.wait(this.sleepWord, 0, 0, ns / 1e6);
   }
 }
 
@@ -160,12 +196,14 @@ export function wakeCommitThread(j: Journal): void {
 
 /**
  * jbd2_journal_start(): a handle in the running transaction (started if none runs) with
- * `credits` blocks to file in it: the most this operation can dirty. Sleeps while a commit
- * has the transaction locked or while the transaction has no room for the credits.
+ * `credits` blocks to dirty in it: the most this operation can dirty. Sleeps while a commit
+ * has the transaction locked, while the transaction has no room for the credits, and while
+ * the log has no room for a transaction.
  */
 export function jbd2_journal_start(j: Journal, credits: number): Handle {
   const h = j.handle;
   if (h.open) throw new Error(`jbd2_journal_start: cpu ${j.cpu.id} already has an open handle (nested handles are not modelled)`);
+  if (Atomics.load(j.js, J.tailTid) === 0) throw new Error('jbd2_journal_start: the journal was never created (jbd2_journal_create, at mkfs)');
   // start_this_handle's "wants too many credits": no transaction could ever take it.
   checkInt('credits', credits, 1, j.maxTransactionBlocks);
   if (j.handleNs > 0) charge(j.handleNs);
@@ -173,7 +211,7 @@ export function jbd2_journal_start(j: Journal, credits: number): Handle {
   return h;
 }
 
-/** start_this_handle(): joins the running transaction (making one if none runs) once it has room for the credits. */
+/** start_this_handle(): joins the running transaction (making one if none runs) once it and the log have room for the credits. */
 function start_this_handle(j: Journal, h: Handle, credits: number): void {
   const js = j.js;
   for (;;) {
@@ -188,38 +226,21 @@ function start_this_handle(j: Journal, h: Handle, credits: number): void {
       created = true;
     }
     // On false it dropped j_state_lock and waited: look again.
-    if (!add_transaction_credits(j, credits)) continue;
+    if (!add_transaction_credits(j, credits)) {
+      if (created) wakeCommitThread(j);
+      continue;
+    }
     js[J.updates]++;
     js[J.handleCount]++;
     h.tid = js[J.runningTid];
     h.credits = credits;
     h.open = true;
+    h.sync = false;
     j.unlock();
     // The commit thread arms its interval timer from the transaction's start.
     if (created) wakeCommitThread(j);
     return;
   }
-}
-
-/**
- * j_max_transaction_buffers: the policy's limit on a transaction's metadata blocks, or (0)
- * all the full-commit area holds with their descriptor and commit blocks. A limit the area
- * cannot hold would let a commit run past it into the fast-commit area, where recovery never
- * looks: it is refused rather than lose a transaction that way. Pure, so a run can check
- * every configuration before it starts.
- */
-export function jbd2_max_transaction_blocks(g: FsGeometry, policy: JournalPolicy): number {
-  const areas = journalAreas(g);
-  const room = fullCommitRoom(areas);
-  const asked = policy.maxTransactionBlocks;
-  if (asked > room) {
-    throw new RangeError(
-      `journal.maxTransactionBlocks: ${asked} blocks do not fit the journal: its full-commit area (${areas.fullBlocks} blocks ` +
-        `of journalBlocks ${g.journalBlocks}) holds at most ${room} with their descriptor and commit blocks; ` +
-        `expected 0 (that room) or at most ${room}, or a larger journalBlocks`,
-    );
-  }
-  return asked > 0 ? asked : room;
 }
 
 /** jbd2_get_transaction(): makes a new running transaction. Called with j_state_lock held. */
@@ -230,6 +251,7 @@ function jbd2_get_transaction(j: Journal): void {
   js[J.runningTid] = tid;
   js[J.handleCount] = 0;
   js[J.nrBuffers] = 0;
+  js[J.listed] = 0;
   js[J.outstandingCredits] = 0;
   js[J.nrInodes] = 0;
   j.times[JOURNAL_TIMES.tStartNs] = monoNs();
@@ -239,7 +261,8 @@ function jbd2_get_transaction(j: Journal): void {
 /**
  * add_transaction_credits(): reserves the handle's credits in the running transaction.
  * Called with j_state_lock held; returns true with it still held, or false after dropping
- * it and sleeping (the transaction was locked, or too large for the credits), to be retried.
+ * it and sleeping (the transaction was locked, or too large for the credits, or the log had
+ * no room for a transaction), to be retried.
  */
 function add_transaction_credits(j: Journal, credits: number): boolean {
   const js = j.js;
@@ -255,9 +278,20 @@ function add_transaction_credits(j: Journal, credits: number): boolean {
     const first = js[J.sizeLimitTid] !== tid;
     js[J.sizeLimitTid] = tid;
     j.unlock();
-    // Even with a commit already requested: the thread may be waiting out a batching window.
     if (first) wakeCommitThread(j);
     wait_transaction_locked(j, tid, true);
+    return false;
+  }
+  // The commit never makes room in the log itself: a handle may join only while the log has
+  // room for its transaction at the largest, or the commit could find the log full.
+  if (jbd2_log_space_left(j) < jbd2_space_needed(j)) {
+    j.unlock();
+    stepEnter(STEP.journal_commit_wait);
+    try {
+      __jbd2_log_wait_for_space(j);
+    } finally {
+      stepLeave();
+    }
     return false;
   }
   js[J.outstandingCredits] = needed;
@@ -276,21 +310,21 @@ function wait_transaction_locked(j: Journal, tid: number, tooLarge: boolean): vo
   stepEnter(STEP.journal_commit_wait);
   try {
     if (!tooLarge) {
-      markWaiting(j, J.runningState);
+      markWaiting(j, js, J.runningState);
       while (Atomics.load(js, J.runningState) === T_LOCKED && Atomics.load(js, J.aborted) === 0) {
         vwaitEvent(j.cpu, js, J.runningState, T_LOCKED, 1000);
       }
       return;
     }
     jbd2_log_start_commit(j, tid);
-    markWaiting(j, J.runningTid);
+    markWaiting(j, js, J.runningTid);
     // Spin first, as a contended lock does (spinlock.ts): with no handle left open the switch
     // comes within microseconds of the request, sooner than a sleep and wake-up would. On the
     // virtual clock the wake-up is the switch's own instant: no spin.
     const spinUntil = isVirtual() ? 0 : nowNs() + j.cpu.machine.config.lockSpinNs;
     while (Atomics.load(js, J.runningTid) === tid && Atomics.load(js, J.aborted) === 0) {
       if (Atomics.load(js, J.threadRunning) === 0) {
-        markWaiting(j, -1);
+        markWaiting(j, null, -1);
         jbd2_log_wait_commit(j, tid);
         return;
       }
@@ -298,15 +332,51 @@ function wait_transaction_locked(j: Journal, tid: number, tooLarge: boolean): vo
       vwaitEvent(j.cpu, js, J.runningTid, tid, 1000);
     }
   } finally {
-    markWaiting(j, -1);
+    markWaiting(j, null, -1);
     stepLeave();
   }
 }
 
-/** jbd2_journal_stop(): leaves the transaction, giving back unspent credits; the last handle out of a locked one wakes the commit. */
+/**
+ * jbd2_journal_stop(): leaves the transaction, giving back unspent credits; the last handle
+ * out of a locked one wakes the commit. A synchronous handle (h_sync) first lets other tasks
+ * join the transaction: unless this CPU stopped the last synchronous handle too (a lone task
+ * syncing over and over has nobody to wait for), it sleeps, handle still open, for as long as
+ * a commit takes on average (j_average_commit_time), bounded by min_batch_time and
+ * max_batch_time, when the transaction is younger than that; max_batch_time 0 turns this
+ * off. Then it asks for the commit and waits for it.
+ */
 export function jbd2_journal_stop(h: Handle): void {
   if (!h.open) throw new Error('jbd2_journal_stop: the handle is not open');
   const j = h.journal;
+  const js = j.js;
+  const tid = h.tid;
+  const tag = j.cpu.tag;
+  const { minBatchTimeUs, maxBatchTimeUs } = j.policy;
+  if (h.sync && js[J.lastSyncWriter] !== tag && maxBatchTimeUs > 0) {
+    js[J.lastSyncWriter] = tag;
+    j.lock();
+    let commitTime = j.times[JOURNAL_TIMES.averageCommitNs];
+    j.unlock();
+    const transTime = monoNs() - j.times[JOURNAL_TIMES.tStartNs];
+    commitTime = Math.min(Math.max(commitTime, 1000 * minBatchTimeUs), 1000 * maxBatchTimeUs);
+    if (transTime < commitTime) {
+      stepEnter(STEP.journal_commit_wait);
+      try {
+        j.sleepNs(commitTime);
+      } finally {
+        stepLeave();
+      }
+    }
+  }
+  const wait = h.sync;
+  if (wait) jbd2_log_start_commit(j, tid);
+  stop_this_handle(j, h);
+  if (wait) jbd2_log_wait_commit(j, tid);
+}
+
+/** stop_this_handle(): drops t_updates and the unspent credits; the last handle out of a locked transaction wakes the commit. */
+function stop_this_handle(j: Journal, h: Handle): void {
   j.lock();
   const left = --j.js[J.updates];
   // A commit cannot switch the transaction while this handle is open: it is still the running one.
@@ -316,6 +386,7 @@ export function jbd2_journal_stop(h: Handle): void {
   h.open = false;
   h.tid = 0;
   h.credits = 0;
+  h.sync = false;
   if (wake) vnotify(j.cpu, j.js, J.updates);
 }
 
@@ -325,34 +396,102 @@ function checkBlock(j: Journal, h: Handle, block: number): void {
 }
 
 /**
- * jbd2_journal_get_write_access(): announces a change to metadata block `block`. jbd2
- * freezes a copy here when the buffer belongs to the committing transaction; the lab's
- * commit copies its blocks while no handle is open, so there is nothing to freeze.
+ * jbd2_journal_get_write_access() (do_get_write_access): files metadata block `block` in the
+ * handle's transaction before the filesystem changes it. It waits while the checkpoint
+ * writes the buffer home (lock_buffer) or the commit writes its own data to the log
+ * (BH_Shadow). A buffer the committing transaction owns becomes the running one's next
+ * (b_next_transaction); if the commit has not logged it yet, a frozen copy keeps the
+ * committing version for it.
  */
 export function jbd2_journal_get_write_access(h: Handle, block: number): void {
-  checkBlock(h.journal, h, block);
+  const j = h.journal;
+  checkBlock(j, h, block);
+  const bufs = j.bufs;
+  const at = block * FS_BUF.stride;
+  // Only this transaction's handles set either field to its tid, and it cannot switch while h is open.
+  if (bufs[at + FS_BUF.transaction] === h.tid || bufs[at + FS_BUF.nextTransaction] === h.tid) return;
+  for (;;) {
+    j.lock();
+    const flags = bufs[at + FS_BUF.flags];
+    if ((flags & (BH_Lock | BH_Shadow)) !== 0) {
+      j.unlock();
+      wait_on_buffer(j, at + FS_BUF.flags, flags);
+      continue;
+    }
+    const owner = bufs[at + FS_BUF.transaction];
+    if (owner === h.tid || bufs[at + FS_BUF.nextTransaction] === h.tid) {
+      j.unlock();
+      return;
+    }
+    if (owner === 0) {
+      bufs[at + FS_BUF.transaction] = h.tid;
+      bufs[at + FS_BUF.jlist] = BJ_Reserved;
+    } else {
+      if (owner !== j.js[J.committingTid]) {
+        j.unlock();
+        throw new Error(`jbd2_journal_get_write_access: block ${block} is filed in tid ${owner}, neither running nor committing`);
+      }
+      if (bufs[at + FS_BUF.jlist] === BJ_Metadata && bufs[at + FS_BUF.frozen] === 0) jbd2_freeze_jh_data(j, block);
+      bufs[at + FS_BUF.nextTransaction] = h.tid;
+    }
+    j.tbufs[j.js[J.listed]++] = block;
+    j.unlock();
+    return;
+  }
 }
 
-/** jbd2_journal_dirty_metadata(): files block `block` in the handle's transaction, spending one of its credits. */
+/** jbd2_freeze_jh_data(): copies the buffer as the committing transaction has it (b_frozen_data). j_state_lock held. */
+function jbd2_freeze_jh_data(j: Journal, block: number): void {
+  const slot = j.js[J.frozenCount]++;
+  // The committing transaction holds at most maxTransactionBlocks buffers, and the region that many slots.
+  if ((slot + 1) * BLOCK_SIZE > j.frozen.length) throw new Error(`jbd2_freeze_jh_data: no frozen slot left for block ${block}`);
+  j.frozen.set(j.meta.subarray(block * BLOCK_SIZE, (block + 1) * BLOCK_SIZE), slot * BLOCK_SIZE);
+  j.bufs[block * FS_BUF.stride + FS_BUF.frozen] = slot + 1;
+}
+
+/** wait_on_bit(BH_Shadow) / lock_buffer(): sleeps until a buffer's flags word moves from `seen`. */
+function wait_on_buffer(j: Journal, word: number, seen: number): void {
+  stepEnter(STEP.journal_commit_wait);
+  markWaiting(j, j.bufs, word);
+  try {
+    if (Atomics.load(j.bufs, word) === seen) vwaitEvent(j.cpu, j.bufs, word, seen, 1000);
+  } finally {
+    markWaiting(j, null, -1);
+    stepLeave();
+  }
+}
+
+/**
+ * jbd2_journal_dirty_metadata(): block `block`, filed by jbd2_journal_get_write_access(),
+ * was changed: the handle's transaction logs it, spending one of the handle's credits the
+ * first time in this transaction (b_modified).
+ */
 export function jbd2_journal_dirty_metadata(h: Handle, block: number): void {
   const j = h.journal;
   checkBlock(j, h, block);
-  const at = block * FS_BUF.stride + FS_BUF.transaction;
-  if (j.bufs[at] === h.tid) return;
+  const bufs = j.bufs;
+  const at = block * FS_BUF.stride;
+  if (bufs[at + FS_BUF.modifiedTid] === h.tid) return;
   j.lock();
-  if (j.bufs[at] !== h.tid) {
+  const owner = bufs[at + FS_BUF.transaction];
+  if (owner !== h.tid && bufs[at + FS_BUF.nextTransaction] !== h.tid) {
+    j.unlock();
+    throw new Error(`jbd2_journal_dirty_metadata: block ${block} was changed without write access in tid ${h.tid} (jbd2_journal_get_write_access first)`);
+  }
+  if (bufs[at + FS_BUF.modifiedTid] !== h.tid) {
     if (h.credits === 0) {
       j.unlock();
       // The reservation is what keeps the transaction within the journal: never file past it.
       throw new Error(
-        `jbd2_journal_dirty_metadata: credits: cpu ${j.cpu.id}'s handle has filed as many new blocks as it reserved; ` +
+        `jbd2_journal_dirty_metadata: credits: cpu ${j.cpu.id}'s handle has dirtied as many new blocks as it reserved; ` +
           `block ${block} would be one more (the caller asked jbd2_journal_start for too few)`,
       );
     }
     h.credits--;
-    j.bufs[at] = h.tid;
-    // Credits keep nrBuffers within maxTransactionBlocks, below the list's length.
-    j.tbufs[j.js[J.nrBuffers]++] = block;
+    bufs[at + FS_BUF.modifiedTid] = h.tid;
+    j.js[J.nrBuffers]++;
+    // A buffer still the committing transaction's becomes BJ_Metadata when the commit refiles it.
+    if (owner === h.tid) bufs[at + FS_BUF.jlist] = BJ_Metadata;
   }
   j.unlock();
 }
@@ -413,7 +552,7 @@ export function jbd2_log_wait_commit(j: Journal, tid: number): void {
   let seq = Atomics.load(js, J.commitSequence);
   if (seq >= tid) return;
   stepEnter(STEP.journal_commit_wait);
-  markWaiting(j, J.commitSequence);
+  markWaiting(j, js, J.commitSequence);
   try {
     while (seq < tid) {
       if (Atomics.load(js, J.aborted) !== 0) throw journalAborted('EIO', `jbd2_log_wait_commit: tid ${tid}`);
@@ -429,7 +568,7 @@ export function jbd2_log_wait_commit(j: Journal, tid: number): void {
       seq = Atomics.load(js, J.commitSequence);
     }
   } finally {
-    markWaiting(j, -1);
+    markWaiting(j, null, -1);
     stepLeave();
   }
   if (attributing) stepNoteCommitOthers(commitCarriedOtherInodes(j, tid, false));
@@ -437,16 +576,18 @@ export function jbd2_log_wait_commit(j: Journal, tid: number): void {
 
 /**
  * kjournald2's work, done by a CPU that waits for tid while no commit thread runs. Under
- * j_state_lock it records the request and takes the committer word if it is free, then
- * serves requests until none is pending (serveCommitRequests). Returns false when another
- * CPU holds the word: that CPU serves the request before it lets go (the caller sleeps on
- * commitSequence).
+ * j_state_lock it records the request and takes the committer word if it is free (or left
+ * for the full commit a fast commit fell back to), then serves requests until none is
+ * pending (serveCommitRequests). Returns false when another CPU holds the word: that CPU
+ * serves the request before it lets go (the caller sleeps on commitSequence).
  */
 function kjournald2_inline(j: Journal, tid: number): boolean {
   const js = j.js;
   j.lock();
   if (js[J.commitRequest] < tid) js[J.commitRequest] = tid;
-  const mine = Atomics.compareExchange(js, J.committer, 0, j.cpu.tag) === 0;
+  const mine =
+    Atomics.compareExchange(js, J.committer, 0, j.cpu.tag) === 0 ||
+    Atomics.compareExchange(js, J.committer, COMMITTER_FULL_PENDING, j.cpu.tag) === COMMITTER_FULL_PENDING;
   j.unlock();
   if (!mine) return false;
   serveCommitRequests(j);
@@ -458,7 +599,7 @@ function kjournald2_inline(j: Journal, tid: number): boolean {
  * commit of it is asked for, then lets go of the word under j_state_lock, where requests are
  * recorded, so that none recorded meanwhile is left for a CPU asleep on commitSequence.
  */
-function serveCommitRequests(j: Journal): void {
+export function serveCommitRequests(j: Journal): void {
   const js = j.js;
   let held = true;
   try {
@@ -487,7 +628,7 @@ function serveCommitRequests(j: Journal): void {
  * Whether the commit that made tid durable carried other inodes' metadata: its record says
  * more than one inode was logged in it (the waiter's own inode is one). For a fast-commit
  * waiter (`fast`), the newest fast commit of tid counts unless a full commit of tid came
- * after it. The records sit in a ring the commit thread writes before it wakes waiters; a
+ * after it. The records sit in a ring the committer writes before it wakes waiters; a
  * record overwritten since (1024 commits later) reads as false. Attribution only.
  */
 export function commitCarriedOtherInodes(j: Journal, tid: number, fast: boolean): boolean {
@@ -504,7 +645,8 @@ export function commitCarriedOtherInodes(j: Journal, tid: number, fast: boolean)
 
 /**
  * jbd2_complete_transaction(): commits up to tid if needed and waits until it is durable.
- * With no commit thread running (unit tests, one-CPU tools) the waiter commits itself.
+ * It never batches (only a synchronous handle's jbd2_journal_stop() does). With no commit
+ * thread running (unit tests, one-CPU tools) the waiter commits itself.
  */
 export function jbd2_complete_transaction(j: Journal, tid: number): void {
   if (jbd2_transaction_committed(j, tid)) return;
@@ -522,86 +664,21 @@ export function ext4_fc_inode_clean(j: Journal, ino: number): boolean {
   return Atomics.load(j.inodes, b + FS_INODE.fcDone) >= Atomics.load(j.inodes, b + FS_INODE.fcSeq);
 }
 
-/**
- * ext4_fc_commit(): makes the inode's changes up to tid durable. With fast commit on and
- * the transaction eligible, the commit thread logs just this inode; otherwise (or when it
- * finds the transaction ineligible) the whole transaction commits.
- */
-export function ext4_fc_commit(j: Journal, ino: number, tid: number): void {
-  if (!j.policy.fastCommit) return jbd2_complete_transaction(j, tid);
-  if (jbd2_transaction_committed(j, tid)) return;
-  const b = ino * FS_INODE.stride;
-  j.lock();
-  if (j.js[J.runningTid] !== tid || j.js[J.fcIneligibleTid] === tid) {
-    if (j.js[J.fcIneligibleTid] === tid) j.js[J.fcFallbacks]++;
-    j.unlock();
-    return jbd2_complete_transaction(j, tid);
-  }
-  const target = j.inodes[b + FS_INODE.fcSeq];
-  if (Atomics.load(j.inodes, b + FS_INODE.fcDone) >= target) {
-    j.unlock();
-    return;
-  }
-  if (j.inodes[b + FS_INODE.fcRequested] === 0) {
-    j.inodes[b + FS_INODE.fcRequested] = 1;
-    j.js[J.fcPending]++;
-  }
-  // The fast commit that serves this request takes the time; a full commit's own request time stays apart.
-  if (j.times[JOURNAL_TIMES.fcRequestNs] === 0) j.times[JOURNAL_TIMES.fcRequestNs] = monoNs();
-  j.unlock();
-  stepEnter(STEP.journal_commit_wait);
-  const at = b + FS_INODE.fcDone;
-  const done = () => Atomics.load(j.inodes, at) >= target || jbd2_transaction_committed(j, tid);
-  if (Atomics.load(j.js, J.threadRunning) === 0) {
-    // No commit thread: the fsyncing task performs the fast commit, as ext4's does, one
-    // committer at a time; another's commit may have served this request meanwhile. Before
-    // letting go it serves any full commit asked for, a fallback of its own included.
-    markWaiting(j, J.committer);
-    beginCommitOngoing(j);
-    markWaiting(j, -1);
-    let r = 0;
-    try {
-      if (!done()) r = ext4_fc_perform_commit(j);
-    } finally {
-      serveCommitRequests(j);
-    }
-    if (r >= 0 && attributing) stepNoteCommitOthers(commitCarriedOtherInodes(j, tid, true));
-    stepLeave();
-    // Not done only if another CPU's fast commit took this request and fell back, or failed.
-    if (!done()) jbd2_complete_transaction(j, tid);
-    return;
-  }
-  wakeCommitThread(j);
-  markWaiting(j, -2 - ino);
-  try {
-    for (;;) {
-      const seen = Atomics.load(j.inodes, at);
-      if (seen >= target || jbd2_transaction_committed(j, tid)) break;
-      if (Atomics.load(j.js, J.aborted) !== 0) throw journalAborted('EIO', `ext4_fc_commit: inode ${ino}`);
-      vwaitEvent(j.cpu, j.inodes, at, seen, 1000);
-    }
-  } finally {
-    markWaiting(j, -1);
-    stepLeave();
-  }
-  if (attributing) stepNoteCommitOthers(commitCarriedOtherInodes(j, tid, true));
-}
-
 /** The error a CPU gets from an aborted journal: EROFS for a new handle, EIO for a commit waiter (as jbd2 and ext4 return). */
-function journalAborted(code: 'EROFS' | 'EIO', what: string): FsError {
+export function journalAborted(code: 'EROFS' | 'EIO', what: string): FsError {
   return new FsError(code, `${what}: the journal was aborted (a commit failed part-way)`);
 }
 
-/** Tells the watchdog this CPU waits on a journal word (word < 0: not waiting; -2 - ino: an inode's fast commit). */
-function markWaiting(j: Journal, word: number): void {
+/** Tells the watchdog this CPU waits on word `word` of `arr` (journal state or a buffer's flags); `arr` null: not waiting. */
+export function markWaiting(j: Journal, arr: Int32Array | null, word: number): void {
   const st = j.cpu.machine.views.cpuState;
   const base = j.cpu.stateBase;
-  if (word === -1) {
+  if (arr === null) {
     Atomics.store(st, base + CPU_STATE.waitKind, 0);
     return;
   }
-  st[base + CPU_STATE.waitRegion] = j.cpu.regionOf(word <= -2 ? j.inodes.buffer : j.js.buffer);
-  st[base + CPU_STATE.waitAt] = word <= -2 ? -2 - word : word;
+  st[base + CPU_STATE.waitRegion] = j.cpu.regionOf(arr.buffer);
+  st[base + CPU_STATE.waitAt] = word;
   st[base + CPU_STATE.waitClass] = LOCK;
   Atomics.store(st, base + CPU_STATE.waitKind, WAIT_KIND_JOURNAL);
 }

@@ -1,26 +1,25 @@
 // The journal commit thread (kjournald2, fs/jbd2/journal.c): its own CPU, like jbd2's
-// kthread. It commits the running transaction when someone waits for its tid, when its
-// commit interval expires, or when it outgrows the size limit; it performs requested fast
-// commits; between those it sleeps on the journal's wake word. Its timers (the commit
-// interval, the batching window) run in the CPU's time: virtual time on the virtual clock,
-// where they end at their virtual instant even when every other CPU sleeps.
+// kthread. It commits the running transaction when someone asked for its commit, when its
+// commit interval expires (commit=), or when a handle found it full; between those it
+// sleeps on the journal's wake word. It never waits once a commit is asked for (jbd2's
+// batching happens in the syncing task's jbd2_journal_stop()), never performs fast commits
+// (the fsyncing task does) and never checkpoints (a task short of log space does). Its timer
+// runs in the CPU's time: virtual time on the virtual clock, where it ends at its virtual
+// instant even when every other CPU sleeps.
 
 import { JOURNAL, REGION_NAMES } from '../machine/layout.js';
 import type { Machine } from '../machine/machine.js';
 import type { Cpu } from '../sync/cpu.js';
 import { PmemDevice } from '../pmem/device.js';
 import { Journal, transactionAgeMs } from './journal.js';
-import { ext4_fc_perform_commit, jbd2_journal_commit_transaction } from './commit.js';
+import { jbd2_journal_commit_transaction } from './commit.js';
 import type { JournalPolicy } from './policy.js';
-import { monoNs } from '../util/clock.js';
 import { vnotifyFromHost, vwait } from '../sync/vclock.js';
 
 const J = JOURNAL;
 
 export interface KjournaldSummary {
   commits: number;
-  fastCommits: number;
-  fallbacks: number;
   /** Why each full commit started: a waiter asked, the interval expired, or the transaction was full. */
   triggers: { request: number; interval: number; size: number };
 }
@@ -33,7 +32,7 @@ export interface KjournaldSummary {
 export function kjournald2(cpu: Cpu, args: { policy?: Partial<JournalPolicy>; counting?: () => boolean }): KjournaldSummary {
   const j = new Journal(cpu, new PmemDevice(cpu), args.policy ?? {});
   const js = j.js;
-  const counted: KjournaldSummary = { commits: 0, fastCommits: 0, fallbacks: 0, triggers: { request: 0, interval: 0, size: 0 } };
+  const counted: KjournaldSummary = { commits: 0, triggers: { request: 0, interval: 0, size: 0 } };
   const ignored: KjournaldSummary = structuredClone(counted);
   const counting = args.counting ?? (() => true);
   Atomics.store(js, J.threadRunning, 1);
@@ -50,18 +49,10 @@ export function kjournald2(cpu: Cpu, args: { policy?: Partial<JournalPolicy>; co
 /** `summary()`: where a commit that just ended is counted. */
 function runCommitLoop(j: Journal, summary: () => KjournaldSummary): void {
   const js = j.js;
-  const { commitIntervalMs, batchWindowUs } = j.policy;
-  // The batching window of the transaction whose commit was asked for: when it ends (monoNs).
-  let batchTid = 0;
-  let batchEndNs = 0;
+  const { commitIntervalMs } = j.policy;
   for (;;) {
     const seq = Atomics.load(js, J.wakeSeq);
     const stopping = Atomics.load(js, J.shutdown) !== 0;
-    if (Atomics.load(js, J.fcPending) !== 0) {
-      const r = ext4_fc_perform_commit(j);
-      if (r > 0) summary().fastCommits += r;
-      else if (r < 0) summary().fallbacks++;
-    }
     const tid = Atomics.load(js, J.runningTid);
     // The commit timer runs only while a transaction does (jbd2_get_transaction arms
     // j_commit_timer); with none, kjournald2 sleeps until a new one wakes it. On the virtual
@@ -74,20 +65,6 @@ function runCommitLoop(j: Journal, summary: () => KjournaldSummary): void {
       // A handle was held back: the transaction has no room left for it (add_transaction_credits).
       const full = Atomics.load(js, J.sizeLimitTid) === tid;
       const expired = age >= commitIntervalMs;
-      if (requested && !full && !expired && !stopping && batchWindowUs > 0) {
-        // Let other syncers join the transaction before it is locked (j_max_batch_time),
-        // asleep on the wake word so that a size trigger, a fast-commit request or
-        // shutdown arriving meanwhile is acted on at once rather than after the window.
-        if (batchTid !== tid) {
-          batchTid = tid;
-          batchEndNs = monoNs() + batchWindowUs * 1000;
-        }
-        const leftNs = batchEndNs - monoNs();
-        if (leftNs > 0) {
-          vwait(j.cpu, js, J.wakeSeq, seq, leftNs);
-          continue;
-        }
-      }
       if (requested || full || expired || stopping) {
         if (jbd2_journal_commit_transaction(j)) {
           const s = summary();

@@ -1,12 +1,16 @@
 // The journal's on-device format, inside the journal area fsGeometry() places on the
 // PMEM device (fs/jbd2: journal superblock, descriptor, commit and fast-commit blocks).
 //
-//   block 0                      journal superblock: where replay starts (s_start, 0 when
-//                                clean) and the tid it expects there (s_sequence)
-//   blocks 1 .. fcStart-1        full commits: descriptor (magic, tid, home block numbers),
-//                                the metadata blocks' copies, commit block (tid, crc32)
-//   blocks fcStart .. end        fast commits: one header block (tid, inode, its inode record,
-//                                crc32) then copies of the inode's extent blocks
+//   block 0                      journal superblock: where replay starts (s_start: the
+//                                device block of the oldest transaction still in the log)
+//                                and the tid it expects there (s_sequence)
+//   blocks 1 .. fcStart-1        the log, a ring (j_first .. j_last): full commits one after
+//                                another, each a descriptor (magic, tid, home block numbers),
+//                                the metadata blocks' copies and a commit block (tid, crc32);
+//                                a transaction may wrap from the last block to the first
+//   blocks fcStart .. end        fast commits of the running transaction, one after another,
+//                                each a run of packed records (FC_TAG below) ending in a
+//                                checksummed tail
 //
 // Words are little-endian 32-bit, read and written through Int32 views of 4 KiB blocks.
 
@@ -16,7 +20,6 @@ export const JBD2_MAGIC_NUMBER = 0xc03b3998 | 0;
 export const JBD2_DESCRIPTOR_BLOCK = 1;
 export const JBD2_COMMIT_BLOCK = 2;
 export const JBD2_SUPERBLOCK_V2 = 4;
-export const EXT4_FC_BLOCK = 0x4643; // "FC"
 
 /** Journal superblock (journal_superblock_t). */
 export const JSB = struct({ magic: 0, blocktype: 1, s_start: 2, s_sequence: 3, s_maxlen: 4, s_fc_start: 5 }, 8);
@@ -28,10 +31,17 @@ export const JDESC_MAX_TAGS = BLOCK_SIZE / 4 - JDESC.tags;
 /** Commit block (struct commit_header): crc32 over the transaction's metadata copies. */
 export const JCOMMIT = struct({ magic: 0, blocktype: 1, tid: 2, count: 3, checksum: 4 }, 8);
 
-/** Fast-commit header block: the inode record follows at byte FC_INODE_OFFSET. */
-export const JFC = struct({ magic: 0, blocktype: 1, tid: 2, ino: 3, count: 4, checksum: 5, seq: 6, tags: 8 }, 8);
-export const FC_INODE_OFFSET = 512;
-export const JFC_MAX_TAGS = (FC_INODE_OFFSET >> 2) - JFC.tags;
+/**
+ * Fast-commit records (ext4's EXT4_FC_TAG_* tag-length-value records, in the lab's words):
+ * [tag, length of the value in words, value...], packed into the area's blocks, never one
+ * across two blocks (PAD fills the rest of a block). A fast commit is HEAD (magic, tid), then
+ * per inode INODE (ino, fcSeq, its 256-byte record) and EXT chunks (home block, first word,
+ * the words: an extent block's header and used entries), then TAIL (tid, crc32 of every byte
+ * of the fast commit before the crc), which ends its block; the next starts on a fresh one.
+ */
+export const FC_TAG = { HEAD: 1, INODE: 2, EXT: 3, PAD: 4, TAIL: 5 } as const;
+/** Words of a record's tag and length. */
+export const FC_TLV_WORDS = 2;
 
 export interface JournalAreas {
   /** Device block of the journal superblock. */
@@ -45,9 +55,13 @@ export interface JournalAreas {
   fcBlocks: number;
 }
 
-/** Splits the journal area: an eighth (at least 4 blocks) for fast commits, as ext4 reserves j_fc_wbufsize. */
+/**
+ * Splits the journal area: the journal proper, then its fast-commit area (j_fc_first ..
+ * j_fc_last), 1/64 of the journal proper as mke2fs -O fast_commit adds it
+ * (EXT2_JOURNAL_TO_FC_BLKS_RATIO), at least 4 blocks.
+ */
 export function journalAreas(g: FsGeometry): JournalAreas {
-  const fcBlocks = Math.max(4, Math.floor(g.journalBlocks / 8));
+  const fcBlocks = Math.max(4, Math.floor(g.journalBlocks / 65));
   const first = g.journalStart + 1;
   const fcFirst = g.journalStart + g.journalBlocks - fcBlocks;
   return { sb: g.journalStart, first, fullBlocks: fcFirst - first, fcFirst, fcBlocks };
@@ -59,14 +73,15 @@ export function fullCommitBlocks(n: number): number {
 }
 
 /**
- * The most metadata blocks one full commit can carry in the full-commit area (the bound
- * jbd2_journal_get_max_txn_bufs() puts on j_max_transaction_buffers). jbd2 allows a
- * quarter of the log so that several transactions fit; the lab's journal holds one at a
- * time (commit.ts checkpoints at once), so the whole area, less descriptors and commit block.
+ * j_max_transaction_buffers: the most metadata blocks a transaction may hold, a quarter of
+ * the journal less its fast-commit area (jbd2_journal_get_max_txn_bufs(); 4.14 had no
+ * fast-commit area and took j_maxlen / 4), so that the log holds several transactions.
  */
-export function fullCommitRoom(a: JournalAreas): number {
-  let n = a.fullBlocks - 1 - Math.ceil(a.fullBlocks / (JDESC_MAX_TAGS + 1));
-  while (n > 0 && fullCommitBlocks(n) > a.fullBlocks) n--;
-  while (fullCommitBlocks(n + 1) <= a.fullBlocks) n++;
-  return Math.max(0, n);
+export function maxTransactionBuffers(a: JournalAreas): number {
+  return Math.floor((a.fullBlocks + 1) / 4);
+}
+
+/** The device block of log block `rel` (relative to the log's first block; wraps, as jbd2_journal_next_log_block() does at j_last). */
+export function logBlock(a: JournalAreas, rel: number): number {
+  return a.first + (rel % a.fullBlocks);
 }

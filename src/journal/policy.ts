@@ -1,4 +1,6 @@
-// The journal commit policy: every knob a run can tune, with ext4's defaults.
+// The journal's knobs: the ones a user sets on ext4, with ext4's defaults. Each names the
+// mount option or mkfs flag it stands for; the journal's size (mkfs.ext4 -J size=) is the
+// machine's journalBlocks (MachineConfig), since it shapes the device.
 //
 // The journal's two injected costs, journalBlockWriteNs and journalFlushNs, come from the
 // machine's cost profile (MachineConfig.costs). The rule: a policy that sets one overrides
@@ -9,20 +11,15 @@
 import { checkInt } from '../util/check.js';
 
 export interface JournalPolicy {
-  /** Commit the running transaction this long after it started (ext4 `commit=`, JBD2_DEFAULT_MAX_COMMIT_AGE 5 s). */
+  /** `commit=`: commit the running transaction this long after it started, ms (ext4 takes whole seconds; JBD2_DEFAULT_MAX_COMMIT_AGE 5 s). */
   commitIntervalMs: number;
-  /** After a commit is requested, wait up to this long for other syncers to join (jbd2's j_max_batch_time). */
-  batchWindowUs: number;
-  /**
-   * The most metadata blocks a transaction may hold, counting the credits its open handles
-   * reserved (j_max_transaction_buffers): a handle that would take it past this waits while
-   * the transaction commits (a size trigger). 0: all the full-commit area holds; more than
-   * that is rejected when the journal is set up.
-   */
-  maxTransactionBlocks: number;
-  /** ext4 fast commit: an fsync logs only its inode's delta when the transaction is eligible. */
+  /** `min_batch_time=`, µs: the least a synchronous handle's jbd2_journal_stop() waits for others to join (EXT4_DEF_MIN_BATCH_TIME 0). */
+  minBatchTimeUs: number;
+  /** `max_batch_time=`, µs: the most it waits; 0 turns batching off (EXT4_DEF_MAX_BATCH_TIME 15000). */
+  maxBatchTimeUs: number;
+  /** mkfs.ext4 `-O fast_commit`: an fsync logs the changed inodes alone when the transaction is eligible. */
   fastCommit: boolean;
-  /** jbd2 async_commit: the commit block is written without waiting for the metadata copies' flush. */
+  /** `journal_async_commit`: the commit block is written without waiting for the metadata copies' flush. */
   asyncCommit: boolean;
   /** Injected cost of writing one journal block (descriptor, metadata copy, commit block), ns; absent: the cost profile's. */
   journalBlockWriteNs?: number;
@@ -32,18 +29,35 @@ export interface JournalPolicy {
 
 export const DEFAULT_JOURNAL_POLICY: JournalPolicy = {
   commitIntervalMs: 5000,
-  batchWindowUs: 0,
-  maxTransactionBlocks: 0,
+  minBatchTimeUs: 0,
+  maxBatchTimeUs: 15_000,
   fastCommit: false,
   asyncCommit: false,
 };
 
+/**
+ * Knobs the lab once had that no kernel has, and what replaced them: a workload or policy
+ * that still sets one is refused with this message rather than silently ignored.
+ */
+export const REMOVED_JOURNAL_KNOBS: Readonly<Record<string, string>> = {
+  batchWindowUs:
+    'removed: no kernel waits after an fsync asks for a commit; jbd2 batches synchronous handles in jbd2_journal_stop(), ' +
+    'tuned by min_batch_time= and max_batch_time= (journal.minBatchTimeUs, journal.maxBatchTimeUs)',
+  maxTransactionBlocks:
+    'removed: jbd2 limits a transaction to a quarter of the journal (j_max_transaction_buffers); ' +
+    'set the journal size instead (journal.size, mkfs.ext4 -J size=)',
+};
+
 /** Fills defaults and rejects a bad knob with a RangeError naming it. */
 export function resolveJournalPolicy(p: Partial<JournalPolicy> = {}): JournalPolicy {
+  for (const [k, v] of Object.entries(p)) {
+    const gone = REMOVED_JOURNAL_KNOBS[k];
+    if (gone !== undefined && v !== undefined) throw new RangeError(`journal.${k}: ${gone}`);
+  }
   const r = { ...DEFAULT_JOURNAL_POLICY, ...p };
   checkInt('journal.commitIntervalMs', r.commitIntervalMs, 1, 3_600_000);
-  checkInt('journal.batchWindowUs', r.batchWindowUs, 0, 10_000_000);
-  checkInt('journal.maxTransactionBlocks', r.maxTransactionBlocks, 0, 1 << 20);
+  checkInt('journal.minBatchTimeUs', r.minBatchTimeUs, 0, 10_000_000);
+  checkInt('journal.maxBatchTimeUs', r.maxBatchTimeUs, 0, 10_000_000);
   for (const k of ['journalBlockWriteNs', 'journalFlushNs'] as const) {
     const v = r[k];
     if (v === undefined) delete r[k];

@@ -1,23 +1,14 @@
 // Journal recovery (fs/jbd2/recovery.c, and ext4's fast-commit replay): after a crash,
-// replay every transaction whose commit block is durable and whose checksum matches,
-// ignore the rest, then replay the fast commits of the transaction that followed.
-// Works on a raw device image (a crash image) and changes it in place.
+// replay every transaction from the log's tail (the superblock's s_start and s_sequence) on
+// around the ring whose commit block is durable and whose checksum matches, in order, and
+// stop at the first that is not; then replay the fast commits of the transaction that
+// followed the last one replayed. Works on a raw device image (a crash image) and changes it
+// in place.
 
 import { crc32 } from 'node:zlib';
 import { BLOCK_SIZE, INODE_SIZE, type FsGeometry } from '../machine/layout.js';
-import {
-  EXT4_FC_BLOCK,
-  FC_INODE_OFFSET,
-  JBD2_COMMIT_BLOCK,
-  JBD2_DESCRIPTOR_BLOCK,
-  JBD2_MAGIC_NUMBER,
-  JCOMMIT,
-  JDESC,
-  JFC,
-  JSB,
-  journalAreas,
-} from './ondisk.js';
-import { fcChecksum } from './commit.js';
+import { FC_TAG, JBD2_COMMIT_BLOCK, JBD2_DESCRIPTOR_BLOCK, JBD2_MAGIC_NUMBER, JCOMMIT, JDESC, JSB, journalAreas, logBlock } from './ondisk.js';
+import { readFastCommits } from './fc_records.js';
 
 export interface RecoveryReport {
   /** Tids of the full transactions replayed. */
@@ -45,64 +36,78 @@ export function jbd2_journal_recover(image: Uint8Array, g: FsGeometry, hooks: Re
   const sb = words(image, a.sb);
   if (sb[JSB.magic] !== JBD2_MAGIC_NUMBER) throw new Error('jbd2_journal_recover: no journal superblock (bad magic)');
   let tid = sb[JSB.s_sequence];
+  const start = sb[JSB.s_start] - a.first;
+  if (!(start >= 0 && start < a.fullBlocks)) throw new Error(`jbd2_journal_recover: s_start ${sb[JSB.s_start]} is outside the log`);
   const report: RecoveryReport = { replayed: [], discarded: 0, fastCommits: 0, nextTid: tid };
 
-  // PASS_SCAN + PASS_REPLAY of the one full transaction the journal can hold.
-  let at = a.first;
-  const homes: number[] = [];
-  const copies: number[] = [];
-  let committed = false;
-  while (at < a.fcFirst) {
-    const w = words(image, at);
-    if (w[JDESC.magic] !== JBD2_MAGIC_NUMBER || w[JDESC.tid] !== tid) break;
-    if (w[JDESC.blocktype] === JBD2_DESCRIPTOR_BLOCK) {
-      const count = w[JDESC.count];
-      for (let i = 0; i < count && at + 1 + i < a.fcFirst; i++) {
-        homes.push(w[JDESC.tags + i]);
-        copies.push(at + 1 + i);
+  // PASS_SCAN: the committed transactions from the tail on, each a run of descriptors and
+  // copies closed by its commit block, never more than the log holds in all.
+  const found: { homes: number[]; copies: number[] }[] = [];
+  let rel = start;
+  let scanned = 0;
+  scan: while (scanned < a.fullBlocks) {
+    const homes: number[] = [];
+    const copies: number[] = [];
+    for (;;) {
+      if (scanned >= a.fullBlocks) break scan;
+      const at = logBlock(a, rel);
+      const w = words(image, at);
+      if (w[JDESC.magic] !== JBD2_MAGIC_NUMBER || w[JDESC.tid] !== tid) {
+        if (homes.length > 0) report.discarded = tid;
+        break scan;
       }
-      at += 1 + count;
-      continue;
-    }
-    if (w[JDESC.blocktype] === JBD2_COMMIT_BLOCK) {
+      if (w[JDESC.blocktype] === JBD2_DESCRIPTOR_BLOCK) {
+        const count = w[JDESC.count];
+        for (let i = 0; i < count; i++) {
+          homes.push(w[JDESC.tags + i]);
+          copies.push(logBlock(a, rel + 1 + i));
+        }
+        rel += 1 + count;
+        scanned += 1 + count;
+        continue;
+      }
+      if (w[JDESC.blocktype] !== JBD2_COMMIT_BLOCK) break scan;
       let c = 0;
       for (const b of copies) c = crc32(image.subarray(b * BLOCK_SIZE, (b + 1) * BLOCK_SIZE), c);
-      committed = w[JCOMMIT.count] === copies.length && (c | 0) === w[JCOMMIT.checksum];
+      if (w[JCOMMIT.count] !== copies.length || (c | 0) !== w[JCOMMIT.checksum]) {
+        report.discarded = tid;
+        break scan;
+      }
+      found.push({ homes, copies });
+      rel += 1;
+      scanned += 1;
+      tid++;
+      break;
     }
-    break;
   }
-  if (committed) {
-    for (let i = 0; i < homes.length; i++) image.copyWithin(homes[i] * BLOCK_SIZE, copies[i] * BLOCK_SIZE, (copies[i] + 1) * BLOCK_SIZE);
-    report.replayed.push(tid);
-    tid++;
-  } else if (homes.length > 0) {
-    report.discarded = tid;
+  // PASS_REPLAY: in log order, so a block logged again later ends with its later copy.
+  for (const [i, t] of found.entries()) {
+    for (let k = 0; k < t.homes.length; k++) {
+      image.copyWithin(t.homes[k] * BLOCK_SIZE, t.copies[k] * BLOCK_SIZE, (t.copies[k] + 1) * BLOCK_SIZE);
+    }
+    report.replayed.push(sb[JSB.s_sequence] + i);
   }
 
-  // Fast commits of the transaction after the last full one, in order, up to the first bad record.
-  const per = g.extentBlocksPerInode;
-  at = a.fcFirst;
-  while (at < a.fcFirst + a.fcBlocks) {
-    const w = words(image, at);
-    if (w[JFC.magic] !== JBD2_MAGIC_NUMBER || w[JFC.blocktype] !== EXT4_FC_BLOCK || w[JFC.tid] !== tid) break;
-    const count = w[JFC.count];
-    if (count !== per || at + count >= a.fcFirst + a.fcBlocks) break;
-    if (fcChecksum(image, at, count) !== w[JFC.checksum]) break;
-    const ino = w[JFC.ino];
-    const rec = g.inodeTableStart * BLOCK_SIZE + ino * INODE_SIZE;
-    image.copyWithin(rec, at * BLOCK_SIZE + FC_INODE_OFFSET, at * BLOCK_SIZE + FC_INODE_OFFSET + INODE_SIZE);
-    for (let k = 0; k < count; k++) {
-      const home = w[JFC.tags + k];
-      image.copyWithin(home * BLOCK_SIZE, (at + 1 + k) * BLOCK_SIZE, (at + 2 + k) * BLOCK_SIZE);
+  // Fast commits of the transaction after the last full one, in order, up to the first bad one.
+  const area = image.subarray(a.fcFirst * BLOCK_SIZE, (a.fcFirst + a.fcBlocks) * BLOCK_SIZE);
+  for (const records of readFastCommits(area, a.fcBlocks, tid)) {
+    for (const r of records) {
+      if (r.tag === FC_TAG.INODE) {
+        image.set(r.record.subarray(0, INODE_SIZE), g.inodeTableStart * BLOCK_SIZE + r.ino * INODE_SIZE);
+        report.fastCommits++;
+      } else {
+        // An extent block's chunks come in order: the first clears what the block held.
+        const home = new Int32Array(image.buffer, image.byteOffset + r.home * BLOCK_SIZE, BLOCK_SIZE / 4);
+        if (r.first === 0) home.fill(0);
+        home.set(r.words, r.first);
+      }
     }
-    report.fastCommits++;
-    at += 1 + count;
   }
   if (report.fastCommits > 0) hooks.afterFastCommitReplay?.(image);
 
-  // The journal is clean again: it expects the next tid.
+  // The journal is clean again: it expects the next tid, from the log's first block.
+  sb[JSB.s_start] = a.first;
   sb[JSB.s_sequence] = tid;
   report.nextTid = tid;
   return report;
 }
-

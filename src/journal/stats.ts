@@ -1,5 +1,6 @@
-// Reading the commit records the commit thread leaves in journalStats (a ring of the last
-// COMMIT_RECORDS commits): what each commit wrote and how long its waiters waited.
+// Reading the commit records the committers leave in journalStats (a ring of the last
+// COMMIT_RECORDS commits): what each commit wrote and how long its waiters waited; and the
+// journal's counters in journalState.
 
 import { COMMIT_RECORD, COMMIT_RECORDS, JOURNAL } from '../machine/layout.js';
 import type { Machine } from '../machine/machine.js';
@@ -35,4 +36,15 @@ export function readCommitRecords(machine: Machine): CommitRecord[] {
     });
   }
   return out;
+}
+
+/** The journal's own counters since mkfs: checkpoints (and the blocks they wrote home), tail moves, fast commits that fell back. */
+export function readJournalCounters(machine: Machine): { checkpoints: number; checkpointBlocks: number; tailUpdates: number; fcFallbacks: number } {
+  const js = machine.views.journalState;
+  return {
+    checkpoints: Atomics.load(js, JOURNAL.checkpoints),
+    checkpointBlocks: Atomics.load(js, JOURNAL.checkpointBlocks),
+    tailUpdates: Atomics.load(js, JOURNAL.tailUpdates),
+    fcFallbacks: Atomics.load(js, JOURNAL.fcFallbacks),
+  };
 }

@@ -20,6 +20,8 @@ export interface RepeatOutcome {
   locks: LockStatTable;
   lockWaits: LockWaitHistTable;
   pmem: Record<string, number>;
+  /** The journal's own counters over the measured part (journal/stats.ts readJournalCounters): checkpoints, tail moves, fast-commit fallbacks. */
+  journal?: Record<string, number>;
   /** The measured part's commit records: the newest COMMIT_RECORDS of them (the ring in journalStats). */
   commits: CommitRecord[];
   /** Every commit of the measured part, recorded or not. */
@@ -98,6 +100,7 @@ function counters(o: RepeatOutcome[]): Record<string, number> {
     dropped += r.commitsTotal - r.commits.length;
     for (const c of r.cpus) for (const [k, v] of Object.entries(c.counters)) add(c.role === 'kjournald2' ? `kjournald2.${k}` : k, v);
     for (const [k, v] of Object.entries(r.pmem)) add(`pmem.${k}`, v);
+    for (const [k, v] of Object.entries(r.journal ?? {})) add(`journal.${k}`, v);
     for (const c of r.commits) {
       commits++;
       blocks += c.blocks;

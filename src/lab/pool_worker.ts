@@ -78,7 +78,7 @@ function runBoundTask(task: CpuTask, cpu: Cpu): CpuTaskResult {
     // Counted from the measured phase on, as the commit records and lock_stat are (run.ts).
     const w = new Int32Array(task.control);
     const s = kjournald2(cpu, { policy: task.policy, counting: () => Atomics.load(w, CONTROL.phase) >= PHASE_MEASURE });
-    return { cpu: task.cpu, role: 'kjournald2', ops: null, intervals: [], attribution: null, counters: { ...s.triggers, commits: s.commits, fastCommits: s.fastCommits, fcFallbacks: s.fallbacks }, interrupted: false };
+    return { cpu: task.cpu, role: 'kjournald2', ops: null, intervals: [], attribution: null, counters: { ...s.triggers, commits: s.commits }, interrupted: false };
   }
   const role = task.role!;
   const ctl = new Control(task.control, task.cpu);

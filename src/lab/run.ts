@@ -8,11 +8,11 @@ import { isDeepStrictEqual } from 'node:util';
 import { Piscina } from 'piscina';
 import { COMMIT_RECORDS, JOURNAL, PAGE_SIZE, fsGeometry, type MachineConfig } from '../machine/layout.js';
 import type { Machine } from '../machine/machine.js';
-import { resolveJournalPolicy, type JournalPolicy } from '../journal/policy.js';
-import { jbd2_max_transaction_blocks } from '../journal/journal.js';
+import { resolveJournalPolicy } from '../journal/policy.js';
+import { journalAreas, maxTransactionBuffers } from '../journal/ondisk.js';
 import { checkJournalRoom } from '../fs/super.js';
 import { stopCommitThread } from '../journal/kjournald.js';
-import { readCommitRecords } from '../journal/stats.js';
+import { readCommitRecords, readJournalCounters } from '../journal/stats.js';
 import { checkIndex } from '../dax/radix_tree.js';
 import { checkMm } from '../mm/check.js';
 import { readPmemCounters } from '../pmem/device.js';
@@ -32,7 +32,7 @@ import { PHASE_MEASURE, PHASE_WARMUP, STOP_DONE, STOP_INTERRUPTED, cpuWatch, set
 import { CONTROL, createControl } from '../machine/run_block.js';
 import { describeStuck, startWatchdog, type Watched } from './watchdog.js';
 import { configResult, type RepeatOutcome } from './collect.js';
-import { machineConfigFor, setupMachine } from './setup.js';
+import { journalPolicyOf, machineConfigFor, setupMachine } from './setup.js';
 import type { CpuTask, CpuTaskResult } from './task.js';
 import type { CrashTask } from '../crash/role_content.js';
 import type { SetupResult } from './setup.js';
@@ -149,7 +149,7 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
       if (!(e instanceof RangeError)) throw e;
       throw new WorkloadError(`configuration ${c.name}: device.size: ${c.workload.device.size} bytes: ${e.message.replace(/^pmemBytes: \d+ /, '')}`);
     }
-    if (hasJournal(c.workload)) checkJournalFits(c.name, config, resolveJournalPolicy(c.workload.journal));
+    if (hasJournal(c.workload)) checkJournalFits(c.name, config);
     checkFilesFit(c.name, c.workload, config);
     // One clock for the whole run: results.json records it once, and compare and merge rely on it.
     if (!isDeepStrictEqual(runClock(c.workload), runClock(base))) {
@@ -263,11 +263,11 @@ function checkFilesFit(name: string, w: Workload, config: MachineConfig): void {
   }
 }
 
-/** The journal's size limit against its area and one handle's credits, as mkfs will check it. */
-function checkJournalFits(name: string, config: MachineConfig, policy: JournalPolicy): void {
+/** The journal's transaction limit (a quarter of it) against one handle's credits, as mkfs will check it. */
+function checkJournalFits(name: string, config: MachineConfig): void {
   try {
     const g = fsGeometry(config);
-    checkJournalRoom(g, jbd2_max_transaction_blocks(g, policy), policy);
+    checkJournalRoom(g, maxTransactionBuffers(journalAreas(g)), 'journal.size');
   } catch (e) {
     if (!(e instanceof RangeError)) throw e;
     throw new WorkloadError(`configuration ${name}: ${e.message}`);
@@ -307,7 +307,7 @@ async function runRepeat(
   const setupCpu = roles.length + 1;
   const cpus = roles.length + KERNEL_CPUS;
   // The journal's block write and flush costs come from the machine's profile (policy.ts).
-  const policy = resolveJournalPolicy(w.journal);
+  const policy = resolveJournalPolicy(journalPolicyOf(w));
   const config = machineConfigFor(w, cpus, profileMachineCosts(profile), opts.lockHoldTimes ?? false);
   let s: ReturnType<typeof setupMachine>;
   try {
@@ -435,6 +435,7 @@ async function runRepeat(
   let waitsBefore = snapshotLockWaitHist(machine);
   let pmemBefore = readPmemCounters(machine);
   let commitsBefore = 0;
+  let journalBefore = readJournalCounters(machine);
   try {
     if (journal) await waitThreadRunning(js, abort);
     const startBy = Date.now() + STARTUP_MS;
@@ -448,6 +449,7 @@ async function runRepeat(
     waitsBefore = snapshotLockWaitHist(machine);
     pmemBefore = readPmemCounters(machine);
     commitsBefore = commitsNow();
+    journalBefore = readJournalCounters(machine);
     // The last CPU to reach the barrier set every role's clock to the instant the phase starts at.
     t0 = virtual ? vclockMax(machine, tasks.map((t) => t.cpu)) : monoNs();
     opts.crash?.measureStarts(t0);
@@ -487,6 +489,7 @@ async function runRepeat(
       locks: diffLockStat(locksBefore, snapshotLockStat(machine)),
       lockWaits: diffLockWaitHist(waitsBefore, snapshotLockWaitHist(machine)),
       pmem: diffCounters(pmemBefore, readPmemCounters(machine)),
+      ...(journal ? { journal: diffCounters(journalBefore, readJournalCounters(machine)) } : {}),
       commits: readCommitRecords(machine).slice(-(commitsNow() - commitsBefore) || Infinity),
       commitsTotal: commitsNow() - commitsBefore,
       violations: [...checkIndex(machine), ...checkMm(s.mm)],

@@ -3,7 +3,7 @@
 // main thread as the setup CPU. The CPU workers then mount the same file system and attach
 // the same mappings by reference.
 
-import { DEFAULT_CONFIG, PAGE_SIZE, resolveConfig, type MachineConfig } from '../machine/layout.js';
+import { BLOCK_SIZE, DEFAULT_CONFIG, MIN_DEFAULT_JOURNAL_BLOCKS, PAGE_SIZE, resolveConfig, type MachineConfig } from '../machine/layout.js';
 import { createMachine, wipeMachine, type Machine } from '../machine/machine.js';
 import { attachCpu, type Cpu } from '../sync/cpu.js';
 import { bindThreadCpu, unbindThreadCpu } from '../sync/vclock.js';
@@ -34,6 +34,37 @@ export interface SetupResult {
   fileSizes: Record<string, number>;
 }
 
+/**
+ * ext2fs_default_journal_size() (e2fsprogs lib/ext2fs/mkjournal.c): the journal mke2fs makes
+ * on a filesystem of `blocks` 4 KiB blocks without -J size=. Below 2,048 blocks mke2fs makes
+ * none; the lab needs one, and keeps its own default there (1/32 of the device, at least
+ * MIN_DEFAULT_JOURNAL_BLOCKS).
+ */
+export function defaultJournalBlocks(blocks: number): number {
+  if (blocks < 2048) return Math.max(MIN_DEFAULT_JOURNAL_BLOCKS, Math.floor(blocks / 32));
+  if (blocks < 32768) return 1024;
+  if (blocks < 256 * 1024) return 4096;
+  if (blocks < 512 * 1024) return 8192;
+  if (blocks < 4096 * 1024) return 16384;
+  if (blocks < 8192 * 1024) return 32768;
+  if (blocks < 16384 * 1024) return 65536;
+  if (blocks < 32768 * 1024) return 131072;
+  return 262144;
+}
+
+/** The journal area for a journal of `blocks` (-J size=): mke2fs adds 1/64 of it for fast commits (journal/ondisk.ts journalAreas). */
+export function withFastCommitArea(blocks: number): number {
+  return blocks + Math.floor(blocks / 64);
+}
+
+/** The journal's knobs of a workload, without its size (a machine setting: journalBlocks). */
+export function journalPolicyOf(w: Workload): Partial<JournalPolicy> {
+  const { commitIntervalMs, minBatchTimeUs, maxBatchTimeUs, fastCommit, asyncCommit } = w.journal;
+  const policy: Partial<JournalPolicy> = { commitIntervalMs, minBatchTimeUs, maxBatchTimeUs, fastCommit, asyncCommit };
+  for (const k of Object.keys(policy) as (keyof JournalPolicy)[]) if (policy[k] === undefined) delete policy[k];
+  return policy;
+}
+
 /** The machine for a configuration run by `cpus` CPU slots (roles, commit thread and the setup CPU), charging a profile's costs. */
 export function machineConfigFor(w: Workload, cpus: number, { costs, idleWakeup }: MachineCosts, holdTimes: boolean): MachineConfig {
   const filePages = w.files.reduce((s, f) => s + f.size / PAGE_SIZE, 0);
@@ -46,6 +77,7 @@ export function machineConfigFor(w: Workload, cpus: number, { costs, idleWakeup 
     pmemMode: w.device.mode,
     mappings: inodes,
     fsInodes: inodes,
+    journalBlocks: withFastCommitArea((w.journal.size ?? defaultJournalBlocks(w.device.size / BLOCK_SIZE) * BLOCK_SIZE) / BLOCK_SIZE),
     // Every page of every file indexed, a radix-tree node per 64 entries plus the inner levels.
     indexNodes: Math.min(1 << 22, Math.ceil((filePages / 64) * 1.1) + 8 * inodes + 64),
     vmas: Math.max(16, w.mappings.length + 4),

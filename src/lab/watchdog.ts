@@ -12,8 +12,10 @@
 import { V_OFF, vclockDescribe } from '../sync/vclock.js';
 import type { Machine } from '../machine/machine.js';
 import {
+  COMMITTER_FULL_PENDING,
   CPU_STATE,
   FS_ALLOC,
+  FS_BUF,
   FS_INODE,
   INDEX_POOL,
   INDEX_ROOT,
@@ -26,6 +28,7 @@ import {
   type RegionName,
 } from '../machine/layout.js';
 import { WAIT_KIND_JOURNAL } from '../journal/journal.js';
+import { BH_Lock, BH_Shadow } from '../journal/buffers.js';
 import { RWSEM_WORDS, WAIT_KIND_RWSEM } from '../sync/rwsem.js';
 import { WAIT_KIND_LOCK } from '../sync/spinlock.js';
 import { WAIT_KIND_ENTRY } from '../sync/waitqueue.js';
@@ -98,6 +101,7 @@ function describeEntryWait(machine: MachineLike, cpu: number, bucket: number, cl
 
 /** Who holds JOURNAL.committer (tag: CPU id + 1). */
 function committer(tag: number): string {
+  if (tag === COMMITTER_FULL_PENDING) return 'a full commit due for a fast commit that fell back';
   return tag === 0 ? 'no commit in progress' : `cpu ${tag - 1} committing`;
 }
 
@@ -105,13 +109,12 @@ function committer(tag: number): string {
 function describeJournalWait(machine: MachineLike, cpu: number, region: number, at: number): string {
   const js = machine.views.journalState;
   const tid = (w: number) => Atomics.load(js, w);
-  if (REGION_NAMES[region] === 'fsInodeState') {
-    const inodes = machine.views.fsInodeState;
-    const b = at * FS_INODE.stride;
-    return (
-      `cpu ${cpu} waits for the fast commit of inode ${at} (done through change ${Atomics.load(inodes, b + FS_INODE.fcDone)} ` +
-      `of ${Atomics.load(inodes, b + FS_INODE.fcSeq)}; kjournald2 ${tid(JOURNAL.threadRunning) ? 'running' : 'not running'})`
-    );
+  if (REGION_NAMES[region] === 'fsBufState') {
+    const block = Math.floor(at / FS_BUF.stride);
+    const flags = Atomics.load(machine.views.fsBufState, block * FS_BUF.stride + FS_BUF.flags);
+    const writer =
+      (flags & BH_Shadow) !== 0 ? 'the commit is writing it to the log (BH_Shadow)' : (flags & BH_Lock) !== 0 ? 'the checkpoint is writing it home (BH_Lock)' : 'no write of it in flight now';
+    return `cpu ${cpu} waits for write access to metadata block ${block}: ${writer}`;
   }
   const state =
     `committed through tid ${tid(JOURNAL.commitSequence)}, committing tid ${tid(JOURNAL.committingTid)} ` +
@@ -125,6 +128,10 @@ function describeJournalWait(machine: MachineLike, cpu: number, region: number, 
     return `cpu ${cpu} waits for the running transaction tid ${tid(JOURNAL.runningTid)}, too full for its handle's credits, to commit (${state})`;
   }
   if (at === JOURNAL.committer) return `cpu ${cpu} waits for its turn to commit (${state})`;
+  if (at === JOURNAL.checkpointMutex) {
+    const holder = tid(JOURNAL.checkpointMutex);
+    return `cpu ${cpu} waits for j_checkpoint_mutex, ${holder === 0 ? 'free now' : `held by cpu ${holder - 1}`}, to make room in the log (${tid(JOURNAL.free)} blocks free; ${state})`;
+  }
   return `cpu ${cpu} waits for a journal commit (${state})`;
 }
 

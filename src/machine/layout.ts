@@ -76,7 +76,7 @@ export interface MachineConfig {
   fsInodes: number;
   /** Extent blocks per inode (255 extents each). */
   fsExtentBlocksPerInode: number;
-  /** Blocks of the journal (log) area on the device; by default 1/32 of the device, 16 to 1024. */
+  /** Blocks of the journal area on the device (mkfs.ext4 -J size=); by default 1/32 of the device, 32 to 1024 (a workload's default is mke2fs's). */
   journalBlocks: number;
   /** VMA slots (struct vm_area_struct) shared by every CPU: mappings that can exist at once. */
   vmas: number;
@@ -316,8 +316,19 @@ export function fsGeometry(c: MachineConfig): FsGeometry {
   };
 }
 
-/** Per metadata buffer (struct buffer_head / journal_head): which transaction it is dirty in. */
-export const FS_BUF = struct({ transaction: 0, nextTransaction: 1, ownerInode: 2, flags: 3 }, 4);
+/**
+ * Per metadata buffer (struct buffer_head / journal_head). With a journal: the transaction it
+ * is filed in (b_transaction: the running or the committing one, 0 when none), the running
+ * one that wants it while the committing one still owns it (b_next_transaction), which list
+ * of its transaction it is on (jlist: BJ_* in journal/buffers.ts), the running tid whose
+ * handle spent a credit on it (b_modified), the committed transaction whose checkpoint list
+ * holds it (b_cp_transaction), and its frozen copy (slot + 1 in views.journalFrozen, 0:
+ * none). Without one: its owner inode and BH_Dirty. flags holds the buffer-state bits of both.
+ */
+export const FS_BUF = struct(
+  { transaction: 0, nextTransaction: 1, ownerInode: 2, flags: 3, jlist: 4, modifiedTid: 5, cpTid: 6, frozen: 7 },
+  8,
+);
 
 /** Per inode, in DRAM (struct ext4_inode_info / xfs_inode_log_item): locks and sync state. */
 export const FS_INODE = struct(
@@ -339,10 +350,8 @@ export const FS_INODE = struct(
     dirtyBuffers: 8,
     /** ext4 fast commit: changes logged for this inode (bumped by jbd2_journal_add_inode). */
     fcSeq: 9,
-    /** ext4 fast commit: the fcSeq its last fast or full commit made durable. Waiters sleep on it. */
+    /** ext4 fast commit: the fcSeq its last fast or full commit made durable (clean when it reaches fcSeq). */
     fcDone: 10,
-    /** ext4 fast commit: set while the inode waits for the commit thread to fast-commit it. */
-    fcRequested: 11,
     /** The tid of the last transaction that logged this inode. */
     lastTid: 12,
     /** i_mmap_sem (rwsem.ts): readers held, or -1 for a writer; writers waiting. */
@@ -368,39 +377,40 @@ export const JOURNAL = struct(
     updates: 4,
     /** t_handle_count: handles ever joined to the running transaction. */
     handleCount: 5,
-    /** t_nr_buffers: metadata blocks in the running transaction. */
+    /** t_nr_buffers: metadata blocks the running transaction's handles dirtied (credits spent). */
     nrBuffers: 6,
     committingTid: 7,
     /** j_commit_sequence: the last tid whose commit block is durable. Waiters sleep on it. */
     commitSequence: 8,
     /** j_commit_request: the highest tid someone asked to commit. */
     commitRequest: 9,
-    /** The next tid to hand out. */
+    /** The next tid to hand out (j_transaction_sequence). */
     nextTid: 10,
-    /** Journal ring: next block to write, oldest live block. */
+    /** j_head: the next log block a commit writes, relative to the full-commit area's first block. */
     head: 11,
+    /** j_tail: where the oldest transaction still in the log starts (the superblock's s_start), relative. */
     tail: 12,
     /** Event count the commit thread sleeps on (j_wait_commit). */
     wakeSeq: 13,
     /** Set to stop the commit thread. */
     shutdown: 14,
-    /** Fast commits since the last full commit. */
-    fcSequence: 15,
+    /** j_free: log blocks neither in use by a transaction nor reserved by the committing one. */
+    free: 15,
     /** Number of commit records written to journalStats (a ring). */
     commits: 16,
     /** Inodes touched by the running transaction. */
     nrInodes: 17,
-    /** When the running transaction started: low 31 bits of Date.now() (t_start; wrap-safe compare). */
-    tStartMs: 18,
+    /** j_tail_sequence: the tid of the oldest transaction in the log (the superblock's s_sequence). */
+    tailTid: 18,
     /** ext4 fast commit: the tid marked ineligible (ext4_fc_mark_ineligible), 0 if none. */
     fcIneligibleTid: 19,
-    /** ext4 fast commit: inodes waiting to be fast-committed. */
-    fcPending: 20,
+    /** j_last_sync_writer: the CPU (tag) that last stopped a synchronous handle. */
+    lastSyncWriter: 20,
     /** Next free block of the fast-commit area (relative to its start). */
     fcHead: 21,
     /** Full commits that were asked for as fast commits (fallbacks). */
     fcFallbacks: 22,
-    /** Fast commits done. */
+    /** Fast commits done (inodes written by them). */
     fcCommits: 23,
     /** 1 while kjournald2 runs; without it, a CPU that needs a commit performs it itself. */
     threadRunning: 24,
@@ -414,23 +424,47 @@ export const JOURNAL = struct(
     /**
      * The CPU (tag: id + 1) performing a full or fast commit, 0 when none: one commit at a
      * time (JBD2_FULL_COMMIT_ONGOING / JBD2_FAST_COMMIT_ONGOING), whether kjournald2 or a CPU
-     * committing inline takes it.
+     * committing inline takes it. COMMITTER_FULL_PENDING: a fast commit fell back and left
+     * JBD2_FULL_COMMIT_ONGOING set for the full commit it asked for.
      */
     committer: 27,
     /** JBD2_ABORT: a commit failed part-way; handles get EROFS, commit waiters EIO. */
     aborted: 28,
     /** t_nr_buffers of the committing transaction (its blocks: views.journalCommitBuffers); 0 unless committingTid is set. */
     committingBuffers: 29,
+    /** Entries of views.journalBuffers (the running transaction's buffers: reserved and dirtied). */
+    listed: 30,
+    /** j_checkpoint_mutex: the CPU (tag) checkpointing or moving the log tail, 0 when none. */
+    checkpointMutex: 31,
+    /** Frozen copies made for the committing transaction (slots used in views.journalFrozen). */
+    frozenCount: 32,
+    /** Tail moves (superblock writes) and checkpoints of a transaction, since mkfs. */
+    tailUpdates: 33,
+    checkpoints: 34,
+    /** Metadata blocks the checkpoints wrote home. */
+    checkpointBlocks: 35,
   },
-  32,
+  48,
 );
+
+/** JOURNAL.committer while a fallen-back fast commit waits for its full commit (JBD2_FULL_COMMIT_ONGOING alone). */
+export const COMMITTER_FULL_PENDING = -1;
 
 /**
  * Journal instants (Float64, monoNs, 0: none): the first commit request for the running
- * transaction (requestNs), its start, and the oldest fast-commit request no fast commit has
- * served yet (fcRequestNs; each fast commit takes and clears it).
+ * transaction (requestNs), its start (t_start_time), and j_average_commit_time (ns, not an
+ * instant): the running average of full commits' durations that batching reads.
  */
-export const JOURNAL_TIMES = struct({ requestNs: 0, tStartNs: 1, fcRequestNs: 2 }, 8);
+export const JOURNAL_TIMES = struct({ requestNs: 0, tStartNs: 1, averageCommitNs: 2 }, 8);
+
+/**
+ * A transaction in the log (the lab's transaction_t once it is committing or committed), in
+ * views.journalLog at slot tid % journalBlocks: where its blocks start in the log ring, how
+ * many it wrote (descriptors, copies, commit block) and how many buffers are still on its
+ * checkpoint list (t_checkpoint_list). Transactions from JOURNAL.tailTid through the
+ * committing one are in the log, so their slots never collide.
+ */
+export const LOG_TX = struct({ tid: 0, logStart: 1, logBlocks: 2, cpBuffers: 3 }, 4);
 
 /** One commit's record (Float64), kept in a ring in journalStats. */
 export const COMMIT_RECORD = struct(
@@ -508,9 +542,12 @@ export const REGIONS = {
   fsBusy: region(Int32Array, (c) => Math.ceil(c.pmemBytes / BLOCK_SIZE / 32), 'blocks freed by a transaction not yet committed'),
   fsBusyTid: region(Int32Array, (c) => c.pmemBytes / BLOCK_SIZE, 'the tid that freed each busy block'),
   journalState: region(Int32Array, () => JOURNAL.stride, 'journal_t: transaction state and j_state_lock'),
-  journalBuffers: region(Int32Array, (c) => c.journalBlocks, "the running transaction's metadata blocks in the order they joined (t_buffers)"),
+  journalBuffers: region(Int32Array, (c) => fsGeometry(c).metaBlocks, "the running transaction's buffers in the order they were filed (t_reserved_list and t_buffers)"),
   journalCommitBuffers: region(Int32Array, (c) => c.journalBlocks, "the committing transaction's metadata blocks (its t_buffers), JOURNAL.committingBuffers of them"),
-  journalTimes: region(Float64Array, () => JOURNAL_TIMES.stride, 'journal instants (commit request time)'),
+  journalFrozen: region(Uint8Array, (c) => Math.ceil(c.journalBlocks / 4) * BLOCK_SIZE, "frozen copies of the committing transaction's buffers (b_frozen_data)"),
+  journalLog: region(Int32Array, (c) => c.journalBlocks * LOG_TX.stride, 'the transactions in the log and their checkpoint lists (LOG_TX)'),
+  journalLogHomes: region(Int32Array, (c) => c.journalBlocks, 'per block of the log: the home block whose copy it holds (-1: a descriptor or commit block)'),
+  journalTimes: region(Float64Array, () => JOURNAL_TIMES.stride, 'journal instants (commit request time, transaction start, average commit time)'),
   journalStats: region(Float64Array, () => COMMIT_RECORDS * COMMIT_RECORD.stride, 'per-commit records (a ring)'),
   mmState: region(Int32Array, () => MM.stride, 'mm_struct: mmap_sem and the VMA table header'),
   mmVmas: region(Int32Array, (c) => c.vmas * VMA.stride, 'VMA table (struct vm_area_struct per slot)'),
@@ -531,6 +568,13 @@ export function regionBytes(config: MachineConfig): Record<RegionName, number> {
   return out;
 }
 
+/**
+ * The least journal a default gives: its transactions (a quarter of it, less the fast-commit
+ * area) then hold one handle of the default geometry (an inode-table block, 4 extent blocks
+ * and a bitmap block).
+ */
+export const MIN_DEFAULT_JOURNAL_BLOCKS = 32;
+
 /** Fills defaults and rejects an impossible configuration with a RangeError naming the field. */
 export function resolveConfig(partial: MachineConfigInput = {}): MachineConfig {
   // A misspelt field (pmemByte) would otherwise leave its default in place without a word.
@@ -541,7 +585,7 @@ export function resolveConfig(partial: MachineConfigInput = {}): MachineConfig {
   }
   const c: MachineConfig = { ...DEFAULT_CONFIG, ...partial, costs: resolveCosts(partial.costs), idleWakeup: resolveIdleWakeup(partial.idleWakeup) };
   if (partial.journalBlocks === undefined && Number.isInteger(c.pmemBytes)) {
-    c.journalBlocks = Math.min(DEFAULT_CONFIG.journalBlocks, Math.max(LIMITS.journalBlocks.min, Math.floor(c.pmemBytes / BLOCK_SIZE / 32)));
+    c.journalBlocks = Math.min(DEFAULT_CONFIG.journalBlocks, Math.max(MIN_DEFAULT_JOURNAL_BLOCKS, Math.floor(c.pmemBytes / BLOCK_SIZE / 32)));
   }
   checkInt('cpus', c.cpus, LIMITS.cpus.min, LIMITS.cpus.max);
   checkMultiple('pmemBytes', c.pmemBytes, PMD_SIZE, '2 MiB', LIMITS.pmemBytes.min, LIMITS.pmemBytes.max);

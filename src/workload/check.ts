@@ -55,6 +55,10 @@ export function checkWorkload(w: Workload, where = ''): void {
   if (w.fs.personality === 'ext4-nojournal' && journalSet.length > 0) {
     fail(where, `journal.${journalSet[0]}`, 'fs.personality "ext4-nojournal" has no journal, so journal options do nothing there; remove them, or use "ext4" or "xfs"');
   }
+  // mke2fs: "Journal size too big for filesystem" past half of it.
+  if (w.journal.size !== undefined && w.journal.size > w.device.size / 2) {
+    fail(where, 'journal.size', `${w.journal.size} bytes is more than half of device.size (${w.device.size} bytes), which mke2fs refuses; expected at most ${w.device.size / 2}`);
+  }
   const fileNames = w.files.map((f) => f.name);
   const mapNames = w.mappings.map((m) => m.name);
 

@@ -14,6 +14,7 @@ import { FS_PERSONALITIES } from '../fs/ondisk.js';
 import { WRITEBACK_MODES } from '../dax/writeback.js';
 import { DAX_VARIANTS } from '../dax/variant.js';
 import { parseSize } from '../util/size.js';
+import { REMOVED_JOURNAL_KNOBS } from '../journal/policy.js';
 
 /** A byte size: a number, or a string such as "4KiB", "2MiB". */
 function size(multiple: number, what: string, min = multiple) {
@@ -117,12 +118,40 @@ export const MetadataDirtierSchema = z.strictObject({
 export const RoleSchema = z.discriminatedUnion('role', [FaulterSchema, StorerSchema, SyncerSchema, BackgroundCopySchema, MetadataDirtierSchema]);
 export const ROLE_NAMES = ['faulter', 'storer', 'syncer', 'background-copy', 'metadata-dirtier'] as const;
 
+/** A knob the lab once had and no kernel has: refused with what replaced it (journal/policy.ts). */
+function removedKnob(key: keyof typeof REMOVED_JOURNAL_KNOBS) {
+  return z
+    .unknown()
+    .optional()
+    .superRefine((v, ctx) => {
+      if (v !== undefined) ctx.addIssue({ code: 'custom', message: REMOVED_JOURNAL_KNOBS[key] });
+    });
+}
+
+/** mke2fs's bounds on -J size=: 1,024 to 10,240,000 filesystem blocks (the lab's machine takes at most LIMITS.journalBlocks). */
+const JOURNAL_MIN_BLOCKS = 1024;
+
+/**
+ * The journal's knobs, each the mount option or mkfs flag a user sets on ext4 (the xfs
+ * personality runs on the same engine and takes them too). Keys are JSON-friendly; the
+ * descriptions name what each stands for. Every key is optional: absent, ext4's default.
+ */
 export const JournalSchema = z.strictObject({
-  commitIntervalMs: int(1, 3_600_000).optional(),
-  batchWindowUs: int(0, 10_000_000).optional(),
-  maxTransactionBlocks: int(0, 1 << 20).optional(),
-  fastCommit: z.boolean().optional(),
-  asyncCommit: z.boolean().optional(),
+  commitIntervalMs: int(1, 3_600_000)
+    .optional()
+    .describe("commit=: commit a transaction this long after it started, ms (ext4 takes whole seconds, commit=5 by default; a value that is not a multiple of 1000 is the lab's own)"),
+  minBatchTimeUs: int(0, 10_000_000).optional().describe('min_batch_time=: the least a synchronous handle waits for others to join its transaction, µs (default 0)'),
+  maxBatchTimeUs: int(0, 10_000_000)
+    .optional()
+    .describe("max_batch_time=: the most it waits, µs (default 15000; 0: no batching). Only synchronous handles batch: an fsync or a MAP_SYNC fault never does"),
+  fastCommit: z.boolean().optional().describe('mkfs.ext4 -O fast_commit: an fsync logs the changed inodes alone when it can (default false)'),
+  asyncCommit: z.boolean().optional().describe('journal_async_commit: the commit block goes out without waiting for the flush of the blocks before it (default false)'),
+  size: size(PAGE_SIZE, '4096', JOURNAL_MIN_BLOCKS * PAGE_SIZE)
+    .pipe(z.number().max(LIMITS.journalBlocks.max * PAGE_SIZE))
+    .optional()
+    .describe("mkfs.ext4 -J size=: the journal's size (at least 4MiB, as mke2fs requires; default mke2fs's for the device: 4MiB below 128MiB, 16MiB below 1GiB, ...)"),
+  batchWindowUs: removedKnob('batchWindowUs'),
+  maxTransactionBlocks: removedKnob('maxTransactionBlocks'),
 });
 
 export const RunSchema = z.strictObject({

@@ -1,6 +1,7 @@
 // Test CPUs for the journal: CPUs whose handles share a transaction, fill it past its size
-// limit, commit inline with no commit thread, or watch what a commit holds.
-import { BLOCK_SIZE, JOURNAL } from '../../src/machine/layout.js';
+// limit, commit inline with no commit thread, watch what a commit holds, and (on the virtual
+// clock) act at set instants: synchronous handles, write access during a commit, fast commits.
+import { BLOCK_SIZE, CPU_STATE, FS_BUF, JOURNAL } from '../../src/machine/layout.js';
 import type { Cpu } from '../../src/sync/cpu.js';
 import { PmemDevice } from '../../src/pmem/device.js';
 import {
@@ -14,7 +15,10 @@ import {
   jbd2_transaction_committed,
 } from '../../src/journal/journal.js';
 import type { JournalPolicy } from '../../src/journal/policy.js';
-import { monoNs } from '../../src/util/clock.js';
+import { ext4_fc_commit } from '../../src/journal/fast_commit.js';
+import { EXTENT, EXTENT_HEADER } from '../../src/fs/ondisk.js';
+import { monoNs, nowNs } from '../../src/util/clock.js';
+import { V_BLOCKED, vnotify, vsleepUntil } from '../../src/sync/vclock.js';
 
 const J = JOURNAL;
 
@@ -27,6 +31,25 @@ export function change(j: Journal, blocks: number | number[], value: number, ino
     j.cpu.machine.views.fsMeta.fill(value, b * BLOCK_SIZE, (b + 1) * BLOCK_SIZE);
     jbd2_journal_dirty_metadata(h, b);
   }
+  jbd2_journal_add_inode(h, ino);
+  const tid = h.tid;
+  jbd2_journal_stop(h);
+  return tid;
+}
+
+/**
+ * One handle maps one extent in inode `ino`'s extent block `block`, as an allocation does: the
+ * block holds a header with one entry, whose words are all `value`. Returns its tid.
+ */
+export function mapExtent(j: Journal, block: number, value: number, ino: number): number {
+  const h = jbd2_journal_start(j, 1);
+  jbd2_journal_get_write_access(h, block);
+  const meta = j.cpu.machine.views.fsMeta;
+  const w = new Int32Array(meta.buffer, meta.byteOffset + block * BLOCK_SIZE, BLOCK_SIZE / 4);
+  w.fill(0);
+  w[EXTENT_HEADER.eh_entries] = 1;
+  w.fill(value, EXTENT_HEADER.stride, EXTENT_HEADER.stride + EXTENT.stride);
+  jbd2_journal_dirty_metadata(h, block);
   jbd2_journal_add_inode(h, ino);
   const tid = h.tid;
   jbd2_journal_stop(h);
@@ -59,19 +82,14 @@ export function joinAndSync(
 
 /**
  * `rounds` handles of `perHandle` blocks each, cycling through blocks [first, first + span):
- * several such CPUs fill transactions past their size limit. With `afterRequestOf`, starts
- * `pauseMs` after a commit of that tid has been asked for. Returns the tids it joined and the most
- * blocks it saw a transaction hold (read under no lock: a sample).
+ * several such CPUs fill transactions past their size limit. Returns the tids it joined and
+ * the most blocks it saw a transaction hold (read under no lock: a sample).
  */
 export function fillHandles(
   cpu: Cpu,
-  a: { policy: Partial<JournalPolicy>; first: number; span: number; perHandle: number; rounds: number; afterRequestOf?: number; pauseMs?: number },
+  a: { policy: Partial<JournalPolicy>; first: number; span: number; perHandle: number; rounds: number },
 ): { tids: number[]; maxSeen: number } {
   const j = new Journal(cpu, new PmemDevice(cpu), a.policy);
-  if (a.afterRequestOf !== undefined) {
-    waitForRequest(j, a.afterRequestOf);
-    if (a.pauseMs) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, a.pauseMs);
-  }
   const tids: number[] = [];
   let next = 0;
   let maxSeen = 0;
@@ -83,30 +101,6 @@ export function fillHandles(
     maxSeen = Math.max(maxSeen, Atomics.load(j.js, J.nrBuffers));
   }
   return { tids, maxSeen };
-}
-
-/**
- * Waits until some commit has been asked for (commitRequest >= 1), then until tid
- * `firstTid` is committed or `pauseMs` have passed, then changes block `block` and fsyncs.
- */
-export function syncAfterRequest(
-  cpu: Cpu,
-  a: { policy: Partial<JournalPolicy>; block: number; value: number; firstTid: number; pauseMs: number },
-): { tid: number } {
-  const j = new Journal(cpu, new PmemDevice(cpu), a.policy);
-  const js = j.js;
-  waitForRequest(j, a.firstTid);
-  const until = monoNs() + a.pauseMs * 1e6;
-  while (!jbd2_transaction_committed(j, a.firstTid) && monoNs() < until) Atomics.wait(js, J.commitSequence, Atomics.load(js, J.commitSequence), 5);
-  const tid = change(j, [a.block], a.value, cpu.id);
-  jbd2_complete_transaction(j, tid);
-  return { tid };
-}
-
-/** Sleeps until someone has asked for tid's commit (jbd2_log_start_commit wakes the commit thread's word). */
-function waitForRequest(j: Journal, tid: number): void {
-  const js = j.js;
-  while (Atomics.load(js, J.commitRequest) < tid) Atomics.wait(js, J.wakeSeq, Atomics.load(js, J.wakeSeq), 5);
 }
 
 /**
@@ -157,5 +151,110 @@ export function watchCommitting(
     }
     if (jbd2_transaction_committed(j, a.lastTid)) return null;
     Atomics.wait(js, J.commitSequence, Atomics.load(js, J.commitSequence), 1);
+  }
+}
+
+// ---- on the virtual clock: acts at set instants ----------------------------------------
+
+/**
+ * At `atNs`: one handle changes block `block` (for inode cpu.id) and, synchronous (h_sync),
+ * stops: jbd2_journal_stop() batches, asks for the commit and waits for it.
+ */
+export function syncHandleAt(cpu: Cpu, a: { policy: Partial<JournalPolicy>; block: number; value: number; atNs: number }): { tid: number; returnedNs: number } {
+  const j = new Journal(cpu, new PmemDevice(cpu), a.policy);
+  vsleepUntil(a.atNs);
+  const h = jbd2_journal_start(j, 1);
+  jbd2_journal_get_write_access(h, a.block);
+  cpu.machine.views.fsMeta.fill(a.value, a.block * BLOCK_SIZE, (a.block + 1) * BLOCK_SIZE);
+  jbd2_journal_dirty_metadata(h, a.block);
+  jbd2_journal_add_inode(h, cpu.id);
+  h.sync = true;
+  const tid = h.tid;
+  jbd2_journal_stop(h);
+  return { tid, returnedNs: nowNs() };
+}
+
+/**
+ * At `atNs`: changes block `block` for inode `ino` (`extent`: maps an extent in it, see
+ * mapExtent) and makes it durable as ext4's fsync does (ext4_fc_commit).
+ */
+export function fsyncAt(
+  cpu: Cpu,
+  a: { policy: Partial<JournalPolicy>; block: number; value: number; ino: number; atNs: number; extent?: boolean },
+): { tid: number; calledNs: number; returnedNs: number } {
+  const j = new Journal(cpu, new PmemDevice(cpu), a.policy);
+  vsleepUntil(a.atNs);
+  const tid = a.extent ? mapExtent(j, a.block, a.value, a.ino) : change(j, a.block, a.value, a.ino);
+  const calledNs = nowNs();
+  ext4_fc_commit(j, a.ino, tid);
+  return { tid, calledNs, returnedNs: nowNs() };
+}
+
+/**
+ * At `atNs`: opens a handle and takes write access to `block` (which a commit may be
+ * writing), then changes it to `value`. Returns when access was asked for and granted, and
+ * whether a frozen copy was made for the committing transaction.
+ */
+export function writeAccessAt(
+  cpu: Cpu,
+  a: { policy: Partial<JournalPolicy>; block: number; value: number; atNs: number },
+): { tid: number; askedNs: number; grantedNs: number; frozen: boolean } {
+  const j = new Journal(cpu, new PmemDevice(cpu), a.policy);
+  vsleepUntil(a.atNs);
+  const h = jbd2_journal_start(j, 1);
+  const askedNs = nowNs();
+  jbd2_journal_get_write_access(h, a.block);
+  const grantedNs = nowNs();
+  const frozen = j.bufs[a.block * FS_BUF.stride + FS_BUF.frozen] !== 0;
+  cpu.machine.views.fsMeta.fill(a.value, a.block * BLOCK_SIZE, (a.block + 1) * BLOCK_SIZE);
+  jbd2_journal_dirty_metadata(h, a.block);
+  const tid = h.tid;
+  jbd2_journal_stop(h);
+  return { tid, askedNs, grantedNs, frozen };
+}
+
+/** At `atNs`: starts a handle (which may have to wait for log space), changes block `block`, stops. Returns when it asked and when it joined. */
+export function handleAt(cpu: Cpu, a: { policy: Partial<JournalPolicy>; block: number; value: number; atNs: number }): { tid: number; askedNs: number; joinedNs: number } {
+  const j = new Journal(cpu, new PmemDevice(cpu), a.policy);
+  vsleepUntil(a.atNs);
+  const askedNs = nowNs();
+  const h = jbd2_journal_start(j, 1);
+  const joinedNs = nowNs();
+  jbd2_journal_get_write_access(h, a.block);
+  cpu.machine.views.fsMeta.fill(a.value, a.block * BLOCK_SIZE, (a.block + 1) * BLOCK_SIZE);
+  jbd2_journal_dirty_metadata(h, a.block);
+  const tid = h.tid;
+  jbd2_journal_stop(h);
+  return { tid, askedNs, joinedNs };
+}
+
+const TIMED = { syncHandleAt, fsyncAt, writeAccessAt, handleAt };
+
+/**
+ * Runs one of the timed scenarios above once kjournald2 sleeps, then counts itself done in `done` (two words: done, begun); the last of `n`
+ * such CPUs stops the commit thread (kjournald2 commits what is left and exits), so that a
+ * run of them ends on its own.
+ */
+export function thenStopJournal(cpu: Cpu, a: { fn: keyof typeof TIMED; args: never; done: SharedArrayBuffer; n: number; kjournaldCpu: number }): unknown {
+  const js = cpu.machine.views.journalState;
+  // kjournald2 starts on its own thread: until it runs a waiter would commit inline, and until
+  // it sleeps a wake-up would find it awake. Host time only: this CPU holds virtual time at
+  // its start meanwhile.
+  // Once one of these CPUs has begun, kjournald2 may be busy for it: the others go on.
+  const st = cpu.machine.views.cpuState;
+  const kjournald = a.kjournaldCpu * CPU_STATE.stride + CPU_STATE.vstate;
+  const shared = new Int32Array(a.done);
+  while (Atomics.load(shared, 1) === 0 && (Atomics.load(js, J.threadRunning) === 0 || Atomics.load(st, kjournald) !== V_BLOCKED)) {
+    Atomics.wait(js, J.threadRunning, 0, 1);
+  }
+  Atomics.store(shared, 1, 1);
+  try {
+    return TIMED[a.fn](cpu, a.args);
+  } finally {
+    if (Atomics.add(shared, 0, 1) + 1 === a.n) {
+      Atomics.store(js, J.shutdown, 1);
+      Atomics.add(js, J.wakeSeq, 1);
+      vnotify(cpu, js, J.wakeSeq);
+    }
   }
 }
