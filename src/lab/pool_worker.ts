@@ -155,6 +155,7 @@ function cpuCounters(ctx: RoleContext, mm: ReturnType<typeof attachMm>): Record<
     writeFaults: c.writeFaults,
     wpFaults: c.wpFaults,
     pmdFaults: c.pmdFaults,
+    pmdFallbacks: c.pmdFallbacks,
     syncFaults: mm.vmf.needDsync,
     storeRetries: c.storeRetries,
   };

@@ -57,6 +57,8 @@ export interface MmCounters {
   wpFaults: number;
   /** Faults tried at PE_SIZE_PMD. */
   pmdFaults: number;
+  /** PMD faults that fell back to PE_SIZE_PTE (VM_FAULT_FALLBACK: no aligned 2 MiB extent, a PTE entry in the range, ...). */
+  pmdFallbacks: number;
   /** Stores that found their PTE changed after storing and went through the fault path again. */
   storeRetries: number;
   sigbus: number;
@@ -85,7 +87,7 @@ export class Mm {
   readonly vmf = new VmFault();
   /** This CPU's DaxMapping of an inode, with mkclean and unmap wired to the rmap. */
   readonly mappingOf: MappingOf;
-  readonly counters: MmCounters = { readFaults: 0, writeFaults: 0, wpFaults: 0, pmdFaults: 0, storeRetries: 0, sigbus: 0, sigsegv: 0 };
+  readonly counters: MmCounters = { readFaults: 0, writeFaults: 0, wpFaults: 0, pmdFaults: 0, pmdFallbacks: 0, storeRetries: 0, sigbus: 0, sigsegv: 0 };
   private readonly maps = new Map<number, DaxMapping>();
 
   /** The DaxMappings this CPU has made (for their writeback counters). */
