@@ -32,6 +32,7 @@ export const COST_NAMES = [
   'pteNs',
   'iomapNs',
   'handleNs',
+  'tlbShootdownNs',
 ] as const;
 export type CostName = (typeof COST_NAMES)[number];
 
@@ -59,6 +60,8 @@ export const COST_MEANINGS: Readonly<Record<CostName, string>> = {
   pteNs: 'writing one page-table entry: set_pte_at for a fault, the write-protect or clear of a mapped page by writeback or unmap with its TLB flush (mm/)',
   iomapNs: "iomap_begin's extent lookup: ext4_map_blocks / xfs_bmapi_read finding the mapping, per call, beside any allocation (allocNs)",
   handleNs: 'a journal handle started and stopped: jbd2__journal_start + jbd2_journal_stop, per handle (start_this_handle)',
+  tlbShootdownNs:
+    'a remote TLB flush: the IPI to one other CPU running the mm and the wait for its acknowledgement, per target CPU per flush (flush_tlb_mm_range for a write-protect in writeback, a zap in truncate, punch or munmap; mm/tlb.ts)',
 };
 
 /** No injected cost anywhere: the simulator measures itself. */

@@ -156,6 +156,7 @@ function cpuCounters(ctx: RoleContext, mm: ReturnType<typeof attachMm>): Record<
     wpFaults: c.wpFaults,
     pmdFaults: c.pmdFaults,
     pmdFallbacks: c.pmdFallbacks,
+    tlbShootdowns: c.tlbShootdowns,
     syncFaults: mm.vmf.needDsync,
     storeRetries: c.storeRetries,
   };

@@ -438,9 +438,12 @@ export const COMMIT_RECORDS = 1024;
  * The process's address space as every CPU shares it (struct mm_struct): all CPUs are
  * threads of one process, so a VMA one CPU maps is usable by all (attached by VMA id).
  * mmap_sem's lock words first, then map_count, the VMA slots ever used (rmap walks scan
- * slots [0, vmaHigh); it only grows) and the PTE words handed out so far (a high-water mark).
+ * slots [0, vmaHigh); it only grows), the PTE words handed out so far (a high-water mark),
+ * and mm_cpumask: the CPUs that run a thread of the process (those that map or attach a VMA).
  */
-export const MM = struct({ lockState: 0, lockOwner: 1, mapCount: 2, vmaHigh: 3, pteHigh: 4 }, 16);
+export const MM = struct({ lockState: 0, lockOwner: 1, mapCount: 2, vmaHigh: 3, pteHigh: 4, cpumask: 5 }, 16);
+/** Words of MM.cpumask (mm_cpumask: bit c of word c >> 5 is CPU c), one bit per possible CPU. */
+export const MM_CPUMASK_WORDS = 2;
 
 /** VMA.state: the slot is free, holds a live mapping, or is being unmapped (munmap in progress). */
 export const VMA_FREE = 0;

@@ -28,6 +28,7 @@ import type { DaxMapping } from '../dax/writeback.js';
 import type { Mm } from './mm.js';
 import { vma_end_read, vma_start_read } from './vma_lock.js';
 import { zap_page_range_single } from './rmap.js';
+import { mm_cpumask_join } from './tlb.js';
 import {
   FAULT_FLAG_WRITE,
   MS_ASYNC,
@@ -99,6 +100,8 @@ export class Vma implements DaxVma {
     const costs = mm.cpu.machine.config.costs;
     this.storeLineNs = costs.storeLineNs;
     this.trapNs = costs.trapNs;
+    // This CPU now runs a thread that uses the mapping: flushes of the process's PTEs interrupt it.
+    mm_cpumask_join(mm);
   }
 
   /** The reference another CPU attaches with (attachVma). */
