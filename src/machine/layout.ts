@@ -235,7 +235,9 @@ export const PAGECACHE_TAG_TOWRITE = 1;
 export const INDEX_ROOT = struct(
   // pmdEntries: set (never cleared) once a PMD entry was inserted, so PTE faults of a file
   // that never had one skip the lookup for a covering PMD entry.
-  { lockState: 0, lockOwner: 1, rnode: 2, shift: 3, nrexceptional: 4, tags: 5, nodes: 6, pmdEntries: 7 },
+  // seq: even while rnode and shift agree, odd while a writer changes them (a seqcount, so a
+  // lockless reader loads the pair consistently; the kernel tags the one rnode pointer instead).
+  { lockState: 0, lockOwner: 1, rnode: 2, shift: 3, nrexceptional: 4, tags: 5, nodes: 6, pmdEntries: 7, seq: 8 },
   16,
 );
 
@@ -248,8 +250,21 @@ export const INDEX_NODE = struct(
   72,
 );
 
-/** The node pool's header: its lock words, free list head, nodes in use, never-used watermark. */
-export const INDEX_POOL = struct({ lockState: 0, lockOwner: 1, freeHead: 2, used: 3, highWater: 4 }, 16);
+/**
+ * The node pool's header: its lock words, free list head, nodes in use, never-used watermark,
+ * and the nodes freed while lockless readers may still be in them (linked through their
+ * parent word, each stamped in its offset word with the RCU epoch of its free), waiting for
+ * a grace period (node_pool.ts). Pending nodes count as used.
+ */
+export const INDEX_POOL = struct({ lockState: 0, lockOwner: 1, freeHead: 2, used: 3, highWater: 4, pendingHead: 5, pending: 6 }, 16);
+
+/**
+ * RCU (sync/rcu.ts): the header counts the CPUs inside rcu_read_lock() and holds the epoch
+ * a free is stamped with; then one record per CPU, `epoch` = the epoch it read at
+ * rcu_read_lock() + 1, or 0 outside a read-side critical section.
+ */
+export const RCU_STATE = struct({ readers: 0, epoch: 1 }, 16);
+export const RCU_READER = struct({ epoch: 0 }, 16);
 
 // ---- fs/ and journal/ ------------------------------------------------------------------
 
@@ -497,6 +512,7 @@ export const REGIONS = {
   indexRoots: region(Int32Array, (c) => c.mappings * INDEX_ROOT.stride, 'mapping index roots and tree_locks'),
   indexNodes: region(Int32Array, (c) => (c.indexNodes + 1) * INDEX_NODE.stride, 'radix-tree node pool (node 0 is NULL)'),
   indexPool: region(Int32Array, () => INDEX_POOL.stride, 'node pool header'),
+  rcu: region(Int32Array, (c) => RCU_STATE.stride + c.cpus * RCU_READER.stride, 'RCU readers and the epoch frees are stamped with'),
   fsMeta: region(Uint8Array, (c) => fsGeometry(c).metaBlocks * BLOCK_SIZE, 'metadata buffers in DRAM (the buffer cache)'),
   fsBufState: region(Int32Array, (c) => fsGeometry(c).metaBlocks * FS_BUF.stride, 'metadata buffer state (journal_head)'),
   fsInodeState: region(Int32Array, (c) => c.fsInodes * FS_INODE.stride, 'in-memory inode state and i_data_sem'),
