@@ -33,6 +33,9 @@ export const COST_NAMES = [
   'iomapNs',
   'handleNs',
   'tlbShootdownNs',
+  'mbSearchNs',
+  'allocJournalNs',
+  'extentNs',
 ] as const;
 export type CostName = (typeof COST_NAMES)[number];
 
@@ -44,7 +47,8 @@ export const COST_MEANINGS: Readonly<Record<CostName, string>> = {
   trapNs: 'page-fault exception entry/exit and the handle_mm_fault walk, per fault (exc_page_fault in mm/memory.ts)',
   syscallNs: 'system-call entry/exit, per write/read/fsync/fdatasync/fallocate/truncate/creat/msync call (entry_SYSCALL_64)',
   zeroBlockNs: 'zeroing one 4 KiB block for IOMAP_F_NEW with non-temporal stores, per block (ext4_issue_zeroout; a PMD fault pays 512)',
-  allocNs: 'one block-allocation call: the bitmap search under the group lock (ext4_mb_new_blocks)',
+  allocNs:
+    "one block-allocation call's own work outside the group lock: the allocation context, the request's normalisation, the preallocation lookup, loading the buddy, quota (ext4_mb_new_blocks; the search, the journalling and the extent are apart: mbSearchNs, allocJournalNs, extentNs)",
   flushLineNs: 'clwb of one 64-byte line, per line of the flushed range (arch_wb_cache_pmem: writeback, flushUser, metadata)',
   fenceNs: 'sfence/wmb after flushes, per fence (pmem fence)',
   storeLineNs: "a user store's 64-byte line reaching the device's write-pending queue, per line stored (Vma.store; 0 on DRAM-speed models)",
@@ -62,6 +66,12 @@ export const COST_MEANINGS: Readonly<Record<CostName, string>> = {
   handleNs: 'a journal handle started and stopped: jbd2__journal_start + jbd2_journal_stop, per handle (start_this_handle)',
   tlbShootdownNs:
     'a remote TLB flush: the IPI to one other CPU running the mm and the wait for its acknowledgement, per target CPU per flush (flush_tlb_mm_range for a write-protect in writeback, a zap in truncate, punch or munmap; mm/tlb.ts)',
+  mbSearchNs:
+    "mballoc's search of one allocation group under its ext4_lock_group, with the found blocks marked used and the bitmap checksummed, per group searched (ext4_mb_find_by_goal / ext4_mb_simple_scan_group / ext4_mb_complex_scan_group, mb_mark_used, ext4_mb_mark_diskspace_used's mb_set_bits; fs/balloc.ts)",
+  allocJournalNs:
+    "journalling an allocation's or a free's block bitmap and group descriptor: their get_write_access and handle_dirty_metadata, after the group lock, per allocation or freed range (ext4_mb_mark_diskspace_used, ext4_free_blocks)",
+  extentNs:
+    'one change of an inode\'s extent map: an extent inserted, converted from unwritten or removed, its path and the inode marked dirty and the extent status tree updated, per change (ext4_ext_insert_extent, ext4_ext_convert_to_initialized, ext4_ext_remove_space; fs/extents.ts)',
 };
 
 /** No injected cost anywhere: the simulator measures itself. */

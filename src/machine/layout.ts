@@ -49,7 +49,7 @@ export const LOCK_CLASS = {
   j_state_lock: 3,
   /** The per-inode lock over its extent map (ext4_inode_info.i_data_sem; XFS's ILOCK). */
   i_data_sem: 4,
-  /** The block allocator's bitmap lock (ext4_lock_group()). */
+  /** An allocation group's lock (ext4_lock_group(); XFS's AGF buffer lock): one class, a lock per group (FS_GROUP). */
   ext4_group_lock: 5,
   /** The VMA table's lock (mm_struct's mmap_sem, taken for write by mmap and munmap only). */
   mmap_sem: 6,
@@ -298,7 +298,7 @@ export interface FsGeometry {
 export function fsGeometry(c: MachineConfig): FsGeometry {
   const nblocks = c.pmemBytes / BLOCK_SIZE;
   const bitmapStart = 1;
-  const bitmapBlocks = Math.ceil(nblocks / (BLOCK_SIZE * 8));
+  const bitmapBlocks = Math.ceil(nblocks / BLOCKS_PER_GROUP);
   const inodeTableStart = bitmapStart + bitmapBlocks;
   const inodeTableBlocks = Math.ceil((c.fsInodes * INODE_SIZE) / BLOCK_SIZE);
   const extentStart = inodeTableStart + inodeTableBlocks;
@@ -360,8 +360,23 @@ export const FS_INODE = struct(
   16,
 );
 
-/** The block allocator's DRAM state: its lock, free blocks, next-fit goal, busy (freed, uncommitted) blocks. */
-export const FS_ALLOC = struct({ lockState: 0, lockOwner: 1, freeBlocks: 2, goal: 3, busyBlocks: 4, busyTidMax: 5 }, 16);
+/**
+ * The block allocator's DRAM state, changed with Atomics (no lock: ext4's percpu counters and
+ * s_md_lock-guarded stream goal): free blocks, the stream goal (s_mb_last_group/start), busy
+ * (freed, uncommitted) blocks and the newest tid that freed one.
+ */
+export const FS_ALLOC = struct({ freeBlocks: 2, goal: 3, busyBlocks: 4, busyTidMax: 5 }, 16);
+
+/** Blocks per allocation group: one bitmap block's bits (ext4's 32768 blocks of 4 KiB, 128 MiB). */
+export const BLOCKS_PER_GROUP = BLOCK_SIZE * 8;
+
+/** Per allocation group (struct ext4_group_info): its lock, ext4_lock_group(), padded to 64 bytes. */
+export const FS_GROUP = struct({ lockState: 0, lockOwner: 1 }, 16);
+
+/** Allocation groups of a machine's device (the last may be partial). */
+export function fsGroups(c: MachineConfig): number {
+  return Math.ceil(c.pmemBytes / BLOCK_SIZE / BLOCKS_PER_GROUP);
+}
 
 /** The journal's shared state (journal_t): j_state_lock first, then the transaction state. */
 export const JOURNAL = struct(
@@ -516,7 +531,8 @@ export const REGIONS = {
   fsMeta: region(Uint8Array, (c) => fsGeometry(c).metaBlocks * BLOCK_SIZE, 'metadata buffers in DRAM (the buffer cache)'),
   fsBufState: region(Int32Array, (c) => fsGeometry(c).metaBlocks * FS_BUF.stride, 'metadata buffer state (journal_head)'),
   fsInodeState: region(Int32Array, (c) => c.fsInodes * FS_INODE.stride, 'in-memory inode state and i_data_sem'),
-  fsAlloc: region(Int32Array, () => FS_ALLOC.stride, 'block allocator state and its lock'),
+  fsAlloc: region(Int32Array, () => FS_ALLOC.stride, 'block allocator state'),
+  fsGroups: region(Int32Array, (c) => fsGroups(c) * FS_GROUP.stride, 'allocation groups and their locks (ext4_lock_group)'),
   fsBusy: region(Int32Array, (c) => Math.ceil(c.pmemBytes / BLOCK_SIZE / 32), 'blocks freed by a transaction not yet committed'),
   fsBusyTid: region(Int32Array, (c) => c.pmemBytes / BLOCK_SIZE, 'the tid that freed each busy block'),
   journalState: region(Int32Array, () => JOURNAL.stride, 'journal_t: transaction state and j_state_lock'),
