@@ -1,6 +1,7 @@
 // TLB shootdowns: a CPU that write-protects (writeback) or zaps (punch) PTEs of the process
-// interrupts every other CPU running a thread that uses a mapping, tlbShootdownNs each, per
-// flush; CPUs asleep, and CPUs that never mapped anything, are not interrupted.
+// interrupts every other CPU running a thread that uses a mapping: per flush one round trip
+// (tlbShootdownNs) and the sending per target (tlbShootdownTargetNs); CPUs asleep, and CPUs
+// that never mapped anything, are not interrupted.
 
 import { describe, expect, it } from 'vitest';
 import { MM, PAGE_SIZE } from '../src/machine/layout.js';
@@ -14,7 +15,7 @@ import { runCpus } from './support/workers.js';
 import type { FlusherResult } from './workers/tlb_scenarios.js';
 
 const RW = PROT_READ | PROT_WRITE;
-const COSTS = { tlbShootdownNs: 2000, pteNs: 50 };
+const COSTS = { tlbShootdownNs: 2000, tlbShootdownTargetNs: 200, pteNs: 50 };
 
 async function flushWith(bystanders: { sleep: boolean }[], how: 'msync' | 'punch', pages = 4) {
   const s = setupMm('ext4', { clock: 'virtual', windowNs: 250, costs: COSTS });
@@ -43,14 +44,14 @@ describe('TLB shootdowns', () => {
   it('msync of 4 dirty pages with 2 other CPUs running the process: 4 flushes of 2 IPIs each, virtual time exact', async () => {
     const { s, r } = await flushWith([{ sleep: false }, { sleep: false }], 'msync');
     expect(r.tlbShootdowns).toBe(8);
-    expect(r.ns).toBe(4 * (COSTS.pteNs + 2 * COSTS.tlbShootdownNs));
+    expect(r.ns).toBe(4 * (COSTS.pteNs + COSTS.tlbShootdownNs + 2 * COSTS.tlbShootdownTargetNs));
     expect(checkMm(s.mm)).toEqual([]);
   });
 
   it('a CPU asleep is not interrupted (4.14 takes it out of mm_cpumask while its task sleeps)', async () => {
     const { r } = await flushWith([{ sleep: false }, { sleep: true }], 'msync');
     expect(r.tlbShootdowns).toBe(4);
-    expect(r.ns).toBe(4 * (COSTS.pteNs + COSTS.tlbShootdownNs));
+    expect(r.ns).toBe(4 * (COSTS.pteNs + COSTS.tlbShootdownNs + COSTS.tlbShootdownTargetNs));
   });
 
   it('with no other CPU running the process, a write-protect costs its PTE writes only', async () => {

@@ -33,6 +33,7 @@ export const COST_NAMES = [
   'iomapNs',
   'handleNs',
   'tlbShootdownNs',
+  'tlbShootdownTargetNs',
   'mbSearchNs',
   'allocJournalNs',
   'extentNs',
@@ -65,7 +66,9 @@ export const COST_MEANINGS: Readonly<Record<CostName, string>> = {
   iomapNs: "iomap_begin's extent lookup: ext4_map_blocks / xfs_bmapi_read finding the mapping, per call, beside any allocation (allocNs)",
   handleNs: 'a journal handle started and stopped: jbd2__journal_start + jbd2_journal_stop, per handle (start_this_handle)',
   tlbShootdownNs:
-    'a remote TLB flush: the IPI to one other CPU running the mm and the wait for its acknowledgement, per target CPU per flush (flush_tlb_mm_range for a write-protect in writeback, a zap in truncate, punch or munmap; mm/tlb.ts)',
+    "a remote TLB flush's round trip: the IPI, the remote flush_tlb_func in its interrupt and the wait for the acknowledgement, once per flush that has a target (the targets answer at once); flush_tlb_mm_range for a write-protect in writeback, a zap in truncate, punch or munmap (mm/tlb.ts)",
+  tlbShootdownTargetNs:
+    "sending a remote TLB flush to one more CPU running the mm: its call queued and its IPI sent, per target CPU per flush (smp_call_function_many; mm/tlb.ts)",
   mbSearchNs:
     "mballoc's search of one allocation group under its ext4_lock_group, with the found blocks marked used and the bitmap checksummed, per group searched (ext4_mb_find_by_goal / ext4_mb_simple_scan_group / ext4_mb_complex_scan_group, mb_mark_used, ext4_mb_mark_diskspace_used's mb_set_bits; fs/balloc.ts)",
   allocJournalNs:

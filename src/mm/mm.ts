@@ -60,7 +60,7 @@ export interface MmCounters {
   pmdFaults: number;
   /** PMD faults that fell back to PE_SIZE_PTE (VM_FAULT_FALLBACK: no aligned 2 MiB extent, a PTE entry in the range, ...). */
   pmdFallbacks: number;
-  /** Remote TLB flushes this CPU sent: one per target CPU per flush (tlb.ts). */
+  /** Remote TLB flush IPIs this CPU sent: one per target CPU per flush (tlb.ts). */
   tlbShootdowns: number;
   /** Stores that found their PTE changed after storing and went through the fault path again. */
   storeRetries: number;
@@ -86,8 +86,9 @@ export class Mm {
   readonly ptes: Int32Array;
   /** Writing one page-table entry (costs.pteNs). */
   readonly pteNs: number;
-  /** One remote TLB flush, per target CPU (costs.tlbShootdownNs). */
+  /** A remote TLB flush's round trip, and its sending per target CPU (costs.tlbShootdownNs, tlbShootdownTargetNs). */
   readonly tlbShootdownNs: number;
+  readonly tlbShootdownTargetNs: number;
   /** The struct vm_fault every fault of this CPU reuses. */
   readonly vmf = new VmFault();
   /** This CPU's DaxMapping of an inode, with mkclean and unmap wired to the rmap. */
@@ -109,6 +110,7 @@ export class Mm {
     this.st = v.mmState;
     this.pteNs = cpu.machine.config.costs.pteNs;
     this.tlbShootdownNs = cpu.machine.config.costs.tlbShootdownNs;
+    this.tlbShootdownTargetNs = cpu.machine.config.costs.tlbShootdownTargetNs;
     this.vmas = v.mmVmas;
     this.ptes = v.mmPtes;
     const mode = opts.mode ?? 'tracked';

@@ -1,7 +1,10 @@
 // TLB shootdowns (arch/x86/mm/tlb.c, Linux 4.14): a CPU that write-protects or clears a
 // present PTE of the process flushes its own TLB (pteNs covers that) and, through
-// flush_tlb_mm_range() -> native_flush_tlb_others(), interrupts every other CPU in
-// mm_cpumask(mm) and waits until each has flushed.
+// flush_tlb_mm_range() -> native_flush_tlb_others() -> smp_call_function_many(), queues a
+// flush for every other CPU in mm_cpumask(mm), sends them IPIs and waits until each has
+// flushed. The targets answer at once, so a flush costs one round trip (tlbShootdownNs) plus
+// the queueing and sending per target (tlbShootdownTargetNs). The targets' own time in the
+// interrupt is not charged to them (a CPU's clock is its own to advance).
 //
 // mm_cpumask holds the CPUs that run a thread of the process: in the lab, a CPU joins it when
 // it maps or attaches a VMA (its role works through a mapping). A CPU whose role only makes
@@ -67,8 +70,9 @@ export function tlbFlushTargets(mm: Mm): number {
 
 /**
  * flush_tlb_mm_range() after `flushes` PTE or PMD changes that each need their own flush
- * (ptep_clear_flush per page in writeback; one per zapped range): tlbShootdownNs per target
- * CPU per flush. Returns the shootdowns sent (flushes x targets).
+ * (ptep_clear_flush per page in writeback; one per zapped range): per flush that has a
+ * target, tlbShootdownNs and tlbShootdownTargetNs per target. Returns the IPIs sent
+ * (flushes x targets).
  */
 export function flush_tlb_mm_range(mm: Mm, flushes: number): number {
   if (flushes === 0) return 0;
@@ -76,6 +80,7 @@ export function flush_tlb_mm_range(mm: Mm, flushes: number): number {
   if (targets === 0) return 0;
   const sent = flushes * targets;
   mm.counters.tlbShootdowns += sent;
-  if (mm.tlbShootdownNs > 0) charge(sent * mm.tlbShootdownNs);
+  const ns = flushes * mm.tlbShootdownNs + sent * mm.tlbShootdownTargetNs;
+  if (ns > 0) charge(ns);
   return sent;
 }
