@@ -15,7 +15,7 @@ import { runCpus } from './support/workers.js';
 import type { FlusherResult } from './workers/tlb_scenarios.js';
 
 const RW = PROT_READ | PROT_WRITE;
-const COSTS = { tlbShootdownNs: 2000, tlbShootdownTargetNs: 200, pteNs: 50 };
+const COSTS = { tlbShootdownNs: 2000, tlbShootdownTargetNs: 200, tlbFlushIrqNs: 500, pteNs: 50 };
 
 async function flushWith(bystanders: { sleep: boolean }[], how: 'msync' | 'punch', pages = 4) {
   const s = setupMm('ext4', { clock: 'virtual', windowNs: 250, costs: COSTS });
@@ -24,10 +24,10 @@ async function flushWith(bystanders: { sleep: boolean }[], how: 'msync' | 'punch
   const flags = new SharedArrayBuffer(8);
   const jobs = [
     { cpu: 1, module: 'tlb_scenarios', fn: 'flusher', args: { ref: vma.ref, flags, bystanders: bystanders.length, pages, how, ino, sleepers: bystanders.flatMap((b, i) => (b.sleep ? [2 + i] : [])) } },
-    ...bystanders.map((b, i) => ({ cpu: 2 + i, module: 'tlb_scenarios', fn: 'bystander', args: { ref: vma.ref, flags, sleep: b.sleep } })),
+    ...bystanders.map((b, i) => ({ cpu: 2 + i, module: 'tlb_scenarios', fn: 'bystander', args: { ref: vma.ref, flags, sleep: b.sleep, page: 15 - i } })),
   ];
-  const [r] = await runCpus<FlusherResult | number>(s.machine, jobs);
-  return { s, r: r as FlusherResult };
+  const [r, ...faults] = await runCpus<FlusherResult | number>(s.machine, jobs);
+  return { s, r: r as FlusherResult, faults: faults as number[] };
 }
 
 describe('TLB shootdowns', () => {
@@ -41,17 +41,19 @@ describe('TLB shootdowns', () => {
   });
 
   // Before issue 14 the write-protect cost 4 x pteNs whatever ran beside it.
-  it('msync of 4 dirty pages with 2 other CPUs running the process: 4 flushes of 2 IPIs each, virtual time exact', async () => {
-    const { s, r } = await flushWith([{ sleep: false }, { sleep: false }], 'msync');
+  it('msync of 4 dirty pages with 2 other CPUs running the process: 4 flushes of 2 IPIs each, each target paying 4 interrupts at its next fault; virtual time exact', async () => {
+    const { s, r, faults } = await flushWith([{ sleep: false }, { sleep: false }], 'msync');
     expect(r.tlbShootdowns).toBe(8);
     expect(r.ns).toBe(4 * (COSTS.pteNs + COSTS.tlbShootdownNs + 2 * COSTS.tlbShootdownTargetNs));
+    expect(faults).toEqual([COSTS.pteNs + 4 * COSTS.tlbFlushIrqNs, COSTS.pteNs + 4 * COSTS.tlbFlushIrqNs]);
     expect(checkMm(s.mm)).toEqual([]);
   });
 
   it('a CPU asleep is not interrupted (4.14 takes it out of mm_cpumask while its task sleeps)', async () => {
-    const { r } = await flushWith([{ sleep: false }, { sleep: true }], 'msync');
+    const { r, faults } = await flushWith([{ sleep: false }, { sleep: true }], 'msync');
     expect(r.tlbShootdowns).toBe(4);
     expect(r.ns).toBe(4 * (COSTS.pteNs + COSTS.tlbShootdownNs + COSTS.tlbShootdownTargetNs));
+    expect(faults).toEqual([COSTS.pteNs + 4 * COSTS.tlbFlushIrqNs, COSTS.pteNs]);
   });
 
   it('with no other CPU running the process, a write-protect costs its PTE writes only', async () => {

@@ -34,6 +34,7 @@ export const COST_NAMES = [
   'handleNs',
   'tlbShootdownNs',
   'tlbShootdownTargetNs',
+  'tlbFlushIrqNs',
   'mbSearchNs',
   'allocJournalNs',
   'extentNs',
@@ -69,6 +70,8 @@ export const COST_MEANINGS: Readonly<Record<CostName, string>> = {
     "a remote TLB flush's round trip: the IPI, the remote flush_tlb_func in its interrupt and the wait for the acknowledgement, once per flush that has a target (the targets answer at once); flush_tlb_mm_range for a write-protect in writeback, a zap in truncate, punch or munmap (mm/tlb.ts)",
   tlbShootdownTargetNs:
     "sending a remote TLB flush to one more CPU running the mm: its call queued and its IPI sent, per target CPU per flush (smp_call_function_many; mm/tlb.ts)",
+  tlbFlushIrqNs:
+    "a CPU interrupted by a remote TLB flush: the interrupt's entry and exit and flush_tlb_func's invlpg, per flush received, paid by that CPU at its next entry to the kernel through a mapping (a fault or msync; mm/tlb.ts)",
   mbSearchNs:
     "mballoc's search of one allocation group under its ext4_lock_group, with the found blocks marked used and the bitmap checksummed, per group searched (ext4_mb_find_by_goal / ext4_mb_simple_scan_group / ext4_mb_complex_scan_group, mb_mark_used, ext4_mb_mark_diskspace_used's mb_set_bits; fs/balloc.ts)",
   allocJournalNs:

@@ -475,6 +475,9 @@ export const MM = struct({ lockState: 0, lockOwner: 1, mapCount: 2, vmaHigh: 3, 
 /** Words of MM.cpumask (mm_cpumask: bit c of word c >> 5 is CPU c), one bit per possible CPU. */
 export const MM_CPUMASK_WORDS = 2;
 
+/** Per CPU (padded): remote TLB flushes it was sent and has not yet paid for (mm/tlb.ts). */
+export const TLB_PENDING = struct({ flushes: 0 }, 16);
+
 /** VMA.state: the slot is free, holds a live mapping, or is being unmapped (munmap in progress). */
 export const VMA_FREE = 0;
 export const VMA_MAPPED = 1;
@@ -543,6 +546,7 @@ export const REGIONS = {
   mmState: region(Int32Array, () => MM.stride, 'mm_struct: mmap_sem and the VMA table header'),
   mmVmas: region(Int32Array, (c) => c.vmas * VMA.stride, 'VMA table (struct vm_area_struct per slot)'),
   mmPtes: region(Int32Array, (c) => c.ptePages, 'PTE pool: one page-table entry per mapped page'),
+  mmTlbPending: region(Int32Array, (c) => c.cpus * TLB_PENDING.stride, 'remote TLB flushes each CPU received and has not paid for yet'),
 } as const;
 
 export type RegionName = keyof typeof REGIONS;

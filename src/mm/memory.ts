@@ -12,7 +12,8 @@
 // locked; it writes PTE words with Atomics.store.
 //
 // Injected costs (MachineConfig.costs, copied into each Vma): a fault first pays its trap
-// (exc_page_fault: trapNs, holding nothing, the `trap` step of an attributed operation); a
+// (exc_page_fault: trapNs, holding nothing, the `trap` step of an attributed operation), then
+// the remote TLB flushes this CPU took since it last entered the kernel (tlb.ts); a
 // store pays storeLineNs per 64-byte line it writes (nothing is tested on the store path but
 // `storeLineNs > 0`); msync pays a system call's entry (syscallNs).
 
@@ -28,7 +29,7 @@ import type { DaxMapping } from '../dax/writeback.js';
 import type { Mm } from './mm.js';
 import { vma_end_read, vma_start_read } from './vma_lock.js';
 import { zap_page_range_single } from './rmap.js';
-import { mm_cpumask_join } from './tlb.js';
+import { mm_cpumask_join, tlb_flush_received } from './tlb.js';
 import {
   FAULT_FLAG_WRITE,
   MS_ASYNC,
@@ -307,6 +308,7 @@ export class Vma implements DaxVma {
    */
   msync(offset: number, length: number, flags: number = MS_SYNC): void {
     entry_SYSCALL_64(this.mm.fs);
+    tlb_flush_received(this.mm);
     if (!Number.isInteger(flags) || (flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) !== 0) {
       throw new FsError('EINVAL', `msync: unknown flags ${String(flags)} (MS_ASYNC, MS_INVALIDATE, MS_SYNC)`);
     }
@@ -340,6 +342,7 @@ export class Vma implements DaxVma {
   private handle_mm_fault(page: number, off: number, flags: number, pte: number): void {
     if (this.trapNs > 0) exc_page_fault(this.trapNs);
     const mm = this.mm;
+    tlb_flush_received(mm);
     const vmas = this.vmaWords;
     const write = (flags & FAULT_FLAG_WRITE) !== 0;
     const index = this.pgoff + page;

@@ -89,6 +89,8 @@ export class Mm {
   /** A remote TLB flush's round trip, and its sending per target CPU (costs.tlbShootdownNs, tlbShootdownTargetNs). */
   readonly tlbShootdownNs: number;
   readonly tlbShootdownTargetNs: number;
+  /** A remote TLB flush taken in an interrupt, by the CPU it was sent to (costs.tlbFlushIrqNs). */
+  readonly tlbFlushIrqNs: number;
   /** The struct vm_fault every fault of this CPU reuses. */
   readonly vmf = new VmFault();
   /** This CPU's DaxMapping of an inode, with mkclean and unmap wired to the rmap. */
@@ -111,6 +113,7 @@ export class Mm {
     this.pteNs = cpu.machine.config.costs.pteNs;
     this.tlbShootdownNs = cpu.machine.config.costs.tlbShootdownNs;
     this.tlbShootdownTargetNs = cpu.machine.config.costs.tlbShootdownTargetNs;
+    this.tlbFlushIrqNs = cpu.machine.config.costs.tlbFlushIrqNs;
     this.vmas = v.mmVmas;
     this.ptes = v.mmPtes;
     const mode = opts.mode ?? 'tracked';

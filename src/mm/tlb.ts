@@ -3,8 +3,11 @@
 // flush_tlb_mm_range() -> native_flush_tlb_others() -> smp_call_function_many(), queues a
 // flush for every other CPU in mm_cpumask(mm), sends them IPIs and waits until each has
 // flushed. The targets answer at once, so a flush costs one round trip (tlbShootdownNs) plus
-// the queueing and sending per target (tlbShootdownTargetNs). The targets' own time in the
-// interrupt is not charged to them (a CPU's clock is its own to advance).
+// the queueing and sending per target (tlbShootdownTargetNs). Each target spends
+// tlbFlushIrqNs in the interrupt: a CPU's clock is its own to advance, so the flusher counts
+// the flush in the target's TLB_PENDING word and the target pays for what it received at its
+// next entry to the kernel through a mapping (a fault, an msync): its total is the kernel's,
+// its instant may come later.
 //
 // mm_cpumask holds the CPUs that run a thread of the process: in the lab, a CPU joins it when
 // it maps or attaches a VMA (its role works through a mapping). A CPU whose role only makes
@@ -20,7 +23,7 @@
 // Locking rules: the mask words change with Atomics.or only (a CPU joins once and never
 // leaves); readers load them with Atomics.load. Nothing here takes a lock or sleeps.
 
-import { CPU_STATE, MM, MM_CPUMASK_WORDS } from '../machine/layout.js';
+import { CPU_STATE, MM, MM_CPUMASK_WORDS, TLB_PENDING } from '../machine/layout.js';
 import { charge, V_BLOCKED, V_RUNNING } from '../sync/vclock.js';
 import { WAIT_KIND_LOCK } from '../sync/spinlock.js';
 import type { Mm } from './mm.js';
@@ -51,10 +54,14 @@ function cpuRuns(mm: Mm, c: number): boolean {
   return v === V_RUNNING || (v === V_BLOCKED && kind === WAIT_KIND_LOCK);
 }
 
-/** The CPUs a flush by this CPU interrupts: every other CPU of mm_cpumask that runs now. */
-export function tlbFlushTargets(mm: Mm): number {
+/**
+ * The CPUs a flush by this CPU interrupts (every other CPU of mm_cpumask that runs now):
+ * counts `flushes` in each one's pending word when given, and returns how many there are.
+ */
+export function tlbFlushTargets(mm: Mm, flushes = 0): number {
   const me = mm.cpu.id;
   const ncpu = mm.cpu.machine.config.cpus;
+  const pending = mm.cpu.machine.views.mmTlbPending;
   let n = 0;
   for (let w = 0; w < MM_CPUMASK_WORDS; w++) {
     let bits = Atomics.load(mm.st, MM.cpumask + w);
@@ -62,10 +69,24 @@ export function tlbFlushTargets(mm: Mm): number {
       const low = bits & -bits;
       bits ^= low;
       const c = w * 32 + (31 - Math.clz32(low));
-      if (c !== me && c < ncpu && cpuRuns(mm, c)) n++;
+      if (c === me || c >= ncpu || !cpuRuns(mm, c)) continue;
+      n++;
+      if (flushes > 0) Atomics.add(pending, c * TLB_PENDING.stride + TLB_PENDING.flushes, flushes);
     }
   }
   return n;
+}
+
+/**
+ * The interrupts of the remote flushes this CPU received since it last entered the kernel:
+ * tlbFlushIrqNs each (flush_tlb_func in the IPI handler). Called on entry to a fault or msync.
+ */
+export function tlb_flush_received(mm: Mm): void {
+  const at = mm.cpu.id * TLB_PENDING.stride + TLB_PENDING.flushes;
+  const pending = mm.cpu.machine.views.mmTlbPending;
+  if (Atomics.load(pending, at) === 0) return;
+  const n = Atomics.exchange(pending, at, 0);
+  if (mm.tlbFlushIrqNs > 0) charge(n * mm.tlbFlushIrqNs);
 }
 
 /**
@@ -76,7 +97,7 @@ export function tlbFlushTargets(mm: Mm): number {
  */
 export function flush_tlb_mm_range(mm: Mm, flushes: number): number {
   if (flushes === 0) return 0;
-  const targets = tlbFlushTargets(mm);
+  const targets = tlbFlushTargets(mm, flushes);
   if (targets === 0) return 0;
   const sent = flushes * targets;
   mm.counters.tlbShootdowns += sent;

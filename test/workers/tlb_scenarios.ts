@@ -20,25 +20,28 @@ export interface BystanderArgs {
   ref: VmaRef;
   flags: SharedArrayBuffer;
   sleep: boolean;
+  /** The page it write-faults at the end (its own: the CPUs share the mapping's page table). */
+  page: number;
 }
 
-/** Attaches the mapping, says it is ready, then runs (charge in 100 ns steps) or sleeps until the flusher is done. */
+/**
+ * Attaches the mapping, says it is ready, then runs (charge in 100 ns steps) or sleeps until
+ * the flusher is done; then times a write fault on its page (which pays for the flushes it was sent).
+ */
 export function bystander(cpu: Cpu, a: BystanderArgs): number {
   const fs = mountFs(cpu);
   const mm = attachMm(cpu, fs);
-  attachVma(mm, a.ref);
+  const vma = attachVma(mm, a.ref);
   const flags = new Int32Array(a.flags);
   Atomics.add(flags, READY, 1);
-  let steps = 0;
   if (a.sleep) {
     while (Atomics.load(flags, STOP) === 0) vwait(cpu, flags, STOP, 0);
   } else {
-    while (Atomics.load(flags, STOP) === 0) {
-      charge(100);
-      steps++;
-    }
+    while (Atomics.load(flags, STOP) === 0) charge(100);
   }
-  return steps;
+  const t0 = nowNs();
+  vma.store(a.page * PAGE_SIZE, new Uint8Array([1]));
+  return nowNs() - t0;
 }
 
 export interface FlusherArgs {
