@@ -151,7 +151,8 @@ describe('daxlab run', () => {
     const file = workload('enospc', {
       ...small,
       files: [{ name: 'a', size: '64MiB', state: 'empty' }],
-      mappings: [{ name: 'm', file: 'a', flags: ['MAP_SHARED'] }],
+      // 4 KiB faults: each fills one block (a PMD fault would take 512 at once).
+      mappings: [{ name: 'm', file: 'a', flags: ['MAP_SHARED'], madvise: 'MADV_NOHUGEPAGE' }],
       cpus: [{ role: 'faulter', mapping: 'm', pages: 8000 }, { role: 'faulter', mapping: 'm', pages: 50 }],
       run: { repeats: 2, warmupOps: 0 },
     });
