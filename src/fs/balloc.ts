@@ -10,6 +10,8 @@
 //     stream goal's group. A 2 MiB PMD fault into a hole gets its aligned extent here.
 //  3. Anything free, next-fit from the stream goal, the run cut at `want` (the lab's stand-in for
 //     ext4_mb_complex_scan_group's criteria 1-3, which look for the best extent in a group).
+// Today's mballoc names the criteria CR_POWER2_ALIGNED, CR_GOAL_LEN_FAST, CR_BEST_AVAIL_LEN,
+// CR_GOAL_LEN_SLOW and CR_ANY_FREE and picks groups from per-order lists; the order is the same.
 // Not modelled: the inode and locality-group preallocations (ext4_mb_use_preallocated; a
 // request is not normalised to a preallocation), the buddy's own orders beyond the bitmap, and
 // ext4_mb_good_group()'s lockless skip of full groups (each group tried is searched).
