@@ -52,7 +52,7 @@ const WORKLOAD = {
     { name: 'copy', size: '8MiB', state: 'empty' },
   ],
   mappings: [
-    { name: 'map', file: 'data', flags: ['MAP_SHARED'] },
+    { name: 'map', file: 'data', flags: ['MAP_SHARED'], madvise: 'MADV_NOHUGEPAGE' },
     { name: 'smap', file: 'sync', flags: ['MAP_SHARED_VALIDATE', 'MAP_SYNC'] },
   ],
   cpus: [

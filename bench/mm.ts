@@ -3,9 +3,8 @@
 // pages of a written (preallocated) file, one CPU, no injected cost.
 
 import { PAGE_SIZE } from '../src/machine/layout.js';
-import { faultRig } from './fault_rig.js';
-import { mmap, munmap } from '../src/mm/mmap.js';
-import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../src/mm/mman.js';
+import { faultRig, map4k } from './fault_rig.js';
+import { munmap } from '../src/mm/mmap.js';
 import { formatRows, runBatched, type BenchRow } from './support.js';
 
 export async function runMmSuite(log: (s: string) => void): Promise<BenchRow[]> {
@@ -13,11 +12,11 @@ export async function runMmSuite(log: (s: string) => void): Promise<BenchRow[]> 
   const { mm, ino } = faultRig(pages);
   const line = new Uint8Array(8).fill(7);
   // Stores: one mapping faulted writable up front.
-  const hot = mmap(mm, ino, 256 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+  const hot = map4k(mm, ino, 256);
   for (let p = 0; p < 256; p++) hot.store(p * PAGE_SIZE, line);
   let off = 0;
   // Faults: a fresh mapping per pass over the file, so every page faults twice (read, then write).
-  let cold = mmap(mm, ino, pages * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+  let cold = map4k(mm, ino, pages);
   let page = 0;
   const B = 1000;
   const rows = await runBatched([
@@ -38,7 +37,7 @@ export async function runMmSuite(log: (s: string) => void): Promise<BenchRow[]> 
         for (let i = 0; i < 100; i++) {
           if (page === pages) {
             munmap(cold);
-            cold = mmap(mm, ino, pages * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+            cold = map4k(mm, ino, pages);
             page = 0;
           }
           cold.load(page * PAGE_SIZE, 8);

@@ -9,8 +9,7 @@ import { PmemDevice } from '../src/pmem/device.js';
 import { Journal } from '../src/journal/journal.js';
 import { mkfs, mountFs } from '../src/fs/super.js';
 import { vfs_create, vfs_write } from '../src/fs/inode.js';
-import { mmap, munmap } from '../src/mm/mmap.js';
-import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../src/mm/mman.js';
+import { munmap } from '../src/mm/mmap.js';
 import { CpuRecorders } from '../src/measure/histogram.js';
 import { runOnCpus } from '../src/lab/cpus.js';
 import { readLockClass } from '../src/sync/lockstat.js';
@@ -19,7 +18,7 @@ import { dax_radix_locked_entry, daxEntryUnlock } from '../src/dax/dax_entry.js'
 import { ndelay, ndelayCalibrated } from '../src/cost/delay.js';
 import { nowNs } from '../src/util/clock.js';
 import { runBatched } from './support.js';
-import { faultRig } from './fault_rig.js';
+import { faultRig, map4k } from './fault_rig.js';
 import type { FaultArgs } from './workers/fault_cpu.js';
 
 export interface TargetLine {
@@ -52,12 +51,12 @@ async function faultTargets(): Promise<TargetLine[]> {
   const word = new Uint8Array(8).fill(7);
   const buf = new Uint8Array(8);
   const rec = new CpuRecorders();
-  let vma = mmap(mm, ino, pages * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+  let vma = map4k(mm, ino, pages);
   let page = 0;
   const next = () => {
     if (page === pages) {
       munmap(vma);
-      vma = mmap(mm, ino, pages * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+      vma = map4k(mm, ino, pages);
       page = 0;
     }
     return page++ * PAGE_SIZE;

@@ -19,7 +19,6 @@ import {
   ZERO_PFN,
   dax_finish_sync_fault,
   dax_iomap_fault,
-  dax_iomap_pmd_fault,
   ext4_dax_huge_fault,
   type PeSize,
 } from '../src/dax/fault.js';
@@ -228,19 +227,33 @@ describe('DAX faults', () => {
     const pad = ((512 - (fs.g.dataStart % 512)) % 512) + skew;
     if (pad > 0) vfs_fallocate(fs, filler, 0, 0, pad * PAGE_SIZE);
     const ino = vfs_create(fs);
-    vfs_fallocate(fs, ino, 0, 0, 1024 * PAGE_SIZE);
+    // 1000 blocks first (not a power of two: mballoc takes the next free run, where the filler ended), then the rest.
+    vfs_fallocate(fs, ino, 0, 0, 1000 * PAGE_SIZE);
+    vfs_fallocate(fs, ino, 0, 1000 * PAGE_SIZE, 24 * PAGE_SIZE);
     const env = { fs, dev, machine, ino };
     const vma = new TestVma(false, 1024);
-    const { vmf } = fault(env, vma, 7, true, PE_SIZE_PMD);
+    const { r, vmf } = fault(env, vma, 7, true, PE_SIZE_PMD);
     const tree = vmf.mapping.tree;
-    tree.treeLock();
-    const at0 = radix_tree_lookup(tree, 0);
-    const at7 = radix_tree_lookup(tree, 7);
-    tree.treeUnlock();
+    const entries = () => {
+      tree.treeLock();
+      try {
+        return [radix_tree_lookup(tree, 0), radix_tree_lookup(tree, 7)];
+      } finally {
+        tree.treeUnlock();
+      }
+    };
     if (skew === 0) {
-      expect(dax_is_pmd_entry(at0)).toBe(true);
+      expect(r).toBe(VM_FAULT_NOPAGE | VM_FAULT_MAJOR); // the unwritten 2 MiB converted and zeroed
+      expect(dax_is_pmd_entry(entries()[0])).toBe(true);
       for (let p = 0; p < 512; p++) expect(vma.writable(p)).toBe(true);
     } else {
+      // The PMD fault maps nothing and leaves no entry; handle_mm_fault retries at PTE size.
+      expect(r).toBe(VM_FAULT_FALLBACK);
+      expect(entries()).toEqual([0, 0]);
+      expect(vma.pfnAt(7)).toBeNaN();
+      // The PMD attempt's iomap_begin already converted its 2 MiB (as ext4's does): not new now.
+      expect(fault(env, vma, 7, true, PE_SIZE_PTE).r).toBe(VM_FAULT_NOPAGE);
+      const [at0, at7] = entries();
       expect(at0).toBe(0);
       expect(dax_is_pmd_entry(at7)).toBe(false);
       expect(vma.writable(7)).toBe(true);
@@ -248,19 +261,47 @@ describe('DAX faults', () => {
     }
   });
 
-  it('never maps a hole with a PMD', () => {
-    // A hole never gets a PMD: the PMD path falls back.
-    const holes = fileSetup('ext4', 'empty', 1024, { pmemBytes: 32 * MiB });
-    const v2 = new VmFault();
-    v2.vma = new TestVma(false, 1024);
-    v2.mapping = new DaxMapping(holes.fs.cpu, holes.dev, holes.ino);
-    v2.fs = holes.fs;
-    v2.ino = holes.ino;
-    v2.pgoff = 0;
-    expect(dax_iomap_pmd_fault(v2)).toBe(VM_FAULT_FALLBACK);
-    v2.mapping.tree.treeLock();
-    expect(radix_tree_lookup(v2.mapping.tree, 0)).toBe(0); // the abandoned empty PMD entry is gone
-    v2.mapping.tree.treeUnlock();
+  // dax_pmd_load_hole(): a PMD read fault over 2 MiB of hole maps the huge zero page, where
+  // the lab used to fall back to 512 PTE faults.
+  it.each(['empty', 'fallocated'] as const)('a PMD read fault on 2 MiB of %s file maps the huge zero page behind a zero PMD entry', (state) => {
+    const env = fileSetup('ext4', state, 1024, { pmemBytes: 32 * MiB });
+    const vma = new TestVma(false, 1024);
+    const { r, tree } = fault(env, vma, 700, false, PE_SIZE_PMD);
+    expect(r).toBe(VM_FAULT_NOPAGE);
+    for (const p of [512, 700, 1023]) expect([vma.pfnAt(p), vma.writable(p)]).toEqual([ZERO_PFN, false]);
+    expect(vma.pfnAt(511)).toBeNaN();
+    tree.treeLock();
+    const entry = radix_tree_lookup(tree, 512);
+    const inside = radix_tree_lookup(tree, 700);
+    tree.treeUnlock();
+    expect(dax_is_pmd_entry(entry) && dax_is_zero_entry(entry) && !daxEntryIsLocked(entry)).toBe(true);
+    expect(inside).toBe(0);
+  });
+
+  it('a PMD read fault falls back where the hole is shorter than 2 MiB, leaving no entry', () => {
+    const env = fileSetup('ext4', 'empty', 1024, { pmemBytes: 32 * MiB });
+    vfs_write(env.fs, env.ino, 100 * PAGE_SIZE, new Uint8Array(1)); // a block inside the first 2 MiB
+    const { r, tree } = fault(env, new TestVma(false, 1024), 0, false, PE_SIZE_PMD);
+    expect(r).toBe(VM_FAULT_FALLBACK);
+    tree.treeLock();
+    expect(radix_tree_lookup(tree, 0)).toBe(0); // the abandoned empty PMD entry is gone
+    tree.treeUnlock();
+  });
+
+  // brd (the ramdisk device) hands dax_direct_access one page at a time, without
+  // PFN_DEV|PFN_MAP: dax_iomap_pfn refuses a PMD there, whatever the extent.
+  it.each(['adr', 'ramdisk'] as const)('a PMD fault over an aligned written extent on a %s device', (mode) => {
+    const { fs, dev, machine } = setupFs('ext4', { mappings: 16, pmemBytes: 32 * MiB, pmemMode: mode });
+    fs.hooks.writeback = daxWritebackHook();
+    const pad = (512 - (fs.g.dataStart % 512)) % 512;
+    if (pad > 0) vfs_fallocate(fs, vfs_create(fs), 0, 0, pad * PAGE_SIZE);
+    const ino = vfs_create(fs);
+    vfs_write(fs, ino, 0, new Uint8Array(512 * PAGE_SIZE).fill(1));
+    expect(inodeInfo(fs, ino).extents[0].pblk % 512).toBe(0);
+    const vma = new TestVma(false, 512);
+    const { r } = fault({ fs, dev, machine, ino }, vma, 3, false, PE_SIZE_PMD);
+    expect(r).toBe(mode === 'adr' ? VM_FAULT_NOPAGE : VM_FAULT_FALLBACK);
+    expect(vma.pfnAt(0)).toBe(mode === 'adr' ? inodeInfo(fs, ino).extents[0].pblk : NaN);
   });
 
   it('a write fault beyond free space gives SIGBUS with ENOSPC, leaving the filesystem consistent', () => {

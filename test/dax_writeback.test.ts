@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMachine } from '../src/machine/machine.js';
-import { MiB, PAGECACHE_TAG_DIRTY, PAGECACHE_TAG_TOWRITE, PAGE_SIZE } from '../src/machine/layout.js';
+import { LOCK_CLASS, LOCK_STAT, MiB, PAGECACHE_TAG_DIRTY, PAGECACHE_TAG_TOWRITE, PAGE_SIZE } from '../src/machine/layout.js';
 import { attachCpu } from '../src/sync/cpu.js';
 import { PmemDevice, readPmemCounters } from '../src/pmem/device.js';
 import { radix_tree_insert, radix_tree_lookup, radix_tree_tag_get, radix_tree_tag_set, radix_tree_tagged } from '../src/dax/radix_tree.js';
@@ -52,6 +52,19 @@ describe('dax_writeback_mapping_range', () => {
     m.tree.treeUnlock();
     expect(dax_writeback_mapping_range(m, 0, 100 * PAGE_SIZE - 1)).toBe(0);
     expect(readPmemCounters(m.tree.cpu.machine).fences).toBe(2); // one fence per call
+  });
+
+  // 4.14's pagevec lookup (find_get_entries_tag) runs under rcu_read_lock: tree_lock is taken
+  // once by tag_pages_for_writeback and three times per entry written back (dax_writeback_one:
+  // look and lock the entry, clear DIRTY, put_locked_mapping_entry), never for the lookup.
+  it('takes tree_lock only to tag and to write back each entry, not for the pagevec lookups', () => {
+    const { machine, dev, m } = setup();
+    const pages = [3, 50, 98, 120, 140, 160, 180, 200, 220, 240, 260, 280, 300, 320, 340, 360];
+    for (const p of pages) dirty(m, dev, p);
+    const acq = () => machine.views.lockStat[LOCK_CLASS.tree_lock * LOCK_STAT.stride + LOCK_STAT.acquisitions];
+    const before = acq();
+    expect(dax_writeback_mapping_range(m, 0, 400 * PAGE_SIZE - 1)).toBe(pages.length);
+    expect(acq() - before).toBe(1 + 3 * pages.length);
   });
 
   it('writes back only the range asked for', () => {

@@ -27,6 +27,9 @@ import {
 } from '../src/dax/radix_tree.js';
 import { runCpus } from './support/workers.js';
 import { SHARED_BASE, SHARED_COUNT, type IndexStressResult } from './workers/index_stress.js';
+import { MAPPINGS, STABLE, entryOf, type RcuStressResult } from './workers/rcu_stress.js';
+import { nodePoolPending } from '../src/dax/node_pool.js';
+import { radix_tree_delete } from '../src/dax/radix_tree.js';
 
 function stat(machine: ReturnType<typeof createMachine>, cpu: number, cls: number, field: number): number {
   return machine.views.lockStat[cpu * LOCK_CLASSES.length * LOCK_STAT.stride + cls * LOCK_STAT.stride + field];
@@ -100,6 +103,54 @@ describe('mapping index under 4 CPUs', () => {
     expect(contentions).toBeGreaterThan(0); // the CPUs did meet on tree_lock
     expect(stat(machine, CPUS, LOCK_CLASS.tree_lock, LOCK_STAT.acquisitions)).toBe(0);
   });
+});
+
+describe('lockless readers (RCU) beside writers', () => {
+  // 4.14 walks the index for writeback and truncate under rcu_read_lock(), not tree_lock; a
+  // node a writer frees must not be reused while such a reader may be in it.
+  it('2 readers without tree_lock never see a reused node, never miss an entry that stays, while 2 writers churn a 128-node pool', async () => {
+    const machine = createMachine({ cpus: 5, pmemBytes: 2 * MiB, indexNodes: 128, mappings: MAPPINGS });
+    const main = attachCpu(machine, 4);
+    STABLE.forEach((stable, m) => {
+      const t = new RadixTree(main, m);
+      t.treeLock();
+      for (const i of stable) {
+        radix_tree_insert(t, i, entryOf(i));
+        radix_tree_tag_set(t, i, DIRTY);
+      }
+      t.treeUnlock();
+    });
+    const running = new SharedArrayBuffer(4);
+    new Int32Array(running)[0] = 2;
+    const results = await runCpus<RcuStressResult>(
+      machine,
+      [0, 1, 2, 3].map((cpu) => ({
+        cpu,
+        module: 'rcu_stress',
+        fn: 'run',
+        args: { role: cpu < 2 ? 'writer' : 'reader', ops: 60_000, seed: 777, running },
+      })),
+      120_000,
+    );
+    for (const r of results) expect(r.problems).toEqual([]);
+    // The readers checked a lot, and the writers freed nodes while readers were inside.
+    for (const r of results.slice(2)) expect(r.seen).toBeGreaterThan(10_000);
+    expect(results[0].pendingSeen + results[1].pendingSeen).toBeGreaterThan(0);
+    expect(checkIndex(machine)).toEqual([]);
+    // With no reader left, the next pool operation reclaims every pending node: empty mapping 2.
+    const t1 = new RadixTree(main, 2);
+    const idx = new Float64Array(64);
+    const ent = new Int32Array(64);
+    t1.treeLock();
+    for (let n = find_get_entries(t1, 0, 64, idx, ent); n > 0; n = find_get_entries(t1, 0, 64, idx, ent)) {
+      for (let k = 0; k < n; k++) radix_tree_delete(t1, idx[k]);
+    }
+    radix_tree_insert(t1, 2 ** 30, entryOf(2 ** 30));
+    radix_tree_delete(t1, 2 ** 30);
+    t1.treeUnlock();
+    expect(nodePoolPending(machine.views.indexPool)).toBe(0);
+    expect(checkIndex(machine)).toEqual([]);
+  }, 150_000);
 });
 
 describe('the invariant checker on known-bad trees', () => {

@@ -3,13 +3,14 @@ import { FS_ALLOC, FS_INODE, JOURNAL, MiB, PAGECACHE_TAG_DIRTY, PAGE_SIZE, VMA }
 import { attachCpu } from '../src/sync/cpu.js';
 import { mountFs } from '../src/fs/super.js';
 import { jbd2_transaction_committed } from '../src/journal/journal.js';
-import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, inodeInfo, inode_datasync_dirty, vfs_create, vfs_fallocate, vfs_truncate } from '../src/fs/inode.js';
+import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, inodeInfo, inode_datasync_dirty, vfs_create, vfs_fallocate, vfs_fsync, vfs_truncate } from '../src/fs/inode.js';
 import { checkIndex, radix_tree_lookup, radix_tree_tag_get } from '../src/dax/radix_tree.js';
 import { dax_is_pmd_entry, dax_is_zero_entry, dax_radix_pfn } from '../src/dax/dax_entry.js';
 import { ZERO_PFN } from '../src/dax/fault.js';
 import { attachMm, type Mm } from '../src/mm/mm.js';
 import { attachVma, mmap, munmap } from '../src/mm/mmap.js';
-import { MAP_SHARED, MAP_SHARED_VALIDATE, MAP_SYNC, PROT_READ, PROT_WRITE, MmFault } from '../src/mm/mman.js';
+import { MADV_HUGEPAGE, MADV_NOHUGEPAGE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_SYNC, PROT_READ, PROT_WRITE, MmFault } from '../src/mm/mman.js';
+import { madvise } from '../src/mm/madvise.js';
 import { _PAGE_RW, pte_huge, pte_pfn, pte_present, pte_write } from '../src/mm/pte.js';
 import { checkMm, checkSyncMappings, checkSyncedRange } from '../src/mm/check.js';
 import { unmap_mapping_range } from '../src/mm/rmap.js';
@@ -335,19 +336,25 @@ describe('msync and the rmap', () => {
 });
 
 describe('PMD mappings', () => {
-  function hugeEnv(skew: number) {
-    const s = setupMm('ext4', { pmemBytes: 32 * MiB });
+  function hugeEnv(skew: number, state: FileState = 'fallocated', pmemMode: 'adr' | 'ramdisk' = 'adr') {
+    const s = setupMm('ext4', { pmemBytes: 32 * MiB, pmemMode });
     // A filler file takes the blocks up to the next 2 MiB boundary (plus skew).
     const filler = vfs_create(s.fs);
     const pad = ((512 - (s.fs.g.dataStart % 512)) % 512) + skew;
     if (pad > 0) vfs_fallocate(s.fs, filler, 0, 0, pad * PAGE_SIZE);
-    const ino = makeFile(s.fs, 1024, 'fallocated');
+    if (skew === 0) return { ...s, ino: makeFile(s.fs, 1024, state) };
+    // Misaligned: 1000 blocks (not a power of two, so mballoc takes the next free run, where
+    // the filler ended), then the rest after them.
+    const ino = vfs_create(s.fs);
+    vfs_fallocate(s.fs, ino, 0, 0, 1000 * PAGE_SIZE);
+    vfs_fallocate(s.fs, ino, 0, 1000 * PAGE_SIZE, 24 * PAGE_SIZE);
+    vfs_fsync(s.fs, ino, false);
     return { ...s, ino };
   }
 
   it('a huge mapping maps 2 MiB at once; writeback write-protects all of it; a store re-faults it whole', () => {
     const s = hugeEnv(0);
-    const vma = mmap(s.mm, s.ino, 1024 * PAGE_SIZE, RW, MAP_SHARED, 0, { huge: true });
+    const vma = mmap(s.mm, s.ino, 1024 * PAGE_SIZE, RW, MAP_SHARED, 0);
     vma.store(7 * PAGE_SIZE, new Uint8Array([7]));
     expect(dax_is_pmd_entry(entryAt(s.mm, s.ino, 0).entry)).toBe(true);
     for (const p of [0, 7, 511]) expect(pte_write(vma.pte(p)) && pte_huge(vma.pte(p))).toBe(true);
@@ -363,21 +370,83 @@ describe('PMD mappings', () => {
 
   it('falls back to PTEs where the extent is not aligned, or the PMD does not fit the mapping', () => {
     const s = hugeEnv(1);
-    const vma = mmap(s.mm, s.ino, 1024 * PAGE_SIZE, RW, MAP_SHARED, 0, { huge: true });
+    const vma = mmap(s.mm, s.ino, 1024 * PAGE_SIZE, RW, MAP_SHARED, 0);
     vma.store(7 * PAGE_SIZE, new Uint8Array([7]));
     expect(pte_write(vma.pte(7)) && !pte_huge(vma.pte(7))).toBe(true);
     expect(vma.pte(8)).toBe(0);
     const s2 = hugeEnv(0);
-    const small = mmap(s2.mm, s2.ino, 256 * PAGE_SIZE, RW, MAP_SHARED, 0, { huge: true });
+    const small = mmap(s2.mm, s2.ino, 256 * PAGE_SIZE, RW, MAP_SHARED, 0);
     small.store(0, new Uint8Array([1]));
     expect(pte_huge(small.pte(0))).toBe(false);
     expect(s2.mm.counters.pmdFaults).toBe(0);
     expect([...sound(s), ...sound(s2)]).toEqual([]);
   });
 
+  it('a DAX mapping tries PMDs without being asked (ext4_file_mmap sets VM_HUGEPAGE); MADV_NOHUGEPAGE and a non-DAX file do not', () => {
+    for (const how of ['default', 'MADV_NOHUGEPAGE', 'MADV_NOHUGEPAGE then MADV_HUGEPAGE', 'not DAX'] as const) {
+      const s = hugeEnv(0);
+      const vma = mmap(s.mm, s.ino, 1024 * PAGE_SIZE, RW, MAP_SHARED, 0, { dax: how !== 'not DAX' });
+      if (how !== 'default' && how !== 'not DAX') madvise(vma, MADV_NOHUGEPAGE);
+      if (how === 'MADV_NOHUGEPAGE then MADV_HUGEPAGE') madvise(vma, MADV_HUGEPAGE);
+      vma.store(7 * PAGE_SIZE, new Uint8Array([7]));
+      const pmd = how === 'default' || how === 'MADV_NOHUGEPAGE then MADV_HUGEPAGE';
+      expect([how, s.mm.counters.pmdFaults, pte_huge(vma.pte(7)), pte_present(vma.pte(8))]).toEqual([how, pmd ? 1 : 0, pmd, pmd]);
+      expect(sound(s)).toEqual([]);
+    }
+  });
+
+  it('madvise refuses other advice (EINVAL) and an unmapped mapping (ENOMEM)', () => {
+    const s = hugeEnv(0);
+    const vma = mmap(s.mm, s.ino, 1024 * PAGE_SIZE, RW, MAP_SHARED, 0);
+    expect(() => madvise(vma, 4)).toThrow(/^EINVAL: madvise: advice 4: the lab takes MADV_HUGEPAGE \(14\) and MADV_NOHUGEPAGE \(15\)$/);
+    munmap(vma);
+    expect(() => madvise(vma, MADV_NOHUGEPAGE)).toThrow(FsError);
+  });
+
+  it('a read of 2 MiB of hole maps the huge zero page; a store then maps a writable PMD, unmapping the zero page everywhere', () => {
+    const s = hugeEnv(0, 'empty');
+    const a = mmap(s.mm, s.ino, 1024 * PAGE_SIZE, RW, MAP_SHARED, 0);
+    const b = mmap(s.mm, s.ino, 1024 * PAGE_SIZE, RW, MAP_SHARED, 0);
+    expect(a.load(9 * PAGE_SIZE, 4)).toEqual(new Uint8Array(4));
+    for (const p of [0, 9, 511]) expect([pte_pfn(a.pte(p)), pte_huge(a.pte(p)), pte_write(a.pte(p))]).toEqual([ZERO_PFN, true, false]);
+    expect(dax_is_zero_entry(entryAt(s.mm, s.ino, 0).entry) && dax_is_pmd_entry(entryAt(s.mm, s.ino, 0).entry)).toBe(true);
+    expect(b.load(300 * PAGE_SIZE, 1)).toEqual(new Uint8Array(1)); // b maps the same huge zero page
+    expect(sound(s)).toEqual([]);
+    // A write on the huge zero page is a PMD fault: the hole gets an aligned 2 MiB extent.
+    b.store(300 * PAGE_SIZE, new Uint8Array([3]));
+    const e = entryAt(s.mm, s.ino, 0);
+    expect(dax_is_pmd_entry(e.entry) && !dax_is_zero_entry(e.entry) && e.dirty).toBe(true);
+    for (const p of [0, 300, 511]) expect(pte_write(b.pte(p)) && pte_huge(b.pte(p))).toBe(true);
+    expect(a.pte(9)).toBe(0); // a's huge zero page was zapped
+    expect(a.load(300 * PAGE_SIZE, 1)).toEqual(new Uint8Array([3]));
+    expect(s.mm.counters.pmdFaults).toBe(4);
+    expect(s.mm.counters.pmdFallbacks).toBe(0);
+    expect(sound(s)).toEqual([]);
+  });
+
+  it('a store on the huge zero page where the device cannot map a PMD (brd) splits it and maps the page by PTE; later faults there are PTE faults', () => {
+    const s = hugeEnv(0, 'empty', 'ramdisk');
+    const a = mmap(s.mm, s.ino, 1024 * PAGE_SIZE, RW, MAP_SHARED, 0);
+    a.load(0, 1);
+    expect(pte_huge(a.pte(5))).toBe(true);
+    a.store(5 * PAGE_SIZE, new Uint8Array([5]));
+    expect(pte_write(a.pte(5)) && !pte_huge(a.pte(5))).toBe(true);
+    expect([a.pte(0), a.pte(6)]).toEqual([0, 0]); // the zero PMD went whole
+    expect(dax_is_pmd_entry(entryAt(s.mm, s.ino, 5).entry)).toBe(false);
+    expect(entryAt(s.mm, s.ino, 5).dirty).toBe(true);
+    expect(entryAt(s.mm, s.ino, 0).entry).toBe(0); // pmd_downgrade deleted the zero PMD entry
+    expect(s.mm.counters).toMatchObject({ pmdFaults: 2, pmdFallbacks: 1 });
+    // The range has a page table now (pmd_none is false): the next fault there is a PTE fault.
+    a.store(6 * PAGE_SIZE, new Uint8Array([6]));
+    expect(pte_huge(a.pte(6))).toBe(false);
+    expect(s.mm.counters).toMatchObject({ pmdFaults: 2, pmdFallbacks: 1 });
+    expect(a.load(0, 1)).toEqual(new Uint8Array(1));
+    expect(sound(s)).toEqual([]);
+  });
+
   it('a punch inside a PMD mapping zaps all 512 PTEs', () => {
     const s = hugeEnv(0);
-    const vma = mmap(s.mm, s.ino, 1024 * PAGE_SIZE, RW, MAP_SHARED, 0, { huge: true });
+    const vma = mmap(s.mm, s.ino, 1024 * PAGE_SIZE, RW, MAP_SHARED, 0);
     vma.store(0, new Uint8Array([1]));
     vfs_fallocate(s.fs, s.ino, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 10 * PAGE_SIZE, PAGE_SIZE);
     for (const p of [0, 10, 511]) expect(vma.pte(p)).toBe(0);

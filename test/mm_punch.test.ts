@@ -30,7 +30,7 @@ async function punchRun(variant: DaxVariant) {
   vfs_write(s.fs, ino, 0, new Uint8Array(PAGES * PAGE_SIZE).fill(0x11));
   const pblk0 = inodeInfo(s.fs, ino).extents[0].pblk;
   expect(pblk0 % 512).toBe(0);
-  const vma = mmap(s.mm, ino, PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, 0, { huge: true });
+  const vma = mmap(s.mm, ino, PAGES * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
   const sync = new SharedArrayBuffer(8);
   const args = { ref: vma.ref, ino, storers: 2, punchPage: PUNCH, keepFrom: KEEP_FROM, policy: {}, variant, sync };
   const stop = await startCommitThread(s.machine, 5, {});

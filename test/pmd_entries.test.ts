@@ -10,7 +10,8 @@ import { checkIndex, radix_tree_lookup, radix_tree_tag_get } from '../src/dax/ra
 import { dax_is_pmd_entry } from '../src/dax/dax_entry.js';
 import { checkEntryRanges } from '../src/dax/entry_index.js';
 import { mmap } from '../src/mm/mmap.js';
-import { MAP_SHARED, MmFault, PROT_READ, PROT_WRITE } from '../src/mm/mman.js';
+import { MADV_NOHUGEPAGE, MAP_SHARED, MmFault, PROT_READ, PROT_WRITE } from '../src/mm/mman.js';
+import { madvise } from '../src/mm/madvise.js';
 import { checkMm, checkSyncedRange } from '../src/mm/check.js';
 import { pte_huge, pte_present, pte_write } from '../src/mm/pte.js';
 import { setupMm, type MmSetup } from './workers/mm_support.js';
@@ -49,7 +50,7 @@ describe('a sync of a range that starts inside a dirty PMD entry', () => {
     it(`${how} of page 7 writes back the PMD entry at page 0`, () => {
       const s = setupMm('ext4', { pmemBytes: 32 * MiB });
       const ino = alignedFile(s, 1024, 'fallocated');
-      const vma = mmap(s.mm, ino, 1024 * PAGE_SIZE, RW, MAP_SHARED, 0, { huge: true });
+      const vma = mmap(s.mm, ino, 1024 * PAGE_SIZE, RW, MAP_SHARED, 0);
       vma.store(7 * PAGE_SIZE, new Uint8Array(64).fill(7));
       expect(pte_huge(vma.pte(7))).toBe(true);
       expect(entryAt(s, ino, 0).dirty).toBe(true);
@@ -71,7 +72,7 @@ describe('a PMD fault at the end of the file', () => {
     const s = setupMm('ext4', { pmemBytes: 32 * MiB });
     // 1024 blocks fallocated with KEEP_SIZE, i_size 513 pages: blocks exist past EOF.
     const ino = alignedFile(s, 1024, 'keep-size', 513 * PAGE_SIZE);
-    const vma = mmap(s.mm, ino, 1024 * PAGE_SIZE, RW, MAP_SHARED, 0, { huge: true });
+    const vma = mmap(s.mm, ino, 1024 * PAGE_SIZE, RW, MAP_SHARED, 0);
     vma.store(512 * PAGE_SIZE, new Uint8Array([1]));
     expect(pte_huge(vma.pte(512))).toBe(false);
     expect(pte_present(vma.pte(513))).toBe(false);
@@ -91,8 +92,9 @@ describe('PTE faults over a PMD entry', () => {
   it('map one page through a mapping without huge pages, and dirty the PMD entry on a write', () => {
     const s = setupMm('ext4', { pmemBytes: 32 * MiB });
     const ino = alignedFile(s, 512, 'written');
-    const huge = mmap(s.mm, ino, 512 * PAGE_SIZE, RW, MAP_SHARED, 0, { huge: true });
+    const huge = mmap(s.mm, ino, 512 * PAGE_SIZE, RW, MAP_SHARED, 0);
     const small = mmap(s.mm, ino, 512 * PAGE_SIZE, RW, MAP_SHARED, 0);
+    madvise(small, MADV_NOHUGEPAGE);
     huge.load(0, 1); // a read PMD fault: a clean PMD entry at 0
     expect(dax_is_pmd_entry(entryAt(s, ino, 0).entry)).toBe(true);
     expect(entryAt(s, ino, 0).dirty).toBe(false);
@@ -116,8 +118,9 @@ describe('PTE faults over a PMD entry', () => {
     const rounds = 300;
     const s = setupMm('ext4', { cpus: 3, pmemBytes: 32 * MiB, indexNodes: 512 });
     const ino = alignedFile(s, PMDS * 512, 'written');
-    const huge = mmap(s.mm, ino, PMDS * 512 * PAGE_SIZE, RW, MAP_SHARED, 0, { huge: true });
+    const huge = mmap(s.mm, ino, PMDS * 512 * PAGE_SIZE, RW, MAP_SHARED, 0);
     const small = mmap(s.mm, ino, PMDS * 512 * PAGE_SIZE, RW, MAP_SHARED, 0);
+    madvise(small, MADV_NOHUGEPAGE);
     const sync = new SharedArrayBuffer(4);
     const common = { ino, sync, rounds, pmds: PMDS };
     const [pte, pmd] = await runCpus<PmdRaceResult>(

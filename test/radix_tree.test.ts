@@ -35,6 +35,7 @@ import {
 import {
   EEXIST,
   RADIX_TREE_MAX_INDEX as MAX,
+  RADIX_TREE_RETRY,
   RADIX_TREE_NO_SLOT,
   RADIX_TREE_ROOT_SLOT,
   RadixTree,
@@ -53,6 +54,7 @@ import {
   radix_tree_deref_slot_protected,
   radix_tree_insert,
   radix_tree_lookup,
+  radix_tree_lookup_rcu,
   radix_tree_lookup_slot,
   radix_tree_replace_slot,
   radix_tree_tag_clear,
@@ -62,7 +64,8 @@ import {
   tag_pages_for_writeback,
 } from '../src/dax/radix_tree.js';
 import * as radixTreeModule from '../src/dax/radix_tree.js';
-import { NodePool, RadixTreeNoMemError } from '../src/dax/node_pool.js';
+import { NODE_FREE_POISON, NODE_PENDING, NodePool, RadixTreeNoMemError, nodePoolPending } from '../src/dax/node_pool.js';
+import { rcu_read_lock, rcu_read_unlock } from '../src/sync/rcu.js';
 
 function machineWith(indexNodes: number, mappings = 2): Machine {
   return createMachine({ cpus: 2, pmemBytes: 2 * MiB, indexNodes, mappings });
@@ -514,6 +517,88 @@ function runOp(op: Op, trees: RadixTree[], models: Model[], pool: number[], mach
     }
   }
 }
+
+describe('nodes freed under RCU readers', () => {
+  // 4.14 frees radix-tree nodes through call_rcu(): a reader inside rcu_read_lock() (a
+  // writeback's or truncate's pagevec lookup) may still be in a node the tree let go.
+  const S = INDEX_NODE.stride;
+
+  it('a node freed while a reader is inside waits, keeps what the reader needs, and goes back once the reader leaves', () => {
+    const m = machineWith(64);
+    const writer = new RadixTree(attachCpu(m, 0), 0);
+    const readerCpu = attachCpu(m, 1);
+    const reader = new RadixTree(readerCpu, 0);
+    writer.treeLock();
+    radix_tree_insert(writer, 5, entry(5));
+    radix_tree_insert(writer, 70, entry(70));
+    const top = m.views.indexRoots[INDEX_ROOT.rnode];
+    const leaf0 = m.views.indexNodes[top * S];
+    const leaf1 = m.views.indexNodes[top * S + 1];
+    rcu_read_lock(readerCpu);
+    // 70's leaf empties and goes; the top node is left with slot 0 only and the tree shrinks to leaf 0.
+    radix_tree_delete(writer, 70);
+    expect(m.views.indexRoots[INDEX_ROOT.rnode]).toBe(leaf0);
+    expect(nodePoolPending(m.views.indexPool)).toBe(2);
+    expect(poolUsed(m)).toBe(3);
+    // A reader still in the old top node finds its way on through slot 0; nothing is poisoned.
+    expect(m.views.indexNodes[top * S]).toBe(leaf0);
+    for (const n of [top, leaf1]) {
+      expect(m.views.indexNodes[n * S + INDEX_NODE.count]).toBe(NODE_PENDING);
+      expect(m.views.indexNodes[n * S + INDEX_NODE.shift]).not.toBe(NODE_FREE_POISON);
+    }
+    expect(checkIndex(m)).toEqual([`mapping 0: tree_lock is held`]);
+    // New nodes come from elsewhere meanwhile.
+    radix_tree_insert(writer, 2 ** 20, entry(9));
+    const inTree = new Set<number>();
+    for (let n = 1; n <= m.views.indexPool[INDEX_POOL.highWater]; n++) if (m.views.indexNodes[n * S + INDEX_NODE.count] > 0) inTree.add(n);
+    expect(inTree.has(top) || inTree.has(leaf1)).toBe(false);
+    expect(radix_tree_lookup_rcu(reader, 5)).toBe(entry(5));
+    rcu_read_unlock(readerCpu);
+    // The next pool operation after the reader left reclaims them.
+    radix_tree_delete(writer, 2 ** 20);
+    writer.treeUnlock();
+    expect(nodePoolPending(m.views.indexPool)).toBe(0);
+    for (const n of [top, leaf1]) expect(m.views.indexNodes[n * S + INDEX_NODE.shift]).toBe(NODE_FREE_POISON);
+    expect(checkIndex(m)).toEqual([]);
+  });
+
+  it('a tree shrunk to a lone entry at the root leaves RADIX_TREE_RETRY in the leaf a reader may be in', () => {
+    const m = machineWith(64);
+    const writer = new RadixTree(attachCpu(m, 0), 0);
+    const readerCpu = attachCpu(m, 1);
+    writer.treeLock();
+    radix_tree_insert(writer, 0, entry(1));
+    radix_tree_insert(writer, 5, entry(5));
+    const leaf = m.views.indexRoots[INDEX_ROOT.rnode];
+    rcu_read_lock(readerCpu);
+    radix_tree_delete(writer, 5);
+    expect(radixTreeHeight(writer)).toBe(0);
+    expect(m.views.indexRoots[INDEX_ROOT.rnode]).toBe(entry(1));
+    expect(m.views.indexNodes[leaf * S]).toBe(RADIX_TREE_RETRY);
+    expect(nodePoolPending(m.views.indexPool)).toBe(1);
+    rcu_read_unlock(readerCpu);
+    writer.treeUnlock();
+    expect(checkIndex(m)).toEqual([]);
+  });
+
+  it('without a reader inside, a freed node goes straight back to the pool', () => {
+    const m = machineWith(64);
+    const writer = new RadixTree(attachCpu(m, 0), 0);
+    writer.treeLock();
+    radix_tree_insert(writer, 5, entry(5));
+    radix_tree_insert(writer, 70, entry(70));
+    radix_tree_delete(writer, 70);
+    writer.treeUnlock();
+    expect(nodePoolPending(m.views.indexPool)).toBe(0);
+    expect(poolUsed(m)).toBe(1);
+    expect(checkIndex(m)).toEqual([]);
+  });
+
+  it('refuses an unbalanced rcu_read_unlock', () => {
+    const m = machineWith(8);
+    expect(() => rcu_read_unlock(attachCpu(m, 1))).toThrow(/rcu_read_unlock: cpu 1 is not inside rcu_read_lock\(\)/);
+  });
+});
 
 describe('radix tree against a Map model (fast-check)', () => {
   for (const indexNodes of [600, 12]) {

@@ -91,9 +91,11 @@ describe('workload files', () => {
     sync.mappings[0].flags = ['MAP_SHARED_VALIDATE', 'MAP_SYNC'];
     expect(errorOf(sync)).toMatch(/mappings\[0\]\.flags: MAP_SYNC on "a", a file without DAX .*EOPNOTSUPP/);
     const pmd = base();
-    pmd.files[0].size = '1MiB';
     (pmd.mappings[0] as Record<string, unknown>).pmd = true;
-    expect(errorOf(pmd)).toMatch(/mappings\[0\]\.pmd: a PMD mapping needs at least 2 MiB of file/);
+    expect(errorOf(pmd)).toMatch(/mappings\[0\]\.pmd: no such field any more: .* set "madvise": "MADV_NOHUGEPAGE" for 4 KiB faults only$/);
+    const advice = base();
+    (advice.mappings[0] as Record<string, unknown>).madvise = 'MADV_RANDOM';
+    expect(errorOf(advice)).toMatch(/mappings\[0\]\.madvise: expected one of "MADV_HUGEPAGE", "MADV_NOHUGEPAGE", got "MADV_RANDOM"/);
     const many = base();
     many.cpus = Array.from({ length: 70 }, () => ({ role: 'faulter', mapping: 'm' }));
     expect(errorOf(many)).toMatch(/cpus: 70 CPU roles; the pool allows at most 62/);

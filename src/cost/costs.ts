@@ -33,6 +33,12 @@ export const COST_NAMES = [
   'pteNs',
   'iomapNs',
   'handleNs',
+  'tlbShootdownNs',
+  'tlbShootdownTargetNs',
+  'tlbFlushIrqNs',
+  'mbSearchNs',
+  'allocJournalNs',
+  'extentNs',
 ] as const;
 export type CostName = (typeof COST_NAMES)[number];
 
@@ -44,7 +50,8 @@ export const COST_MEANINGS: Readonly<Record<CostName, string>> = {
   trapNs: 'page-fault exception entry/exit and the handle_mm_fault walk, per fault (exc_page_fault in mm/memory.ts)',
   syscallNs: 'system-call entry/exit, per write/read/fsync/fdatasync/fallocate/truncate/creat/msync call (entry_SYSCALL_64)',
   zeroBlockNs: 'zeroing one 4 KiB block for IOMAP_F_NEW with non-temporal stores, per block (ext4_issue_zeroout; a PMD fault pays 512)',
-  allocNs: 'one block-allocation call: the bitmap search under the group lock (ext4_mb_new_blocks)',
+  allocNs:
+    "one block-allocation call's own work outside the group lock: the allocation context, the request's normalisation, the preallocation lookup, loading the buddy, quota (ext4_mb_new_blocks; the search, the journalling and the extent are apart: mbSearchNs, allocJournalNs, extentNs)",
   flushLineNs: 'clwb of one 64-byte line, per line of the flushed range (arch_wb_cache_pmem: writeback, flushUser, metadata)',
   fenceNs: 'sfence/wmb after flushes, per fence (pmem fence)',
   storeLineNs: "a user store's 64-byte line reaching the device's write-pending queue, per line stored (Vma.store; 0 on DRAM-speed models)",
@@ -60,6 +67,18 @@ export const COST_MEANINGS: Readonly<Record<CostName, string>> = {
   pteNs: 'writing one page-table entry: set_pte_at for a fault, the write-protect or clear of a mapped page by writeback or unmap with its TLB flush (mm/)',
   iomapNs: "iomap_begin's extent lookup: ext4_map_blocks / xfs_bmapi_read finding the mapping, per call, beside any allocation (allocNs)",
   handleNs: 'a journal handle started and stopped: jbd2__journal_start + jbd2_journal_stop, per handle (start_this_handle)',
+  tlbShootdownNs:
+    "a remote TLB flush's round trip: the IPI, the remote flush_tlb_func in its interrupt and the wait for the acknowledgement, once per flush that has a target (the targets answer at once); flush_tlb_mm_range for a write-protect in writeback, a zap in truncate, punch or munmap (mm/tlb.ts)",
+  tlbShootdownTargetNs:
+    "sending a remote TLB flush to one more CPU running the mm: its call queued and its IPI sent, per target CPU per flush (smp_call_function_many; mm/tlb.ts)",
+  tlbFlushIrqNs:
+    "a CPU interrupted by a remote TLB flush: the interrupt's entry and exit and flush_tlb_func's invlpg, per flush received, paid by that CPU at its next entry to the kernel through a mapping (a fault or msync; mm/tlb.ts)",
+  mbSearchNs:
+    "mballoc's search of one allocation group under its ext4_lock_group, with the found blocks marked used and the bitmap checksummed, per group searched (ext4_mb_find_by_goal / ext4_mb_simple_scan_group / ext4_mb_complex_scan_group, mb_mark_used, ext4_mb_mark_diskspace_used's mb_set_bits; fs/balloc.ts)",
+  allocJournalNs:
+    "journalling an allocation's or a free's block bitmap and group descriptor: their get_write_access and handle_dirty_metadata, after the group lock, per allocation or freed range (ext4_mb_mark_diskspace_used, ext4_free_blocks)",
+  extentNs:
+    'one change of an inode\'s extent map: an extent inserted, converted from unwritten or removed, its path and the inode marked dirty and the extent status tree updated, per change (ext4_ext_insert_extent, ext4_ext_convert_to_initialized, ext4_ext_remove_space; fs/extents.ts)',
 };
 
 /**
@@ -109,6 +128,12 @@ export const COST_STEPS: Readonly<Record<CostName, CostStep>> = {
   pteNs: { step: 'page-table entry written', kernel: 'vm_insert_mixed, dax_mapping_entry_mkclean, zap_page_range (set_pte_at, ptep_clear_flush)', chargedIn: 'mm/memory.ts insertPfn, mm/rmap.ts' },
   iomapNs: { step: 'extent lookup', kernel: 'ext4_iomap_begin: ext4_map_blocks (xfs_bmapi_read)', chargedIn: 'fs/inode.ts iomap_begin' },
   handleNs: { step: 'journal handle start and stop', kernel: 'jbd2__journal_start, jbd2_journal_stop', chargedIn: 'journal/journal.ts jbd2_journal_start' },
+  tlbShootdownNs: { step: 'remote TLB flush round trip', kernel: 'flush_tlb_mm_range: smp_call_function_many', chargedIn: 'mm/tlb.ts flush_tlb_mm_range' },
+  tlbShootdownTargetNs: { step: 'TLB flush IPI queued and sent, per target', kernel: 'native_flush_tlb_others: smp_call_function_many', chargedIn: 'mm/tlb.ts flush_tlb_mm_range' },
+  tlbFlushIrqNs: { step: 'TLB flush interrupt on a target CPU', kernel: 'flush_tlb_func (call_function interrupt)', chargedIn: 'mm/tlb.ts tlb_flush_received' },
+  mbSearchNs: { step: 'free-space search in one group, under its lock', kernel: 'ext4_mb_find_by_goal, ext4_mb_simple_scan_group, ext4_mb_complex_scan_group', chargedIn: 'fs/balloc.ts ext4_mb_regular_allocator' },
+  allocJournalNs: { step: 'bitmap and group descriptor journalled', kernel: 'ext4_mb_mark_diskspace_used, ext4_free_blocks', chargedIn: 'fs/balloc.ts ext4_mb_mark_diskspace_used, ext4_free_blocks' },
+  extentNs: { step: 'extent-map change', kernel: 'ext4_ext_insert_extent, ext4_ext_convert_to_initialized, ext4_ext_remove_space', chargedIn: 'fs/extents.ts extSplice' },
 };
 
 /** No injected cost anywhere: the simulator measures itself. */

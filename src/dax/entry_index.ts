@@ -4,7 +4,7 @@
 // multi-index entry, found by xas_load at any of its indices).
 
 import { PG_PMD_COLOUR, dax_is_pmd_entry } from './dax_entry.js';
-import { find_get_entries, radix_tree_lookup, type RadixTree } from './radix_tree.js';
+import { find_get_entries, radix_tree_lookup, radix_tree_lookup_rcu, type RadixTree } from './radix_tree.js';
 
 /**
  * The index of the entry that covers page `index` (tree_lock held): the PMD entry's at
@@ -15,6 +15,18 @@ export function dax_entry_index(tree: RadixTree, index: number): number {
   if ((index & PG_PMD_COLOUR) === 0 || !tree.hasPmdEntries()) return index;
   const head = index - (index & PG_PMD_COLOUR);
   const entry = radix_tree_lookup(tree, head);
+  return entry !== 0 && dax_is_pmd_entry(entry) ? head : index;
+}
+
+/**
+ * dax_entry_index() without tree_lock, under rcu_read_lock(): where a writeback range that
+ * starts at page `index` starts (the kernel's tagged walk finds a multiorder entry from any of
+ * its pages). A snapshot: a PMD entry inserted after the look was not dirty when the sync began.
+ */
+export function dax_entry_index_rcu(tree: RadixTree, index: number): number {
+  if ((index & PG_PMD_COLOUR) === 0 || !tree.hasPmdEntries()) return index;
+  const head = index - (index & PG_PMD_COLOUR);
+  const entry = radix_tree_lookup_rcu(tree, head);
   return entry !== 0 && dax_is_pmd_entry(entry) ? head : index;
 }
 

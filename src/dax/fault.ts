@@ -143,13 +143,12 @@ function ext4_dax_fault_locked(vmf: VmFault, pe: PeSize): number {
   }
 }
 
-/** dax_iomap_fault(): the PMD path when asked and possible, else the PTE path. */
+/**
+ * dax_iomap_fault(): the fault at the size asked. A PMD fault that cannot map 2 MiB returns
+ * VM_FAULT_FALLBACK; the caller (handle_mm_fault) retries it at PE_SIZE_PTE.
+ */
 export function dax_iomap_fault(vmf: VmFault, pe: PeSize): number {
-  if (pe === PE_SIZE_PMD) {
-    const r = dax_iomap_pmd_fault(vmf);
-    if ((r & VM_FAULT_FALLBACK) === 0) return r;
-  }
-  return dax_iomap_pte_fault(vmf);
+  return pe === PE_SIZE_PMD ? dax_iomap_pmd_fault(vmf) : dax_iomap_pte_fault(vmf);
 }
 
 function fsFault(vmf: VmFault, e: unknown): number {
@@ -253,7 +252,7 @@ export function dax_insert_mapping_entry(vmf: VmFault, index: number, entry: num
   return entry;
 }
 
-/** dax_load_hole(): a read of a hole maps the zero page read-only behind a zero-page entry. */
+/** dax_load_hole() / dax_pmd_load_hole(): a read of a hole maps the zero page (the huge zero page for 512 pages) read-only behind a zero-page entry. */
 function dax_load_hole(vmf: VmFault, index: number, entry: number, pages: number): number {
   dax_insert_mapping_entry(vmf, index, entry, 0, RADIX_DAX_ZERO_PAGE | (pages > 1 ? RADIX_DAX_PMD : 0), false);
   vmf.vma.insertPfn(index, ZERO_PFN, pages, false);
@@ -265,7 +264,12 @@ export function dax_iomap_pte_fault(vmf: VmFault): number {
   return faultOn(vmf, vmf.pgoff, 1, false);
 }
 
-/** dax_iomap_pmd_fault(): maps 2 MiB at once when the extent is 2 MiB aligned and contiguous, else falls back. */
+/**
+ * dax_iomap_pmd_fault(): maps 2 MiB at once: a block extent that is 2 MiB long and aligned
+ * (dax_pmd_insert_mapping), or, for a read of a hole or unwritten extent covering the 2 MiB,
+ * the huge zero page (dax_pmd_load_hole). Anything else falls back: an iomap shorter than
+ * 2 MiB, a misaligned extent, or a device whose pages cannot be mapped by PMD (brd).
+ */
 export function dax_iomap_pmd_fault(vmf: VmFault): number {
   return faultOn(vmf, vmf.pgoff & ~PG_PMD_COLOUR, PG_PMD_NR, true);
 }
@@ -293,8 +297,7 @@ function faultOn(vmf: VmFault, index: number, pages: number, pmd: boolean): numb
       return fsFault(vmf, e);
     }
     stepLeave();
-    if (pmd && !(iomap.offset === pos && iomap.length >= PMD_SIZE && iomap.blockno % PG_PMD_NR === 0 && iomap.type === IOMAP_MAPPED)) {
-      // Not one aligned, contiguous, mapped 2 MiB extent (holes are mapped per page here).
+    if (pmd && (iomap.offset + iomap.length < pos + PMD_SIZE || (iomap.type === IOMAP_MAPPED && !dax_iomap_pfn_pmd(vmf, iomap.blockno + (pos - iomap.offset) / PAGE_SIZE)))) {
       if (dax_is_empty_entry(entry)) keep = !dropLockedEntry(vmf, index);
       return VM_FAULT_FALLBACK;
     }
@@ -321,6 +324,16 @@ function faultOn(vmf: VmFault, index: number, pages: number, pmd: boolean): numb
   } finally {
     if (keep) put_locked_mapping_entry(vmf.mapping.tree, slot);
   }
+}
+
+/**
+ * dax_iomap_pfn() at PMD size: whether the device can map the 2 MiB from block `pfn` with
+ * one PMD. The pfn must be 2 MiB aligned, and the driver must hand out the whole range with
+ * struct pages (pfn_t_devmap): pmem does; brd (the `ramdisk` device of seed 002) gives one
+ * page per dax_direct_access and no PFN_DEV|PFN_MAP (4.14), so its PMD faults always fall back.
+ */
+function dax_iomap_pfn_pmd(vmf: VmFault, pfn: number): boolean {
+  return pfn % PG_PMD_NR === 0 && vmf.fs.dev.mode !== 'ramdisk';
 }
 
 /** Deletes the locked empty entry a fault inserted and abandoned, waking its waiters; true when deleted. */

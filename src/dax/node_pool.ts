@@ -3,9 +3,9 @@
 // cache (radix_tree_node_cachep). Node 0 is NULL and never handed out.
 //
 // Locking rules:
-//   - The pool header (views.indexPool: freeHead, used, highWater) and the free list are
-//     guarded by the pool's own spinlock, lock_stat class radix_node_pool, whose words are the
-//     header's lockState/lockOwner.
+//   - The pool header (views.indexPool: freeHead, used, highWater, pendingHead, pending) and
+//     the free and pending lists are guarded by the pool's own spinlock, lock_stat class
+//     radix_node_pool, whose words are the header's lockState/lockOwner.
 //   - It nests inside tree_lock (radix_tree.ts allocates and frees nodes while it holds the
 //     mapping's tree_lock) and nothing nests inside it: never take tree_lock, or any other
 //     lock, while holding it.
@@ -14,16 +14,23 @@
 //     (the spinlock's rule), which may happen while that CPU holds a tree_lock.
 //
 // Ownership: a node belongs to exactly one of the free list (linked through its parent word,
-// its shift word set to NODE_FREE_POISON), one tree (reached from one mapping root), or one
-// CPU between allocNodes and its link into a tree within a single tree_lock hold. Nodes above
-// the highWater watermark have never been handed out, so an all-zero pool needs no setup.
+// its shift word set to NODE_FREE_POISON), the pending list (unlinked from its tree while a
+// lockless reader may still be in it; linked through its parent word, its count word set to
+// NODE_PENDING, its offset word holding its RCU stamp, its slots, tags and shift untouched
+// for the readers), one tree (reached from one mapping root), or one CPU between allocNodes
+// and its link into a tree within a single tree_lock hold. Nodes above the highWater
+// watermark have never been handed out, so an all-zero pool needs no setup.
 //
-// Today's kernel keeps XArray nodes in the same kind of slab (radix_tree_node_cachep, struct
-// xa_node) and frees them through RCU; here a freed node is reusable at once, which is safe
-// because every reader of a tree holds its tree_lock (see radix_tree.ts).
+// RCU (sync/rcu.ts): 4.14 frees radix-tree nodes through call_rcu(), so that lookups and
+// find_get_entries_tag() walking without tree_lock never read a node that was reused under
+// them. freeNodes() does the same: with no reader inside rcu_read_lock() the nodes go back at
+// once, else they wait on the pending list until the readers that may have seen them have
+// left; every later pool operation reclaims what has waited long enough. Today's kernel keeps
+// XArray nodes (struct xa_node) in the same slab and frees them through RCU too.
 
 import { INDEX_NODE, INDEX_POOL, LOCK_CLASS } from '../machine/layout.js';
 import { spin_lock, spin_unlock } from '../sync/spinlock.js';
+import { rcu_oldest_reader, rcu_readers_active, rcu_stamp } from '../sync/rcu.js';
 import type { Cpu } from '../sync/cpu.js';
 import { checkInt } from '../util/check.js';
 
@@ -35,10 +42,15 @@ const P_LOCK = INDEX_POOL.lockState;
 const P_FREE = INDEX_POOL.freeHead;
 const P_USED = INDEX_POOL.used;
 const P_HIGH = INDEX_POOL.highWater;
+const P_PENDING_HEAD = INDEX_POOL.pendingHead;
+const P_PENDING = INDEX_POOL.pending;
+const N_OFFSET = INDEX_NODE.offset;
 const CLS = LOCK_CLASS.radix_node_pool;
 
 /** What a free node's shift word holds, so a checker (or a stale reader) can tell it is free. */
 export const NODE_FREE_POISON = -1;
+/** What a pending node's count word holds (waiting for an RCU grace period; its other words are a reader's to read). */
+export const NODE_PENDING = -2;
 
 /** ENOMEM: the node pool cannot supply the nodes an operation needs; nothing was changed. */
 export class RadixTreeNoMemError extends RangeError {
@@ -80,6 +92,7 @@ export class NodePool {
     const nodes = this.nodes;
     spin_lock(this.cpu, h, P_LOCK, CLS);
     this.lockAcquisitions++;
+    if (h[P_PENDING] > 0) this.reclaimLocked();
     const used = h[P_USED];
     if (this.capacity - used < count) {
       spin_unlock(this.cpu, h, P_LOCK, CLS);
@@ -112,9 +125,11 @@ export class NodePool {
   }
 
   /**
-   * Returns list[0..count) to the free list under one hold of the pool lock. Refuses, with
-   * nothing changed, a node that was never handed out or is already free (a double free
-   * would link the free list into a cycle and hand one node to two trees).
+   * Frees list[0..count), unlinked from their tree, under one hold of the pool lock: to the
+   * free list at once when no CPU is inside rcu_read_lock(), else to the pending list until a
+   * grace period has passed (call_rcu). Refuses, with nothing changed, a node that was never
+   * handed out or is already free or pending (a double free would link a list into a cycle
+   * and hand one node to two trees).
    */
   freeNodes(list: Int32Array, count: number): void {
     if (!((count >>> 0) === count && count <= list.length)) checkInt('count', count, 0, list.length);
@@ -122,19 +137,63 @@ export class NodePool {
     const h = this.header;
     const nodes = this.nodes;
     this.checkFreeList(list, count);
-    // Poison outside the lock: once linked, another CPU may take the node at any moment.
-    for (let i = 0; i < count; i++) {
-      const base = list[i] * STRIDE;
-      nodes[base + N_SHIFT] = NODE_FREE_POISON;
-      nodes[base + N_COUNT] = 0;
+    // Read after the caller's unlinking stores (Atomics): a reader counted later cannot reach these nodes.
+    const readers = rcu_readers_active(this.cpu.machine);
+    if (readers === 0) {
+      // Poison outside the lock: once linked, another CPU may take the node at any moment.
+      for (let i = 0; i < count; i++) {
+        const base = list[i] * STRIDE;
+        nodes[base + N_SHIFT] = NODE_FREE_POISON;
+        nodes[base + N_COUNT] = 0;
+      }
+    } else {
+      const stamp = rcu_stamp(this.cpu.machine);
+      for (let i = 0; i < count; i++) {
+        const base = list[i] * STRIDE;
+        nodes[base + N_COUNT] = NODE_PENDING;
+        nodes[base + N_OFFSET] = stamp;
+      }
     }
     for (let i = 0; i < count - 1; i++) nodes[list[i] * STRIDE + N_PARENT] = list[i + 1];
     spin_lock(this.cpu, h, P_LOCK, CLS);
     this.lockAcquisitions++;
-    nodes[list[count - 1] * STRIDE + N_PARENT] = h[P_FREE];
-    h[P_FREE] = list[0];
-    h[P_USED] -= count;
+    if (readers === 0) {
+      nodes[list[count - 1] * STRIDE + N_PARENT] = h[P_FREE];
+      h[P_FREE] = list[0];
+      h[P_USED] -= count;
+    } else {
+      nodes[list[count - 1] * STRIDE + N_PARENT] = h[P_PENDING_HEAD];
+      h[P_PENDING_HEAD] = list[0];
+      h[P_PENDING] += count;
+    }
+    if (h[P_PENDING] > 0) this.reclaimLocked();
     spin_unlock(this.cpu, h, P_LOCK, CLS);
+  }
+
+  /** Moves the pending nodes whose grace period is over to the free list (the RCU callbacks running). Pool lock held. */
+  private reclaimLocked(): void {
+    const h = this.header;
+    const nodes = this.nodes;
+    const oldest = rcu_oldest_reader(this.cpu.machine);
+    let prev = 0;
+    let n = h[P_PENDING_HEAD];
+    while (n !== 0) {
+      const base = n * STRIDE;
+      const next = nodes[base + N_PARENT];
+      if (nodes[base + N_OFFSET] < oldest) {
+        if (prev === 0) h[P_PENDING_HEAD] = next;
+        else nodes[prev * STRIDE + N_PARENT] = next;
+        nodes[base + N_SHIFT] = NODE_FREE_POISON;
+        nodes[base + N_COUNT] = 0;
+        nodes[base + N_PARENT] = h[P_FREE];
+        h[P_FREE] = n;
+        h[P_PENDING]--;
+        h[P_USED]--;
+      } else {
+        prev = n;
+      }
+      n = next;
+    }
   }
 
   /** Throws unless list[0..count) are distinct nodes handed out by the pool and not free now. */
@@ -147,8 +206,9 @@ export class NodePool {
       if (!(n >= 1 && n <= high)) {
         throw new RangeError(`list[${i}]: expected a node number from 1 to ${high} (the nodes handed out so far), got ${n}`);
       }
-      // A free node's shift word holds the poison; a node in a tree or in a CPU's hands never does.
+      // A free node's shift word holds the poison, a pending one's count word its mark; a node in a tree or in a CPU's hands has neither.
       if (nodes[n * STRIDE + N_SHIFT] === NODE_FREE_POISON) throw new Error(`freeNodes: list[${i}]: node ${n} is already free (double free)`);
+      if (nodes[n * STRIDE + N_COUNT] === NODE_PENDING) throw new Error(`freeNodes: list[${i}]: node ${n} is already freed, waiting for an RCU grace period (double free)`);
     }
     // Duplicates within the list: pairwise while that is cheap (an operation frees at most
     // a few dozen nodes), through a set beyond.
@@ -166,7 +226,12 @@ export class NodePool {
   }
 }
 
-/** Nodes in use, as the pool header says (read without the lock: a snapshot). */
+/** Nodes in use, as the pool header says (read without the lock: a snapshot); pending nodes count. */
 export function nodePoolUsed(header: Int32Array): number {
   return Atomics.load(header, P_USED);
+}
+
+/** Nodes waiting for an RCU grace period (a snapshot). */
+export function nodePoolPending(header: Int32Array): number {
+  return Atomics.load(header, P_PENDING);
 }

@@ -33,13 +33,23 @@
 //     briefly in Atomics.wait. Entry locks (RADIX_DAX_ENTRY_LOCK) are bits in the entries,
 //     set and cleared under tree_lock; waiting for one happens in fs/dax's wait queues after
 //     dropping tree_lock, never here.
-//   - In 4.14 lookups and find_get_entries_tag() run under rcu_read_lock() without
-//     tree_lock; the lab has no RCU, so every reader holds tree_lock too, and a freed node
-//     may be reused at once.
+//   - Readers may run under rcu_read_lock() without tree_lock, as 4.14's do:
+//     find_get_entries_tag() and find_get_entries() (the pagevec lookups of writeback and
+//     truncate) always do, and radix_tree_lookup_rcu() is the lookup for such a reader. For
+//     them every link a writer changes (a child in its parent's slot, rnode) is stored with
+//     Atomics after the node it points to is filled in, and read with Atomics; the root's
+//     rnode and shift change together inside a seqcount (INDEX_ROOT.seq, set_root()); a node
+//     taken out of the tree keeps what a reader still in it needs (slot 0 of a node the tree
+//     shrank out points on to its child, or holds RADIX_TREE_RETRY where that child was the
+//     lone entry) and goes back to the pool only after an RCU grace period (node_pool.ts).
+//     A lockless walk that meets an emptied tagged slot or RETRY restarts from the root.
+//     Everything that changes the tree, and every lookup whose result is acted on, still runs
+//     under tree_lock (grab_mapping_entry, dax_writeback_one, ...), as fs/dax.c has it.
 //   - Node reservation: the kernel preloads nodes per CPU (radix_tree_preload()) before
 //     taking tree_lock; here an insert counts the nodes it needs and takes them all from the
 //     pool under one pool-lock hold before changing anything, so ENOMEM leaves the tree as
-//     it was. Frees are batched per operation (the kernel defers them through call_rcu()).
+//     it was. Frees are batched per operation and wait for an RCU grace period when a reader
+//     is inside rcu_read_lock() (the kernel's call_rcu()).
 //
 // Today's kernel replaced this with the XArray (lib/xarray.c): tree_lock became xa_lock
 // (i_pages.xa_lock), radix_tree_insert/lookup/delete became xas_store()/xas_load(), tags
@@ -60,11 +70,12 @@ import {
 } from '../machine/layout.js';
 import type { Machine } from '../machine/machine.js';
 import { spin_is_locked, spin_lock, spin_unlock } from '../sync/spinlock.js';
+import { rcu_read_lock, rcu_read_unlock } from '../sync/rcu.js';
 import { charge } from '../sync/vclock.js';
 import type { Cpu } from '../sync/cpu.js';
 import { checkInt } from '../util/check.js';
 import { PG_PMD_NR, RADIX_DAX_PMD, checkDaxEntry, describeDaxEntry, isDaxEntry } from './dax_entry.js';
-import { NODE_FREE_POISON, NodePool } from './node_pool.js';
+import { NODE_FREE_POISON, NODE_PENDING, NodePool } from './node_pool.js';
 
 // ---- layout shorthands ------------------------------------------------------------------
 
@@ -82,6 +93,7 @@ const R_SHIFT = INDEX_ROOT.shift;
 const R_NREXCEPTIONAL = INDEX_ROOT.nrexceptional;
 const R_TAGS = INDEX_ROOT.tags;
 const R_NODES = INDEX_ROOT.nodes;
+const R_SEQ = INDEX_ROOT.seq;
 
 const MAP_SHIFT = RADIX_TREE_MAP_SHIFT;
 const MAP_SIZE = RADIX_TREE_MAP_SIZE;
@@ -101,6 +113,15 @@ export const RADIX_TREE_MAX_PATH = Math.ceil(RADIX_TREE_INDEX_BITS / MAP_SHIFT);
 export const RADIX_TREE_ROOT_SLOT = 0;
 /** No slot (the kernel's NULL slot pointer). */
 export const RADIX_TREE_NO_SLOT = -1;
+/**
+ * RADIX_TREE_RETRY: what radix_tree_shrink() leaves in slot 0 of a node it takes out when the
+ * tree shrinks to a lone entry at the root, so a lockless reader still in the node restarts
+ * from the root instead of reporting that entry at an index it no longer has the node for.
+ * Neither a node number (>= 1) nor a DAX entry (odd, >= 1).
+ */
+export const RADIX_TREE_RETRY = -2;
+/** A lockless walk that restarts this often met a corrupt tree, not a concurrent writer. */
+const MAX_RESTARTS = 1_000_000;
 /** errno EEXIST: radix_tree_insert() returns -EEXIST when the index is occupied. */
 export const EEXIST = 17;
 /** tag_pages_for_writeback() drops tree_lock after this many tagged entries (mm/page-writeback.c). */
@@ -162,6 +183,11 @@ export class RadixTree {
   iterNextIndex = 0;
   iterNode = 0;
   iterOffset = 0;
+  /** The lone entry of a single-slot tree, as the walk's root load read it (ROOT_SLOT's value). */
+  iterRootEntry = 0;
+  /** radix_tree_load_root_rcu()'s result: rnode and the root's shift, read as one pair. */
+  rootNode = 0;
+  rootShift = 0;
   /** Whether a PMD entry was ever inserted in this mapping (INDEX_ROOT.pmdEntries). */
   hasPmdEntries(): boolean {
     return Atomics.load(this.roots, this.r + INDEX_ROOT.pmdEntries) !== 0;
@@ -350,6 +376,37 @@ function radix_tree_load_root(root: RadixTree): number {
   return root.roots[root.r + R_SHIFT];
 }
 
+/**
+ * radix_tree_load_root() for a reader that may hold no tree_lock (rcu_dereference of
+ * root->rnode): sets root.rootNode and root.rootShift to a pair no writer was changing, by
+ * the root's seqcount (writers change the pair between two increments, with nothing charged
+ * in between, so a retry is short).
+ */
+function radix_tree_load_root_rcu(root: RadixTree): void {
+  const roots = root.roots;
+  const r = root.r;
+  for (;;) {
+    const seq = Atomics.load(roots, r + R_SEQ);
+    if ((seq & 1) !== 0) continue;
+    const rnode = Atomics.load(roots, r + R_RNODE);
+    const shift = Atomics.load(roots, r + R_SHIFT);
+    if (Atomics.load(roots, r + R_SEQ) !== seq) continue;
+    root.rootNode = rnode;
+    root.rootShift = shift;
+    return;
+  }
+}
+
+/** Stores the root's rnode and shift as one pair for lockless readers (tree_lock held). */
+function set_root(root: RadixTree, rnode: number, shift: number): void {
+  const roots = root.roots;
+  const r = root.r;
+  Atomics.add(roots, r + R_SEQ, 1);
+  Atomics.store(roots, r + R_RNODE, rnode);
+  Atomics.store(roots, r + R_SHIFT, shift);
+  Atomics.add(roots, r + R_SEQ, 1);
+}
+
 /** radix_tree_descend(): the offset of index's slot in node (at word base); counts the visit. */
 function radix_tree_descend(root: RadixTree, base: number, index: number): number {
   root.nodesVisited++;
@@ -359,31 +416,37 @@ function radix_tree_descend(root: RadixTree, base: number, index: number): numbe
 
 /**
  * __radix_tree_lookup(): the entry at index (0 if none). Sets root.node and root.slot to the
- * deepest node on index's path and the slot there (RADIX_TREE_NO_SLOT if index is beyond the tree).
+ * deepest node on index's path and the slot there (RADIX_TREE_NO_SLOT if index is beyond the
+ * tree). Safe without tree_lock under rcu_read_lock(): links are read with Atomics, and a
+ * RADIX_TREE_RETRY restarts the walk.
  */
 function __radix_tree_lookup(root: RadixTree, index: number): number {
-  const shift = radix_tree_load_root(root);
-  if (index > POW2[shift] - 1) {
-    root.node = 0;
-    root.slot = NO_SLOT;
-    return 0;
-  }
-  let child = root.roots[root.r + R_RNODE];
-  let parent = 0;
-  let slot = ROOT_SLOT;
-  if (shift !== 0) {
-    const nodes = root.nodes;
-    for (;;) {
-      parent = child;
-      const base = parent * STRIDE;
-      slot = base + radix_tree_descend(root, base, index);
-      child = nodes[slot];
-      if (child === 0 || nodes[base + N_SHIFT] === 0) break;
+  const nodes = root.nodes;
+  for (;;) {
+    radix_tree_load_root_rcu(root);
+    const shift = root.rootShift;
+    if (index > POW2[shift] - 1) {
+      root.node = 0;
+      root.slot = NO_SLOT;
+      return 0;
     }
+    let child = root.rootNode;
+    let parent = 0;
+    let slot = ROOT_SLOT;
+    if (shift !== 0) {
+      for (;;) {
+        parent = child;
+        const base = parent * STRIDE;
+        slot = base + radix_tree_descend(root, base, index);
+        child = Atomics.load(nodes, slot);
+        if (child === 0 || child === RADIX_TREE_RETRY || nodes[base + N_SHIFT] === 0) break;
+      }
+      if (child === RADIX_TREE_RETRY) continue;
+    }
+    root.node = parent;
+    root.slot = slot;
+    return child;
   }
-  root.node = parent;
-  root.slot = slot;
-  return child;
 }
 
 /** radix_tree_lookup(): the entry at index, or 0. */
@@ -505,8 +568,8 @@ function radix_tree_extend(root: RadixTree, index: number, shift: number): numbe
     }
     nodes[base] = entry;
     entry = node;
-    roots[r + R_RNODE] = node;
-    roots[r + R_SHIFT] = shift + MAP_SHIFT;
+    // Published with Atomics after its fields: a lockless reader that finds it sees them.
+    set_root(root, node, shift + MAP_SHIFT);
     shift += MAP_SHIFT;
   } while (shift <= maxshift);
   return maxshift + MAP_SHIFT;
@@ -532,10 +595,9 @@ function __radix_tree_create(root: RadixTree, index: number): void {
       // Have to add a child node.
       child = radix_tree_node_alloc(root, node, shift, offset, 0);
       if (node === 0) {
-        roots[r + R_RNODE] = child;
-        roots[r + R_SHIFT] = shift + MAP_SHIFT;
+        set_root(root, child, shift + MAP_SHIFT);
       } else {
-        nodes[slot] = child;
+        Atomics.store(nodes, slot, child);
         nodes[node * STRIDE + N_COUNT]++;
       }
     }
@@ -553,9 +615,9 @@ function __radix_tree_create(root: RadixTree, index: number): void {
 /** insert_entries(): stores item in the empty slot and counts it. */
 function insert_entries(root: RadixTree, node: number, slot: number, item: number): void {
   if (node === 0) {
-    root.roots[root.r + R_RNODE] = item;
+    Atomics.store(root.roots, root.r + R_RNODE, item);
   } else {
-    root.nodes[slot] = item;
+    Atomics.store(root.nodes, slot, item);
     root.nodes[node * STRIDE + N_COUNT]++;
   }
   // mapping->nrexceptional: the kernel's callers count it; the index does it here.
@@ -612,8 +674,8 @@ function badPmdSlot(slot: number): never {
 function replace_slot(root: RadixTree, node: number, slot: number, item: number, count: number): void {
   if (node !== 0 && count !== 0) root.nodes[node * STRIDE + N_COUNT] += count;
   if (count !== 0) root.roots[root.r + R_NREXCEPTIONAL] += count;
-  if (slot === ROOT_SLOT) root.roots[root.r + R_RNODE] = item;
-  else root.nodes[slot] = item;
+  if (slot === ROOT_SLOT) Atomics.store(root.roots, root.r + R_RNODE, item);
+  else Atomics.store(root.nodes, slot, item);
 }
 
 /** radix_tree_replace_slot(): replaces the entry in slot (from radix_tree_lookup_slot) with item, keeping its tags. */
@@ -682,10 +744,11 @@ function radix_tree_shrink(root: RadixTree): boolean {
     if (child === 0) break;
     const shift = nodes[base + N_SHIFT];
     if (shift !== 0) nodes[child * STRIDE + N_PARENT] = 0;
-    roots[r + R_RNODE] = child;
-    roots[r + R_SHIFT] = shift; // the child's shift + RADIX_TREE_MAP_SHIFT, or 0 for an entry
+    set_root(root, child, shift); // the child's shift + RADIX_TREE_MAP_SHIFT, or 0 for an entry
     nodes[base + N_COUNT] = 0;
-    nodes[base] = 0; // the kernel leaves RADIX_TREE_RETRY here for lockless readers
+    // A lockless reader still in the old top node follows slot 0 to the child node, which is
+    // in the tree yet; a lone entry moved to the root it must not report from here: RETRY.
+    if (shift === 0) Atomics.store(nodes, base, RADIX_TREE_RETRY);
     radix_tree_node_free(root, node);
     shrunk = true;
   }
@@ -707,12 +770,11 @@ function delete_node(root: RadixTree, node: number): boolean {
     const parent = nodes[base + N_PARENT];
     if (parent !== 0) {
       const pbase = parent * STRIDE;
-      nodes[pbase + nodes[base + N_OFFSET]] = 0;
+      Atomics.store(nodes, pbase + nodes[base + N_OFFSET], 0);
       nodes[pbase + N_COUNT]--;
     } else {
       root_tag_clear_all(root);
-      roots[r + R_RNODE] = 0;
-      roots[r + R_SHIFT] = 0;
+      set_root(root, 0, 0);
     }
     radix_tree_node_free(root, node);
     deleted = true;
@@ -823,18 +885,23 @@ function radix_tree_iter_resume(root: RadixTree): void {
  * entry (tag = ITER_ALL) or whose tag bit is set, skipping every subtree whose bit in its
  * parent is clear; restarts from the root when a node has nothing more. Sets the iterator to
  * that slot's index, leaf and offset; returns the slot or RADIX_TREE_NO_SLOT.
+ *
+ * Without tree_lock (under rcu_read_lock) a writer may change the tree under the walk: a
+ * tagged slot found empty, or RADIX_TREE_RETRY, restarts from the root at the same index, as
+ * the kernel's walk does. Under tree_lock a tagged empty slot is a corrupt tree.
  */
 function radix_tree_next_chunk(root: RadixTree, tag: number): number {
   if (tag !== ITER_ALL && !root_tag_get(root, tag)) return NO_SLOT;
-  const roots = root.roots;
   const nodes = root.nodes;
-  const r = root.r;
+  const lockless = !root.holdsTreeLock;
   let index = root.iterNextIndex;
+  let restarts = 0;
   restart: for (;;) {
-    const shift = radix_tree_load_root(root);
+    radix_tree_load_root_rcu(root);
+    const shift = root.rootShift;
     const maxindex = POW2[shift] - 1;
     if (index > maxindex) return NO_SLOT;
-    let child = roots[r + R_RNODE];
+    let child = root.rootNode;
     if (child === 0) return NO_SLOT;
     if (shift === 0) {
       // Single-slot tree.
@@ -842,6 +909,7 @@ function radix_tree_next_chunk(root: RadixTree, tag: number): number {
       root.iterNextIndex = maxindex + 1;
       root.iterNode = 0;
       root.iterOffset = 0;
+      root.iterRootEntry = child;
       return ROOT_SLOT;
     }
     let base = 0;
@@ -851,7 +919,7 @@ function radix_tree_next_chunk(root: RadixTree, tag: number): number {
       base = child * STRIDE;
       nshift = nodes[base + N_SHIFT];
       offset = radix_tree_descend(root, base, index);
-      const hole = tag === ITER_ALL ? nodes[base + offset] === 0 : !tag_get(nodes, base, tag, offset);
+      const hole = tag === ITER_ALL ? Atomics.load(nodes, base + offset) === 0 : !tag_get(nodes, base, tag, offset);
       if (hole) {
         if (tag === ITER_ALL) {
           while (++offset < MAP_SIZE && nodes[base + offset] === 0);
@@ -861,9 +929,13 @@ function radix_tree_next_chunk(root: RadixTree, tag: number): number {
         index = index - (index % POW2[nshift + MAP_SHIFT]) + offset * POW2[nshift];
         if (offset === MAP_SIZE) continue restart;
       }
-      child = nodes[base + offset];
-      if (child === 0) {
-        throw new Error(`radix_tree_next_chunk: mapping ${root.mapping} node ${base / STRIDE} slot ${offset} is tagged but empty (corrupt tree)`);
+      child = Atomics.load(nodes, base + offset);
+      if (child === 0 || child === RADIX_TREE_RETRY) {
+        if (!lockless) {
+          throw new Error(`radix_tree_next_chunk: mapping ${root.mapping} node ${base / STRIDE} slot ${offset} is tagged but empty (corrupt tree)`);
+        }
+        if (++restarts > MAX_RESTARTS) throw new Error(`radix_tree_next_chunk: mapping ${root.mapping}: ${MAX_RESTARTS} restarts at index ${index} (corrupt tree)`);
+        continue restart;
       }
     } while (nshift !== 0);
     root.iterIndex = index;
@@ -900,7 +972,11 @@ function radix_tree_iter_tag_set(root: RadixTree, tag: number): void {
   node_tag_set(root, root.iterNode, tag, root.iterOffset);
 }
 
-/** Reads the walk's results into the caller's arrays (shared by both gang lookups). */
+/**
+ * Reads the walk's results into the caller's arrays (shared by both gang lookups). Without
+ * tree_lock a slot may have been emptied since the walk found it (skipped, as the kernel's
+ * find_get_entries skips a NULL slot) or hold RADIX_TREE_RETRY (the walk restarts there).
+ */
 function gangLookup(
   root: RadixTree,
   start: number,
@@ -911,20 +987,28 @@ function gangLookup(
 ): number {
   if (nrEntries === 0) return 0;
   const int32 = indices instanceof Int32Array;
-  const roots = root.roots;
   const nodes = root.nodes;
-  const r = root.r;
   let ret = 0;
   radix_tree_iter_init(root, start);
   let slot = radix_tree_next_chunk(root, tag);
   while (slot !== NO_SLOT) {
     const index = root.iterIndex;
-    if (int32 && index > 0x7fffffff) {
-      throw new RangeError(`outIndices: an Int32Array cannot hold index ${index}; pass a Float64Array`);
+    const entry = slot === ROOT_SLOT ? root.iterRootEntry : Atomics.load(nodes, slot);
+    if (entry === RADIX_TREE_RETRY) {
+      // radix_tree_iter_retry(): the next chunk starts at this index again.
+      root.iterNextIndex = index;
+      root.iterNode = 0;
+      slot = radix_tree_next_chunk(root, tag);
+      continue;
     }
-    indices[ret] = index;
-    entries[ret] = slot === ROOT_SLOT ? roots[r + R_RNODE] : nodes[slot];
-    if (++ret === nrEntries) break;
+    if (entry !== 0) {
+      if (int32 && index > 0x7fffffff) {
+        throw new RangeError(`outIndices: an Int32Array cannot hold index ${index}; pass a Float64Array`);
+      }
+      indices[ret] = index;
+      entries[ret] = entry;
+      if (++ret === nrEntries) break;
+    }
     slot = radix_tree_next_slot(root, tag);
   }
   return ret;
@@ -939,7 +1023,10 @@ function checkGangArgs(start: number, maxItems: number, indices: Int32Array | Fl
 /**
  * find_get_entries_tag() (mm/filemap.c): up to maxItems entries carrying tag, in index order
  * from start, into outIndices/outEntries; returns how many. Visits only subtrees whose tag bit
- * is set: O(height) nodes per tagged leaf found. (The kernel orders the arrays entries, indices.)
+ * is set: O(height) nodes per tagged leaf found. As in 4.14 it walks under rcu_read_lock(),
+ * without tree_lock: an entry it returns may have changed or gone by the time the caller
+ * looks again, and the caller checks under tree_lock (dax_writeback_one). Called with
+ * tree_lock held, it reads a stable tree. (The kernel orders the arrays entries, indices.)
  */
 export function find_get_entries_tag(
   root: RadixTree,
@@ -951,10 +1038,18 @@ export function find_get_entries_tag(
 ): number {
   checkTagArg(tag);
   checkGangArgs(start, maxItems, outIndices, outEntries);
-  return gangLookup(root, start, tag, maxItems, outIndices, outEntries);
+  rcu_read_lock(root.cpu);
+  try {
+    return gangLookup(root, start, tag, maxItems, outIndices, outEntries);
+  } finally {
+    rcu_read_unlock(root.cpu);
+  }
 }
 
-/** find_get_entries() (mm/filemap.c): up to maxItems present entries in index order from start; returns how many. */
+/**
+ * find_get_entries() (mm/filemap.c, pagevec_lookup_entries): up to maxItems present entries
+ * in index order from start; returns how many. Under rcu_read_lock(), as find_get_entries_tag().
+ */
 export function find_get_entries(
   root: RadixTree,
   start: number,
@@ -963,7 +1058,26 @@ export function find_get_entries(
   outEntries: Int32Array,
 ): number {
   checkGangArgs(start, maxItems, outIndices, outEntries);
-  return gangLookup(root, start, ITER_ALL, maxItems, outIndices, outEntries);
+  rcu_read_lock(root.cpu);
+  try {
+    return gangLookup(root, start, ITER_ALL, maxItems, outIndices, outEntries);
+  } finally {
+    rcu_read_unlock(root.cpu);
+  }
+}
+
+/**
+ * radix_tree_lookup() under rcu_read_lock(), without tree_lock: the entry at index when the
+ * walk read it (it may change at once; look again under tree_lock before acting on it).
+ */
+export function radix_tree_lookup_rcu(root: RadixTree, index: number): number {
+  checkIndexArg('index', index);
+  rcu_read_lock(root.cpu);
+  try {
+    return __radix_tree_lookup(root, index);
+  } finally {
+    rcu_read_unlock(root.cpu);
+  }
 }
 
 /**
@@ -1134,9 +1248,9 @@ function walkTree(machine: Machine, mapping: number, seen: Uint8Array): TreeWalk
 
 /**
  * Checks every mapping's tree (checkRadixTree) and the node pool as a whole: every node up to
- * the pool's highWater is in exactly one tree or on the free list (none lost, none used
- * twice), `used` equals the nodes in trees, and no tree_lock or pool lock is held. Run it
- * only while no CPU works on the index.
+ * the pool's highWater is in exactly one tree, on the free list or pending an RCU grace period
+ * (none lost, none used twice), `used` equals the nodes in trees and pending, and no tree_lock
+ * or pool lock is held. Run it only while no CPU works on the index.
  */
 export function checkIndex(machine: Machine): string[] {
   const capacity = machine.config.indexNodes;
@@ -1160,7 +1274,25 @@ export function checkIndex(machine: Machine): string[] {
   const high = pool[INDEX_POOL.highWater];
   const used = pool[INDEX_POOL.used];
   if (high < 0 || high > capacity) out.push(`pool: highWater ${high} outside 0..${capacity}`);
-  if (used !== inTrees) out.push(`pool: used is ${used}, ${inTrees} nodes are in trees`);
+  // Nodes freed while a lockless reader was inside: in use until their grace period is over.
+  const onPending = new Uint8Array(capacity + 1);
+  let pending = 0;
+  for (let n = pool[INDEX_POOL.pendingHead]; n !== 0; n = nodes[n * STRIDE + N_PARENT]) {
+    if (!Number.isInteger(n) || n < 1 || n > Math.min(high, capacity)) {
+      out.push(`pool: pending list holds node ${n}, outside 1..highWater ${high}`);
+      break;
+    }
+    if (onPending[n]) {
+      out.push(`pool: node ${n} is on the pending list twice (a cycle)`);
+      break;
+    }
+    onPending[n] = 1;
+    pending++;
+    if (seen[n]) out.push(`pool: node ${n} is pending an RCU grace period and in a tree`);
+    if (nodes[n * STRIDE + N_COUNT] !== NODE_PENDING) out.push(`pool: pending node ${n} lacks the pending mark (count ${nodes[n * STRIDE + N_COUNT]})`);
+  }
+  if (pending !== pool[INDEX_POOL.pending]) out.push(`pool: pending is ${pool[INDEX_POOL.pending]}, ${pending} nodes are on the pending list`);
+  if (used !== inTrees + pending) out.push(`pool: used is ${used}, ${inTrees} nodes are in trees and ${pending} pending`);
   if (spin_is_locked(pool, INDEX_POOL.lockState)) out.push('pool: radix_node_pool lock is held');
   // Walk the free list.
   const onFree = new Uint8Array(capacity + 1);
@@ -1178,11 +1310,12 @@ export function checkIndex(machine: Machine): string[] {
     onFree[n] = 1;
     free++;
     if (seen[n]) out.push(`pool: node ${n} is on the free list and in a tree`);
+    if (onPending[n]) out.push(`pool: node ${n} is on the free list and pending`);
     if (nodes[n * STRIDE + N_SHIFT] !== NODE_FREE_POISON) out.push(`pool: free node ${n} lacks the free poison (shift ${nodes[n * STRIDE + N_SHIFT]})`);
     n = nodes[n * STRIDE + N_PARENT];
   }
   const lost: number[] = [];
-  for (let k = 1; k <= Math.min(high, capacity); k++) if (!seen[k] && !onFree[k]) lost.push(k);
+  for (let k = 1; k <= Math.min(high, capacity); k++) if (!seen[k] && !onFree[k] && !onPending[k]) lost.push(k);
   if (lost.length) out.push(`pool: ${lost.length} nodes neither in a tree nor free (lost): ${lost.slice(0, 10).join(', ')}${lost.length > 10 ? ', ...' : ''}`);
   if (used + free !== high && lost.length === 0) out.push(`pool: used ${used} + free ${free} != highWater ${high}`);
   return out;

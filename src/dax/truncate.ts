@@ -55,9 +55,8 @@ export function dax_truncate_range(m: DaxMapping, start: number, end: number): n
   let from = first - (first & PG_PMD_COLOUR); // a PMD entry may start before the range
   let deleted = 0;
   for (;;) {
-    tree.treeLock();
+    // pagevec_lookup_entries(): under rcu_read_lock, no tree_lock; each entry is deleted under it.
     const nr = find_get_entries(tree, from, PAGEVEC_SIZE, indices, entries);
-    tree.treeUnlock();
     if (nr === 0) break;
     for (let i = 0; i < nr; i++) {
       const index = indices[i];

@@ -3,7 +3,9 @@
 //
 // Locking rules (as fs/dax.c):
 //  - tag_pages_for_writeback() takes and drops tree_lock itself, in batches.
-//  - find_get_entries_tag() runs under tree_lock (the kernel uses RCU), one pagevec at a time.
+//  - find_get_entries_tag() runs under rcu_read_lock() without tree_lock, one pagevec at a
+//    time (as 4.14's pagevec lookup), and so does the look for a PMD entry the range starts in;
+//    what they return is a snapshot, checked again under tree_lock by dax_writeback_one().
 //  - dax_writeback_one() locks the entry under tree_lock, drops tree_lock, write-protects the
 //    entry's pages and flushes its cache lines holding only the entry lock, then clears the
 //    DIRTY tag under tree_lock and unlocks the entry. A fault on that page waits for the
@@ -29,7 +31,7 @@ import {
   tag_pages_for_writeback,
 } from './radix_tree.js';
 import { checkVariant, type DaxVariant } from './variant.js';
-import { dax_entry_index } from './entry_index.js';
+import { dax_entry_index_rcu } from './entry_index.js';
 import { dax_is_empty_entry, dax_is_zero_entry, dax_radix_order, dax_radix_pfn, daxEntryIsLocked } from './dax_entry.js';
 import { get_unlocked_mapping_entry, lock_slot, put_locked_mapping_entry, put_unlocked_mapping_entry } from './entry_lock.js';
 
@@ -81,21 +83,15 @@ export function dax_writeback_mapping_range(m: DaxMapping, start: number, end: n
   const tree = m.tree;
   // A range that starts inside a PMD entry starts at that entry (the kernel's multiorder
   // slot is found from any of its pages).
-  let startIndex = Math.floor(start / PAGE_SIZE);
-  if (tree.hasPmdEntries()) {
-    tree.treeLock();
-    startIndex = dax_entry_index(tree, startIndex);
-    tree.treeUnlock();
-  }
+  const startIndex = dax_entry_index_rcu(tree, Math.floor(start / PAGE_SIZE));
   const endIndex = Math.floor(end / PAGE_SIZE);
   tag_pages_for_writeback(tree, startIndex, endIndex);
   const { indices, entries } = m;
   let index = startIndex;
   let written = 0;
   for (;;) {
-    tree.treeLock();
+    // pagevec_lookup_tag(): under rcu_read_lock, no tree_lock; dax_writeback_one looks again under it.
     const nr = find_get_entries_tag(tree, index, PAGECACHE_TAG_TOWRITE, PAGEVEC_SIZE, indices, entries);
-    tree.treeUnlock();
     if (nr === 0) break;
     let done = false;
     for (let i = 0; i < nr; i++) {

@@ -4,7 +4,8 @@
 //
 // Locking rules: as super.ts. Every function here expects the caller to hold the inode's
 // i_data_sem and, when it changes anything, an open handle (or none, without a journal);
-// the allocator's lock is taken inside (balloc.ts). Block zeroing happens under i_data_sem
+// the allocator's group locks are taken inside (balloc.ts). Each change of the map charges
+// extentNs (extSplice). Block zeroing happens under i_data_sem
 // (the kernel zeroes after dropping it and relies on the extent status tree and DAX entry
 // locks; the lab has neither, so it keeps the window closed).
 //
@@ -31,7 +32,7 @@ import {
   extentWord,
   inodeWord,
 } from './ondisk.js';
-import { ext4_free_blocks, ext4_mb_new_blocks } from './balloc.js';
+import { ext4_free_blocks, ext4_inode_to_goal_block, ext4_mb_new_blocks } from './balloc.js';
 import {
   XFS_ILOG_CORE,
   XFS_ILOG_DEXT,
@@ -125,6 +126,9 @@ export function extSplice(fs: Fs, h: Handle | null, ino: number, n: number, pos:
     throw new FsError('ENOSPC', `inode ${ino}: its extent map is full (${fs.maxExtents} extents in ${fs.g.extentBlocksPerInode} blocks)`);
   }
   if (del === 0 && add === 0) return n;
+  // One change of the map (ext4_ext_insert_extent, ext4_ext_convert_to_initialized or
+  // ext4_ext_remove_space): its path and the inode marked dirty, the extent status tree.
+  if (fs.extentNs > 0) charge(fs.extentNs);
   const g = fs.g;
   const w = fs.mw;
   const last = Math.max(n, n2);
@@ -280,10 +284,13 @@ function addBlocks(fs: Fs, h: Handle | null, ino: number, delta: number): void {
   ext4_mark_iloc_dirty(fs, h, ino);
 }
 
-/** ext4_ext_find_goal(): the block physically where lblk would continue its neighbour extent i, or -1. */
+/**
+ * ext4_ext_find_goal(): the block physically where lblk would continue its neighbour extent
+ * i; with no extent yet, ext4_inode_to_goal_block() (-1: none).
+ */
 function ext4_ext_find_goal(fs: Fs, ino: number, n: number, i: number, lblk: number): number {
   const e = i >= 0 ? i : n > 0 ? 0 : -1;
-  if (e < 0) return -1;
+  if (e < 0) return ext4_inode_to_goal_block(fs);
   const goal = eeStart(fs, ino, e) + (lblk - eeBlock(fs, ino, e));
   return goal >= fs.g.dataStart && goal < fs.g.nblocks ? goal : -1;
 }

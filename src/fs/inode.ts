@@ -185,7 +185,8 @@ export function __ext4_new_inode(fs: Fs): number {
       if (!any) continue;
       const block = inodeBlock(g, first);
       ext4_journal_get_write_access(fs, h, block);
-      ext4_lock_group(fs);
+      // The inode table lives in group 0: its lock guards the claim (the kernel's inode bitmap of the group).
+      ext4_lock_group(fs, 0);
       let got = -1;
       for (let ino = first; ino < last; ino++) {
         const iw = inodeWord(g, ino);
@@ -199,7 +200,7 @@ export function __ext4_new_inode(fs: Fs): number {
         got = ino;
         break;
       }
-      ext4_unlock_group(fs);
+      ext4_unlock_group(fs, 0);
       if (got < 0) continue;
       ext4_mark_iloc_dirty(fs, h, got);
       lockInode(fs, got);
@@ -784,11 +785,13 @@ export function ext4_fsync_nojournal(fs: Fs, ino: number, datasync: boolean): vo
     const mapped = Atomics.load(fs.inodes, b + FS_INODE.dirtyBuffers) !== 0;
     for (let k = 0; k < g.extentBlocksPerInode; k++) write_dirty_buffer(fs, extentBlock(g, ino, k));
     if (mapped) {
-      ext4_lock_group(fs);
-      try {
-        for (let k = 0; k < g.bitmapBlocks; k++) write_dirty_buffer(fs, g.bitmapStart + k);
-      } finally {
-        ext4_unlock_group(fs);
+      for (let k = 0; k < g.bitmapBlocks; k++) {
+        ext4_lock_group(fs, k);
+        try {
+          write_dirty_buffer(fs, g.bitmapStart + k);
+        } finally {
+          ext4_unlock_group(fs, k);
+        }
       }
     }
     const fields = fs.inodes[b + FS_INODE.fsyncFields];

@@ -19,11 +19,13 @@
 //    do, and the data copy runs under i_mmap_sem alone; truncate and punch take i_mmap_sem
 //    for write, so they never run between a write's mapping and its copy. Order:
 //    i_mmap_sem -> journal handle -> i_data_sem. A CPU never holds two inodes' i_data_sem.
-//  - ext4_group_lock (the lock words of views.fsAlloc, class ext4_group_lock: one lock for
-//    every allocation group) guards the block bitmap words in fsMeta, FS_ALLOC.freeBlocks
-//    and .goal, the claim of a free inode record, and (ext4 without a journal) the copy of a
-//    bitmap block to the device. It nests inside i_data_sem; nothing else nests inside it but
-//    j_state_lock (taken by jbd2_journal_dirty_metadata).
+//  - ext4_group_lock (one lock per allocation group, the words of its FS_GROUP record in
+//    views.fsGroups, lock_stat class ext4_group_lock) guards that group's block bitmap words
+//    in fsMeta and busy bits; group 0's also the claim of a free inode record, and (ext4
+//    without a journal) each group's the copy of its bitmap block to the device. A CPU holds
+//    at most one at a time. FS_ALLOC's counters change with Atomics under none. It nests
+//    inside i_data_sem; nothing else nests inside it but j_state_lock (taken by
+//    jbd2_journal_dirty_metadata).
 //  - Metadata in views.fsMeta changes only between ext4_journal_get_write_access() and
 //    ext4_handle_dirty_metadata() of an open handle (with a journal) or, without one, under
 //    the locks above, and is then recorded on the owning inode's dirty-buffer list.
@@ -31,7 +33,8 @@
 //    with no fs lock held, and commit waits in fsync with no fs lock and no handle held.
 //    Injected costs (MachineConfig.costs, copied into the Fs at mount) are busy-waits
 //    charged where the kernel pays them: a system call's entry at the vfs_* entry points
-//    (syscallNs), block allocation under ext4_group_lock (allocNs), zeroing and the data
+//    (syscallNs), block allocation (allocNs, mbSearchNs under ext4_group_lock,
+//    allocJournalNs, extentNs; balloc.ts, extents.ts), zeroing and the data
 //    copy of write(2) under i_mmap_sem (zeroBlockNs, copyBlockNs).
 
 import { FS_ALLOC, FS_BUF, FS_INODE, LOCK_CLASS, fsGeometry, BLOCK_SIZE, type FsGeometry } from '../machine/layout.js';
@@ -129,10 +132,16 @@ export class Fs {
   readonly bufs: Int32Array;
   readonly inodes: Int32Array;
   readonly alloc: Int32Array;
+  /** views.fsGroups: the allocation groups' lock words. */
+  readonly groups: Int32Array;
   readonly hooks: FsHooks;
   /** Injected costs (MachineConfig.costs), ns: per block zeroed, per allocation, per 4 KiB copied by write(2), per system call. */
   readonly zeroBlockNs: number;
   readonly allocNs: number;
+  /** mballoc's search of one group under its lock; an allocation's bitmap and descriptor journalled; one extent-map change (costs). */
+  readonly mbSearchNs: number;
+  readonly allocJournalNs: number;
+  readonly extentNs: number;
   readonly copyBlockNs: number;
   readonly syscallNs: number;
   /** iomap_begin's extent lookup, per call (costs.iomapNs). */
@@ -160,6 +169,7 @@ export class Fs {
     this.bufs = v.fsBufState;
     this.inodes = v.fsInodeState;
     this.alloc = v.fsAlloc;
+    this.groups = v.fsGroups;
     const sb = sbWord(this.g);
     if (this.mw[sb + SUPERBLOCK.s_magic] !== FS_MAGIC) {
       throw new FsError('EINVAL', 'mount: no filesystem in fsMeta (bad superblock magic); run mkfs first');
@@ -173,6 +183,9 @@ export class Fs {
     const costs = cpu.machine.config.costs;
     this.zeroBlockNs = costs.zeroBlockNs;
     this.allocNs = costs.allocNs;
+    this.mbSearchNs = costs.mbSearchNs;
+    this.allocJournalNs = costs.allocJournalNs;
+    this.extentNs = costs.extentNs;
     this.copyBlockNs = costs.copyBlockNs;
     this.syscallNs = costs.syscallNs;
     this.iomapNs = costs.iomapNs;
@@ -283,6 +296,7 @@ export function mkfs(cpu: Cpu, dev: PmemDevice, opts: MkfsOptions): void {
   v.fsBufState.fill(0);
   v.fsInodeState.fill(0);
   v.fsAlloc.fill(0);
+  v.fsGroups.fill(0);
   v.fsAlloc[FS_ALLOC.freeBlocks] = g.dataBlocks;
   v.fsAlloc[FS_ALLOC.goal] = g.dataStart;
 

@@ -160,6 +160,8 @@ function cpuCounters(ctx: RoleContext, mm: ReturnType<typeof attachMm>): Record<
     writeFaults: c.writeFaults,
     wpFaults: c.wpFaults,
     pmdFaults: c.pmdFaults,
+    pmdFallbacks: c.pmdFallbacks,
+    tlbShootdowns: c.tlbShootdowns,
     syncFaults: mm.vmf.needDsync,
     storeRetries: c.storeRetries,
   };

@@ -14,6 +14,7 @@ import { mkfs, mountFs, type Fs } from '../fs/super.js';
 import { vfs_create, vfs_fallocate, vfs_fsync, vfs_truncate, vfs_write } from '../fs/inode.js';
 import { attachMm, type Mm } from '../mm/mm.js';
 import { mmap } from '../mm/mmap.js';
+import { MADV_NAMES, madvise } from '../mm/madvise.js';
 import type { VmaRef } from '../mm/memory.js';
 import { MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_SYNC, PROT_READ, PROT_WRITE } from '../mm/mman.js';
 import type { MachineCosts } from '../cost/profile.js';
@@ -126,7 +127,9 @@ function setupOnCpu(w: Workload, machine: Machine, cpu: Cpu, policy: JournalPoli
     const file = w.files.find((f) => f.name === m.file)!;
     const flags = m.flags.reduce((b, n) => b | FLAG_BITS[n], 0);
     const prot = m.prot.reduce((b, n) => b | PROT_BITS[n], 0);
-    vmas[m.name] = mmap(mm, inos[m.file], mappingLength(w, m), prot, flags, m.offset, { dax: file.dax, huge: m.pmd }).ref;
+    const vma = mmap(mm, inos[m.file], mappingLength(w, m), prot, flags, m.offset, { dax: file.dax });
+    if (m.madvise !== undefined) madvise(vma, MADV_NAMES[m.madvise]);
+    vmas[m.name] = vma.ref;
   }
   return { machine, fs, mm, vmas, inos, fileSizes };
 }

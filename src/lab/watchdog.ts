@@ -14,8 +14,9 @@ import type { Machine } from '../machine/machine.js';
 import {
   COMMITTER_FULL_PENDING,
   CPU_STATE,
-  FS_ALLOC,
   FS_BUF,
+  FS_GROUP,
+  fsGroups,
   FS_INODE,
   INDEX_POOL,
   INDEX_ROOT,
@@ -40,9 +41,10 @@ type MachineLike = Pick<Machine, 'config' | 'views'>;
 const RECORDS: Partial<Record<RegionName, { what: string; stride: number }>> = {
   indexRoots: { what: 'mapping', stride: INDEX_ROOT.stride },
   fsInodeState: { what: 'inode', stride: FS_INODE.stride },
+  fsGroups: { what: 'group', stride: FS_GROUP.stride },
 };
 /** Regions with one lock of their class: the class names it. */
-const SINGLE_LOCK: readonly RegionName[] = ['indexPool', 'fsAlloc', 'journalState', 'mmState'];
+const SINGLE_LOCK: readonly RegionName[] = ['indexPool', 'journalState', 'mmState'];
 
 interface WaitedLock {
   name: string;
@@ -226,7 +228,7 @@ function* knownLocks(machine: MachineLike): Generator<{ region: RegionName; at: 
     yield { region: 'fsInodeState', at: i * FS_INODE.stride + FS_INODE.lockState, cls: LOCK_CLASS.i_data_sem, rwsem: false };
     yield { region: 'fsInodeState', at: i * FS_INODE.stride + FS_INODE.mmapSemCount, cls: LOCK_CLASS.i_mmap_sem, rwsem: true };
   }
-  yield { region: 'fsAlloc', at: FS_ALLOC.lockState, cls: LOCK_CLASS.ext4_group_lock, rwsem: false };
+  for (let g = 0; g < fsGroups(c); g++) yield { region: 'fsGroups', at: g * FS_GROUP.stride + FS_GROUP.lockState, cls: LOCK_CLASS.ext4_group_lock, rwsem: false };
   yield { region: 'journalState', at: JOURNAL.lockState, cls: LOCK_CLASS.j_state_lock, rwsem: false };
   yield { region: 'mmState', at: MM.lockState, cls: LOCK_CLASS.mmap_sem, rwsem: false };
 }

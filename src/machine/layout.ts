@@ -50,7 +50,7 @@ export const LOCK_CLASS = {
   j_state_lock: 3,
   /** The per-inode lock over its extent map (ext4_inode_info.i_data_sem; XFS's ILOCK). */
   i_data_sem: 4,
-  /** The block allocator's bitmap lock (ext4_lock_group()). */
+  /** An allocation group's lock (ext4_lock_group(); XFS's AGF buffer lock): one class, a lock per group (FS_GROUP). */
   ext4_group_lock: 5,
   /** The VMA table's lock (mm_struct's mmap_sem, taken for write by mmap and munmap only). */
   mmap_sem: 6,
@@ -242,7 +242,9 @@ export const PAGECACHE_TAG_TOWRITE = 1;
 export const INDEX_ROOT = struct(
   // pmdEntries: set (never cleared) once a PMD entry was inserted, so PTE faults of a file
   // that never had one skip the lookup for a covering PMD entry.
-  { lockState: 0, lockOwner: 1, rnode: 2, shift: 3, nrexceptional: 4, tags: 5, nodes: 6, pmdEntries: 7 },
+  // seq: even while rnode and shift agree, odd while a writer changes them (a seqcount, so a
+  // lockless reader loads the pair consistently; the kernel tags the one rnode pointer instead).
+  { lockState: 0, lockOwner: 1, rnode: 2, shift: 3, nrexceptional: 4, tags: 5, nodes: 6, pmdEntries: 7, seq: 8 },
   16,
 );
 
@@ -255,8 +257,21 @@ export const INDEX_NODE = struct(
   72,
 );
 
-/** The node pool's header: its lock words, free list head, nodes in use, never-used watermark. */
-export const INDEX_POOL = struct({ lockState: 0, lockOwner: 1, freeHead: 2, used: 3, highWater: 4 }, 16);
+/**
+ * The node pool's header: its lock words, free list head, nodes in use, never-used watermark,
+ * and the nodes freed while lockless readers may still be in them (linked through their
+ * parent word, each stamped in its offset word with the RCU epoch of its free), waiting for
+ * a grace period (node_pool.ts). Pending nodes count as used.
+ */
+export const INDEX_POOL = struct({ lockState: 0, lockOwner: 1, freeHead: 2, used: 3, highWater: 4, pendingHead: 5, pending: 6 }, 16);
+
+/**
+ * RCU (sync/rcu.ts): the header counts the CPUs inside rcu_read_lock() and holds the epoch
+ * a free is stamped with; then one record per CPU, `epoch` = the epoch it read at
+ * rcu_read_lock() + 1, or 0 outside a read-side critical section.
+ */
+export const RCU_STATE = struct({ readers: 0, epoch: 1 }, 16);
+export const RCU_READER = struct({ epoch: 0 }, 16);
 
 // ---- fs/ and journal/ ------------------------------------------------------------------
 
@@ -290,7 +305,7 @@ export interface FsGeometry {
 export function fsGeometry(c: MachineConfig): FsGeometry {
   const nblocks = c.pmemBytes / BLOCK_SIZE;
   const bitmapStart = 1;
-  const bitmapBlocks = Math.ceil(nblocks / (BLOCK_SIZE * 8));
+  const bitmapBlocks = Math.ceil(nblocks / BLOCKS_PER_GROUP);
   const inodeTableStart = bitmapStart + bitmapBlocks;
   const inodeTableBlocks = Math.ceil((c.fsInodes * INODE_SIZE) / BLOCK_SIZE);
   const extentStart = inodeTableStart + inodeTableBlocks;
@@ -361,8 +376,23 @@ export const FS_INODE = struct(
   16,
 );
 
-/** The block allocator's DRAM state: its lock, free blocks, next-fit goal, busy (freed, uncommitted) blocks. */
-export const FS_ALLOC = struct({ lockState: 0, lockOwner: 1, freeBlocks: 2, goal: 3, busyBlocks: 4, busyTidMax: 5 }, 16);
+/**
+ * The block allocator's DRAM state, changed with Atomics (no lock: ext4's percpu counters and
+ * s_md_lock-guarded stream goal): free blocks, the stream goal (s_mb_last_group/start), busy
+ * (freed, uncommitted) blocks and the newest tid that freed one.
+ */
+export const FS_ALLOC = struct({ freeBlocks: 2, goal: 3, busyBlocks: 4, busyTidMax: 5 }, 16);
+
+/** Blocks per allocation group: one bitmap block's bits (ext4's 32768 blocks of 4 KiB, 128 MiB). */
+export const BLOCKS_PER_GROUP = BLOCK_SIZE * 8;
+
+/** Per allocation group (struct ext4_group_info): its lock, ext4_lock_group(), padded to 64 bytes. */
+export const FS_GROUP = struct({ lockState: 0, lockOwner: 1 }, 16);
+
+/** Allocation groups of a machine's device (the last may be partial). */
+export function fsGroups(c: MachineConfig): number {
+  return Math.ceil(c.pmemBytes / BLOCK_SIZE / BLOCKS_PER_GROUP);
+}
 
 /** The journal's shared state (journal_t): j_state_lock first, then the transaction state. */
 export const JOURNAL = struct(
@@ -479,9 +509,15 @@ export const COMMIT_RECORDS = 1024;
  * The process's address space as every CPU shares it (struct mm_struct): all CPUs are
  * threads of one process, so a VMA one CPU maps is usable by all (attached by VMA id).
  * mmap_sem's lock words first, then map_count, the VMA slots ever used (rmap walks scan
- * slots [0, vmaHigh); it only grows) and the PTE words handed out so far (a high-water mark).
+ * slots [0, vmaHigh); it only grows), the PTE words handed out so far (a high-water mark),
+ * and mm_cpumask: the CPUs that run a thread of the process (those that map or attach a VMA).
  */
-export const MM = struct({ lockState: 0, lockOwner: 1, mapCount: 2, vmaHigh: 3, pteHigh: 4 }, 16);
+export const MM = struct({ lockState: 0, lockOwner: 1, mapCount: 2, vmaHigh: 3, pteHigh: 4, cpumask: 5 }, 16);
+/** Words of MM.cpumask (mm_cpumask: bit c of word c >> 5 is CPU c), one bit per possible CPU. */
+export const MM_CPUMASK_WORDS = 2;
+
+/** Per CPU (padded): remote TLB flushes it was sent and has not yet paid for (mm/tlb.ts). */
+export const TLB_PENDING = struct({ flushes: 0 }, 16);
 
 /** VMA.state: the slot is free, holds a live mapping, or is being unmapped (munmap in progress). */
 export const VMA_FREE = 0;
@@ -535,10 +571,12 @@ export const REGIONS = {
   indexRoots: region(Int32Array, (c) => c.mappings * INDEX_ROOT.stride, 'mapping index roots and tree_locks'),
   indexNodes: region(Int32Array, (c) => (c.indexNodes + 1) * INDEX_NODE.stride, 'radix-tree node pool (node 0 is NULL)'),
   indexPool: region(Int32Array, () => INDEX_POOL.stride, 'node pool header'),
+  rcu: region(Int32Array, (c) => RCU_STATE.stride + c.cpus * RCU_READER.stride, 'RCU readers and the epoch frees are stamped with'),
   fsMeta: region(Uint8Array, (c) => fsGeometry(c).metaBlocks * BLOCK_SIZE, 'metadata buffers in DRAM (the buffer cache)'),
   fsBufState: region(Int32Array, (c) => fsGeometry(c).metaBlocks * FS_BUF.stride, 'metadata buffer state (journal_head)'),
   fsInodeState: region(Int32Array, (c) => c.fsInodes * FS_INODE.stride, 'in-memory inode state and i_data_sem'),
-  fsAlloc: region(Int32Array, () => FS_ALLOC.stride, 'block allocator state and its lock'),
+  fsAlloc: region(Int32Array, () => FS_ALLOC.stride, 'block allocator state'),
+  fsGroups: region(Int32Array, (c) => fsGroups(c) * FS_GROUP.stride, 'allocation groups and their locks (ext4_lock_group)'),
   fsBusy: region(Int32Array, (c) => Math.ceil(c.pmemBytes / BLOCK_SIZE / 32), 'blocks freed by a transaction not yet committed'),
   fsBusyTid: region(Int32Array, (c) => c.pmemBytes / BLOCK_SIZE, 'the tid that freed each busy block'),
   journalState: region(Int32Array, () => JOURNAL.stride, 'journal_t: transaction state and j_state_lock'),
@@ -552,6 +590,7 @@ export const REGIONS = {
   mmState: region(Int32Array, () => MM.stride, 'mm_struct: mmap_sem and the VMA table header'),
   mmVmas: region(Int32Array, (c) => c.vmas * VMA.stride, 'VMA table (struct vm_area_struct per slot)'),
   mmPtes: region(Int32Array, (c) => c.ptePages, 'PTE pool: one page-table entry per mapped page'),
+  mmTlbPending: region(Int32Array, (c) => c.cpus * TLB_PENDING.stride, 'remote TLB flushes each CPU received and has not paid for yet'),
 } as const;
 
 export type RegionName = keyof typeof REGIONS;

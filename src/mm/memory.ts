@@ -12,7 +12,8 @@
 // locked; it writes PTE words with Atomics.store.
 //
 // Injected costs (MachineConfig.costs, copied into each Vma): a fault first pays its trap
-// (exc_page_fault: trapNs, holding nothing, the `trap` step of an attributed operation); a
+// (exc_page_fault: trapNs, holding nothing, the `trap` step of an attributed operation), then
+// the remote TLB flushes this CPU took since it last entered the kernel (tlb.ts); a
 // store pays storeLineNs per 64-byte line it writes (nothing is tested on the store path but
 // `storeLineNs > 0`); msync pays a system call's entry (syscallNs).
 
@@ -23,10 +24,12 @@ import { entry_SYSCALL_64, vfs_fsync_range } from '../fs/inode.js';
 import { charge } from '../sync/vclock.js';
 import { STEP, stepEnter, stepLeave } from '../measure/steps.js';
 import { PG_PMD_COLOUR, PG_PMD_NR } from '../dax/dax_entry.js';
-import { PE_SIZE_PMD, PE_SIZE_PTE, VM_FAULT_ERROR, ZERO_PFN, ext4_dax_huge_fault, type DaxVma, type PeSize } from '../dax/fault.js';
+import { PE_SIZE_PMD, PE_SIZE_PTE, VM_FAULT_ERROR, VM_FAULT_FALLBACK, ZERO_PFN, ext4_dax_huge_fault, type DaxVma, type PeSize } from '../dax/fault.js';
 import type { DaxMapping } from '../dax/writeback.js';
 import type { Mm } from './mm.js';
 import { vma_end_read, vma_start_read } from './vma_lock.js';
+import { zap_page_range_single } from './rmap.js';
+import { mm_cpumask_join, tlb_flush_received } from './tlb.js';
 import {
   FAULT_FLAG_WRITE,
   MS_ASYNC,
@@ -34,6 +37,8 @@ import {
   MS_SYNC,
   MmFault,
   VM_HUGEPAGE,
+  VM_MIXEDMAP,
+  VM_NOHUGEPAGE,
   VM_READ,
   VM_SHARED,
   VM_SYNC,
@@ -65,8 +70,6 @@ export class Vma implements DaxVma {
   readonly flags: number;
   /** VM_SYNC: the mapping was made with MAP_SYNC through MAP_SHARED_VALIDATE (DaxVma.sync). */
   readonly sync: boolean;
-  /** The mmap `huge` option: faults try PE_SIZE_PMD first. */
-  readonly huge: boolean;
   private readonly at: number;
   private readonly genAt: number;
   private readonly base: number;
@@ -89,7 +92,6 @@ export class Vma implements DaxVma {
     this.length = pages * PAGE_SIZE;
     this.flags = flags;
     this.sync = (flags & VM_SYNC) !== 0;
-    this.huge = (flags & VM_HUGEPAGE) !== 0;
     this.at = id * VMA.stride;
     this.genAt = this.at + VMA.gen;
     this.base = pteBase;
@@ -99,11 +101,21 @@ export class Vma implements DaxVma {
     const costs = mm.cpu.machine.config.costs;
     this.storeLineNs = costs.storeLineNs;
     this.trapNs = costs.trapNs;
+    // This CPU now runs a thread that uses the mapping: flushes of the process's PTEs interrupt it.
+    mm_cpumask_join(mm);
   }
 
   /** The reference another CPU attaches with (attachVma). */
   get ref(): VmaRef {
     return { id: this.id, gen: this.gen };
+  }
+
+  /**
+   * transparent_hugepage_enabled() for this VMA now: a DAX VMA (VM_MIXEDMAP) with VM_HUGEPAGE
+   * and without VM_NOHUGEPAGE. madvise() may change the word after mmap, so it is read here.
+   */
+  get huge(): boolean {
+    return (Atomics.load(this.vmaWords, this.at + VMA.flags) & (VM_MIXEDMAP | VM_HUGEPAGE | VM_NOHUGEPAGE)) === (VM_MIXEDMAP | VM_HUGEPAGE);
   }
 
   /** Whether the mapping is still there (false once munmap has begun, on any CPU). */
@@ -296,6 +308,7 @@ export class Vma implements DaxVma {
    */
   msync(offset: number, length: number, flags: number = MS_SYNC): void {
     entry_SYSCALL_64(this.mm.fs);
+    tlb_flush_received(this.mm);
     if (!Number.isInteger(flags) || (flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) !== 0) {
       throw new FsError('EINVAL', `msync: unknown flags ${String(flags)} (MS_ASYNC, MS_INVALIDATE, MS_SYNC)`);
     }
@@ -318,14 +331,18 @@ export class Vma implements DaxVma {
   // ---- the fault -----------------------------------------------------------------------------
 
   /**
-   * handle_mm_fault() for DAX (__handle_mm_fault -> create_huge_pmd / do_shared_fault /
-   * wp_pfn_shared -> vm_ops->huge_fault): pins the VMA, fills this CPU's vm_fault and calls
-   * ext4_dax_huge_fault at PE_SIZE_PMD (a huge mapping where the PMD fits the VMA, or a
-   * write-protect fault on a PMD mapping) or PE_SIZE_PTE. VM_FAULT_SIGBUS becomes an MmFault.
+   * handle_mm_fault() for DAX (__handle_mm_fault -> create_huge_pmd / wp_huge_pmd /
+   * do_shared_fault / wp_pfn_shared -> vm_ops->huge_fault): pins the VMA, fills this CPU's
+   * vm_fault and calls ext4_dax_huge_fault at PE_SIZE_PMD where the PMD is tried (a
+   * write-protect fault on a PMD mapping, or a page of a huge-page VMA whose 2 MiB fits the VMA
+   * and has no page table yet), else at PE_SIZE_PTE; a PMD fault that falls back is retried at
+   * PE_SIZE_PTE, in a second ext4_dax_huge_fault as the kernel's handle_pte_fault makes it.
+   * VM_FAULT_SIGBUS becomes an MmFault.
    */
   private handle_mm_fault(page: number, off: number, flags: number, pte: number): void {
     if (this.trapNs > 0) exc_page_fault(this.trapNs);
     const mm = this.mm;
+    tlb_flush_received(mm);
     const vmas = this.vmaWords;
     const write = (flags & FAULT_FLAG_WRITE) !== 0;
     const index = this.pgoff + page;
@@ -337,12 +354,12 @@ export class Vma implements DaxVma {
         throw this.segv(off, 'SEGV_MAPERR', 'the mapping was unmapped (use after munmap)');
       }
       const present = pte_present(pte);
-      const pe: PeSize = (present ? pte_huge(pte) : this.huge && this.pmdFits(index)) ? PE_SIZE_PMD : PE_SIZE_PTE;
+      const hugePte = present && pte_huge(pte);
+      const pe: PeSize = (present ? hugePte : this.huge && this.pmdFits(index) && this.pmd_none(index)) ? PE_SIZE_PMD : PE_SIZE_PTE;
       const c = mm.counters;
       if (!write) c.readFaults++;
       else if (present) c.wpFaults++;
       else c.writeFaults++;
-      if (pe === PE_SIZE_PMD) c.pmdFaults++;
       vmf.vma = this;
       vmf.mapping = this.mapping ??= mm.mappingOf(mm.fs, this.ino);
       vmf.fs = mm.fs;
@@ -350,7 +367,19 @@ export class Vma implements DaxVma {
       vmf.pgoff = index;
       vmf.write = write;
       vmf.error = null;
-      r = ext4_dax_huge_fault(vmf, pe);
+      if (pe === PE_SIZE_PMD) {
+        c.pmdFaults++;
+        r = ext4_dax_huge_fault(vmf, PE_SIZE_PMD);
+        if ((r & VM_FAULT_FALLBACK) !== 0) {
+          c.pmdFallbacks++;
+          // wp_huge_pmd's fallback: __split_huge_pmd clears a DAX PMD (there is no page table
+          // under it to split into), so the PTE fault finds pmd_none.
+          if (hugePte) zap_page_range_single(mm, this.at, index - (index & PG_PMD_COLOUR), PG_PMD_NR);
+          r = ext4_dax_huge_fault(vmf, PE_SIZE_PTE);
+        }
+      } else {
+        r = ext4_dax_huge_fault(vmf, PE_SIZE_PTE);
+      }
     } finally {
       vma_end_read(mm.cpu, vmas, this.at);
     }
@@ -365,6 +394,19 @@ export class Vma implements DaxVma {
   private pmdFits(index: number): boolean {
     const start = index - (index & PG_PMD_COLOUR);
     return start >= this.pgoff && start + PG_PMD_NR <= this.pgoff + this.pages;
+  }
+
+  /**
+   * pmd_none() for the PMD around file page `index` (inside the VMA): no page table under it
+   * yet. The lab has no page-table pages: a PMD has one while any of its 512 PTE words is set.
+   * (The kernel keeps an emptied page table until munmap, so after a zap of every page of a
+   * PTE-mapped 2 MiB the next fault there tries a PMD here and a PTE in the kernel.)
+   */
+  private pmd_none(index: number): boolean {
+    const from = this.base + (index - (index & PG_PMD_COLOUR)) - this.pgoff;
+    const ptes = this.ptes;
+    for (let w = from; w < from + PG_PMD_NR; w++) if (ptes[w] !== 0) return false;
+    return true;
   }
 
   /** The checks of an access of `length` bytes at `offset`: EINVAL for a bad length (no CPU access has one), SIGSEGV outside the mapping. */

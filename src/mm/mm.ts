@@ -30,7 +30,8 @@
 //    more permissive.
 //  - A store that finds its PTE writable stores without any lock, then reads the PTE again;
 //    if it changed (write-protected by writeback, zapped), the store takes the fault path and
-//    stores again: that is the lab's TLB shootdown. A store racing a zap can still land on
+//    stores again: that stands for the TLB shootdown's effect; its cost, an IPI to every
+//    other CPU running the process, is charged to the CPU that changed the PTE (tlb.ts). A store racing a zap can still land on
 //    the old block before it sees the change (the kernel's IPI waits it out); truncate frees
 //    blocks only after the zap and reuses them only after a commit, so this window is not
 //    modelled further.
@@ -57,6 +58,10 @@ export interface MmCounters {
   wpFaults: number;
   /** Faults tried at PE_SIZE_PMD. */
   pmdFaults: number;
+  /** PMD faults that fell back to PE_SIZE_PTE (VM_FAULT_FALLBACK: no aligned 2 MiB extent, a PTE entry in the range, ...). */
+  pmdFallbacks: number;
+  /** Remote TLB flush IPIs this CPU sent: one per target CPU per flush (tlb.ts). */
+  tlbShootdowns: number;
   /** Stores that found their PTE changed after storing and went through the fault path again. */
   storeRetries: number;
   sigbus: number;
@@ -81,11 +86,16 @@ export class Mm {
   readonly ptes: Int32Array;
   /** Writing one page-table entry (costs.pteNs). */
   readonly pteNs: number;
+  /** A remote TLB flush's round trip, and its sending per target CPU (costs.tlbShootdownNs, tlbShootdownTargetNs). */
+  readonly tlbShootdownNs: number;
+  readonly tlbShootdownTargetNs: number;
+  /** A remote TLB flush taken in an interrupt, by the CPU it was sent to (costs.tlbFlushIrqNs). */
+  readonly tlbFlushIrqNs: number;
   /** The struct vm_fault every fault of this CPU reuses. */
   readonly vmf = new VmFault();
   /** This CPU's DaxMapping of an inode, with mkclean and unmap wired to the rmap. */
   readonly mappingOf: MappingOf;
-  readonly counters: MmCounters = { readFaults: 0, writeFaults: 0, wpFaults: 0, pmdFaults: 0, storeRetries: 0, sigbus: 0, sigsegv: 0 };
+  readonly counters: MmCounters = { readFaults: 0, writeFaults: 0, wpFaults: 0, pmdFaults: 0, pmdFallbacks: 0, tlbShootdowns: 0, storeRetries: 0, sigbus: 0, sigsegv: 0 };
   private readonly maps = new Map<number, DaxMapping>();
 
   /** The DaxMappings this CPU has made (for their writeback counters). */
@@ -101,6 +111,9 @@ export class Mm {
     this.dev = fs.dev;
     this.st = v.mmState;
     this.pteNs = cpu.machine.config.costs.pteNs;
+    this.tlbShootdownNs = cpu.machine.config.costs.tlbShootdownNs;
+    this.tlbShootdownTargetNs = cpu.machine.config.costs.tlbShootdownTargetNs;
+    this.tlbFlushIrqNs = cpu.machine.config.costs.tlbFlushIrqNs;
     this.vmas = v.mmVmas;
     this.ptes = v.mmPtes;
     const mode = opts.mode ?? 'tracked';

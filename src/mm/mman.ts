@@ -97,8 +97,17 @@ export const VM_GROWSDOWN = 0x00000100;
 export const VM_LOCKED = 0x00002000;
 /** Synchronous page faults (MAP_SYNC). */
 export const VM_SYNC = 0x00800000;
-/** The lab's `huge` mmap option: faults try PE_SIZE_PMD first (MADV_HUGEPAGE's flag; DAX needs no THP). */
+/** A mapping of pfns without struct pages here: ext4_file_mmap / xfs_file_mmap set it on every DAX VMA (4.14). */
+export const VM_MIXEDMAP = 0x10000000;
+/** Faults try a PMD first: set on every DAX VMA by ext4_file_mmap / xfs_file_mmap, and by MADV_HUGEPAGE. */
 export const VM_HUGEPAGE = 0x20000000;
+/** MADV_NOHUGEPAGE: no PMD fault in this VMA, whatever VM_HUGEPAGE says (transparent_hugepage_enabled). */
+export const VM_NOHUGEPAGE = 0x40000000;
+
+// ---- madvise(2) advice (include/uapi/asm-generic/mman-common.h) ------------------------------
+
+export const MADV_HUGEPAGE = 14;
+export const MADV_NOHUGEPAGE = 15;
 
 /** FAULT_FLAG_WRITE (include/linux/mm.h). */
 export const FAULT_FLAG_WRITE = 0x01;

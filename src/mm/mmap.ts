@@ -74,6 +74,7 @@ import {
   VM_GROWSDOWN,
   VM_HUGEPAGE,
   VM_LOCKED,
+  VM_MIXEDMAP,
   VM_MAYEXEC,
   VM_MAYREAD,
   VM_MAYSHARE,
@@ -91,8 +92,6 @@ export { MAX_MAPPING_BYTES };
 export interface MmapOptions {
   /** Whether the file is DAX (default true). false models a file on a non-DAX mount: MAP_SYNC is EOPNOTSUPP. */
   dax?: boolean;
-  /** Faults try a 2 MiB PMD mapping first (the lab's stand-in for a PMD-aligned address with MADV_HUGEPAGE). */
-  huge?: boolean;
   /** The file's open(2) access mode: O_RDONLY, O_WRONLY or O_RDWR (default). */
   openFlags?: number;
 }
@@ -151,7 +150,6 @@ export function mmap(mm: Mm, ino: number, length: number, prot: number, flags: n
   // kernel masks only after calc_vm_flag_bits() and so sets VM_SYNC (see the header).
   const vmFlagsFrom = type === MAP_SHARED ? (flags & LEGACY_MAP_MASK) >>> 0 : flags;
   let vmFlags = calc_vm_prot_bits(prot) | calc_vm_flag_bits(vmFlagsFrom) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
-  if (opts.huge === true) vmFlags |= VM_HUGEPAGE;
   // file_mmap_ok
   if (offset + len > FS_MAX_BYTES) throw new FsError('EOVERFLOW', `mmap: [${offset}, ${offset + len}) runs past the largest file (${FS_MAX_BYTES} bytes)`);
   // The switch on the mapping type, MAP_SHARED falling through to MAP_SHARED_VALIDATE and both to MAP_PRIVATE.
@@ -169,6 +167,12 @@ export function mmap(mm: Mm, ino: number, length: number, prot: number, flags: n
   if ((vmFlags & VM_GROWSDOWN) !== 0) throw new FsError('EINVAL', 'mmap: MAP_GROWSDOWN on a file mapping');
   // ->mmap: ext4_file_mmap / xfs_file_mmap
   if (!dax && (vmFlags & VM_SYNC) !== 0) throw new FsError('EOPNOTSUPP', 'mmap: MAP_SYNC on a file that is not DAX');
+  // A DAX VMA gets VM_HUGEPAGE whatever the program asked (ext4_file_mmap and xfs_file_mmap,
+  // 4.14 and today): its faults try a PMD first unless the program refuses with
+  // madvise(MADV_NOHUGEPAGE). The address is 2 MiB-congruent with the file offset
+  // (thp_get_unmapped_area, ext4's and xfs's get_unmapped_area), so the lab's PMD test on file
+  // offsets (Vma.pmdFits) is the kernel's on addresses.
+  if (dax) vmFlags |= VM_MIXEDMAP | VM_HUGEPAGE;
   if (type === MAP_PRIVATE && (prot & PROT_WRITE) !== 0) {
     throw new FsError('EOPNOTSUPP', 'mmap: MAP_PRIVATE with PROT_WRITE: copy-on-write of DAX pages is not modelled');
   }

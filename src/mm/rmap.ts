@@ -17,6 +17,7 @@ import type { Mm } from './mm.js';
 import { vma_end_read, vma_start_read } from './vma_lock.js';
 import { charge } from '../sync/vclock.js';
 import { _PAGE_RW, _PAGE_PSE } from './pte.js';
+import { flush_tlb_mm_range } from './tlb.js';
 
 /**
  * dax_mapping_entry_mkclean(): write-protects pages [index, index + pages) of inode ino in
@@ -48,7 +49,12 @@ function rmap_walk(mm: Mm, ino: number, visit: (at: number) => number): number {
   return sum;
 }
 
-/** pfn_mkclean_range(): clears _PAGE_RW of the VMA's PTEs for file pages [index, index + pages). */
+/**
+ * pfn_mkclean_range(): clears _PAGE_RW of the VMA's PTEs for file pages [index, index + pages).
+ * Each writable PTE, or PMD, is one ptep_clear_flush / pmdp_huge_clear_flush: a PTE write
+ * (pteNs) and a TLB flush that interrupts the other CPUs running the process (tlb.ts).
+ * Returns how many PTE words it write-protected.
+ */
 export function pfn_mkclean_range(mm: Mm, at: number, index: number, pages: number): number {
   const vmas = mm.vmas;
   const ptes = mm.ptes;
@@ -57,6 +63,8 @@ export function pfn_mkclean_range(mm: Mm, at: number, index: number, pages: numb
   const hi = Math.min(index + pages, vpg + vmas[at + VMA.pages]);
   const base = vmas[at + VMA.pteBase] - vpg;
   let cleaned = 0;
+  let flushes = 0;
+  let pmdSeen = -1;
   for (let i = lo; i < hi; i++) {
     const w = base + i;
     for (;;) {
@@ -64,11 +72,18 @@ export function pfn_mkclean_range(mm: Mm, at: number, index: number, pages: numb
       if ((old & _PAGE_RW) === 0) break;
       if (Atomics.compareExchange(ptes, w, old, old & ~_PAGE_RW) === old) {
         cleaned++;
+        // The 512 words of a PMD mapping are one pmd_t: one change, one flush.
+        const head = (old & _PAGE_PSE) !== 0 ? i - (i & PG_PMD_COLOUR) : -1;
+        if (head < 0 || head !== pmdSeen) flushes++;
+        if (head >= 0) pmdSeen = head;
         break;
       }
     }
   }
-  if (cleaned > 0 && mm.pteNs > 0) charge(cleaned * mm.pteNs);
+  if (flushes > 0) {
+    if (mm.pteNs > 0) charge(flushes * mm.pteNs);
+    flush_tlb_mm_range(mm, flushes);
+  }
   return cleaned;
 }
 
@@ -94,7 +109,10 @@ export function unmap_mapping_range(mm: Mm, ino: number, holebegin: number, hole
   return unmap_mapping_pages(mm, ino, first, nr);
 }
 
-/** zap_page_range_single(): clears the VMA's PTEs for file pages [start, start + nr), widened to whole PMD mappings. */
+/**
+ * zap_page_range_single(): clears the VMA's PTEs for file pages [start, start + nr), widened to
+ * whole PMD mappings: pteNs per PTE or PMD cleared, and one TLB flush for the range.
+ */
 export function zap_page_range_single(mm: Mm, at: number, start: number, nr: number): number {
   const vmas = mm.vmas;
   const ptes = mm.ptes;
@@ -107,9 +125,22 @@ export function zap_page_range_single(mm: Mm, at: number, start: number, nr: num
   if ((Atomics.load(ptes, base + lo) & _PAGE_PSE) !== 0) lo -= lo & PG_PMD_COLOUR;
   if ((Atomics.load(ptes, base + hi - 1) & _PAGE_PSE) !== 0) hi = ((hi - 1) | PG_PMD_COLOUR) + 1;
   let zapped = 0;
+  let changes = 0;
+  let pmdSeen = -1;
   for (let i = lo; i < hi; i++) {
-    if (ptes[base + i] !== 0 && Atomics.exchange(ptes, base + i, 0) !== 0) zapped++;
+    if (ptes[base + i] === 0) continue;
+    const old = Atomics.exchange(ptes, base + i, 0);
+    if (old === 0) continue;
+    zapped++;
+    // A PMD mapping's 512 words are one pmd_t (zap_huge_pmd): one change.
+    const head = (old & _PAGE_PSE) !== 0 ? i - (i & PG_PMD_COLOUR) : -1;
+    if (head < 0 || head !== pmdSeen) changes++;
+    if (head >= 0) pmdSeen = head;
   }
-  if (zapped > 0 && mm.pteNs > 0) charge(zapped * mm.pteNs);
+  if (changes > 0) {
+    if (mm.pteNs > 0) charge(changes * mm.pteNs);
+    // The zap's mmu_gather flushes the range once (tlb_finish_mmu -> flush_tlb_mm_range).
+    flush_tlb_mm_range(mm, 1);
+  }
   return zapped;
 }

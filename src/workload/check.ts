@@ -2,7 +2,7 @@
 // kernel refuses, and runs that could never end. Each message names the field at fault and,
 // where another field makes it wrong, that one too.
 
-import { DEFAULT_CONFIG, LIMITS, MAX_MAPPING_BYTES, PAGE_SIZE, PMD_SIZE } from '../machine/layout.js';
+import { DEFAULT_CONFIG, LIMITS, MAX_MAPPING_BYTES, PAGE_SIZE } from '../machine/layout.js';
 import { FS_MAX_BYTES } from '../fs/ondisk.js';
 import { WorkloadError } from './errors.js';
 import type { Role, Workload, WorkloadMapping } from './schema.js';
@@ -88,10 +88,6 @@ export function checkWorkload(w: Workload, where = ''): void {
         `${len} bytes is more than the lab maps at once, ${MAX_MAPPING_BYTES} bytes (4 GiB less a page); ` +
           `set ${f}.length to ${MAX_MAPPING_BYTES} or less${m.length === undefined ? ` (without it the mapping covers ${JSON.stringify(file.name)} from its offset to its end)` : ''}`,
       );
-    }
-    if (m.pmd) {
-      if (len < PMD_SIZE) fail(where, `${f}.pmd`, `a PMD mapping needs at least 2 MiB of file, ${JSON.stringify(file.name)} maps ${len} bytes`);
-      if (m.offset % PMD_SIZE !== 0) fail(where, `${f}.offset`, 'a PMD mapping needs a 2 MiB-aligned offset');
     }
   });
 

@@ -21,6 +21,13 @@ function kindOf(v: unknown): string {
   return typeof v === 'object' ? 'an object' : `${typeof v} ${show(v)}`;
 }
 
+/** Fields a workload once had, and what replaced them. */
+const RETIRED: Readonly<Record<string, string>> = {
+  pmd:
+    'no such field any more: as in the kernel, a DAX mapping tries PMD faults unless told not to; ' +
+    'leave it out for PMDs, or set "madvise": "MADV_NOHUGEPAGE" for 4 KiB faults only',
+};
+
 /** One line for the first issue; `where` prefixes it (a file name or configuration). */
 export function formatIssue(issue: z.core.$ZodIssue, where?: string): string {
   const i = issue as z.core.$ZodIssue & { input?: unknown };
@@ -44,7 +51,7 @@ export function formatIssue(issue: z.core.$ZodIssue, where?: string): string {
       break;
     case 'unrecognized_keys':
       path = [...path, i.keys[0]];
-      msg = 'unknown field (check its spelling against the workload reference in workloads/README.md)';
+      msg = RETIRED[i.keys[0]] ?? 'unknown field (check its spelling against the workload reference in workloads/README.md)';
       break;
     case 'invalid_union': {
       const u = i as { discriminator?: string; options?: unknown[] };

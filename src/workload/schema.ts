@@ -1,7 +1,7 @@
 // The workload file: what a run sets up and what each CPU does. One zod schema is both the
 // validator (messages name the field: `files[0].size: expected a multiple of 4096, got 1000`)
-// and the TypeScript type. Cross-field rules (a mapping names a file that exists, a PMD
-// mapping needs 2 MiB of file, MAP_SYNC needs a DAX file) are checked after the shape, in
+// and the TypeScript type. Cross-field rules (a mapping names a file that exists, MAP_SYNC
+// needs a DAX file) are checked after the shape, in
 // check.ts, so each message can name both fields.
 //
 // A file is a single configuration plus, optionally, named configurations (`configs`, each
@@ -56,7 +56,12 @@ export const MappingSchema = z.strictObject({
   file: name,
   flags: z.array(z.enum(MAP_FLAG_NAMES)).min(1).default(['MAP_SHARED']),
   prot: z.array(z.enum(PROT_NAMES)).min(1).default(['PROT_READ', 'PROT_WRITE']),
-  pmd: z.boolean().default(false).describe('faults try a 2 MiB PMD mapping first'),
+  madvise: z
+    .enum(['MADV_HUGEPAGE', 'MADV_NOHUGEPAGE'])
+    .optional()
+    .describe(
+      "madvise(2) on the whole mapping after mmap; without it, the kernel's default: a DAX mapping is VM_HUGEPAGE, so a fault in a 2 MiB of file that the mapping covers whole tries a PMD first. MADV_NOHUGEPAGE: every fault maps 4 KiB",
+    ),
   offset: size(PAGE_SIZE, '4096', 0).default(0),
   length: size(PAGE_SIZE, '4096').optional().describe('default: the file from offset to its end'),
 });
