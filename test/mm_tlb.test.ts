@@ -21,10 +21,10 @@ async function flushWith(bystanders: { sleep: boolean }[], how: 'msync' | 'punch
   const s = setupMm('ext4', { clock: 'virtual', windowNs: 250, costs: COSTS });
   const ino = makeFile(s.fs, 16, 'written');
   const vma = mmap(s.mm, ino, 16 * PAGE_SIZE, RW, MAP_SHARED, 0);
-  const flags = new SharedArrayBuffer(8);
+  const flags = new SharedArrayBuffer(12);
   const jobs = [
     { cpu: 1, module: 'tlb_scenarios', fn: 'flusher', args: { ref: vma.ref, flags, bystanders: bystanders.length, pages, how, ino, sleepers: bystanders.flatMap((b, i) => (b.sleep ? [2 + i] : [])) } },
-    ...bystanders.map((b, i) => ({ cpu: 2 + i, module: 'tlb_scenarios', fn: 'bystander', args: { ref: vma.ref, flags, sleep: b.sleep, page: 15 - i } })),
+    ...bystanders.map((b, i) => ({ cpu: 2 + i, module: 'tlb_scenarios', fn: 'bystander', args: { ref: vma.ref, flags, sleep: b.sleep, page: 15 - i, turn: i } })),
   ];
   const [r, ...faults] = await runCpus<FlusherResult | number>(s.machine, jobs);
   return { s, r: r as FlusherResult, faults: faults as number[] };

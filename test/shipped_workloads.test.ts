@@ -13,6 +13,9 @@ const cli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 const tmp = mkdtempSync(path.join(tmpdir(), 'daxlab-shipped-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
+/** The workloads that reproduce a seed's measurements, all of 4 KiB faults. */
+const SEED_WORKLOADS = ['kara-2017', 'optane', 'ordering-tax', 'contention', 'fsync-crossover'];
+
 describe('shipped workloads', () => {
   const shipped = listShippedWorkloads().map((w) => w.name);
 
@@ -36,7 +39,8 @@ describe('shipped workloads', () => {
     expect(res.configs).toHaveLength(1);
     expect(res.configs[0].violations).toEqual([]);
     expect(Object.keys(res.configs[0].ops).length).toBeGreaterThan(0);
-    // Their seeds measured 4 KiB faults: the ones mapping 2 MiB or more say MADV_NOHUGEPAGE.
-    expect(res.configs[0].counters.pmdFaults ?? 0).toBe(0);
+    // Their seeds measured 4 KiB faults: the ones mapping 2 MiB or more say MADV_NOHUGEPAGE
+    // (crash-mix maps 2 MiB huge on purpose, to punch holes in it).
+    if (SEED_WORKLOADS.includes(name)) expect(res.configs[0].counters.pmdFaults ?? 0).toBe(0);
   });
 });

@@ -1,7 +1,7 @@
 // Test CPUs for TLB shootdowns (test/mm_tlb.test.ts), on the virtual clock: CPUs that attach
 // a mapping (so they join mm_cpumask) and then either run (charging time in small steps) or
 // sleep until told to stop, and a flusher that dirties pages and times the msync or punch
-// that write-protects or zaps them. Flags: Int32 [ready count, stop].
+// that write-protects or zaps them. Flags: Int32 [ready count, stop, turn].
 
 import type { Cpu } from '../../src/sync/cpu.js';
 import { mountFs } from '../../src/fs/super.js';
@@ -15,6 +15,8 @@ import { nowNs } from '../../src/util/clock.js';
 
 const READY = 0;
 const STOP = 1;
+/** Whose turn it is to fault: the bystanders fault one after the other, so no lock they share is contended. */
+const TURN = 2;
 
 export interface BystanderArgs {
   ref: VmaRef;
@@ -22,6 +24,8 @@ export interface BystanderArgs {
   sleep: boolean;
   /** The page it write-faults at the end (its own: the CPUs share the mapping's page table). */
   page: number;
+  /** Its place in the order the bystanders fault in (from 0). */
+  turn: number;
 }
 
 /**
@@ -39,9 +43,14 @@ export function bystander(cpu: Cpu, a: BystanderArgs): number {
   } else {
     while (Atomics.load(flags, STOP) === 0) charge(100);
   }
+  // Two faults at once could meet on a lock, and which waits would be the host's choice.
+  while (Atomics.load(flags, TURN) < a.turn) vwait(cpu, flags, TURN, Atomics.load(flags, TURN));
   const t0 = nowNs();
   vma.store(a.page * PAGE_SIZE, new Uint8Array([1]));
-  return nowNs() - t0;
+  const ns = nowNs() - t0;
+  Atomics.add(flags, TURN, 1);
+  vnotify(cpu, flags, TURN);
+  return ns;
 }
 
 export interface FlusherArgs {
