@@ -73,18 +73,12 @@ export function buildImage(dev: DeviceState, log: PersistLog | null, rng: Rng, o
       }
     }
   }
-  const dirty = dev.dirty;
-  for (let w = 0; w < dirty.length; w++) {
-    let bits = Atomics.load(dirty, w);
-    while (bits !== 0) {
-      const low = bits & -bits;
-      bits ^= low;
-      s.dirtyLines++;
-      if (rng() < evict) {
-        const at = (w * 32 + (31 - Math.clz32(low))) * CACHELINE;
-        image.set(dev.data.subarray(at, at + CACHELINE), at);
-        s.evicted++;
-      }
+  for (const line of dirtyLines(dev.dirty)) {
+    s.dirtyLines++;
+    if (rng() < evict) {
+      const at = line * CACHELINE;
+      image.set(dev.data.subarray(at, at + CACHELINE), at);
+      s.evicted++;
     }
   }
   return image;
@@ -151,18 +145,11 @@ export class SparseImage {
         }
       }
     }
-    const dirty = dev.dirty;
-    for (let w = 0; w < dirty.length; w++) {
-      let bits = Atomics.load(dirty, w);
-      while (bits !== 0) {
-        const low = bits & -bits;
-        bits ^= low;
-        if (!(rng() < evict)) continue;
-        const line = w * 32 + (31 - Math.clz32(low));
-        const at = line * CACHELINE;
-        if (at < end) img.set(dev.data.subarray(at, at + CACHELINE), at);
-        else current.set(line, { src: dev.data, at });
-      }
+    for (const line of dirtyLines(dev.dirty)) {
+      if (!(rng() < evict)) continue;
+      const at = line * CACHELINE;
+      if (at < end) img.set(dev.data.subarray(at, at + CACHELINE), at);
+      else current.set(line, { src: dev.data, at });
     }
     for (const [line, v] of current) {
       const block = Math.floor((line * CACHELINE) / BLOCK_BYTES);
@@ -182,5 +169,17 @@ export class SparseImage {
     for (const o of this.overlay.get(b) ?? []) this.bytes.set(o.src.subarray(o.at, o.at + CACHELINE), o.line * CACHELINE);
     this.ready[b] = 1;
     this.readyList.push(b);
+  }
+}
+
+/** The dirty lines of a device's bitmap, lowest first: the order both image builders draw in. */
+function* dirtyLines(dirty: Int32Array): Generator<number> {
+  for (let w = 0; w < dirty.length; w++) {
+    let bits = Atomics.load(dirty, w);
+    while (bits !== 0) {
+      const low = bits & -bits;
+      bits ^= low;
+      yield w * 32 + (31 - Math.clz32(low));
+    }
   }
 }

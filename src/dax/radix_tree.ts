@@ -1276,47 +1276,46 @@ export function checkIndex(machine: Machine): string[] {
   if (high < 0 || high > capacity) out.push(`pool: highWater ${high} outside 0..${capacity}`);
   // Nodes freed while a lockless reader was inside: in use until their grace period is over.
   const onPending = new Uint8Array(capacity + 1);
-  let pending = 0;
-  for (let n = pool[INDEX_POOL.pendingHead]; n !== 0; n = nodes[n * STRIDE + N_PARENT]) {
-    if (!Number.isInteger(n) || n < 1 || n > Math.min(high, capacity)) {
-      out.push(`pool: pending list holds node ${n}, outside 1..highWater ${high}`);
-      break;
-    }
-    if (onPending[n]) {
-      out.push(`pool: node ${n} is on the pending list twice (a cycle)`);
-      break;
-    }
-    onPending[n] = 1;
-    pending++;
+  const pending = walkPoolList(nodes, pool[INDEX_POOL.pendingHead], Math.min(high, capacity), 'pending list', onPending, out, (n) => {
     if (seen[n]) out.push(`pool: node ${n} is pending an RCU grace period and in a tree`);
     if (nodes[n * STRIDE + N_COUNT] !== NODE_PENDING) out.push(`pool: pending node ${n} lacks the pending mark (count ${nodes[n * STRIDE + N_COUNT]})`);
-  }
+  });
   if (pending !== pool[INDEX_POOL.pending]) out.push(`pool: pending is ${pool[INDEX_POOL.pending]}, ${pending} nodes are on the pending list`);
   if (used !== inTrees + pending) out.push(`pool: used is ${used}, ${inTrees} nodes are in trees and ${pending} pending`);
   if (spin_is_locked(pool, INDEX_POOL.lockState)) out.push('pool: radix_node_pool lock is held');
   // Walk the free list.
   const onFree = new Uint8Array(capacity + 1);
-  let free = 0;
-  let n = pool[INDEX_POOL.freeHead];
-  while (n !== 0) {
-    if (!Number.isInteger(n) || n < 1 || n > Math.min(high, capacity)) {
-      out.push(`pool: free list holds node ${n}, outside 1..highWater ${high}`);
-      break;
-    }
-    if (onFree[n]) {
-      out.push(`pool: node ${n} is on the free list twice (a cycle)`);
-      break;
-    }
-    onFree[n] = 1;
-    free++;
+  const free = walkPoolList(nodes, pool[INDEX_POOL.freeHead], Math.min(high, capacity), 'free list', onFree, out, (n) => {
     if (seen[n]) out.push(`pool: node ${n} is on the free list and in a tree`);
     if (onPending[n]) out.push(`pool: node ${n} is on the free list and pending`);
     if (nodes[n * STRIDE + N_SHIFT] !== NODE_FREE_POISON) out.push(`pool: free node ${n} lacks the free poison (shift ${nodes[n * STRIDE + N_SHIFT]})`);
-    n = nodes[n * STRIDE + N_PARENT];
-  }
+  });
   const lost: number[] = [];
   for (let k = 1; k <= Math.min(high, capacity); k++) if (!seen[k] && !onFree[k] && !onPending[k]) lost.push(k);
   if (lost.length) out.push(`pool: ${lost.length} nodes neither in a tree nor free (lost): ${lost.slice(0, 10).join(', ')}${lost.length > 10 ? ', ...' : ''}`);
   if (used + free !== high && lost.length === 0) out.push(`pool: used ${used} + free ${free} != highWater ${high}`);
   return out;
+}
+
+/**
+ * Walks a list of pool nodes linked through N_PARENT (the free list, or the RCU pending
+ * list), marking each in `on` and calling `check` on it; a node out of range or met twice
+ * (a cycle) is reported and ends the walk. Returns how many nodes it walked.
+ */
+function walkPoolList(nodes: Int32Array, head: number, last: number, what: string, on: Uint8Array, out: string[], check: (n: number) => void): number {
+  let count = 0;
+  for (let n = head; n !== 0; n = nodes[n * STRIDE + N_PARENT]) {
+    if (!Number.isInteger(n) || n < 1 || n > last) {
+      out.push(`pool: ${what} holds node ${n}, outside 1..highWater ${last}`);
+      break;
+    }
+    if (on[n]) {
+      out.push(`pool: node ${n} is on the ${what} twice (a cycle)`);
+      break;
+    }
+    on[n] = 1;
+    count++;
+    check(n);
+  }
+  return count;
 }
