@@ -41,7 +41,8 @@ function seedFaults(profile: string, repeats: number): object {
       { name: 'data', size: '2MiB', state: 'empty' },
       { name: 'copy', size: '32MiB', state: 'empty' },
     ],
-    mappings: [{ name: 'map', file: 'data', flags: ['MAP_SHARED'] }],
+    // KERNEL-REF's program called madvise(MADV_NOHUGEPAGE): every page its own 4 KiB fault.
+    mappings: [{ name: 'map', file: 'data', flags: ['MAP_SHARED'], madvise: 'MADV_NOHUGEPAGE' }],
     cpus: [
       { role: 'faulter', mapping: 'map', access: 'write', pages: 512 },
       { role: 'background-copy', file: 'copy', chunk: '64KiB', enabled: false },
@@ -71,7 +72,7 @@ function orderingTax(profile: string, repeats: number): object {
     device: { size: '256MiB', mode: 'ramdisk' },
     fs: { personality: 'ext4' },
     files: [{ name: 'data', size: '4MiB', state: 'empty' }],
-    mappings: [{ name: 'map', file: 'data', flags: SYNC }],
+    mappings: [{ name: 'map', file: 'data', flags: SYNC, madvise: 'MADV_NOHUGEPAGE' }],
     cpus: [
       { role: 'faulter', mapping: 'map', access: 'write', pages: 30, intervalUs: 0 },
       { role: 'metadata-dirtier', files: 4096, rateHz: 1 },
