@@ -9,7 +9,7 @@ import { PE_SIZE_PMD, PE_SIZE_PTE, VmFault, ext4_dax_huge_fault, type PeSize } f
 import type { DaxVariant } from '../src/dax/variant.js';
 import { fsckImage, recoveredImage, setupFs } from './workers/fs_support.js';
 import { TestVma } from './support/test_vma.js';
-import { checkIndex } from '../src/dax/radix_tree.js';
+import { checkIndex } from '../src/dax/radix_tree_check.js';
 import { mmap } from '../src/mm/mmap.js';
 import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../src/mm/mman.js';
 import { checkMm } from '../src/mm/check.js';

@@ -15,8 +15,6 @@ import { attachCpu } from '../src/sync/cpu.js';
 import { dax_radix_locked_entry } from '../src/dax/dax_entry.js';
 import {
   RadixTree,
-  checkIndex,
-  checkRadixTree,
   find_get_entries,
   find_get_entries_tag,
   radixTreeEntries,
@@ -25,6 +23,7 @@ import {
   radix_tree_tag_get,
   radix_tree_tag_set,
 } from '../src/dax/radix_tree.js';
+import { checkIndex, checkRadixTree } from '../src/dax/radix_tree_check.js';
 import { runCpus } from './support/workers.js';
 import { SHARED_BASE, SHARED_COUNT, type IndexStressResult } from './workers/index_stress.js';
 import { MAPPINGS, STABLE, entryOf, type RcuStressResult } from './workers/rcu_stress.js';

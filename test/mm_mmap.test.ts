@@ -3,7 +3,7 @@ import { PAGE_SIZE, VMA, MM } from '../src/machine/layout.js';
 import { FsError, type Errno } from '../src/fs/errno.js';
 import { FS_MAX_BYTES } from '../src/fs/ondisk.js';
 import { vfs_create } from '../src/fs/inode.js';
-import { checkIndex } from '../src/dax/radix_tree.js';
+import { checkIndex } from '../src/dax/radix_tree_check.js';
 import { mmap, munmap, MAX_MAPPING_BYTES } from '../src/mm/mmap.js';
 import {
   MAP_ANONYMOUS,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MiB, PAGE_SIZE } from '../src/machine/layout.js';
 import { inodeInfo, vfs_fsync, vfs_write } from '../src/fs/inode.js';
 import type { FsPersonality } from '../src/fs/ondisk.js';
-import { checkIndex } from '../src/dax/radix_tree.js';
+import { checkIndex } from '../src/dax/radix_tree_check.js';
 import type { DaxVariant } from '../src/dax/variant.js';
 import { mmap, munmap } from '../src/mm/mmap.js';
 import { MAP_SHARED, MAP_SHARED_VALIDATE, MAP_SYNC, PROT_READ, PROT_WRITE } from '../src/mm/mman.js';

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { MiB, PAGE_SIZE, PAGECACHE_TAG_DIRTY } from '../src/machine/layout.js';
 import { vfs_create, vfs_fallocate, vfs_fsync, vfs_fsync_range, vfs_truncate, vfs_write, FALLOC_FL_KEEP_SIZE } from '../src/fs/inode.js';
-import { checkIndex, radix_tree_lookup, radix_tree_tag_get } from '../src/dax/radix_tree.js';
+import { radix_tree_lookup, radix_tree_tag_get } from '../src/dax/radix_tree.js';
+import { checkIndex } from '../src/dax/radix_tree_check.js';
 import { dax_is_pmd_entry } from '../src/dax/dax_entry.js';
 import { checkEntryRanges } from '../src/dax/entry_index.js';
 import { mmap } from '../src/mm/mmap.js';

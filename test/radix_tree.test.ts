@@ -40,8 +40,6 @@ import {
   RADIX_TREE_ROOT_SLOT,
   RadixTree,
   WRITEBACK_TAG_BATCH,
-  checkIndex,
-  checkRadixTree,
   find_get_entries,
   find_get_entries_tag,
   radixTreeEntries,
@@ -63,6 +61,7 @@ import {
   radix_tree_tagged,
   tag_pages_for_writeback,
 } from '../src/dax/radix_tree.js';
+import { checkIndex, checkRadixTree } from '../src/dax/radix_tree_check.js';
 import * as radixTreeModule from '../src/dax/radix_tree.js';
 import { NODE_FREE_POISON, NODE_PENDING, NodePool, RadixTreeNoMemError, nodePoolPending } from '../src/dax/node_pool.js';
 import { rcu_read_lock, rcu_read_unlock } from '../src/sync/rcu.js';

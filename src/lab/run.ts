@@ -13,7 +13,7 @@ import { journalAreas, maxTransactionBuffers } from '../journal/ondisk.js';
 import { checkJournalRoom } from '../fs/super.js';
 import { stopCommitThread } from '../journal/kjournald.js';
 import { readCommitRecords, readJournalCounters } from '../journal/stats.js';
-import { checkIndex } from '../dax/radix_tree.js';
+import { checkIndex } from '../dax/radix_tree_check.js';
 import { checkMm } from '../mm/check.js';
 import { readPmemCounters } from '../pmem/device.js';
 import { isFsError } from '../fs/errno.js';

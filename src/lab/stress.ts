@@ -4,7 +4,7 @@
 
 import type { MachineConfig } from '../machine/layout.js';
 import { createMachine } from '../machine/machine.js';
-import { checkIndex } from '../dax/radix_tree.js';
+import { checkIndex } from '../dax/radix_tree_check.js';
 import { readLockStat, type LockStatTable } from '../sync/lockstat.js';
 import { readPmemCounters, type PmemCounters } from '../pmem/device.js';
 import { runOnCpus } from './cpus.js';

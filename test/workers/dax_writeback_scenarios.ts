@@ -23,7 +23,8 @@ import { radix_tree_insert, radix_tree_tag_set } from '../../src/dax/radix_tree.
 import { dax_radix_locked_entry, daxEntryUnlock } from '../../src/dax/dax_entry.js';
 import { get_unlocked_mapping_entry, put_unlocked_mapping_entry } from '../../src/dax/entry_lock.js';
 import type { DaxVariant } from '../../src/dax/variant.js';
-import { checkIndex, radix_tree_lookup, radix_tree_tag_get } from '../../src/dax/radix_tree.js';
+import { radix_tree_lookup, radix_tree_tag_get } from '../../src/dax/radix_tree.js';
+import { checkIndex } from '../../src/dax/radix_tree_check.js';
 import { pausePoint, pauseStorers, resumeStorers } from './pause.js';
 
 interface Args {

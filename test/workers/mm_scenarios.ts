@@ -27,7 +27,7 @@ import { attachMm, type MmCounters } from '../../src/mm/mm.js';
 import { attachVma } from '../../src/mm/mmap.js';
 import type { VmaRef } from '../../src/mm/memory.js';
 import { checkMm, checkSyncMappings, checkSyncedRange } from '../../src/mm/check.js';
-import { checkIndex } from '../../src/dax/radix_tree.js';
+import { checkIndex } from '../../src/dax/radix_tree_check.js';
 import { PAGE_SIZE } from '../../src/machine/layout.js';
 import { pausePoint, pauseStorers, resumeStorers } from './pause.js';
 
