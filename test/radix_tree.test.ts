@@ -39,7 +39,6 @@ import {
   RADIX_TREE_NO_SLOT,
   RADIX_TREE_ROOT_SLOT,
   RadixTree,
-  WRITEBACK_TAG_BATCH,
   find_get_entries,
   find_get_entries_tag,
   radixTreeEntries,
@@ -59,8 +58,8 @@ import {
   radix_tree_tag_get,
   radix_tree_tag_set,
   radix_tree_tagged,
-  tag_pages_for_writeback,
 } from '../src/dax/radix_tree.js';
+import { WRITEBACK_TAG_BATCH, tag_pages_for_writeback } from '../src/mm/page_writeback.js';
 import { checkIndex, checkRadixTree } from '../src/dax/radix_tree_check.js';
 import * as radixTreeModule from '../src/dax/radix_tree.js';
 import { NODE_FREE_POISON, NODE_PENDING, NodePool, RadixTreeNoMemError, nodePoolPending } from '../src/dax/node_pool.js';

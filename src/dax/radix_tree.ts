@@ -23,8 +23,8 @@
 //   - mapping->tree_lock (the lock words at the root's lockState, lock_stat class
 //     tree_lock) guards the root record and every node reachable from it: every function
 //     here that takes a RadixTree expects its caller to hold that mapping's tree_lock
-//     (RadixTree.treeLock()/treeUnlock()), except tag_pages_for_writeback(), which takes and
-//     drops it itself, every WRITEBACK_TAG_BATCH entries, as mm/page-writeback.c does.
+//     (RadixTree.treeLock()/treeUnlock()); tag_pages_for_writeback() (mm/page_writeback.ts)
+//     takes and drops it itself, every WRITEBACK_TAG_BATCH entries, as mm/page-writeback.c does.
 //   - The node pool's lock (class radix_node_pool, node_pool.ts) nests inside tree_lock:
 //     node allocation and freeing take it while tree_lock is held. Never take a tree_lock
 //     while holding the pool lock, and never hold two tree_locks at once.
@@ -61,8 +61,6 @@ import {
   INDEX_NODE,
   INDEX_ROOT,
   LOCK_CLASS,
-  PAGECACHE_TAG_DIRTY,
-  PAGECACHE_TAG_TOWRITE,
   RADIX_TREE_MAP_SHIFT,
   RADIX_TREE_MAP_SIZE,
   RADIX_TREE_MAX_TAGS,
@@ -122,8 +120,6 @@ export const RADIX_TREE_RETRY = -2;
 const MAX_RESTARTS = 1_000_000;
 /** errno EEXIST: radix_tree_insert() returns -EEXIST when the index is occupied. */
 export const EEXIST = 17;
-/** tag_pages_for_writeback() drops tree_lock after this many tagged entries (mm/page-writeback.c). */
-export const WRITEBACK_TAG_BATCH = 4096;
 
 const ROOT_SLOT = RADIX_TREE_ROOT_SLOT;
 const NO_SLOT = RADIX_TREE_NO_SLOT;
@@ -142,7 +138,7 @@ function indexOffset(index: number, shift: number): number {
   return Math.floor(index / POW2[shift]) & MAP_MASK;
 }
 
-function checkIndexArg(name: string, index: number): void {
+export function checkIndexArg(name: string, index: number): void {
   if (!(index >= 0 && index <= MAX_INDEX && Number.isInteger(index))) checkInt(name, index, 0, MAX_INDEX);
 }
 
@@ -865,7 +861,7 @@ export function radix_tree_tagged(root: RadixTree, tag: number): boolean {
 // ---- iteration (struct radix_tree_iter) --------------------------------------------------------
 
 /** radix_tree_iter_init(): starts a walk at start. */
-function radix_tree_iter_init(root: RadixTree, start: number): void {
+export function radix_tree_iter_init(root: RadixTree, start: number): void {
   root.iterIndex = 0;
   root.iterNextIndex = start;
   root.iterNode = 0;
@@ -873,7 +869,7 @@ function radix_tree_iter_init(root: RadixTree, start: number): void {
 }
 
 /** radix_tree_iter_resume(): makes the next step start a fresh chunk after the current index (the tree may change meanwhile). */
-function radix_tree_iter_resume(root: RadixTree): void {
+export function radix_tree_iter_resume(root: RadixTree): void {
   root.iterNextIndex = root.iterIndex + 1;
   root.iterNode = 0;
 }
@@ -888,7 +884,7 @@ function radix_tree_iter_resume(root: RadixTree): void {
  * tagged slot found empty, or RADIX_TREE_RETRY, restarts from the root at the same index, as
  * the kernel's walk does. Under tree_lock a tagged empty slot is a corrupt tree.
  */
-function radix_tree_next_chunk(root: RadixTree, tag: number): number {
+export function radix_tree_next_chunk(root: RadixTree, tag: number): number {
   if (tag !== ITER_ALL && !root_tag_get(root, tag)) return NO_SLOT;
   const nodes = root.nodes;
   const lockless = !root.holdsTreeLock;
@@ -945,7 +941,7 @@ function radix_tree_next_chunk(root: RadixTree, tag: number): number {
 }
 
 /** radix_tree_next_slot(): the next matching slot in the current chunk (leaf), else the first of the next chunk. */
-function radix_tree_next_slot(root: RadixTree, tag: number): number {
+export function radix_tree_next_slot(root: RadixTree, tag: number): number {
   const node = root.iterNode;
   if (node !== 0) {
     const nodes = root.nodes;
@@ -966,7 +962,7 @@ function radix_tree_next_slot(root: RadixTree, tag: number): number {
 }
 
 /** radix_tree_iter_tag_set(): sets tag on the iterator's current entry. */
-function radix_tree_iter_tag_set(root: RadixTree, tag: number): void {
+export function radix_tree_iter_tag_set(root: RadixTree, tag: number): void {
   node_tag_set(root, root.iterNode, tag, root.iterOffset);
 }
 
@@ -1076,38 +1072,4 @@ export function radix_tree_lookup_rcu(root: RadixTree, index: number): number {
   } finally {
     rcu_read_unlock(root.cpu);
   }
-}
-
-/**
- * tag_pages_for_writeback() (mm/page-writeback.c): sets TOWRITE on every DIRTY entry with
- * index in [start, end] (DIRTY stays until the entry is written back); returns how many it
- * visited. Takes the mapping's tree_lock itself and drops it every WRITEBACK_TAG_BATCH
- * entries, so the caller must not hold it.
- */
-export function tag_pages_for_writeback(root: RadixTree, start: number, end: number): number {
-  checkIndexArg('start', start);
-  checkIndexArg('end', end);
-  if (root.holdsTreeLock) {
-    throw new Error(`tag_pages_for_writeback: takes mapping ${root.mapping}'s tree_lock itself; call it without holding it`);
-  }
-  let tagged = 0;
-  root.treeLock();
-  radix_tree_iter_init(root, start);
-  let slot = radix_tree_next_chunk(root, PAGECACHE_TAG_DIRTY);
-  while (slot !== NO_SLOT) {
-    if (root.iterIndex > end) break;
-    radix_tree_iter_tag_set(root, PAGECACHE_TAG_TOWRITE);
-    tagged++;
-    if (tagged % WRITEBACK_TAG_BATCH === 0) {
-      radix_tree_iter_resume(root);
-      root.treeUnlock();
-      // cond_resched()
-      root.treeLock();
-      slot = radix_tree_next_chunk(root, PAGECACHE_TAG_DIRTY);
-      continue;
-    }
-    slot = radix_tree_next_slot(root, PAGECACHE_TAG_DIRTY);
-  }
-  root.treeUnlock();
-  return tagged;
 }

@@ -28,8 +28,8 @@ import {
   radix_tree_lookup,
   radix_tree_tag_clear,
   radix_tree_tag_get,
-  tag_pages_for_writeback,
 } from './radix_tree.js';
+import { tag_pages_for_writeback } from '../mm/page_writeback.js';
 import { checkVariant, type DaxVariant } from './variant.js';
 import { dax_entry_index_rcu } from './entry_index.js';
 import { dax_is_empty_entry, dax_is_zero_entry, dax_radix_order, dax_radix_pfn, daxEntryIsLocked } from './dax_entry.js';

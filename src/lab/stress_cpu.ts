@@ -13,8 +13,8 @@ import {
   radix_tree_lookup,
   radix_tree_tag_clear,
   radix_tree_tag_set,
-  tag_pages_for_writeback,
 } from '../dax/radix_tree.js';
+import { tag_pages_for_writeback } from '../mm/page_writeback.js';
 import { dax_radix_locked_entry, daxEntryUnlock } from '../dax/dax_entry.js';
 import {
   get_unlocked_mapping_entry,

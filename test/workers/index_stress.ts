@@ -14,7 +14,6 @@ import type { Cpu } from '../../src/sync/cpu.js';
 import {
   RadixTree,
   EEXIST,
-  WRITEBACK_TAG_BATCH,
   find_get_entries_tag,
   radixTreeReplace,
   radix_tree_delete,
@@ -23,8 +22,8 @@ import {
   radix_tree_tag_clear,
   radix_tree_tag_get,
   radix_tree_tag_set,
-  tag_pages_for_writeback,
 } from '../../src/dax/radix_tree.js';
+import { WRITEBACK_TAG_BATCH, tag_pages_for_writeback } from '../../src/mm/page_writeback.js';
 import { dax_radix_locked_entry, daxEntryLock, daxEntryUnlock } from '../../src/dax/dax_entry.js';
 import { PAGECACHE_TAG_DIRTY as DIRTY, PAGECACHE_TAG_TOWRITE as TOWRITE } from '../../src/machine/layout.js';
 
