@@ -38,6 +38,10 @@ export const ProbeStatsSchema = z.object({
     .array(z.object({ lowUs: count, highUs: count, count }))
     .describe("the lab's log2 microsecond buckets (src/measure/buckets.ts), non-empty ones, lowest first"),
   hdr: z.string().describe('HdrHistogram V2 compressed encoding, base64, of the nanosecond values (1 ns .. 1 h, 3 significant digits)'),
+  perRepeat: z
+    .array(z.object({ count, meanNs: ns, p50Ns: ns, p99Ns: ns, p999Ns: ns, maxNs: ns }))
+    .optional()
+    .describe("each repeat's figures, in the order they ran: `daxlab compare` judges over them as over a run's repeats (optional: without them it shows the figures but judges none)"),
 });
 
 const status = z.enum(['measured', 'unsupported']);
@@ -62,6 +66,9 @@ export const ProbeSetupSchema = z.object({
   device: ProbeDeviceSchema.nullable().describe('null when the mount is not on a block device (tmpfs, overlay)'),
   cpu: z.string(),
   clocksource: z.string().nullable().describe('/sys/devices/system/clocksource/clocksource0/current_clocksource'),
+  timerNs: ns
+    .optional()
+    .describe('median cost of a clock_gettime(CLOCK_MONOTONIC) pair with nothing between: every timed figure includes it once'),
 });
 
 export const ProbeRowSchema = z.object({
@@ -105,7 +112,9 @@ export const ProbeSchema = z.object({
     .describe('write faults paced pauseMs apart on an empty file, beside a process dirtying inodes (chmod) without syncing'),
   baseline: z.object({
     nullSyscallNs: ns.nullable().describe('getppid() round trip'),
-    pageCacheFaultNs: ns.nullable().describe('first write to a page of a MAP_SHARED page-cache (non-DAX) file already in the cache'),
+    pageCacheFaultNs: ns
+      .nullable()
+      .describe("a read fault on a page already in a tmpfs file's page cache (MAP_SHARED, MADV_RANDOM), as bench/native/kernel_costs.c measures it"),
   }),
 });
 
