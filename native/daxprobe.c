@@ -450,6 +450,7 @@ static void record_setup(const char *dir, int quick, const struct params *P) {
   record_device(o, st.st_dev);
   fputs(",\"cpu\":", o);
   json_str(o, cpu);
+  fprintf(o, ",\"cpus\":%ld", sysconf(_SC_NPROCESSORS_ONLN));
   fputs(",\"clocksource\":", o);
   json_str_or_null(o, read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource", cs, sizeof cs));
   fprintf(o, ",\"timerNs\":%.1f", timer_ns());

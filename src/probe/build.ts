@@ -43,7 +43,7 @@ function buildRow(records: readonly RowRaw[]): ProbeRow {
       ...head,
       status: 'unsupported',
       reason:
-        `no PMD mapping: after ${fallbacks} of ${stores} 2 MiB-aligned stores, storing to the rest of the 2 MiB faulted again ` +
+        `no PMD mapping: in ${fallbacks} of ${stores} 2 MiB regions, stores to the region's other pages faulted again after the first ` +
         '(the kernel mapped smaller pages; a DAX PMD needs a 2 MiB aligned extent and mapping)',
       rusageFaults,
     };
@@ -71,7 +71,7 @@ export function daxVerdict(raw: RawProbe): Probe['dax'] {
   if (mapSync.supported || setup.statxDax === true) return { isDax: true, reason: null };
   const where = `${setup.mount.fstype} on ${setup.mount.source} (${setup.mount.options.join(',') || 'no options'})`;
   const statx = setup.statxDax === false ? 'statx does not report STATX_ATTR_DAX on its files' : 'statx cannot say (STATX_ATTR_DAX needs Linux 5.8)';
-  return { isDax: false, reason: `${where} is not DAX: ${statx}, and ${mapSync.reason ?? 'MAP_SYNC is refused'}` };
+  return { isDax: false, reason: `${where}: ${statx}, and ${mapSync.reason ?? 'MAP_SYNC is refused'}` };
 }
 
 /** The probe of a complete helper run, validated against the schema it promises; createdAt is when the helper started. */
@@ -92,6 +92,7 @@ export function buildProbe(raw: RawProbe): Probe {
       statxDax: setup.statxDax,
       device: setup.device,
       cpu: setup.cpu,
+      cpus: setup.cpus,
       clocksource: setup.clocksource,
       timerNs: setup.timerNs,
     },

@@ -24,6 +24,7 @@ const SetupRecord = z.object({
   statxDax: z.boolean().nullable(),
   device: ProbeDeviceSchema.nullable(),
   cpu: z.string(),
+  cpus: z.number().int().positive(),
   clocksource: z.string().nullable(),
   timerNs: ns,
   pages: count,
