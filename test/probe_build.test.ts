@@ -13,6 +13,7 @@ import { labConfigName, probeRowName } from '../src/probe/lab_names.js';
 import { formatProbeSummary } from '../src/probe/summary.js';
 import { compareRuns } from '../src/measure/compare.js';
 import { MergedOps } from '../src/measure/histogram.js';
+import { formatRunTables } from '../src/measure/run_tables.js';
 import { daxRecords, linesOf, nonDaxRecords, SETUP } from './support/probe_raw.js';
 import { makeConfig, makeRun } from './support/run_results.js';
 
@@ -171,6 +172,15 @@ describe('a probe read as a run', () => {
     expect(c.notes.join('\n')).toMatch(/one side is a probe of a real kernel/);
     const wall = makeRun(lab.configs, { clock: { kind: 'wall', windowNs: null } });
     expect(() => compareRuns(wall, lab)).toThrow(/ran on the wall clock/);
+  });
+
+  it("sets the probe beside seed 002's table under its own name, not the lab's", () => {
+    const text = formatRunTables(probeToRunResults(dax(), '0'));
+    expect(text).toMatch(/^=== seed 002 \(Jan Kara, 2017, ramdisk\) beside this probe of a real kernel/m);
+    // The written file's row stands beside the seed's preallocated one, as kara-2017 models it.
+    expect(text).toMatch(/^prealloc-nobg-nosync \(.*\)\n {2}probe +seed\n {2}min=3 avg=3 max=3 +min=9 avg=10 max=46$/m);
+    expect(text).toMatch(/^ {2}avg probe\/seed 0\.30 \(without the probe's slowest 1 %: [\d.]+\), fullest bucket 2 - 3 us \(probe\) 8 - 15 us \(seed\)$/m);
+    expect(text).not.toMatch(/avg lab\/seed/);
   });
 
   it('round-trips through JSON as show reads it', () => {
