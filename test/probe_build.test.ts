@@ -125,6 +125,16 @@ describe('a malformed probe.json', () => {
     expect(() => parseProbe(JSON.stringify(p), 'p.json')).toThrow(/^p\.json: dax: /);
     expect(() => parseProbe('{', 'p.json')).toThrow(/^p\.json: not JSON/);
   });
+
+  it('with a histogram that does not decode, or holds another count than its figures, names the series', () => {
+    const p = dax();
+    p.rows[2].fault!.hdr = 'not base64 at all';
+    expect(() => probeToRunResults(p, '0', 'p.json')).toThrow(/^p\.json: rows\[2\]\.fault\.hdr: /);
+    const q = dax();
+    q.fsync[1].fsync!.hdr = q.fsync[0].fsync!.hdr;
+    q.fsync[1].fsync!.count = 3;
+    expect(() => probeToRunResults(q, '0', 'p.json')).toThrow('p.json: fsync[1].fsync.hdr: encoded histogram holds 2 values, its figures say 3');
+  });
 });
 
 describe('a probe read as a run', () => {

@@ -72,7 +72,7 @@ export function readResultsArg(arg: string): RunResults {
       code === 'ENOENT' ? `${arg}: no results.json in this folder (was it written with --format json?)` : `${file}: ${(e as Error).message}`,
     );
   }
-  const r = looksLikeProbeText(text) ? probeToRunResults(parseProbe(text, file), pkg.version) : parseResults(text, file);
+  const r = looksLikeProbeText(text) ? probeToRunResults(parseProbe(text, file), pkg.version, file) : parseResults(text, file);
   // Histograms that do not decode are a bad input file, said now in one line, not a stack
   // trace from whichever command reads them first.
   for (const c of r.configs) decodeConfigOps(c, file);

@@ -14,7 +14,8 @@ import type { Probe, ProbeStats } from './schema.js';
 
 export { isProbeResults };
 
-function configOf(name: string, params: Record<string, unknown>, kind: RecordedOpKind, s: ProbeStats, counters: Record<string, number> = {}): ConfigResult {
+/** at names the series in probe.json (probe.json: rows[2].fault), for an error about its histogram. */
+function configOf(at: string, name: string, params: Record<string, unknown>, kind: RecordedOpKind, s: ProbeStats, counters: Record<string, number> = {}): ConfigResult {
   const sumNs = Math.round(s.meanNs * s.count);
   const encoded: EncodedOps = {
     format: ENCODED_OPS_FORMAT,
@@ -27,7 +28,7 @@ function configOf(name: string, params: Record<string, unknown>, kind: RecordedO
   try {
     merged = MergedOps.merge([encoded]);
   } catch (e) {
-    throw new RangeError(`${name}: hdr: ${(e as Error).message}`);
+    throw new RangeError(`${at}.hdr: ${(e as Error).message}`);
   }
   const isFault = kind === 'read-fault' || kind === 'write-fault' || kind === 'sync-fault';
   const perRepeat: RepeatResult[] = (s.perRepeat ?? []).map((r, i) => ({
@@ -51,8 +52,8 @@ function configOf(name: string, params: Record<string, unknown>, kind: RecordedO
   };
 }
 
-/** The probe as RunResults; version is the daxlab reading it. */
-export function probeToRunResults(p: Probe, version: string): RunResults {
+/** The probe as RunResults; version is the daxlab reading it, where names the file for errors. */
+export function probeToRunResults(p: Probe, version: string, where = 'probe.json'): RunResults {
   const configs: ConfigResult[] = [];
   // What was not measured, one warning per reason: seven rows refused MAP_SYNC are one finding.
   const missing = new Map<string, string[]>();
@@ -60,26 +61,26 @@ export function probeToRunResults(p: Probe, version: string): RunResults {
     const r = reason ?? 'no figures';
     missing.set(r, [...(missing.get(r) ?? []), name]);
   };
-  for (const r of p.rows) {
+  p.rows.forEach((r, i) => {
     const name = labConfigName(r);
     if (r.status !== 'measured' || r.fault === undefined) {
       notMeasured(name === r.name ? name : `${name} (probe row ${r.name})`, r.reason);
-      continue;
+      return;
     }
     const params = { probeRow: r.name, file: r.prep === 'prealloc' ? 'fallocated' : r.prep, mapSync: r.mapSync, bg: r.bg, huge: r.huge };
     const counters: Record<string, number> = r.rusageFaults === undefined ? {} : { rusageFaults: r.rusageFaults, timedStores: r.fault.count };
-    configs.push(configOf(name, params, 'write-fault', r.fault, counters));
-  }
-  for (const f of p.fsync) {
+    configs.push(configOf(`${where}: rows[${i}].fault`, name, params, 'write-fault', r.fault, counters));
+  });
+  p.fsync.forEach((f, i) => {
     const name = `fsync-${f.dirtyPages}-pages`;
     if (f.status !== 'measured' || f.fsync === undefined) notMeasured(name, f.reason);
-    else configs.push(configOf(name, { dirtyPages: f.dirtyPages }, 'fsync', f.fsync));
-  }
-  for (const t of p.orderingTax) {
+    else configs.push(configOf(`${where}: fsync[${i}].fsync`, name, { dirtyPages: f.dirtyPages }, 'fsync', f.fsync));
+  });
+  p.orderingTax.forEach((t, i) => {
     const name = `tax-${t.pauseMs}ms-${t.mapSync ? 'sync' : 'nosync'}`;
     if (t.status !== 'measured' || t.fault === undefined) notMeasured(name, t.reason);
-    else configs.push(configOf(name, { pauseMs: t.pauseMs, mapSync: t.mapSync, dirtier: 'chmod' }, 'write-fault', t.fault));
-  }
+    else configs.push(configOf(`${where}: orderingTax[${i}].fault`, name, { pauseMs: t.pauseMs, mapSync: t.mapSync, dirtier: 'chmod' }, 'write-fault', t.fault));
+  });
   const warnings: string[] = [];
   if (!p.dax.isDax) warnings.push(`not DAX: ${p.dax.reason ?? ''}`);
   for (const [reason, names] of missing) warnings.push(`not measured: ${names.join(', ')}: ${reason}`);
