@@ -168,7 +168,7 @@ describe('a probe read as a run', () => {
     expect(MergedOps.merge([c.encoded]).get('write-fault')!.count).toBe(8);
     expect(run.configs.find((x) => x.name === 'fsync-16-pages')!.ops.fsync).toMatchObject({ count: 2, meanNs: 250_000 });
     expect(run.warnings).toContain(
-      'not measured: prealloc-nobg-nosync-pmd (probe row written-nobg-nosync-pmd): no PMD mapping: in 1 of 4 2 MiB regions, stores to the region\'s other pages faulted again after the first (the kernel mapped smaller pages; a DAX PMD needs a 2 MiB aligned extent and mapping)',
+      'not measured: prealloc-nobg-nosync-pmd (probe row written-nobg-nosync-pmd): no PMD mapping: in 1 of 4 2 MiB regions, a store to the region\'s last page faulted again after the first (the kernel mapped smaller pages; a DAX PMD needs a 2 MiB aligned extent and mapping)',
     );
     expect(run).toMatchObject({ daxlabVersion: '9.9.9', clock: { kind: 'wall' }, machine: { cores: 2, cpuModel: 'QEMU Virtual CPU' } });
   });

@@ -43,7 +43,7 @@ function buildRow(records: readonly RowRaw[]): ProbeRow {
       ...head,
       status: 'unsupported',
       reason:
-        `no PMD mapping: in ${fallbacks} of ${stores} 2 MiB regions, stores to the region's other pages faulted again after the first ` +
+        `no PMD mapping: in ${fallbacks} of ${stores} 2 MiB regions, a store to the region's last page faulted again after the first ` +
         '(the kernel mapped smaller pages; a DAX PMD needs a 2 MiB aligned extent and mapping)',
       rusageFaults,
     };
