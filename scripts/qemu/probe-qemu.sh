@@ -20,6 +20,8 @@ usage: npm run probe:qemu -- [--bin FILE --args "ARGS" | --check] [options]
   --mkfs-opts OPTS   mke2fs options (default: -E lazy_itable_init=0,lazy_journal_init=0)
   --allow-non-dax    run the program even when statx does not report DAX
   --append ARGS      extra guest kernel command line (e.g. tsc=reliable: see README.md)
+  --nice N           run QEMU at this niceness (-20..19; below 0 needs root). On a busy
+                     host the guest's figures are mostly waits for a host CPU: see README.md
   --cache DIR        where the kernel, initramfs and NVDIMM backing file live
                      (default: $DAXLAB_QEMU_CACHE, else ~/.cache/daxlab-qemu)
 
@@ -35,11 +37,11 @@ cd "${INIT_CWD:-.}"
 # ext4lazyinit thread, whose background writes and commits otherwise slow the first minutes
 # of a run several-fold (seen here: MAP_SYNC faults 10x dearer in the first seconds).
 DEFAULT_MKFS_OPTS="-E lazy_itable_init=0,lazy_journal_init=0"
-BIN="" ARGS="" OUT=qemu-probe.out TIMEOUT=1800 MOUNT_OPTS=dax MKFS_OPTS=$DEFAULT_MKFS_OPTS REQUIRE_DAX=1 CHECK=0 APPEND=""
+BIN="" ARGS="" OUT=qemu-probe.out TIMEOUT=1800 MOUNT_OPTS=dax MKFS_OPTS=$DEFAULT_MKFS_OPTS REQUIRE_DAX=1 CHECK=0 APPEND="" NICE=""
 CACHE=${DAXLAB_QEMU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/daxlab-qemu}
 bad() { echo "probe:qemu: $*" >&2; exit 2; }
 while (($#)); do
-  [[ $1 != --@(bin|args|out|timeout|mount-opts|mkfs-opts|append|cache) || $# -ge 2 ]] || bad "$1 needs a value"
+  [[ $1 != --@(bin|args|out|timeout|mount-opts|mkfs-opts|append|nice|cache) || $# -ge 2 ]] || bad "$1 needs a value"
   case $1 in
     --bin) BIN=$2; shift 2 ;;
     --args) ARGS=$2; shift 2 ;;
@@ -50,12 +52,14 @@ while (($#)); do
     --mkfs-opts) MKFS_OPTS=$2; shift 2 ;;
     --allow-non-dax) REQUIRE_DAX=0; shift ;;
     --append) APPEND=$2; shift 2 ;;
+    --nice) NICE=$2; shift 2 ;;
     --cache) CACHE=$2; shift 2 ;;
     -h | --help) usage; exit 0 ;;
-    *) bad "unknown option $1 (accepted: --bin --args --check --out --timeout --mount-opts --mkfs-opts --allow-non-dax --append --cache)" ;;
+    *) bad "unknown option $1 (accepted: --bin --args --check --out --timeout --mount-opts --mkfs-opts --allow-non-dax --append --nice --cache)" ;;
   esac
 done
 [[ $TIMEOUT =~ ^[0-9]+$ ]] || bad "--timeout must be a whole number of seconds, got '$TIMEOUT'"
+[[ -z $NICE || ($NICE =~ ^-?[0-9]+$ && $NICE -ge -20 && $NICE -le 19) ]] || bad "--nice must be an integer from -20 to 19, got '$NICE'"
 if ((CHECK)); then
   [[ -z $BIN ]] || bad "--check and --bin exclude each other"
 else
@@ -74,7 +78,7 @@ flock -n 9 || { echo "probe:qemu: another guest is running (lock $CACHE/qemu.loc
 build_guest "$CACHE"
 
 JOB=$(mktemp -d "$CACHE/job.XXXXXX")
-trap 'rm -rf "$JOB"' EXIT
+trap 'rm -rf "$JOB"' EXIT  # widened once QEMU runs
 if ((CHECK)); then
   cc -O2 -static -o "$JOB/bin" "$RIG/mapsync_check.c"
 else
@@ -91,12 +95,17 @@ rm -f "$PMEM" && truncate -s 2G "$PMEM"
 
 echo "probe:qemu: booting Linux $GUEST_KVER (TCG, 2 CPUs, 2 GiB NVDIMM), timeout ${TIMEOUT}s" >&2
 START=$(date +%s)
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+PRIO=()
+[[ -n $NICE ]] && PRIO=(nice -n "$NICE")
 set +e
 # KVM is used when /dev/kvm is usable; otherwise TCG, multi-threaded, with -cpu max so that
 # the guest sees the CPU features (CLWB, CLFLUSHOPT) a pmem kernel looks for.
 ACCEL=(-accel tcg,thread=multi -cpu max)
 [[ -w /dev/kvm ]] && ACCEL=(-accel kvm -cpu host)
-timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
+# In the background with its pid known, so that Ctrl-C or a kill of this script takes the guest
+# with it (timeout passes the signal on); the console is shown live from its file.
+"${PRIO[@]}" timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
   -machine pc,nvdimm=on "${ACCEL[@]}" -smp 2 -m 2G,slots=2,maxmem=4G \
   -object memory-backend-file,id=mem1,share=on,mem-path="$PMEM",size=2G,align=2M \
   -device nvdimm,memdev=mem1,id=nv1,label-size=2M \
@@ -104,15 +113,23 @@ timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
   -device virtio-9p-pci,fsdev=hostfs,mount_tag=host \
   -kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRD" \
   -append "console=ttyS0 loglevel=4 panic=-1 rdinit=/init $APPEND" \
-  -display none -monitor none -serial stdio -no-reboot </dev/null 2>&1 | tee "$JOB/console" >&2
-QEMU_RC=${PIPESTATUS[0]}
+  -display none -monitor none -serial stdio -no-reboot </dev/null >"$JOB/console" 2>&1 &
+QPID=$!
+# (Each step may fail harmlessly, and set -e holds inside traps too.)
+trap 'kill "$QPID" 2>/dev/null || true; wait "$QPID" 2>/dev/null || true; rm -rf "$JOB" "$PMEM"' EXIT
+trap 'exit 130' INT TERM
+tail -n +1 -f --pid="$QPID" "$JOB/console" >&2 &
+wait "$QPID"
+QEMU_RC=$?
+wait
 set -e
 ELAPSED=$(($(date +%s) - START))
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 rm -f "$PMEM"
 
 mkdir -p "$(dirname "$OUT")"
 {
-  echo "== host: qemu exit $QEMU_RC after ${ELAPSED}s, kernel package $GUEST_KVER"
+  echo "== host: qemu exit $QEMU_RC after ${ELAPSED}s, kernel $GUEST_KVER, ${NICE:+nice $NICE, }load average $LOAD_BEFORE before, $LOAD_AFTER after (on $(nproc) CPUs)"
   echo "== console"; cat "$JOB/console"
   for f in setup error jbd2 dmesg; do
     [[ -s $JOB/out/$f ]] && { echo "== $f"; cat "$JOB/out/$f"; }
