@@ -15,6 +15,7 @@ import { mergeCommand } from './merge_cmd.js';
 import { planCommand } from './plan_cmd.js';
 import { reportCommand } from './report_cmd.js';
 import { crashtestCommand } from './crashtest_cmd.js';
+import { tuneCommand } from './tune_cmd.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -40,6 +41,7 @@ try {
     .command(reportCommand)
     .command(stressCommand)
     .command(crashtestCommand)
+    .command(tuneCommand)
     .command(layoutCommand)
     .demandCommand(1, 'name a command (see --help)')
     .strict()
