@@ -84,13 +84,16 @@ export const tuneCommand: CommandModule<object, TuneArgs> = {
     const shard = parseShard(argv.shard);
     const sets = argv.set.map(parseAssignment);
     if (argv.clock !== undefined) sets.push({ path: 'run.clock', value: argv.clock });
+    // The expressions first: a typo there is reported before the workload is looked at.
+    const asked = argv.objective === undefined ? undefined : parseObjective(argv.objective);
+    const constraints = argv.constraint.map((c) => parseConstraint(c));
+    const askedFront = argv.front?.split(',').map((m) => m.trim());
+    for (const m of askedFront ?? []) parseObjective(m, '--front');
     const { raw, source } = readWorkload(argv.workload);
     const setup = prepareTune(raw, sets, source, { config: argv.config, space: argv.space });
     const latency = `p99:${mainLatencyKind(setup.workload)}`;
-    const objective = parseObjective(argv.objective ?? latency);
-    const constraints = argv.constraint.map((c) => parseConstraint(c));
-    const frontMetrics = (argv.front ?? `${latency},journalBlocksPerSec,commitsPerSec`).split(',').map((m) => m.trim());
-    for (const m of frontMetrics) parseObjective(m, '--front');
+    const objective = asked ?? parseObjective(latency);
+    const frontMetrics = askedFront ?? [latency, 'journalBlocksPerSec', 'commitsPerSec'];
     if (argv.out !== undefined) checkTuneOutput(argv.out, argv.force);
     const out = argv.out ?? defaultOut(setup.workload.name);
     const seed = argv.seed ?? setup.workload.run.seed;

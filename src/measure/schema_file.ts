@@ -3,6 +3,7 @@
 
 import { renameSync, writeFileSync } from 'node:fs';
 import { resultsJsonSchema } from './results.js';
+import { tuneJsonSchema } from '../tune/result.js';
 
 /** The file's exact text: two-space JSON and a final newline, so regenerating an unchanged schema changes no byte. */
 export function resultsSchemaText(): string {
@@ -13,5 +14,16 @@ export function resultsSchemaText(): string {
 export function writeResultsSchema(path: string): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, resultsSchemaText());
+  renameSync(tmp, path);
+}
+
+/** schema/tune.schema.json's exact text, from tune/result.ts. */
+export function tuneSchemaText(): string {
+  return JSON.stringify(tuneJsonSchema(), null, 2) + '\n';
+}
+
+export function writeTuneSchema(path: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, tuneSchemaText());
   renameSync(tmp, path);
 }

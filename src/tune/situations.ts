@@ -50,7 +50,8 @@ export function prepareTune(rawIn: Record<string, unknown>, sets: { path: string
     notes.push(`the sweep's policy axes give the values tried: ${policyAxes.map(([p]) => p).join(', ')}`);
   }
   for (const k of space.knobs) deletePath(raw, k.path);
-  checkSpaceFields(raw, space, where);
+  const asked = new Set([...(opts.space ?? []), ...policyAxes.map(([p]) => p)].map((x) => x.split('=')[0]));
+  checkSpaceFields(raw, space, where, asked, notes);
   const axes = sweep.filter(([path]) => !space.knobs.some((k) => k.path === path));
   let points: [string, unknown][][] = [[]];
   for (const [path, values] of axes) points = points.flatMap((p) => values.map((v) => [...p, [path, v] as [string, unknown]]));
@@ -71,22 +72,34 @@ export function situationWorkload(setup: TuneSetup, s: Situation, policy: Record
 }
 
 /**
- * Every value of every knob must be one the workload takes: a knob this build's workload
- * schema does not know (xfs's log.* before they land) exits 2 naming it, before any run.
+ * Every value tried must be one the workload takes. A knob whose default it refuses is no
+ * field of this build's workload (xfs's log.* before they land) and exits 2 naming it, as
+ * does a value the user asked for with --space; a value of the built-in space that does not
+ * fit this workload (a journal larger than half its device) is left out, with a note.
  */
-function checkSpaceFields(raw: Record<string, unknown>, space: Space, where: string): void {
+function checkSpaceFields(raw: Record<string, unknown>, space: Space, where: string, asked: ReadonlySet<string>, notes: string[]): void {
   for (const k of space.knobs) {
+    const kept: unknown[] = [];
     for (const v of k.values) {
-      if (v === null) continue;
-      const one = structuredClone(raw);
-      setPath(one, k.path, v);
-      try {
-        expandWorkload(one, [], where);
-      } catch (e) {
-        if (!(e instanceof RangeError)) throw e;
-        throw new UsageError(`--space: ${k.path}=${JSON.stringify(v)}: the workload does not take it (${e.message.split('\n')[0]})`);
-      }
+      const why = refusal(raw, k.path, v, where);
+      if (why === null) kept.push(v);
+      else if (asked.has(k.path) || v === k.default) throw new UsageError(`--space: ${k.path}=${JSON.stringify(v)}: the workload does not take it (${why})`);
+      else notes.push(`${k.path}=${JSON.stringify(v)} left out of the space: the workload does not take it (${why})`);
     }
+    k.values = kept;
+  }
+}
+
+function refusal(raw: Record<string, unknown>, path: string, v: unknown, where: string): string | null {
+  if (v === null) return null;
+  const one = structuredClone(raw);
+  setPath(one, path, v);
+  try {
+    expandWorkload(one, [], where);
+    return null;
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    return e.message.split('\n')[0];
   }
 }
 
