@@ -39,7 +39,8 @@ function frontPlot(r: TuneResults, s: TuneSituation): Plot {
     scatterSeries('Pareto front', pts(['front']), 'front'),
     scatterSeries('not clearly dominated', pts(['unclear']), 'unclear'),
     scatterSeries('clearly dominated', pts(['dominated']), 'dominated'),
-  ].filter((x) => x.x.length > 0);
+  ];
+  // Every status keeps its series, empty or not, so each keeps its colour from plot to plot.
   const rec = s.recommendation;
   if (rec !== null) {
     const p = s.points.find((x) => x.label === rec.label);
