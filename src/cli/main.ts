@@ -16,6 +16,7 @@ import { planCommand } from './plan_cmd.js';
 import { reportCommand } from './report_cmd.js';
 import { crashtestCommand } from './crashtest_cmd.js';
 import { probeCommand } from './probe_cmd.js';
+import { tuneCommand } from './tune_cmd.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -41,6 +42,7 @@ try {
     .command(reportCommand)
     .command(stressCommand)
     .command(crashtestCommand)
+    .command(tuneCommand)
     .command(layoutCommand)
     .command(probeCommand)
     .demandCommand(1, 'name a command (see --help)')

@@ -1,14 +1,14 @@
-// `npm run schema`: regenerates schema/results.schema.json (or the path given) from results.ts,
-// and schema/probe.schema.json (or the second path given) from src/probe/schema.ts.
+// `npm run schema`: regenerates every JSON schema under schema/ (or under the folder given)
+// from the zod schemas (schema_file.ts lists them).
 
 import { fileURLToPath } from 'node:url';
-import { writeResultsSchema } from './schema_file.js';
-import { writeProbeSchema } from '../probe/schema_file.js';
+import path from 'node:path';
+import { SCHEMA_FILES, writeSchemaFile } from './schema_file.js';
 
 // dist/src/measure/schema_cli.js -> the repository root.
-const target = process.argv[2] ?? fileURLToPath(new URL('../../../schema/results.schema.json', import.meta.url));
-writeResultsSchema(target);
-console.log(`wrote ${target}`);
-const probeTarget = process.argv[3] ?? fileURLToPath(new URL('../../../schema/probe.schema.json', import.meta.url));
-writeProbeSchema(probeTarget);
-console.log(`wrote ${probeTarget}`);
+const dir = process.argv[2] ?? fileURLToPath(new URL('../../../schema/', import.meta.url));
+for (const s of SCHEMA_FILES) {
+  const target = path.join(dir, s.file);
+  writeSchemaFile(target, s.text());
+  console.log(`wrote ${target}`);
+}

@@ -20,8 +20,8 @@ export interface Series {
 export interface Plot {
   id: string;
   title: string;
-  /** histogram: bars over categories (lines when too many series for bars); cdf and line: lines. */
-  kind: 'histogram' | 'cdf' | 'line';
+  /** histogram: bars over categories (lines when too many series for bars); cdf and line: lines; scatter: points alone. */
+  kind: 'histogram' | 'cdf' | 'line' | 'scatter';
   xLabel: string;
   yLabel: string;
   xLog: boolean;

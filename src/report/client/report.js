@@ -177,8 +177,9 @@
         dash: s.dash === 'dashed' ? [6, 4] : s.dash === 'dotted' ? [2, 3] : undefined,
         // An empty bucket is no operation, not a missing sample: a histogram's line breaks there.
         spanGaps: plot.kind !== 'histogram',
-        points: { show: !asBars && s.x.length <= 40, size: 5 },
-        ...(asBars ? { paths: () => null } : {}),
+        points: { show: plot.kind === 'scatter' || (!asBars && s.x.length <= 40), size: plot.kind === 'scatter' ? 7 : 5 },
+        // A scatter's points are policies, not a curve: no line joins them.
+        ...(asBars || plot.kind === 'scatter' ? { paths: () => null } : {}),
         value: (u, v, si, idx) => {
           if (v == null) return '–';
           const note = notes && idx != null ? notes.get(u.data[0][idx]) : undefined;

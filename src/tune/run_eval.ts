@@ -1,0 +1,36 @@
+// The evaluator that runs the lab: a batch of (policy, repeat) runs becomes one run of the
+// workload, each request a named configuration that sets the policy and run.seed = seed +
+// repeat, so the worker pool starts once per batch, not once per run.
+
+import { runWorkload, type RunProgress } from '../lab/run.js';
+import { expandWorkload } from '../workload/expand.js';
+import { sampleOf, type Sample } from './metrics.js';
+import type { Evaluator, RunRequest } from './search.js';
+import { situationWorkload, type Situation, type TuneSetup } from './situations.js';
+
+/** The largest seed a workload takes. */
+const MAX_SEED = 2 ** 31 - 1;
+
+export function repeatSeed(seed: number, repeat: number): number {
+  return (seed + repeat) % MAX_SEED;
+}
+
+export function labEvaluator(setup: TuneSetup, s: Situation, o: { seed: number; version: string; where: string; signal?: AbortSignal; onProgress?: (p: RunProgress) => void }): Evaluator {
+  return async (requests: RunRequest[]): Promise<Sample[]> => {
+    const raw = situationWorkload(setup, s, {});
+    raw.configs = requests.map((r, i) => ({
+      name: `p${i}`,
+      set: { ...Object.fromEntries(Object.entries(r.policy).filter(([, v]) => v !== null && v !== undefined)), 'run.seed': repeatSeed(o.seed, r.repeat) },
+    }));
+    const expanded = expandWorkload(raw, [], o.where);
+    // No seed, repeats 1: each configuration runs once on its own run.seed.
+    const results = await runWorkload(expanded, { repeats: 1, version: o.version, signal: o.signal, onProgress: o.onProgress });
+    if (results.partial) throw new Error(`tune: a run of ${s.name} stopped early${results.failure !== undefined ? `: ${results.failure}` : ''}`);
+    const out = new Array<Sample>(requests.length);
+    for (const c of results.configs) {
+      if (c.violations.length > 0) throw new Error(`tune: ${s.name}: the invariant checker failed a run: ${c.violations[0]}`);
+      out[Number(c.name.slice(1))] = sampleOf(c);
+    }
+    return out;
+  };
+}
