@@ -119,5 +119,8 @@ export function formatSideBySideRows(rows: readonly FidelityRow[], targetLabel: 
       lab: asSeedRow(r.lab!),
       seed: { ...asSeedRow(r.target), ...(r.target.printedAvgUs === undefined ? {} : { avgUs: r.target.printedAvgUs }) },
     }));
-  return formatSideBySide(blocks).replaceAll(/^ {2}lab( +)seed$/gm, (_m, sp: string) => `  lab${sp}${targetLabel}`);
+  // formatSideBySide names the right-hand side "seed": here it is whatever the target is.
+  return formatSideBySide(blocks)
+    .replaceAll(/^ {2}lab( +)seed$/gm, (_m, sp: string) => `  lab${sp}${targetLabel}`)
+    .replaceAll(/^( {2}avg lab\/)seed(.*)\(seed\)$/gm, (_m, a: string, b: string) => `${a}${targetLabel}${b}(${targetLabel})`);
 }
