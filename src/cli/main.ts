@@ -15,6 +15,7 @@ import { mergeCommand } from './merge_cmd.js';
 import { planCommand } from './plan_cmd.js';
 import { reportCommand } from './report_cmd.js';
 import { crashtestCommand } from './crashtest_cmd.js';
+import { probeCommand } from './probe_cmd.js';
 import { calibrateCommand } from './calibrate_cmd.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -42,6 +43,7 @@ try {
     .command(stressCommand)
     .command(crashtestCommand)
     .command(layoutCommand)
+    .command(probeCommand)
     .command(calibrateCommand)
     .demandCommand(1, 'name a command (see --help)')
     .strict()

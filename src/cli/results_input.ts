@@ -1,5 +1,6 @@
 // Reading a results argument: a results.json file, a run folder that holds one, or a folder
-// holding exactly one such run folder (results/kara-2017 holds reference/). A path that is
+// holding exactly one such run folder (results/kara-2017 holds reference/). A probe.json
+// (`daxlab probe`) is read as a run through src/probe/to_results.ts. A path that is
 // missing or unreadable is the user's mistake (exit 2), as is a file that does not parse.
 
 import { decodeConfigOps } from '../measure/compare.js';
@@ -7,6 +8,19 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseResults, type RunResults } from '../measure/results.js';
 import { UsageError } from './errors.js';
+import { looksLikeProbe, parseProbe } from '../probe/schema.js';
+import { probeToRunResults } from '../probe/to_results.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** A probe.json (daxlab probe's output) rather than a run's results: read through the probe adapter. */
+function looksLikeProbeText(text: string): boolean {
+  try {
+    return looksLikeProbe(JSON.parse(text));
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The results.json a path names: the path itself, results.json inside a folder, or, in a
@@ -23,6 +37,8 @@ export function resultsFileOf(arg: string): string {
   if (!st.isDirectory()) return arg;
   const own = path.join(arg, 'results.json');
   if (existsSync(own)) return own;
+  const probe = path.join(arg, 'probe.json');
+  if (existsSync(probe)) return probe;
   const runs = resultSubfolders(arg);
   if (runs.length === 1) return path.join(arg, runs[0], 'results.json');
   if (runs.length > 1) {
@@ -56,7 +72,7 @@ export function readResultsArg(arg: string): RunResults {
       code === 'ENOENT' ? `${arg}: no results.json in this folder (was it written with --format json?)` : `${file}: ${(e as Error).message}`,
     );
   }
-  const r = parseResults(text, file);
+  const r = looksLikeProbeText(text) ? probeToRunResults(parseProbe(text, file), pkg.version, file) : parseResults(text, file);
   // Histograms that do not decode are a bad input file, said now in one line, not a stack
   // trace from whichever command reads them first.
   for (const c of r.configs) decodeConfigOps(c, file);

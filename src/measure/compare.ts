@@ -30,6 +30,7 @@ import {
   smallestP,
 } from './repeat_stats.js';
 import type { ConfigResult, RunResults } from './results.js';
+import { isProbeResults } from '../probe/marker.js';
 
 export const COMPARED_FIGURES = [
   { label: 'mean', field: 'meanNs' },
@@ -157,14 +158,20 @@ export function compareRuns(a: RunResults, b: RunResults, options: CompareOption
     throw new RangeError(`--fail-on-regression: expected a percentage of 0 or more, got ${thresholdPct}`);
   }
   const labels = options.labels ?? (['a', 'b'] as const);
-  checkSameClock('compare', a, b, labels);
   const notes: string[] = [];
-  if (a.clock.kind === 'wall') {
+  const probes = [a, b].filter(isProbeResults).length;
+  if (probes === 1 && a.clock.kind !== b.clock.kind) {
+    // A real kernel beside the model is what a probe is for: shapes compare, absolute times less so.
+    notes.push(
+      "one side is a probe of a real kernel (its own clock), the other a lab run on the virtual clock: compare the shape (ratios between configurations) before absolute times; an emulated kernel's times are several times a real one's",
+    );
+  } else checkSameClock('compare', a, b, labels);
+  if (a.clock.kind === 'wall' && b.clock.kind === 'wall') {
     // Seen on the shared development machine: two runs of the same kara-2017, minutes apart,
     // differed by +78 % in one mean, every repeat of one beyond every repeat of the other.
     notes.push("both ran on the wall clock: their figures include the host's speed and load, so a difference may be the host's, not the change's");
   }
-  if (a.clock.windowNs !== b.clock.windowNs) {
+  if (a.clock.kind === b.clock.kind && a.clock.windowNs !== b.clock.windowNs) {
     notes.push(`a ran with a ${a.clock.windowNs} ns window and b with ${b.clock.windowNs} ns: differences within the larger window are the window's, not the change's`);
   }
   const rows: ComparisonRow[] = [];

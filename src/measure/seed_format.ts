@@ -161,6 +161,8 @@ export interface SideBySideRow {
   seed: SeedRow;
   /** The lab's mean without its slowest 1 % (trimmed_mean.ts), printed beside the plain ratio when given. */
   labTrimmedAvgUs?: number;
+  /** What the left side is called: 'lab' unless it holds a real kernel's figures ('probe'). */
+  leftLabel?: string;
 }
 
 /**
@@ -183,7 +185,8 @@ export function formatSideBySide(rows: readonly SideBySideRow[]): string {
 function sideBySideBlock(r: SideBySideRow): string {
   const lab = asRow(r.lab);
   const seed = r.seed;
-  const left: string[] = ['lab', seedBlockLines(lab)[0]];
+  const who = r.leftLabel ?? 'lab';
+  const left: string[] = [who, seedBlockLines(lab)[0]];
   const right: string[] = ['seed', seedBlockLines(seed)[0]];
   const lows = [...new Set([...lab.buckets, ...seed.buckets].filter((b) => b.count > 0).map((b) => b.lowUs))].sort((a, b) => a - b);
   const line = (rowBuckets: Log2Bucket[], low: number) => {
@@ -203,6 +206,6 @@ function sideBySideBlock(r: SideBySideRow): string {
   };
   const head = r.title === undefined ? r.name : `${r.name} (${r.title})`;
   const trimmed =
-    r.labTrimmedAvgUs === undefined || !(seed.avgUs > 0) ? '' : ` (without the lab's slowest 1 %: ${(r.labTrimmedAvgUs / seed.avgUs).toFixed(2)})`;
-  return `${head}\n${body.join('\n')}\n  avg lab/seed ${ratio}${trimmed}, fullest bucket ${fullest(lab)} (lab) ${fullest(seed)} (seed)\n`;
+    r.labTrimmedAvgUs === undefined || !(seed.avgUs > 0) ? '' : ` (without the ${who}'s slowest 1 %: ${(r.labTrimmedAvgUs / seed.avgUs).toFixed(2)})`;
+  return `${head}\n${body.join('\n')}\n  avg ${who}/seed ${ratio}${trimmed}, fullest bucket ${fullest(lab)} (${who}) ${fullest(seed)} (seed)\n`;
 }

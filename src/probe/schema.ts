@@ -65,6 +65,7 @@ export const ProbeSetupSchema = z.object({
   statxDax: z.boolean().nullable().describe('statx reported STATX_ATTR_DAX on the probe file; null where statx cannot say'),
   device: ProbeDeviceSchema.nullable().describe('null when the mount is not on a block device (tmpfs, overlay)'),
   cpu: z.string(),
+  cpus: z.number().int().positive().optional().describe('CPUs online where the probe ran'),
   clocksource: z.string().nullable().describe('/sys/devices/system/clocksource/clocksource0/current_clocksource'),
   timerNs: ns
     .optional()
