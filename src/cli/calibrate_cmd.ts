@@ -98,6 +98,9 @@ export const calibrateCommand: CommandModule<object, CalibrateArgs> = {
     const origin = `probe ${basename(argv.probe)} (createdAt ${probe.createdAt}, kernel ${probe.setup.kernel})`;
 
     console.log(`probe ${argv.probe}: ${probe.setup.kernel}; ${probe.setup.mount.fstype} on ${probe.setup.mount.source} (${probe.setup.mount.options.join(',')}); ${probe.dax.isDax ? 'DAX' : `not DAX: ${probe.dax.reason ?? 'no reason given'}`}`);
+    if (!probe.dax.isDax) {
+      console.log('  (without DAX the probe timed page-cache faults: the constants fitted to them stand for that path, not a DAX fault\'s)');
+    }
     console.log(`${plan.measured} measured rows: at most ${plan.limit} may be fitted`);
     for (const f of plan.fit) console.log(`  fit ${f.param} to ${f.probeRow} (lab configuration ${f.labRow})`);
     for (const n of plan.notFitted) console.log(`  ${n.param} stays ${base.costs[n.param].ns} ns as ${argv.base} gives it: ${n.why}`);
