@@ -192,7 +192,7 @@ describe('the cost table', () => {
     expect(rows).toHaveLength(COST_NAMES.length + 3);
     for (const r of rows) expect(r.split(' | ')).toHaveLength(4 + profiles.length);
     const kara = loadProfile('kara-2017-ramdisk');
-    expect(md).toContain(`| ${'6.43 µs'}, fitted to ${kara.costs.allocNs.rows!.join(', ')} |`);
+    expect(md).toContain(`| ${'6.44 µs'}, fitted to ${kara.costs.allocNs.rows!.join(', ')} |`);
     expect(md).toMatch(/^\| `idleWakeup\.sigma` \| .*\| 0\.5, estimated \|/m);
     // Each profile's sources follow, in full.
     for (const p of profiles) expect(md).toContain(`<details><summary>Sources of <code>${p.name}</code></summary>`);

@@ -519,6 +519,38 @@ describe('synchronous handles batch in jbd2_journal_stop (min_batch_time, max_ba
     expect(readCommitRecords(machine)[0].requestToDurableNs).toBe(W + fullCommitNs(1));
   });
 
+  it('starting a transaction arms the commit timer and leaves kjournald2 idle: only the commit request wakes it, paying its idle exit then', async () => {
+    // Every idle wake-up costs exactly D (sigma 0), however short the idle period.
+    const D = 20_000;
+    const idleWakeup = { medianNs: D, sigma: 0, minIdleNs: 0 };
+    const p = { commitIntervalMs: 60_000 };
+    const { machine, g } = setup(p, 6, { clock: 'virtual', costs, idleWakeup });
+    // A handle starts transaction 1 at 0; an fsync joins it at 1 µs and asks for its commit.
+    // Woken at the transaction's start (the old lab), kjournald2 was still leaving its idle
+    // state (W + D) when the request came, and committed from W + D.
+    const [, f] = await timed<{ returnedNs: number }>(machine, p, [
+      { cpu: 1, fn: 'handleAt', args: { policy: p, block: g.inodeTableStart, value: 1, atNs: 0 } },
+      { cpu: 2, fn: 'fsyncAt', args: { policy: p, block: g.inodeTableStart + 1, value: 2, ino: 2, atNs: 1000 } },
+    ]);
+    const [rec] = readCommitRecords(machine);
+    expect(rec.requestToDurableNs).toBe(W + D + fullCommitNs(2));
+    expect(f.returnedNs).toBe(1000 + W + D + fullCommitNs(2) + W + D);
+  });
+
+  it('a transaction nobody commits is committed when its timer expires, at t_start + commit=', async () => {
+    const p = { commitIntervalMs: 3 };
+    const { machine, g } = setup(p, 6, { clock: 'virtual', costs });
+    // The second handle, well after the interval, keeps the run (and kjournald2) going past it.
+    await timed(machine, p, [
+      { cpu: 1, fn: 'handleAt', args: { policy: p, block: g.inodeTableStart, value: 1, atNs: 500_000 } },
+      { cpu: 2, fn: 'handleAt', args: { policy: p, block: g.inodeTableStart + 1, value: 2, atNs: 5_000_000 } },
+    ]);
+    const [rec] = readCommitRecords(machine);
+    // The timer's expiry wakes kjournald2 at its own instant: no wake-up cost before the commit.
+    expect(rec).toMatchObject({ tid: 1, commitNs: fullCommitNs(1) });
+    expect(machine.views.journalStats[COMMIT_RECORD.startNs]).toBe(500_000 + 3_000_000);
+  });
+
   it('a lone task syncing again does not wait for joiners (j_last_sync_writer), and the average commit time sets the wait', () => {
     const { j, g } = virtualSetup({ maxBatchTimeUs: 15_000 });
     const sync = (block: number) => {

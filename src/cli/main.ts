@@ -17,6 +17,7 @@ import { reportCommand } from './report_cmd.js';
 import { crashtestCommand } from './crashtest_cmd.js';
 import { probeCommand } from './probe_cmd.js';
 import { tuneCommand } from './tune_cmd.js';
+import { calibrateCommand } from './calibrate_cmd.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -45,6 +46,7 @@ try {
     .command(tuneCommand)
     .command(layoutCommand)
     .command(probeCommand)
+    .command(calibrateCommand)
     .demandCommand(1, 'name a command (see --help)')
     .strict()
     .version(pkg.version)

@@ -16,6 +16,7 @@ export interface WorkloadArgs {
   seed?: number;
   shard?: string;
   clock?: ClockKind;
+  profile?: string;
 }
 
 export function workloadOptions<T>(y: Argv<T>): Argv<T & WorkloadArgs> {
@@ -24,6 +25,7 @@ export function workloadOptions<T>(y: Argv<T>): Argv<T & WorkloadArgs> {
     .option('set', { type: 'string', array: true, default: [], describe: 'override a parameter: path=value (repeatable)' })
     .option('repeats', { type: 'number', describe: 'repeats of each configuration (overrides run.repeats)' })
     .option('seed', { type: 'number', describe: 'random seed (overrides run.seed)' })
+    .option('profile', { type: 'string', requiresArg: true, describe: 'a shipped cost profile (daxlab list) or a profile file, such as one daxlab calibrate wrote (overrides profile)' })
     .option('shard', {
       type: 'string',
       describe:
@@ -50,6 +52,7 @@ export function shapeWorkload(argv: WorkloadArgs, env: NodeJS.ProcessEnv = proce
   checkCount('--repeats', argv.repeats, 1, 1000);
   checkCount('--seed', argv.seed, 0, 2 ** 31 - 1);
   const sets = argv.set.map(parseAssignment);
+  if (argv.profile !== undefined) sets.push({ path: 'profile', value: argv.profile });
   // Applied as the last override, so the workload's cross-field rules see it.
   if (argv.clock !== undefined) sets.push({ path: 'run.clock', value: argv.clock });
   const { raw, source } = readWorkload(argv.workload);

@@ -73,7 +73,7 @@ import {
 } from '../machine/layout.js';
 import type { Cpu } from '../sync/cpu.js';
 import { spin_lock, spin_unlock } from '../sync/spinlock.js';
-import { charge, isVirtual, vnotify, vsleepUntil, vwaitEvent } from '../sync/vclock.js';
+import { charge, isVirtual, vnotify, vsleepUntil, vtimerArm, vwaitEvent } from '../sync/vclock.js';
 import type { PmemDevice } from '../pmem/device.js';
 import { checkInt } from '../util/check.js';
 import { monoNs, nowNs } from '../util/clock.js';
@@ -194,6 +194,23 @@ export function wakeCommitThread(j: Journal): void {
   vnotify(j.cpu, j.js, J.wakeSeq);
 }
 
+/** When the running transaction's commit timer expires (t_expires, on the clock every CPU agrees on); Infinity when none runs. */
+export function commitTimerExpiresNs(j: Journal): number {
+  if (Atomics.load(j.js, J.runningTid) === 0) return Infinity;
+  return j.times[JOURNAL_TIMES.tStartNs] + j.policy.commitIntervalMs * 1e6;
+}
+
+/**
+ * jbd2_get_transaction()'s add_timer(&journal->j_commit_timer): the timer, not a wake-up,
+ * brings kjournald2 to the transaction when its interval expires (commit_timeout()), so
+ * starting a transaction leaves kjournald2 idle. On the wall clock kjournald2's sleep read
+ * its timeout when it began, so it is woken to read the new one (host time only).
+ */
+function armCommitTimer(j: Journal): void {
+  if (isVirtual()) vtimerArm(j.cpu, j.js, J.wakeSeq, commitTimerExpiresNs(j));
+  else wakeCommitThread(j);
+}
+
 /**
  * jbd2_journal_start(): a handle in the running transaction (started if none runs) with
  * `credits` blocks to dirty in it: the most this operation can dirty. Sleeps while a commit
@@ -227,7 +244,7 @@ function start_this_handle(j: Journal, h: Handle, credits: number): void {
     }
     // On false it dropped j_state_lock and waited: look again.
     if (!add_transaction_credits(j, credits)) {
-      if (created) wakeCommitThread(j);
+      if (created) armCommitTimer(j);
       continue;
     }
     js[J.updates]++;
@@ -237,8 +254,7 @@ function start_this_handle(j: Journal, h: Handle, credits: number): void {
     h.open = true;
     h.sync = false;
     j.unlock();
-    // The commit thread arms its interval timer from the transaction's start.
-    if (created) wakeCommitThread(j);
+    if (created) armCommitTimer(j);
     return;
   }
 }
@@ -247,6 +263,8 @@ function start_this_handle(j: Journal, h: Handle, credits: number): void {
 function jbd2_get_transaction(j: Journal): void {
   const js = j.js;
   const tid = js[J.nextTid] === 0 ? 1 : js[J.nextTid];
+  // t_start before the tid: kjournald2 reads the tid, then t_start, for its timer (commitTimerExpiresNs).
+  j.times[JOURNAL_TIMES.tStartNs] = monoNs();
   js[J.nextTid] = tid + 1;
   js[J.runningTid] = tid;
   js[J.handleCount] = 0;
@@ -254,7 +272,6 @@ function jbd2_get_transaction(j: Journal): void {
   js[J.listed] = 0;
   js[J.outstandingCredits] = 0;
   js[J.nrInodes] = 0;
-  j.times[JOURNAL_TIMES.tStartNs] = monoNs();
   j.times[JOURNAL_TIMES.requestNs] = 0;
 }
 

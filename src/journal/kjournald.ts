@@ -11,10 +11,10 @@ import { JOURNAL, REGION_NAMES } from '../machine/layout.js';
 import type { Machine } from '../machine/machine.js';
 import type { Cpu } from '../sync/cpu.js';
 import { PmemDevice } from '../pmem/device.js';
-import { Journal, transactionAgeMs } from './journal.js';
+import { Journal, commitTimerExpiresNs, transactionAgeMs } from './journal.js';
 import { jbd2_journal_commit_transaction } from './commit.js';
 import type { JournalPolicy } from './policy.js';
-import { vnotifyFromHost, vwait } from '../sync/vclock.js';
+import { vnotifyFromHost, vwaitTimer } from '../sync/vclock.js';
 
 const J = JOURNAL;
 
@@ -55,10 +55,9 @@ function runCommitLoop(j: Journal, summary: () => KjournaldSummary): void {
     const stopping = Atomics.load(js, J.shutdown) !== 0;
     const tid = Atomics.load(js, J.runningTid);
     // The commit timer runs only while a transaction does (jbd2_get_transaction arms
-    // j_commit_timer); with none, kjournald2 sleeps until a new one wakes it. On the virtual
-    // clock a timer with nothing to commit would otherwise carry its clock seconds ahead of
-    // every CPU whenever the others sleep.
-    let timeoutMs = Infinity;
+    // j_commit_timer without waking kjournald2); with none, kjournald2 sleeps until asked, or
+    // until a new transaction's timer expires. On the virtual clock a timer with nothing to
+    // commit would otherwise carry its clock seconds ahead of every CPU whenever the others sleep.
     if (tid !== 0) {
       const age = transactionAgeMs(j);
       const requested = Atomics.load(js, J.commitRequest) >= tid;
@@ -75,11 +74,10 @@ function runCommitLoop(j: Journal, summary: () => KjournaldSummary): void {
         }
         continue;
       }
-      timeoutMs = commitIntervalMs - age;
     } else if (stopping) {
       break;
     }
-    vwait(j.cpu, js, J.wakeSeq, seq, timeoutMs === Infinity ? Infinity : Math.max(1, timeoutMs) * 1e6);
+    vwaitTimer(j.cpu, js, J.wakeSeq, seq, () => commitTimerExpiresNs(j));
   }
 }
 

@@ -44,7 +44,7 @@ import { CPU_CLOCK, CPU_STATE, REGION_NAMES, VSCHED } from '../machine/layout.js
 import type { Machine } from '../machine/machine.js';
 import { ndelay } from '../cost/delay.js';
 import { ZERO_IDLE_WAKEUP, idleWakeupNs, wakeStream, type IdleWakeup } from '../cost/idle_wakeup.js';
-import { clearThreadClock, setThreadClock } from '../util/clock.js';
+import { clearThreadClock, monoNs, setThreadClock } from '../util/clock.js';
 import type { Cpu } from './cpu.js';
 
 export const V_OFF = 0;
@@ -345,12 +345,14 @@ function sleepUntilWoken(timed: boolean, changed?: () => boolean): 'ok' | 'timed
       floorNs = -Infinity;
       return 'ok';
     }
+    // A blocked sleeper becomes a timed one when a timer is armed for it (vtimerArm).
+    const t = timed || Atomics.load(st, sb + VSTATE) === V_TIMED;
     // The deadline is reached: the timer fires at its own instant, unless a waker came first.
-    if (timed && clk[cb + DEADLINE] <= minOthers() + windowNs) {
+    if (t && clk[cb + DEADLINE] <= minOthers() + windowNs) {
       if (unregister(clk[cb + DEADLINE])) return 'timed-out';
       continue;
     }
-    if (timed) {
+    if (t) {
       sleepForTime(() => Atomics.load(st, sb + VSTAMPED) === 1 || clk[cb + DEADLINE] <= minOthers() + windowNs);
     } else {
       const v = Atomics.load(st, sb + VWAKE);
@@ -420,6 +422,62 @@ function chargeWakeup(idleNs: number): void {
   let ns = wakeupNs;
   if (idle.medianNs > 0 && idleNs > 0 && idleNs >= idle.minIdleNs) ns += idleWakeupNs(idle, idleStream, idleDraws++);
   if (ns > 0) charge(ns);
+}
+
+/**
+ * vwait() for a sleeper that a timer may wake (kjournald2 and j_commit_timer): the deadline
+ * (Infinity: no timer armed) is read under the scheduler lock, as vtimerArm() arms it, so a
+ * timer armed between the caller's look at its state and its sleep is never missed. On the
+ * wall clock the timeout is the deadline's distance (deadlines in monoNs()), read once.
+ */
+export function vwaitTimer(cpu: Cpu, arr: Int32Array, idx: number, expected: number, deadlineNs: () => number): 'ok' | 'not-equal' | 'timed-out' {
+  if (bound === null) {
+    const d = deadlineNs();
+    return vwait(cpu, arr, idx, expected, d === Infinity ? Infinity : Math.max(0, d - monoNs()));
+  }
+  const region = keyRegion(cpu, arr);
+  const at = keyAt(arr, idx);
+  schedLock();
+  Atomics.add(vs, VSCHED.sleepers, 1);
+  if (Atomics.load(arr, idx) !== expected) {
+    Atomics.sub(vs, VSCHED.sleepers, 1);
+    schedUnlock();
+    return 'not-equal';
+  }
+  const asleepAt = clk[cb + NOW];
+  const d = Math.max(asleepAt, deadlineNs());
+  register(region, at, d === Infinity ? V_BLOCKED : V_TIMED, d);
+  schedUnlock();
+  kickTimeWaiters();
+  const r = sleepUntilWoken(false, () => Atomics.load(arr, idx) !== expected);
+  if (r === 'ok') chargeWakeup(clk[cb + NOW] - asleepAt);
+  return r;
+}
+
+/**
+ * mod_timer() for the sleepers of arr[idx] that wait in vwaitTimer(): each wakes at
+ * `deadlineNs` (its own instant, no wake-up charged, as a timer's expiry) unless woken or
+ * timed to wake sooner. The sleeper is not woken now: arming a timer costs it nothing. A
+ * sleeper still on its way to sleep reads the deadline itself (vwaitTimer). On the wall clock
+ * nothing: the caller wakes the sleeper to have it re-read its timeout.
+ */
+export function vtimerArm(cpu: Cpu, arr: Int32Array, idx: number, deadlineNs: number): void {
+  if (bound === null) return;
+  if (Atomics.add(vs, VSCHED.sleepers, 0) === 0) return;
+  const region = keyRegion(cpu, arr);
+  const at = keyAt(arr, idx);
+  const armed: number[] = [];
+  schedLock();
+  for (let i = 0; i < ncpu; i++) {
+    if (!asleepOn(i, region, at) || Atomics.load(st, i * S + VSTAMPED) === 1) continue;
+    if (st[i * S + VSTATE] === V_TIMED && clk[i * C + DEADLINE] <= deadlineNs) continue;
+    clk[i * C + DEADLINE] = Math.max(clk[i * C + ARRIVAL], deadlineNs);
+    Atomics.store(st, i * S + VSTATE, V_TIMED);
+    armed.push(i);
+  }
+  schedUnlock();
+  // A blocked sleeper waits in the host for a kick: have it look at its new deadline.
+  for (const i of armed) kick(i);
 }
 
 /**

@@ -1,0 +1,151 @@
+// daxlab calibrate (issue 19) and the fitter bench/kara_fidelity.ts shares with it: the
+// fitter finds known constants again from a probe the lab wrote itself, --fit is limited and
+// checked before anything runs, a malformed probe is a one-line usage error, and the profile
+// it writes is what `daxlab run --profile FILE` charges.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fitProfile, type ProfileJson } from '../src/calibrate/fit.js';
+import type { LabRunOptions } from '../src/calibrate/lab_rows.js';
+import { synthProbe } from '../src/calibrate/synth_probe.js';
+import { probeTargets } from '../src/calibrate/target.js';
+import { planFit } from '../src/calibrate/plan.js';
+import { loadProfile } from '../src/cost/profile.js';
+import { parseProbeData, type Probe } from '../src/probe/schema.js';
+import { parseResults } from '../src/measure/results.js';
+
+const cli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
+// The lab's CPU workers load compiled JS: runs go through dist/ (npm run build).
+const { measureLab, measureLabProfile } = (await import(new URL('../dist/src/calibrate/lab_rows.js', import.meta.url).href)) as typeof import('../src/calibrate/lab_rows.js');
+const tmp = mkdtempSync(path.join(tmpdir(), 'daxlab-calibrate-test-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const daxlab = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 240_000, cwd: tmp, env: { ...process.env, CI: '1' } });
+
+/** Small and quick: 48 faults, one repeat, no warm-up (warm-up changes no virtual-time figure). */
+const SMALL: Omit<LabRunOptions, 'configs'> = { runs: 1, repeats: 1, pages: 48, warmupRepeats: 0 };
+const KNOWN = 'kara-2017-ramdisk';
+const known = JSON.parse(readFileSync(loadProfile(KNOWN).file, 'utf8')) as ProfileJson;
+
+let daxProbe: Probe;
+let plainProbe: Probe;
+beforeAll(async () => {
+  // The lab with the known profile, as a kernel probed with all eight setups would report it.
+  const { results } = await measureLab(KNOWN, { configs: null, ...SMALL });
+  daxProbe = parseProbeData(synthProbe(results[0], { dax: true, createdAt: '2026-12-04T12:00:00.000Z' }));
+  plainProbe = parseProbeData(synthProbe(results[0], { dax: false, createdAt: '2026-12-04T12:00:00.000Z' }));
+}, 120_000);
+
+describe('the fitter', () => {
+  it('recovers trapNs, allocNs and commitNs within 2 % from a probe the lab made with them, starting from constants 30-50 % off', async () => {
+    const base = structuredClone(known);
+    base.costs.trapNs.ns = Math.round(known.costs.trapNs.ns * 1.5);
+    base.costs.allocNs.ns = Math.round(known.costs.allocNs.ns * 0.5);
+    base.costs.commitNs.ns = Math.round(known.costs.commitNs.ns * 1.3);
+    const targets = probeTargets(daxProbe);
+    const r = await fitProfile({
+      base,
+      targets,
+      // The probe's names for the lab's prealloc-nobg-nosync, empty-nobg-nosync and empty-nobg-sync.
+      fit: ['prealloc-nobg-nosync', 'empty-nobg-nosync', 'empty-nobg-sync'],
+      iterations: 8,
+      damping: 1,
+      toleranceNs: 20,
+      measure: async (p, rows) => (await measureLabProfile(p, { configs: rows, ...SMALL })).rows,
+    });
+    expect(targets.find((t) => t.name === 'prealloc-nobg-nosync')!.sourceName).toBe('written-nobg-nosync');
+    for (const name of ['trapNs', 'allocNs', 'commitNs'] as const) {
+      const got = r.profile.costs[name].ns;
+      expect(Math.abs(got / known.costs[name].ns - 1), `${name}: fitted ${got}, known ${known.costs[name].ns}`).toBeLessThan(0.02);
+    }
+    // Nothing else moved.
+    expect(r.profile.costs.extentNs.ns).toBe(known.costs.extentNs.ns);
+    expect(r.profile.idleWakeup).toEqual(known.idleWakeup);
+  }, 240_000);
+});
+
+describe('which rows a calibration fits', () => {
+  const configs = ['prealloc-nobg-nosync', 'prealloc-nobg-sync', 'empty-nobg-nosync', 'empty-nobg-sync', 'empty-bg-nosync', 'empty-bg-sync', 'fallocated-nobg-nosync', 'fallocated-nobg-sync'];
+
+  it('fits one row per constant up to a third of the measured rows, and says why the others are not', () => {
+    const dax = planFit(daxProbe, undefined, configs);
+    expect([dax.measured, dax.limit]).toEqual([8, 2]);
+    expect(dax.fit.map((f) => [f.probeRow, f.param])).toEqual([
+      ['written-nobg-nosync', 'trapNs'],
+      ['empty-nobg-nosync', 'allocNs'],
+    ]);
+    expect(dax.notFitted).toEqual([{ param: 'commitNs', why: 'the probe measured 8 rows, so at most 2 may be fitted' }]);
+    // Without DAX the MAP_SYNC rows are unsupported: four measured rows, one fit.
+    const plain = planFit(plainProbe, undefined, configs);
+    expect([plain.measured, plain.limit, plain.fit.map((f) => f.param)]).toEqual([4, 1, ['trapNs']]);
+    expect(plain.notFitted.find((n) => n.param === 'commitNs')!.why).toMatch(/did not measure empty-nobg-sync \(mmap\(MAP_SYNC\): EOPNOTSUPP/);
+  });
+
+  it('refuses more rows than the limit, unknown rows, unsupported rows and rows that fit no constant, naming --fit', () => {
+    expect(() => planFit(daxProbe, ['written-nobg-nosync', 'empty-nobg-nosync', 'empty-nobg-sync'], configs)).toThrow(
+      /^--fit: at most 2 rows \(a third of the probe's 8 measured rows\), got 3/,
+    );
+    expect(() => planFit(daxProbe, ['written-bg-nosync'], configs)).toThrow(/^--fit: unknown row "written-bg-nosync" \(the probe's rows: written-nobg-nosync,/);
+    expect(() => planFit(plainProbe, ['empty-nobg-sync'], configs)).toThrow(/^--fit: row empty-nobg-sync was not measured by the probe \(mmap\(MAP_SYNC\): EOPNOTSUPP/);
+    expect(() => planFit(daxProbe, ['prealloc-nobg-nosync'], configs)).toThrow(/^--fit: row prealloc-nobg-nosync fits no constant/);
+    expect(() => planFit(daxProbe, ['written-nobg-nosync', 'written-nobg-sync'], configs)).toThrow(/^--fit: prealloc-nobg-sync: trapNs is already fitted from prealloc-nobg-nosync/);
+  });
+});
+
+describe('daxlab calibrate', () => {
+  const write = (name: string, data: unknown) => {
+    const f = path.join(tmp, name);
+    writeFileSync(f, typeof data === 'string' ? data : JSON.stringify(data));
+    return f;
+  };
+
+  it('exits 2 with one line naming the field of a malformed probe.json, and writes nothing', () => {
+    const bad = structuredClone(daxProbe) as unknown as { rows: { prep: string }[] };
+    bad.rows[1].prep = 'sideways';
+    const p = daxlab(['calibrate', write('bad.json', bad), '-o', 'never.json']);
+    expect(p.status).toBe(2);
+    expect(p.stderr.trim().split('\n')).toHaveLength(1);
+    expect(p.stderr).toMatch(/bad\.json: rows\[1\]\.prep: /);
+    const notJson = daxlab(['calibrate', write('text.json', 'min=1'), '-o', 'never.json']);
+    expect([notJson.status, notJson.stderr]).toEqual([2, expect.stringMatching(/text\.json: not JSON/)]);
+    expect(() => readFileSync(path.join(tmp, 'never.json'))).toThrow();
+  });
+
+  it('exits 2 naming --fit and the limit before running anything', () => {
+    const p = daxlab(['calibrate', write('dax.json', daxProbe), '--fit', 'written-nobg-nosync,empty-nobg-nosync,empty-nobg-sync', '-o', 'never.json']);
+    expect(p.status).toBe(2);
+    expect(p.stderr).toMatch(/^daxlab: --fit: at most 2 rows \(a third of the probe's 8 measured rows\), got 3/);
+    expect(p.stdout).toBe('');
+  });
+
+  it("fits what a probe without DAX allows, says what it cannot, and writes a profile that run --profile charges", () => {
+    const probe = write('plain.json', plainProbe);
+    const c = daxlab(['calibrate', probe, '-o', 'mine.json', '--pages', '48', '--repeats', '1', '--warmup-repeats', '0', '--iterations', '1']);
+    expect(c.stderr).toBe('');
+    expect(c.status).toBe(0);
+    expect(c.stdout).toMatch(/not DAX: synthesised without DAX/);
+    expect(c.stdout).toMatch(/fit trapNs to written-nobg-nosync/);
+    expect(c.stdout).toMatch(/commitNs stays \d+ ns as kara-2017-ramdisk gives it: the probe did not measure empty-nobg-sync \(mmap\(MAP_SYNC\): EOPNOTSUPP/);
+    expect(c.stdout).toMatch(/empty-nobg-sync +- +- .* not measured: mmap\(MAP_SYNC\): EOPNOTSUPP/);
+    expect(c.stdout).toMatch(/prealloc-nobg-nosync \(fitted; probe's written-nobg-nosync\)\n {2}lab +probe\n/);
+    expect(c.stdout).toMatch(/avg lab\/probe 1\.00, fullest bucket 8 - 15 us \(lab\) 8 - 15 us \(probe\)/);
+    const file = path.join(tmp, 'mine.json');
+    const prof = loadProfile(file);
+    expect(prof.name).toBe('mine');
+    expect(prof.costs.trapNs).toMatchObject({ kind: 'fitted', rows: ['written-nobg-nosync'] });
+    expect(prof.costs.trapNs.source).toMatch(/^fitted to row written-nobg-nosync of probe plain\.json \(createdAt 2026-12-04T12:00:00\.000Z, kernel daxlab .* lab, profile kara-2017-ramdisk \(synthesised\)\)/);
+    expect(prof.costs.commitNs).toEqual(loadProfile(KNOWN).costs.commitNs);
+    // An existing output is kept without --force.
+    const again = daxlab(['calibrate', probe, '-o', 'mine.json']);
+    expect([again.status, again.stderr]).toEqual([2, expect.stringMatching(/--out: .*mine\.json exists \(use --force/)]);
+
+    const r = daxlab(['run', 'kara-2017', '--profile', file, '--repeats', '1', '--set', 'cpus[0].pages=16', '--set', 'run.warmupRepeats=0', '--out', 'run', '--quiet']);
+    expect([r.status, r.stderr]).toEqual([0, expect.stringMatching(/^daxlab: results written to run/)]);
+    const res = parseResults(readFileSync(path.join(tmp, 'run', 'results.json'), 'utf8'));
+    expect(res.profile.name).toBe('mine');
+    expect(res.profile.costs.trapNs).toBe(prof.costs.trapNs.ns);
+  }, 240_000);
+});
