@@ -9,7 +9,7 @@ import { attachCpu, type Cpu } from '../sync/cpu.js';
 import { bindThreadCpu, unbindThreadCpu } from '../sync/vclock.js';
 import { PmemDevice } from '../pmem/device.js';
 import { Journal } from '../journal/journal.js';
-import type { JournalPolicy } from '../journal/policy.js';
+import { XFS_LOG_WORKER_MS, type JournalPolicy } from '../journal/policy.js';
 import { mkfs, mountFs, type Fs } from '../fs/super.js';
 import { vfs_create, vfs_fallocate, vfs_fsync, vfs_truncate, vfs_write } from '../fs/inode.js';
 import { attachMm, type Mm } from '../mm/mm.js';
@@ -60,8 +60,12 @@ export function withFastCommitArea(blocks: number): number {
 
 /** The journal's knobs of a workload, without its size (a machine setting: journalBlocks). */
 export function journalPolicyOf(w: Workload): Partial<JournalPolicy> {
-  const { commitIntervalMs, minBatchTimeUs, maxBatchTimeUs, fastCommit, asyncCommit } = w.journal;
-  const policy: Partial<JournalPolicy> = { commitIntervalMs, minBatchTimeUs, maxBatchTimeUs, fastCommit, asyncCommit };
+  const { minBatchTimeUs, maxBatchTimeUs, fastCommit, asyncCommit } = w.journal;
+  const xfs = w.fs.personality === 'xfs';
+  // Under xfs the commit interval is the log worker's period (xfs_log_worker), 30 s unless set.
+  const commitIntervalMs = w.journal.commitIntervalMs ?? (xfs ? XFS_LOG_WORKER_MS : undefined);
+  const { logbsize, logbufs } = w.log;
+  const policy: Partial<JournalPolicy> = { commitIntervalMs, minBatchTimeUs, maxBatchTimeUs, fastCommit, asyncCommit, logbsize, logbufs };
   for (const k of Object.keys(policy) as (keyof JournalPolicy)[]) if (policy[k] === undefined) delete policy[k];
   return policy;
 }
