@@ -6,8 +6,8 @@ import { BLOCK_SIZE } from '../src/machine/layout.js';
 import { bindThreadCpu, unbindThreadCpu } from '../src/sync/vclock.js';
 import { nowNs } from '../src/util/clock.js';
 import { vfs_chmod, vfs_create, vfs_fsync } from '../src/fs/inode.js';
-import { iclogStats } from '../src/journal/xfs_log.js';
-import { INODE_SIZE } from '../src/machine/layout.js';
+import { iclogStats, xlogCilSpaceLimit } from '../src/journal/xfs_log.js';
+import { INODE_SIZE, JOURNAL } from '../src/machine/layout.js';
 import { runCpus } from './support/workers.js';
 import { fsckImage, recoveredImage, setupFs } from './workers/fs_support.js';
 
@@ -73,5 +73,25 @@ describe('the in-core log buffers', () => {
     const big = bigForce(262144, 8, 8);
     expect(big.stats).toEqual({ iclogs: 1, waits: 0, waitNs: 0 });
     expect(big.ns).toBe(100 + COSTS.commitNs + 10 * W + F);
+  });
+});
+
+describe('the CIL', () => {
+  it('asks for a background push once it holds more than its space limit (XLOG_CIL_SPACE_LIMIT), and not before', () => {
+    const { fs } = setupFs('xfs', { fsInodes: 16 * 32, journalBlocks: 256 });
+    const j = fs.journal!;
+    const limit = xlogCilSpaceLimit(j);
+    expect(limit).toBe(Math.floor(j.areas.fullBlocks / 8));
+    const perBlock = BLOCK_SIZE / INODE_SIZE;
+    const inos: number[] = [];
+    for (let i = 0; i < 16 * (limit + 1); i++) inos.push(vfs_create(fs));
+    vfs_fsync(fs, inos[0], false);
+    // One inode-table block per chmod: the CIL grows by one block each time.
+    for (let k = 0; k < limit; k++) vfs_chmod(fs, inos[k * perBlock], 0o600);
+    const seq = j.js[JOURNAL.runningTid];
+    expect(j.js[JOURNAL.nrBuffers]).toBe(limit);
+    expect(j.js[JOURNAL.commitRequest]).toBeLessThan(seq);
+    vfs_chmod(fs, inos[limit * perBlock], 0o600);
+    expect(j.js[JOURNAL.commitRequest]).toBe(seq);
   });
 });
