@@ -3,7 +3,7 @@ import { expandWorkload, listShippedWorkloads, readWorkload, shardConfigs } from
 import { parseAssignment, parsePath, setPath } from '../src/workload/paths.js';
 import { WorkloadError } from '../src/workload/errors.js';
 import { JournalSchema } from '../src/workload/schema.js';
-import { defaultJournalBlocks, machineConfigFor } from '../src/lab/setup.js';
+import { defaultJournalBlocks, journalPolicyOf, machineConfigFor } from '../src/lab/setup.js';
 import { ZERO_COSTS } from '../src/cost/costs.js';
 import { ZERO_IDLE_WAKEUP } from '../src/cost/idle_wakeup.js';
 
@@ -72,6 +72,29 @@ describe('workload files', () => {
       'journal_async_commit',
       'mkfs.ext4 -J size=',
     ]);
+  });
+
+  it('takes the xfs log options logbsize= and logbufs= under xfs only, and refuses jbd2-only knobs there', () => {
+    const xfs = { ...base(), fs: { personality: 'xfs' } };
+    const w = expandWorkload({ ...xfs, log: { logbsize: '256k', logbufs: 2 } }).configs[0].workload;
+    expect(w.log).toEqual({ logbsize: 262144, logbufs: 2 });
+    expect(journalPolicyOf(w)).toEqual({ commitIntervalMs: 30_000, logbsize: 262144, logbufs: 2 });
+    // Left out, the policy takes XFS's defaults (resolveJournalPolicy: 32k, 8).
+    expect(journalPolicyOf(expandWorkload(xfs).configs[0].workload)).toEqual({ commitIntervalMs: 30_000 });
+    expect(journalPolicyOf(expandWorkload(base()).configs[0].workload)).toEqual({});
+    expect(errorOf({ ...xfs, log: { logbsize: 8192 } })).toBe('w.json: log.logbsize: expected one of 16384, 32768, 65536, 131072, 262144 bytes (16k to 256k, a power of two), got 8192');
+    expect(errorOf({ ...xfs, log: { logbsize: '48k' } })).toMatch(/^w\.json: log\.logbsize: expected one of .*got "48k"$/);
+    expect(errorOf({ ...xfs, log: { logbufs: 9 } })).toMatch(/^w\.json: log\.logbufs: /);
+    expect(errorOf({ ...xfs, log: { logbufs: 1 } })).toMatch(/^w\.json: log\.logbufs: /);
+    expect(errorOf({ ...base(), log: { logbufs: 4 } })).toBe(
+      'w.json: configuration w: log.logbufs: an xfs mount option; fs.personality "ext4" has no in-core log buffers: remove it, or use fs.personality "xfs"',
+    );
+    expect(errorOf({ ...xfs, journal: { fastCommit: true } })).toBe(
+      'w.json: configuration w: journal.fastCommit: an ext4 (jbd2) option that xfs does not have; remove it, or use fs.personality "ext4" (xfs takes log.logbsize, log.logbufs and journal.size)',
+    );
+    expect(errorOf(xfs, [parseAssignment('journal.maxBatchTimeUs=0')])).toMatch(/^w\.json: configuration w: journal\.maxBatchTimeUs: an ext4 \(jbd2\) option/);
+    // The log's size and the log worker's period stay (crash-mix sets the period under xfs).
+    expect(expandWorkload({ ...xfs, journal: { size: '8MiB', commitIntervalMs: 2 } }).configs[0].workload.journal).toEqual({ size: 8 * 1024 * 1024, commitIntervalMs: 2 });
   });
 
   it('gives a workload the journal mke2fs would make on its device unless journal.size says otherwise', () => {

@@ -37,6 +37,7 @@ import {
   type FsPersonality,
 } from '../fs/ondisk.js';
 import { PROMISE_FLUSH, STAMP_WORDS, readLine, type Ledger, type LedgerFile, type LineRead } from './content.js';
+import { personalityOps } from '../fs/personality_ops.js';
 
 export const VIOLATION_KINDS = ['sync-lost', 'mapsync-unreachable', 'mapsync-lost', 'fsck', 'foreign-content', 'torn-line'] as const;
 export type ViolationKind = (typeof VIOLATION_KINDS)[number];
@@ -65,7 +66,7 @@ export interface Expectations {
  * journal, then the orphan cleanup of mount (orphanCleanup). Returns a failure, or null.
  */
 export function recoverImage(image: Uint8Array, g: FsGeometry, personality: FsPersonality): string | null {
-  if (personality !== 'ext4-nojournal') {
+  if (personalityOps(personality).makesJournal) {
     try {
       jbd2_journal_recover(image, g, { afterFastCommitReplay: (img) => ext4_fc_set_bitmaps_and_counters(img, g) });
     } catch (e) {
@@ -147,7 +148,7 @@ export function recoverAndCheck(image: Uint8Array, g: FsGeometry, personality: F
 export function checkRecovered(image: Uint8Array, g: FsGeometry, personality: FsPersonality, exp: Expectations): Violation[] {
   const out: Violation[] = [];
   // ext4 without a journal leaks blocks at a crash by design; e2fsck frees them (fsck.ts).
-  for (const m of fsck(image, g, { allowLeakedBlocks: personality === 'ext4-nojournal', maxReports: 20 })) out.push({ kind: 'fsck', detail: m });
+  for (const m of fsck(image, g, { allowLeakedBlocks: personalityOps(personality).allowsLeakedBlocks, maxReports: 20 })) out.push({ kind: 'fsck', detail: m });
   const w = imageWords(image);
   const files = new Map<number, FileMap>();
   const mapOf = (ino: number) => {

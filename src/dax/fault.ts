@@ -18,7 +18,7 @@
 
 import { PAGECACHE_TAG_DIRTY, PAGE_SIZE, PMD_SIZE } from '../machine/layout.js';
 import type { Fs } from '../fs/super.js';
-import { ext4_journal_start, ext4_journal_stop } from '../fs/super.js';
+import { ext4_journal_stop } from '../fs/super.js';
 import {
   IOMAP_F_DIRTY,
   IOMAP_F_NEW,
@@ -127,8 +127,7 @@ function ext4_dax_fault_locked(vmf: VmFault, pe: PeSize): number {
     let result: number;
     if (vmf.write) {
       file_update_time(vmf.fs, vmf.ino);
-      // __xfs_filemap_fault() opens no transaction: xfs_iomap_write_direct() allocates in its own.
-      const h = vmf.fs.personality === 'xfs' ? null : ext4_journal_start(vmf.fs);
+      const h = vmf.fs.ops.journal_start_for_fault(vmf.fs);
       try {
         result = dax_iomap_fault(vmf, pe);
       } finally {

@@ -51,6 +51,7 @@ import { charge } from '../sync/vclock.js';
 import { STEP, stepEnter, stepLeave } from '../measure/steps.js';
 import { FsError } from './errno.js';
 import { BITS_PER_BITMAP_BLOCK, bitmapWord } from './ondisk.js';
+import { XFS_BUSY_OPEN } from '../journal/xfs_log.js';
 import { ext4_handle_dirty_metadata, ext4_journal_get_write_access, type Fs } from './super.js';
 
 /** s_mb_order2_reqs (MB_DEFAULT_ORDER2_REQS): requests of 2^k blocks from 2^2 up try an aligned buddy first. */
@@ -197,7 +198,7 @@ function ext4_mb_complex_scan_group(fs: Fs, h: Handle | null, grp: number, from:
  */
 function ext4_mb_mark_diskspace_used(fs: Fs, h: Handle | null, grp: number, start: number, len: number): number {
   const g = fs.g;
-  setBits(fs, start, len, true);
+  setBits(fs, h, start, len, true);
   ext4_unlock_group(fs, grp);
   Atomics.sub(fs.alloc, FS_ALLOC.freeBlocks, len);
   Atomics.store(fs.alloc, FS_ALLOC.goal, start + len < g.nblocks ? start + len : g.dataStart);
@@ -231,8 +232,8 @@ export function ext4_free_blocks(fs: Fs, h: Handle | null, pblk: number, count: 
         throw new Error(`ext4_free_blocks: block ${x} is already free (bitmap and extents disagree)`);
       }
     }
-    setBits(fs, b, segEnd - b, false);
-    if (h !== null && fs.journal !== null) ext4_mb_free_metadata(fs, h.tid, b, segEnd - b);
+    setBits(fs, h, b, segEnd - b, false);
+    if (h !== null && fs.journal !== null) fs.ops.trans_free_extent(fs, h, b, segEnd - b);
     ext4_unlock_group(fs, grp);
     Atomics.add(fs.alloc, FS_ALLOC.freeBlocks, segEnd - b);
     ext4_handle_dirty_metadata(fs, h, -1, block);
@@ -242,7 +243,7 @@ export function ext4_free_blocks(fs: Fs, h: Handle | null, pblk: number, count: 
 }
 
 /** ext4_mb_free_metadata(): keeps freed blocks busy until `tid` commits. The blocks' group lock held. */
-function ext4_mb_free_metadata(fs: Fs, tid: number, start: number, len: number): void {
+export function ext4_mb_free_metadata(fs: Fs, tid: number, start: number, len: number): void {
   const busy = fs.cpu.machine.views.fsBusy;
   const busyTid = fs.cpu.machine.views.fsBusyTid;
   let added = 0;
@@ -252,6 +253,8 @@ function ext4_mb_free_metadata(fs: Fs, tid: number, start: number, len: number):
     busyTid[b] = tid;
   }
   Atomics.add(fs.alloc, FS_ALLOC.busyBlocks, added);
+  // A sequence no commit reaches (xfs: the freeing transaction is still open) is not a commit to force for.
+  if (tid === XFS_BUSY_OPEN) return;
   for (let max = Atomics.load(fs.alloc, FS_ALLOC.busyTidMax); tid > max; ) {
     const seen = Atomics.compareExchange(fs.alloc, FS_ALLOC.busyTidMax, max, tid);
     if (seen === max) break;
@@ -331,7 +334,8 @@ function zeroRun(fs: Fs, start: number, limit: number): number {
   return b - start;
 }
 
-function setBits(fs: Fs, start: number, len: number, on: boolean): void {
+/** Sets or clears the bits of blocks [start, start + len); a transaction that logs bits (xfs) records each word's change. */
+function setBits(fs: Fs, h: Handle | null, start: number, len: number, on: boolean): void {
   const w = fs.mw;
   const base = bitmapWord(fs.g, 0);
   let b = start;
@@ -341,6 +345,7 @@ function setBits(fs: Fs, start: number, len: number, on: boolean): void {
     const mask = (n === 32 ? -1 : ((1 << n) - 1)) << (b & 31);
     const at = base + (b >>> 5);
     w[at] = on ? w[at] | mask : w[at] & ~mask;
+    if (h !== null) fs.ops.trans_log_bits(h, at, mask, on);
     b += n;
   }
 }

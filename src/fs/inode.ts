@@ -35,12 +35,12 @@ import { monoNs } from '../util/clock.js';
 import { down_read, down_write, up_read, up_write } from '../sync/rwsem.js';
 import {
   ext4_fc_inode_clean,
-  ext4_fc_mark_ineligible,
   jbd2_complete_transaction,
   jbd2_transaction_committed,
   type Handle,
 } from '../journal/journal.js';
 import { ext4_fc_commit } from '../journal/fast_commit.js';
+import { xfs_log_force_seq } from '../journal/xfs_log.js';
 import { FsError, isFsError } from './errno.js';
 import {
   EXT4_EXTENTS_FL,
@@ -83,7 +83,6 @@ import {
   ext4_journal_stop,
   ext4_mark_iloc_dirty,
   inodeWriteAccess,
-  inInodeHandle,
   lockInode,
   markInodeChanged,
   unlockInode,
@@ -246,17 +245,13 @@ export function xfsInodeDatasyncDirty(fs: Fs, ino: number): boolean {
   return xfs_ipincount(fs, ino) !== 0 && (fs.inodes[ino * FS_INODE.stride + FS_INODE.fsyncFields] & ~XFS_ILOG_TIMESTAMP) !== 0;
 }
 
-function datasyncDirtyLocked(fs: Fs, ino: number): boolean {
-  return fs.personality === 'xfs' ? xfsInodeDatasyncDirty(fs, ino) : ext4_inode_datasync_dirty(fs, ino);
-}
-
 /** Whether an fdatasync of the inode would have metadata to make durable (its block mapping or size). */
 export function inode_datasync_dirty(fs: Fs, ino: number): boolean {
   checkIno(fs, ino);
   lockInode(fs, ino);
   try {
     checkInUse(fs, ino);
-    return datasyncDirtyLocked(fs, ino);
+    return fs.ops.inode_datasync_dirty(fs, ino);
   } finally {
     unlockInode(fs, ino);
   }
@@ -279,8 +274,7 @@ export function iomap_begin(fs: Fs, ino: number, offset: number, length: number,
   if (!Number.isInteger(length) || length <= 0) throw new FsError('EINVAL', `length: expected a positive integer, got ${String(length)}`);
   checkEnd('iomap_begin', offset + length);
   if (fs.iomapNs > 0) charge(fs.iomapNs);
-  if (fs.personality === 'xfs') xfs_file_iomap_begin(fs, ino, offset, length, flags, iomap);
-  else ext4_iomap_begin(fs, ino, offset, length, flags, iomap);
+  fs.ops.iomap_begin(fs, ino, offset, length, flags, iomap);
 }
 
 function fillIomap(fs: Fs, iomap: Iomap): void {
@@ -327,7 +321,7 @@ export function ext4_iomap_begin(fs: Fs, ino: number, offset: number, length: nu
   } finally {
     unlockInode(fs, ino);
   }
-  inInodeHandle(fs, ino, fs.transCredits, (h) => {
+  fs.ops.inode_transaction(fs, ino, fs.transCredits, (h) => {
     checkInUse(fs, ino);
     const first = Math.floor(offset / BLOCK_SIZE);
     fs.map.m_lblk = first;
@@ -354,12 +348,19 @@ export function xfs_file_iomap_begin(fs: Fs, ino: number, offset: number, length
 
 /**
  * xfs_iomap_write_direct(): allocates (or converts) the range in its own transaction with
- * XFS_BMAPI_CONVERT | XFS_BMAPI_ZERO, as for a DAX inode, and reports it.
+ * XFS_BMAPI_CONVERT | XFS_BMAPI_ZERO, as for a DAX inode, and reports it. The transaction
+ * commits before the ILOCK goes, so the inode is pinned in the CIL when xfs_file_iomap_begin
+ * reads IOMAP_F_DIRTY off it.
  */
 export function xfs_iomap_write_direct(fs: Fs, ino: number, offset: number, length: number, iomap: Iomap): void {
   const h = ext4_journal_start(fs); // xfs_trans_alloc()
   try {
     xfs_ilock(fs, ino);
+  } catch (e) {
+    ext4_journal_stop(fs, h);
+    throw e;
+  }
+  try {
     try {
       checkInUse(fs, ino);
       const first = Math.floor(offset / BLOCK_SIZE);
@@ -367,12 +368,12 @@ export function xfs_iomap_write_direct(fs: Fs, ino: number, offset: number, leng
       fs.map.m_len = Math.floor((offset + length - 1) / BLOCK_SIZE) - first + 1;
       ext4_map_blocks(fs, h, ino, fs.map, EXT4_GET_BLOCKS_CREATE_ZERO); // xfs_bmapi_write()
       fillIomap(fs, iomap);
-      if (xfsInodeDatasyncDirty(fs, ino)) iomap.flags |= IOMAP_F_DIRTY;
     } finally {
-      xfs_iunlock(fs, ino);
+      ext4_journal_stop(fs, h); // xfs_trans_commit()
     }
+    if (xfsInodeDatasyncDirty(fs, ino)) iomap.flags |= IOMAP_F_DIRTY;
   } finally {
-    ext4_journal_stop(fs, h); // xfs_trans_commit()
+    xfs_iunlock(fs, ino);
   }
 }
 
@@ -387,7 +388,7 @@ export function file_update_time(fs: Fs, ino: number): void {
   checkIno(fs, ino);
   const now = jiffies();
   if (fs.mw[inodeWord(fs.g, ino) + INODE.i_mtime] === now) return;
-  inInodeHandle(fs, ino, EXT4_INODE_CREDITS, (h) => {
+  fs.ops.inode_transaction(fs, ino, EXT4_INODE_CREDITS, (h) => {
     checkInUse(fs, ino);
     touchMtime(fs, h, ino, now);
   });
@@ -410,13 +411,13 @@ function touchMtime(fs: Fs, h: Handle | null, ino: number, now: number): void {
 export function vfs_chmod(fs: Fs, ino: number, mode: number): void {
   entry_SYSCALL_64(fs);
   checkIno(fs, ino);
-  inInodeHandle(fs, ino, EXT4_INODE_CREDITS, (h) => {
+  fs.ops.inode_transaction(fs, ino, EXT4_INODE_CREDITS, (h) => {
     checkInUse(fs, ino);
     inodeWriteAccess(fs, h, ino);
     const w = inodeWord(fs.g, ino) + INODE.i_mode;
     fs.mw[w] = (fs.mw[w] & S_IFMT) | (mode & 0o7777);
     ext4_mark_iloc_dirty(fs, h, ino);
-    markInodeChanged(fs, h, ino, fs.personality === 'xfs' ? XFS_ILOG_CORE : XFS_ILOG_TIMESTAMP);
+    markInodeChanged(fs, h, ino, fs.ops.chmodFields);
   });
 }
 
@@ -484,7 +485,7 @@ function ext4_dax_write_iter(fs: Fs, ino: number, offset: number, src: Uint8Arra
 
 /** ext4_iomap_begin() for a DAX write: maps (allocating) up to len blocks from lblk into fs.map, in a handle of its own. */
 function ext4_iomap_begin_write(fs: Fs, ino: number, lblk: number, len: number): void {
-  inInodeHandle(fs, ino, fs.transCredits, (h) => {
+  fs.ops.inode_transaction(fs, ino, fs.transCredits, (h) => {
     const map = fs.map;
     map.m_lblk = lblk;
     map.m_len = len;
@@ -494,7 +495,7 @@ function ext4_iomap_begin_write(fs: Fs, ino: number, lblk: number, len: number):
 
 /** ext4_iomap_end() after a DAX write that went past i_size: the new size, in a handle of its own. */
 function ext4_iomap_end_write(fs: Fs, ino: number, size: number): void {
-  inInodeHandle(fs, ino, EXT4_INODE_CREDITS, (h) => {
+  fs.ops.inode_transaction(fs, ino, EXT4_INODE_CREDITS, (h) => {
     if (size > iSize(fs, ino)) {
       setSize(fs, h, ino, size);
       markInodeChanged(fs, h, ino, XFS_ILOG_CORE);
@@ -584,7 +585,7 @@ export function ext4_fallocate(fs: Fs, ino: number, mode: number, offset: number
   let lblk = offset / BLOCK_SIZE;
   const endBlk = (offset + len) / BLOCK_SIZE;
   while (lblk < endBlk) {
-    inInodeHandle(fs, ino, fs.transCredits, (h) => {
+    fs.ops.inode_transaction(fs, ino, fs.transCredits, (h) => {
       checkInUse(fs, ino);
       fs.map.m_lblk = lblk;
       fs.map.m_len = endBlk - lblk;
@@ -616,7 +617,7 @@ export function ext4_punch_hole(fs: Fs, ino: number, offset: number, len: number
 }
 
 function ext4_punch_hole_blocks(fs: Fs, ino: number, offset: number, len: number): void {
-  inInodeHandle(fs, ino, fs.transCredits, (h) => {
+  fs.ops.inode_transaction(fs, ino, fs.transCredits, (h) => {
     checkInUse(fs, ino);
     const freed = ext4_ext_remove_space(fs, h, ino, offset / BLOCK_SIZE, (offset + len) / BLOCK_SIZE);
     if (freed > 0) blocksFreed(fs, h, ino);
@@ -624,7 +625,7 @@ function ext4_punch_hole_blocks(fs: Fs, ino: number, offset: number, len: number
 }
 
 function blocksFreed(fs: Fs, h: Handle | null, ino: number): void {
-  if (h !== null && fs.personality === 'ext4') ext4_fc_mark_ineligible(h);
+  if (h !== null) fs.ops.trans_freed_blocks(h);
   inodeWriteAccess(fs, h, ino);
   fs.mw[inodeWord(fs.g, ino) + INODE.i_mtime] = jiffies();
   ext4_mark_iloc_dirty(fs, h, ino);
@@ -658,7 +659,7 @@ export function ext4_truncate(fs: Fs, ino: number, size: number): void {
 
 function ext4_truncate_blocks(fs: Fs, ino: number, size: number): void {
   const endBlk = Math.ceil(size / BLOCK_SIZE);
-  inInodeHandle(fs, ino, fs.transCredits, (h) => {
+  fs.ops.inode_transaction(fs, ino, fs.transCredits, (h) => {
     checkInUse(fs, ino);
     const tail = size % BLOCK_SIZE;
     if (tail !== 0 && size < iSize(fs, ino)) ext4_block_truncate_page(fs, ino, size);
@@ -726,8 +727,7 @@ export function vfs_fsync_range(fs: Fs, ino: number, start: number, end: number,
   checkPos('end', end);
   if (end < start) throw new FsError('EINVAL', `fsync: end ${end} is before start ${start}`);
   checkInUse(fs, ino);
-  if (fs.personality === 'xfs') xfs_file_fsync(fs, ino, start, end, datasync);
-  else ext4_sync_file(fs, ino, start, end, datasync);
+  fs.ops.fsync(fs, ino, start, end, datasync);
 }
 
 /** file_write_and_wait_range(): the writeback hook, or by default a flush of the range's written blocks. */
@@ -838,7 +838,7 @@ export function xfs_file_fsync(fs: Fs, ino: number, start: number, end: number, 
     xfs_iunlock(fs, ino);
   }
   if (lsn === 0) return;
-  jbd2_complete_transaction(fs.journal!, lsn); // xfs_log_force_lsn()
+  xfs_log_force_seq(fs.journal!, lsn, jbd2_complete_transaction);
   xfs_ilock(fs, ino);
   if (xfs_ipincount(fs, ino) === 0) fs.inodes[b + FS_INODE.fsyncFields] = 0;
   xfs_iunlock(fs, ino);

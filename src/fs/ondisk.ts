@@ -39,6 +39,15 @@ export const FS_PERSONALITIES = ['ext4', 'ext4-nojournal', 'xfs'] as const;
 export type FsPersonality = (typeof FS_PERSONALITIES)[number];
 export const PERSONALITY_CODE: Readonly<Record<FsPersonality, number>> = { ext4: 1, 'ext4-nojournal': 2, xfs: 3 };
 
+// ---- what changed in an inode: XFS's inode log flags, also ext4's I_DIRTY_* ----------
+
+/** The inode core (size, block count, mode): XFS_ILOG_CORE; ext4: I_DIRTY_DATASYNC. */
+export const XFS_ILOG_CORE = 0x1;
+/** The data fork's extents: XFS_ILOG_DEXT; ext4: the block mapping. */
+export const XFS_ILOG_DEXT = 0x2;
+/** Timestamps only: XFS_ILOG_TIMESTAMP; ext4: I_DIRTY_SYNC. Not needed by fdatasync. */
+export const XFS_ILOG_TIMESTAMP = 0x4000;
+
 /** The superblock (struct ext4_super_block, reduced): the geometry the filesystem was made with. */
 export const SUPERBLOCK = struct(
   {

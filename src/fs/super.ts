@@ -48,13 +48,14 @@ import {
   jbd2_journal_get_write_access,
   jbd2_journal_start,
   jbd2_journal_stop,
-  jbd2_transaction_committed,
   type Handle,
 } from '../journal/journal.js';
 import { jbd2_journal_create } from '../journal/commit.js';
+import { xfs_cil_image_init, xfs_trans_ijoin_log, xlog_seq_stable } from '../journal/xfs_log.js';
 import { journalAreas, maxTransactionBuffers } from '../journal/ondisk.js';
 import type { JournalPolicy } from '../journal/policy.js';
 import { checkOneOf } from '../util/check.js';
+import { personalityOps, type PersonalityOps } from './personality_ops.js';
 import { FsError } from './errno.js';
 import {
   BITS_PER_BITMAP_BLOCK,
@@ -78,14 +79,8 @@ import {
   type FsPersonality,
 } from './ondisk.js';
 
-// ---- what changed in an inode: XFS's inode log flags, also ext4's I_DIRTY_* -------------
-
-/** The inode core (size, block count, mode): XFS_ILOG_CORE; ext4: I_DIRTY_DATASYNC. */
-export const XFS_ILOG_CORE = 0x1;
-/** The data fork's extents: XFS_ILOG_DEXT; ext4: the block mapping. */
-export const XFS_ILOG_DEXT = 0x2;
-/** Timestamps only: XFS_ILOG_TIMESTAMP; ext4: I_DIRTY_SYNC. Not needed by fdatasync. */
-export const XFS_ILOG_TIMESTAMP = 0x4000;
+// What changed in an inode: XFS's inode log flags, also ext4's I_DIRTY_* (ondisk.ts).
+export { XFS_ILOG_CORE, XFS_ILOG_DEXT, XFS_ILOG_TIMESTAMP } from './ondisk.js';
 
 /** FS_BUF.flags: the buffer differs from its home block on the device (BH_Dirty; ext4 without a journal). */
 export const BH_Dirty = 1;
@@ -125,6 +120,8 @@ export class Fs {
   readonly dev: PmemDevice;
   readonly journal: Journal | null;
   readonly personality: FsPersonality;
+  /** The personality's operations (file_operations / iomap_ops of the kernel): personality_ops.ts. */
+  readonly ops: PersonalityOps;
   readonly g: FsGeometry;
   /** views.fsMeta: the metadata blocks in DRAM, and an Int32 view of them. */
   readonly meta: Uint8Array;
@@ -178,7 +175,8 @@ export class Fs {
     const personality = FS_PERSONALITIES.find((p) => PERSONALITY_CODE[p] === code);
     if (personality === undefined) throw new FsError('EINVAL', `mount: unknown personality code ${code} in the superblock`);
     this.personality = personality;
-    this.journal = personality === 'ext4-nojournal' ? null : (opts.journal ?? new Journal(cpu, this.dev, opts.journalPolicy ?? {}));
+    this.ops = personalityOps(personality);
+    this.journal = !this.ops.makesJournal ? null : (opts.journal ?? new Journal(cpu, this.dev, opts.journalPolicy ?? {}));
     this.hooks = { writeback: opts.hooks?.writeback ?? null, invalidate: opts.hooks?.invalidate ?? null };
     const costs = cpu.machine.config.costs;
     this.zeroBlockNs = costs.zeroBlockNs;
@@ -300,10 +298,11 @@ export function mkfs(cpu: Cpu, dev: PmemDevice, opts: MkfsOptions): void {
   v.fsAlloc[FS_ALLOC.freeBlocks] = g.dataBlocks;
   v.fsAlloc[FS_ALLOC.goal] = g.dataStart;
 
-  if (personality !== 'ext4-nojournal') {
+  if (personalityOps(personality).makesJournal) {
     const j = opts.journal ?? new Journal(cpu, dev);
     checkJournalRoom(g, j.maxTransactionBlocks);
     jbd2_journal_create(j);
+    xfs_cil_image_init(j);
   }
 }
 
@@ -453,6 +452,7 @@ export function write_dirty_buffer(fs: Fs, block: number): boolean {
 /** Changes to inode ino's record: get write access to its inode-table block. */
 export function inodeWriteAccess(fs: Fs, h: Handle | null, ino: number): void {
   ext4_journal_get_write_access(fs, h, inodeBlock(fs.g, ino));
+  if (h !== null) fs.ops.trans_ijoin(h, ino);
 }
 
 /**
@@ -473,18 +473,19 @@ export function ext4_update_inode_fsync_trans(fs: Fs, h: Handle, ino: number, da
   if (datasync) fs.inodes[b + FS_INODE.i_datasync_tid] = h.tid;
 }
 
-/** xfs_trans_log_inode(): the inode is logged in this transaction: pinned until it commits, fields noted for fsync. */
+/**
+ * xfs_trans_log_inode(): the inode is logged in this transaction: its fields are noted for
+ * fsync now (ili_fsync_fields); xfs_log_commit_cil() pins it at the CIL sequence it commits into.
+ */
 export function xfs_trans_log_inode(fs: Fs, h: Handle, ino: number, fields: number): void {
-  const b = ino * FS_INODE.stride;
-  xfs_ipincount(fs, ino); // drops a pin (and its fields) whose sequence already committed
-  fs.inodes[b + FS_INODE.lastLsn] = h.tid;
-  fs.inodes[b + FS_INODE.pinned] = 1;
-  fs.inodes[b + FS_INODE.fsyncFields] |= fields;
+  xfs_ipincount(fs, ino); // drops a pin (and its fields) whose sequence is on disk
+  fs.inodes[ino * FS_INODE.stride + FS_INODE.fsyncFields] |= fields;
+  xfs_trans_ijoin_log(h, ino, fields);
 }
 
 /**
- * Records that inode ino changed in `fields` (XFS_ILOG_*) under handle h, per personality:
- * ext4 moves i_sync_tid (and i_datasync_tid unless only timestamps changed) and tells the
+ * Records that inode ino changed in `fields` (XFS_ILOG_*) under handle h, per personality
+ * (fs.ops.log_inode): ext4 moves i_sync_tid (and i_datasync_tid unless only timestamps changed) and tells the
  * journal (jbd2_journal_add_inode, for fast commit); xfs logs the inode; ext4 without a
  * journal marks the inode dirty (I_DIRTY_SYNC / I_DIRTY_DATASYNC, kept in fsyncFields).
  * Called with the inode's i_data_sem held.
@@ -494,21 +495,21 @@ export function markInodeChanged(fs: Fs, h: Handle | null, ino: number, fields: 
     fs.inodes[ino * FS_INODE.stride + FS_INODE.fsyncFields] |= fields;
     return;
   }
-  if (fs.personality === 'xfs') xfs_trans_log_inode(fs, h, ino, fields);
-  else ext4_update_inode_fsync_trans(fs, h, ino, (fields & ~XFS_ILOG_TIMESTAMP) !== 0);
+  fs.ops.log_inode(fs, h, ino, fields);
   jbd2_journal_add_inode(h, ino);
 }
 
 /**
- * xfs_ipincount(): 1 while the inode's last logged change is not durable. Called with the
- * ILOCK held. XFS unpins the inode at log I/O completion (xfs_inode_item_unpin) and clears
+ * xfs_ipincount(): 1 while the inode's last committed change is not on disk (its CIL
+ * sequence pushed and the iclog I/O complete). Called with the ILOCK held. XFS unpins the
+ * inode at log I/O completion (xfs_inode_item_unpin) and clears
  * ili_fsync_fields when it writes the inode back (xfs_iflush); the lab's commit thread knows
  * no inodes, so both happen here, lazily, once the inode's last sequence is seen committed.
  */
 export function xfs_ipincount(fs: Fs, ino: number): number {
   const b = ino * FS_INODE.stride;
   if (fs.inodes[b + FS_INODE.pinned] === 0) return 0;
-  if (jbd2_transaction_committed(fs.journal!, fs.inodes[b + FS_INODE.lastLsn])) {
+  if (xlog_seq_stable(fs.journal!, fs.inodes[b + FS_INODE.lastLsn])) {
     fs.inodes[b + FS_INODE.pinned] = 0;
     fs.inodes[b + FS_INODE.fsyncFields] = 0;
     return 0;

@@ -37,6 +37,7 @@ import { BH_Lock } from './buffers.js';
 import type { Journal } from './journal.js';
 import { jbd2_log_start_commit, jbd2_log_wait_commit, markWaiting } from './journal.js';
 import { jbd2_journal_abort } from './commit.js';
+import { xfsCommittedBlock, xfsLog } from './xfs_log.js';
 
 const J = JOURNAL;
 
@@ -236,7 +237,8 @@ export function jbd2_log_do_checkpoint(j: Journal): void {
       // write_dirty_buffer(): the buffer's data is what its last commit logged.
       const off = home * BLOCK_SIZE;
       try {
-        j.dev.store(off, j.meta.subarray(off, off + BLOCK_SIZE));
+        // xfs: the block as committed transactions left it; open ones' changes are not on the log yet.
+        j.dev.store(off, xfsLog(j) ? xfsCommittedBlock(j, home) : j.meta.subarray(off, off + BLOCK_SIZE));
         j.dev.flushcache(off, BLOCK_SIZE);
         if (j.journalBlockWriteNs > 0) charge(j.journalBlockWriteNs);
       } finally {

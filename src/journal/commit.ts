@@ -55,6 +55,7 @@ import {
   logBlock,
 } from './ondisk.js';
 import { BH_Shadow, BJ_Logged, BJ_Metadata, BJ_None, BJ_Reserved } from './buffers.js';
+import { IclogWriter, xfsLog, xlog_cil_push_swap } from './xfs_log.js';
 import { jbd2_journal_get_log_tail, jbd2_log_reset, jbd2_update_log_tail, logBlocksFreedBy, logTx } from './checkpoint.js';
 
 const J = JOURNAL;
@@ -235,7 +236,8 @@ export function jbd2_journal_commit_transaction(j: Journal, opts: CommitOptions 
   const took = beginCommitOngoing(j);
   try {
     if (Atomics.load(j.js, J.aborted) !== 0) throw new FsError('EIO', 'jbd2_journal_commit_transaction: the journal was aborted');
-    const tid = jbd2_journal_lock_updates(j);
+    // A CIL push takes the context as it is: transactions still open are not in it.
+    const tid = xfsLog(j) ? Atomics.load(j.js, J.runningTid) : jbd2_journal_lock_updates(j);
     if (tid === 0) return null;
     let switched = false;
     try {
@@ -311,6 +313,7 @@ function switchRunningTransaction(j: Journal, tid: number): Committing {
   js[J.committingBuffers] = n;
   js[J.committingTid] = tid;
   js[J.frozenCount] = 0;
+  if (xfsLog(j)) xlog_cil_push_swap(j, n);
   js[J.runningTid] = 0;
   js[J.listed] = 0;
   if (js[J.fcIneligibleTid] === tid) js[J.fcIneligibleTid] = 0;
@@ -364,7 +367,9 @@ function writeCommit(j: Journal, t: Committing, opts: CommitOptions): CommitResu
   // done after the switch like most of it in the kernel, so new handles need not wait for it.
   if (j.commitNs > 0) charge(j.commitNs);
 
-  // Descriptor blocks, each followed by the copies it describes, then the commit block.
+  // Descriptor blocks, each followed by the copies it describes, then the commit block; an
+  // xfs push writes them through its in-core log buffers (xfs_log.ts).
+  const ic = xfsLog(j) ? new IclogWriter(j) : null;
   let rel = logStart;
   let crc = 0;
   for (let d = 0; d < n; d += JDESC_MAX_TAGS) {
@@ -376,14 +381,20 @@ function writeCommit(j: Journal, t: Committing, opts: CommitOptions): CommitResu
     s.words[JDESC.count] = count;
     s.words.set(homes.subarray(d, d + count), JDESC.tags);
     j.logHomes[rel % full] = -1;
-    writeJournalBlock(j, logBlock(j.areas, rel++), s.block);
+    ic?.space();
+    writeJournalBlock(j, logBlock(j.areas, rel), s.block);
+    ic?.wrote(logBlock(j.areas, rel));
+    rel++;
     opts.onStep?.('descriptor', tid);
     for (let i = d; i < d + count; i++) {
       const data = jbd2_journal_write_metadata_buffer(j, homes[i]);
       try {
         crc = crc32(data, crc);
         j.logHomes[rel % full] = homes[i];
-        writeJournalBlock(j, logBlock(j.areas, rel++), data);
+        ic?.space();
+        writeJournalBlock(j, logBlock(j.areas, rel), data);
+        ic?.wrote(logBlock(j.areas, rel));
+        rel++;
       } finally {
         endBufferLogged(j, homes[i]);
       }
@@ -391,7 +402,7 @@ function writeCommit(j: Journal, t: Committing, opts: CommitOptions): CommitResu
     opts.onStep?.('metadata', tid);
   }
   // Without async_commit the copies are durable before the commit block is written.
-  if (!j.policy.asyncCommit) flushLog(j, logStart, rel - logStart);
+  if (ic === null && !j.policy.asyncCommit) flushLog(j, logStart, rel - logStart);
   // Where the log could start once this commit is durable (taken before the commit block, as jbd2 does).
   const tail = jbd2_journal_get_log_tail(j);
   const updateTail = tail.advance && logBlocksFreedBy(j, tail.tid) >= j.maxTransactionBlocks;
@@ -402,10 +413,17 @@ function writeCommit(j: Journal, t: Committing, opts: CommitOptions): CommitResu
   s.words[JCOMMIT.count] = n;
   s.words[JCOMMIT.checksum] = crc | 0;
   j.logHomes[rel % full] = -1;
-  writeJournalBlock(j, logBlock(j.areas, rel++), s.block);
+  ic?.space();
+  writeJournalBlock(j, logBlock(j.areas, rel), s.block);
+  ic?.wrote(logBlock(j.areas, rel));
+  rel++;
+  // An xfs push's last iclog goes out with the commit block; the others went as they filled.
+  ic?.finish(tid);
   opts.onStep?.('commit-block', tid);
-  if (j.policy.asyncCommit) flushLog(j, logStart, rel - logStart);
-  else flushLog(j, rel - 1, 1);
+  if (ic === null) {
+    if (j.policy.asyncCommit) flushLog(j, logStart, rel - logStart);
+    else flushLog(j, rel - 1, 1);
+  }
   const durableNs = monoNs();
   if (updateTail) jbd2_update_log_tail(j, tail);
   jbd2_journal_insert_checkpoints(j, tid, n);

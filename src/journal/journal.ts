@@ -54,8 +54,9 @@
 // record (commit.ts records it before it wakes anyone) and notes whether it carried other
 // inodes.
 //
-// Today's jbd2 keeps these steps and names; XFS's equivalent is the CIL and
-// xfs_log_force_seq(), which the xfs personality maps onto this engine.
+// Today's jbd2 keeps these steps and names. The xfs personality's log uses the same engine
+// differently (xfs_log.ts): its transactions join the running transaction (the CIL context)
+// only when they commit, and a commit (a CIL push) never waits for open ones.
 
 import {
   COMMIT_RECORD,
@@ -83,6 +84,7 @@ import { resolveJournalPolicy, type JournalPolicy } from './policy.js';
 import { COMMIT_FULL, COMMIT_FAST, jbd2_journal_commit_transaction } from './commit.js';
 import { BH_Lock, BH_Shadow, BJ_Metadata, BJ_Reserved } from './buffers.js';
 import { __jbd2_log_wait_for_space, jbd2_log_space_left, jbd2_space_needed } from './checkpoint.js';
+import { xfsLog, xfs_log_commit_cil, xfs_trans_bjoin, xfs_trans_log_buf } from './xfs_log.js';
 import { STEP, attributing, stepEnter, stepLeave, stepNoteCommitOthers } from '../measure/steps.js';
 
 export const T_RUNNING = 0;
@@ -270,7 +272,8 @@ function jbd2_get_transaction(j: Journal): void {
   js[J.handleCount] = 0;
   js[J.nrBuffers] = 0;
   js[J.listed] = 0;
-  js[J.outstandingCredits] = 0;
+  // Under jbd2 no handle outlives its transaction; xfs transactions still open keep their credits across a CIL push.
+  if (js[J.updates] === 0) js[J.outstandingCredits] = 0;
   js[J.nrInodes] = 0;
   j.times[JOURNAL_TIMES.requestNs] = 0;
 }
@@ -366,6 +369,10 @@ function wait_transaction_locked(j: Journal, tid: number, tooLarge: boolean): vo
 export function jbd2_journal_stop(h: Handle): void {
   if (!h.open) throw new Error('jbd2_journal_stop: the handle is not open');
   const j = h.journal;
+  if (xfsLog(j)) {
+    xfs_log_commit_cil(h);
+    return;
+  }
   const js = j.js;
   const tid = h.tid;
   const tag = j.cpu.tag;
@@ -423,6 +430,10 @@ function checkBlock(j: Journal, h: Handle, block: number): void {
 export function jbd2_journal_get_write_access(h: Handle, block: number): void {
   const j = h.journal;
   checkBlock(j, h, block);
+  if (xfsLog(j)) {
+    xfs_trans_bjoin(h, block);
+    return;
+  }
   const bufs = j.bufs;
   const at = block * FS_BUF.stride;
   // Only this transaction's handles set either field to its tid, and it cannot switch while h is open.
@@ -486,6 +497,10 @@ function wait_on_buffer(j: Journal, word: number, seen: number): void {
 export function jbd2_journal_dirty_metadata(h: Handle, block: number): void {
   const j = h.journal;
   checkBlock(j, h, block);
+  if (xfsLog(j)) {
+    xfs_trans_log_buf(h, block);
+    return;
+  }
   const bufs = j.bufs;
   const at = block * FS_BUF.stride;
   if (bufs[at + FS_BUF.modifiedTid] === h.tid) return;

@@ -21,6 +21,10 @@ export interface JournalPolicy {
   fastCommit: boolean;
   /** `journal_async_commit`: the commit block is written without waiting for the metadata copies' flush. */
   asyncCommit: boolean;
+  /** XFS `logbsize=`: bytes per in-core log buffer (XLOG_BIG_RECORD_BSIZE 32k by default); the xfs personality's log only. */
+  logbsize: number;
+  /** XFS `logbufs=`: in-core log buffers, 2..8 (XLOG_MAX_ICLOGS 8 by default); the xfs personality's log only. */
+  logbufs: number;
   /** Injected cost of writing one journal block (descriptor, metadata copy, commit block), ns; absent: the cost profile's. */
   journalBlockWriteNs?: number;
   /** Injected cost of the flush + fence that makes a commit's blocks durable (a REQ_PREFLUSH|REQ_FUA), ns; absent: the cost profile's. */
@@ -33,7 +37,12 @@ export const DEFAULT_JOURNAL_POLICY: JournalPolicy = {
   maxBatchTimeUs: 15_000,
   fastCommit: false,
   asyncCommit: false,
+  logbsize: 32768,
+  logbufs: 8,
 };
+
+/** xfs_syncd_centisecs (fs.xfs.xfssyncd_centisecs, default 3000): the period of xfs_log_worker, which forces the log. */
+export const XFS_LOG_WORKER_MS = 30_000;
 
 /**
  * Knobs the lab once had that no kernel has, and what replaced them: a workload or policy
@@ -58,6 +67,10 @@ export function resolveJournalPolicy(p: Partial<JournalPolicy> = {}): JournalPol
   checkInt('journal.commitIntervalMs', r.commitIntervalMs, 1, 3_600_000);
   checkInt('journal.minBatchTimeUs', r.minBatchTimeUs, 0, 10_000_000);
   checkInt('journal.maxBatchTimeUs', r.maxBatchTimeUs, 0, 10_000_000);
+  checkInt('log.logbufs', r.logbufs, 2, 8);
+  if (![16384, 32768, 65536, 131072, 262144].includes(r.logbsize)) {
+    throw new RangeError(`log.logbsize: expected one of 16384, 32768, 65536, 131072, 262144 bytes, got ${String(r.logbsize)}`);
+  }
   for (const k of ['journalBlockWriteNs', 'journalFlushNs'] as const) {
     const v = r[k];
     if (v === undefined) delete r[k];

@@ -13,6 +13,7 @@ import { attachCpu } from '../sync/cpu.js';
 import { PmemDevice } from '../pmem/device.js';
 import { Journal } from '../journal/journal.js';
 import { mkfs, mountFs } from '../fs/super.js';
+import { personalityOps } from '../fs/personality_ops.js';
 import { vfs_create, vfs_fallocate, vfs_fsync, vfs_truncate, vfs_write } from '../fs/inode.js';
 import { FS_PERSONALITIES } from '../fs/ondisk.js';
 import { attachMm } from '../mm/mm.js';
@@ -66,7 +67,7 @@ function warmUpPersonality(personality: (typeof FS_PERSONALITIES)[number], passe
   );
   const cpu = attachCpu(machine, 0);
   const dev = new PmemDevice(cpu);
-  const journal = personality === 'ext4-nojournal' ? undefined : new Journal(cpu, dev, {});
+  const journal = personalityOps(personality).makesJournal ? new Journal(cpu, dev, {}) : undefined;
   mkfs(cpu, dev, { personality, journal });
   const fs = mountFs(cpu, { dev, journal });
   const mm = attachMm(cpu, fs);

@@ -11,6 +11,7 @@ import type { Machine } from '../machine/machine.js';
 import { resolveJournalPolicy } from '../journal/policy.js';
 import { journalAreas, maxTransactionBuffers } from '../journal/ondisk.js';
 import { checkJournalRoom } from '../fs/super.js';
+import { personalityOps } from '../fs/personality_ops.js';
 import { stopCommitThread } from '../journal/kjournald.js';
 import { readCommitRecords, readJournalCounters } from '../journal/stats.js';
 import { checkIndex } from '../dax/radix_tree_check.js';
@@ -275,7 +276,7 @@ function checkJournalFits(name: string, config: MachineConfig): void {
 }
 
 function hasJournal(w: Workload): boolean {
-  return w.fs.personality !== 'ext4-nojournal';
+  return personalityOps(w.fs.personality).makesJournal;
 }
 
 /** Worker threads a configuration runs: its enabled roles and the commit thread. */

@@ -9,6 +9,7 @@ import { attachCpu, type Cpu } from '../sync/cpu.js';
 import { bindThreadCpu, unbindThreadCpu } from '../sync/vclock.js';
 import { PmemDevice } from '../pmem/device.js';
 import { Journal } from '../journal/journal.js';
+import { personalityOps } from '../fs/personality_ops.js';
 import type { JournalPolicy } from '../journal/policy.js';
 import { mkfs, mountFs, type Fs } from '../fs/super.js';
 import { vfs_create, vfs_fallocate, vfs_fsync, vfs_truncate, vfs_write } from '../fs/inode.js';
@@ -60,8 +61,11 @@ export function withFastCommitArea(blocks: number): number {
 
 /** The journal's knobs of a workload, without its size (a machine setting: journalBlocks). */
 export function journalPolicyOf(w: Workload): Partial<JournalPolicy> {
-  const { commitIntervalMs, minBatchTimeUs, maxBatchTimeUs, fastCommit, asyncCommit } = w.journal;
-  const policy: Partial<JournalPolicy> = { commitIntervalMs, minBatchTimeUs, maxBatchTimeUs, fastCommit, asyncCommit };
+  const { minBatchTimeUs, maxBatchTimeUs, fastCommit, asyncCommit } = w.journal;
+  // Under xfs the commit interval is the log worker's period (xfs_log_worker), 30 s unless set.
+  const commitIntervalMs = w.journal.commitIntervalMs ?? personalityOps(w.fs.personality).defaultCommitIntervalMs;
+  const { logbsize, logbufs } = w.log;
+  const policy: Partial<JournalPolicy> = { commitIntervalMs, minBatchTimeUs, maxBatchTimeUs, fastCommit, asyncCommit, logbsize, logbufs };
   for (const k of Object.keys(policy) as (keyof JournalPolicy)[]) if (policy[k] === undefined) delete policy[k];
   return policy;
 }
@@ -112,7 +116,7 @@ export function setupMachine(w: Workload, config: MachineConfig, setupCpu: numbe
 
 function setupOnCpu(w: Workload, machine: Machine, cpu: Cpu, policy: JournalPolicy): SetupResult {
   const dev = new PmemDevice(cpu);
-  const journal = w.fs.personality === 'ext4-nojournal' ? undefined : new Journal(cpu, dev, policy);
+  const journal = personalityOps(w.fs.personality).makesJournal ? new Journal(cpu, dev, policy) : undefined;
   mkfs(cpu, dev, { personality: w.fs.personality, journal });
   const fs = mountFs(cpu, { dev, journal });
   const mm = attachMm(cpu, fs, { mode: w.fs.writeback, variant: w.variant });

@@ -485,7 +485,25 @@ export const COMMITTER_FULL_PENDING = -1;
  * transaction (requestNs), its start (t_start_time), and j_average_commit_time (ns, not an
  * instant): the running average of full commits' durations that batching reads.
  */
-export const JOURNAL_TIMES = struct({ requestNs: 0, tStartNs: 1, averageCommitNs: 2 }, 8);
+/** XLOG_MAX_ICLOGS: the most in-core log buffers XFS takes (logbufs=8). */
+export const XLOG_ICLOGS_MAX = 8;
+/** CIL contexts whose log I/O completion time is remembered (a ring by sequence). */
+export const XLOG_CTX_RING = 16;
+/**
+ * The xfs personality's log (journal/xfs_log.ts), in journalTimes after jbd2's instants:
+ * iclogs submitted so far (their ring index is that count modulo logbufs), the waits for a
+ * free iclog and their total ns, each iclog's I/O completion instant, and per CIL context
+ * (ring by sequence) the instant its last iclog completes, with the sequence it belongs to.
+ */
+const XLOG_TIMES = {
+  iclogsSubmitted: 3,
+  iclogWaits: 4,
+  iclogWaitNs: 5,
+  iclogDoneNs: 8,
+  ctxDoneNs: 8 + XLOG_ICLOGS_MAX,
+  ctxDoneSeq: 8 + XLOG_ICLOGS_MAX + XLOG_CTX_RING,
+} as const;
+export const JOURNAL_TIMES = struct({ requestNs: 0, tStartNs: 1, averageCommitNs: 2, ...XLOG_TIMES }, 8 + 2 * XLOG_ICLOGS_MAX + 2 * XLOG_CTX_RING);
 
 /**
  * A transaction in the log (the lab's transaction_t once it is committing or committed), in
@@ -587,6 +605,7 @@ export const REGIONS = {
   journalLogHomes: region(Int32Array, (c) => c.journalBlocks, 'per block of the log: the home block whose copy it holds (-1: a descriptor or commit block)'),
   journalTimes: region(Float64Array, () => JOURNAL_TIMES.stride, 'journal instants (commit request time, transaction start, average commit time)'),
   journalStats: region(Float64Array, () => COMMIT_RECORDS * COMMIT_RECORD.stride, 'per-commit records (a ring)'),
+  xfsCilImage: region(Uint8Array, (c) => fsGeometry(c).metaBlocks * BLOCK_SIZE, 'xfs: each metadata block as its committed transactions left it (what the CIL formats; live fsMeta also holds open ones)'),
   mmState: region(Int32Array, () => MM.stride, 'mm_struct: mmap_sem and the VMA table header'),
   mmVmas: region(Int32Array, (c) => c.vmas * VMA.stride, 'VMA table (struct vm_area_struct per slot)'),
   mmPtes: region(Int32Array, (c) => c.ptePages, 'PTE pool: one page-table entry per mapped page'),

@@ -7,6 +7,9 @@ import { FS_MAX_BYTES } from '../fs/ondisk.js';
 import { WorkloadError } from './errors.js';
 import type { Role, Workload, WorkloadMapping } from './schema.js';
 
+/** jbd2's knobs that XFS's log has no counterpart for: refused under fs.personality "xfs". */
+export const XFS_REFUSED_JOURNAL_KNOBS = ['minBatchTimeUs', 'maxBatchTimeUs', 'fastCommit', 'asyncCommit'] as const;
+
 /** CPU slots a configuration needs beyond its roles: the setup CPU and the commit thread. */
 export const KERNEL_CPUS = 2;
 
@@ -54,6 +57,15 @@ export function checkWorkload(w: Workload, where = ''): void {
   const journalSet = Object.entries(w.journal).filter(([, v]) => v !== undefined).map(([k]) => k);
   if (w.fs.personality === 'ext4-nojournal' && journalSet.length > 0) {
     fail(where, `journal.${journalSet[0]}`, 'fs.personality "ext4-nojournal" has no journal, so journal options do nothing there; remove them, or use "ext4" or "xfs"');
+  }
+  const logSet = Object.entries(w.log).filter(([, v]) => v !== undefined).map(([k]) => k);
+  if (w.fs.personality !== 'xfs' && logSet.length > 0) {
+    fail(where, `log.${logSet[0]}`, `an xfs mount option; fs.personality "${w.fs.personality}" has no in-core log buffers: remove it, or use fs.personality "xfs"`);
+  }
+  // XFS has no jbd2 batching, fast commit or async commit block; its log's size and worker period stay (see schema.ts).
+  const ext4Only = journalSet.find((k) => (XFS_REFUSED_JOURNAL_KNOBS as readonly string[]).includes(k));
+  if (w.fs.personality === 'xfs' && ext4Only !== undefined) {
+    fail(where, `journal.${ext4Only}`, 'an ext4 (jbd2) option that xfs does not have; remove it, or use fs.personality "ext4" (xfs takes log.logbsize, log.logbufs and journal.size)');
   }
   // mke2fs: "Journal size too big for filesystem" past half of it.
   if (w.journal.size !== undefined && w.journal.size > w.device.size / 2) {

@@ -137,9 +137,10 @@ function removedKnob(key: keyof typeof REMOVED_JOURNAL_KNOBS) {
 const JOURNAL_MIN_BLOCKS = 1024;
 
 /**
- * The journal's knobs, each the mount option or mkfs flag a user sets on ext4 (the xfs
- * personality runs on the same engine and takes them too). Keys are JSON-friendly; the
- * descriptions name what each stands for. Every key is optional: absent, ext4's default.
+ * The journal's knobs, each the mount option or mkfs flag a user sets on ext4. Keys are
+ * JSON-friendly; the descriptions name what each stands for. Every key is optional: absent,
+ * ext4's default. Under xfs only `size` (mkfs.xfs -l size=) and `commitIntervalMs` (the log
+ * worker's period, fs.xfs.xfssyncd_centisecs) mean something; check.ts refuses the others.
  */
 export const JournalSchema = z.strictObject({
   commitIntervalMs: int(1, 3_600_000)
@@ -157,6 +158,34 @@ export const JournalSchema = z.strictObject({
     .describe("mkfs.ext4 -J size=: the journal's size (at least 4MiB, as mke2fs requires; default mke2fs's for the device: 4MiB below 128MiB, 16MiB below 1GiB, ...)"),
   batchWindowUs: removedKnob('batchWindowUs'),
   maxTransactionBlocks: removedKnob('maxTransactionBlocks'),
+});
+
+/** mount -o logbsize=: the sizes XFS accepts for an in-core log buffer (xfs_super.c, XLOG_MIN/MAX_RECORD_BSIZE, powers of two). */
+export const XFS_LOGBSIZES = [16384, 32768, 65536, 131072, 262144] as const;
+
+/**
+ * XFS's log mount options (xfs personality only; check.ts refuses them elsewhere): the
+ * in-core log buffers a CIL push writes through (struct xlog_in_core, xfs_log.c).
+ */
+export const XfsLogSchema = z.strictObject({
+  logbsize: z
+    .union([z.number(), z.string()])
+    .transform((v, ctx) => {
+      let n: number;
+      try {
+        n = parseSize('logbsize', v);
+      } catch {
+        n = NaN;
+      }
+      if (!(XFS_LOGBSIZES as readonly number[]).includes(n)) {
+        ctx.addIssue({ code: 'custom', message: `expected one of ${XFS_LOGBSIZES.join(', ')} bytes (16k to 256k, a power of two), got ${JSON.stringify(v)}` });
+        return z.NEVER;
+      }
+      return n;
+    })
+    .optional()
+    .describe('logbsize=: bytes per in-core log buffer, 16k to 256k, a power of two (default 32768)'),
+  logbufs: int(2, 8).optional().describe('logbufs=: in-core log buffers, 2 to 8 (default 8)'),
 });
 
 export const RunSchema = z.strictObject({
@@ -189,6 +218,7 @@ export const WorkloadSchema = z.strictObject({
     .strictObject({ personality: z.enum(FS_PERSONALITIES).default('ext4'), writeback: z.enum(WRITEBACK_MODES).default('tracked') })
     .default({ personality: 'ext4', writeback: 'tracked' }),
   journal: JournalSchema.default({}),
+  log: XfsLogSchema.default({}).describe('xfs only: the log mount options logbsize= and logbufs='),
   files: z.array(FileSchema).min(1),
   mappings: z.array(MappingSchema).default([]),
   cpus: z.array(RoleSchema).min(1),
