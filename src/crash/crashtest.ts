@@ -163,7 +163,7 @@ export async function crashtest(expanded: ExpandedWorkload, opts: CrashtestOptio
 /** The measured part's virtual length: run.durationMs, or what a plain run of the configuration lasts. */
 async function horizonNs(expanded: ExpandedWorkload, c: Configuration, seed: number, version: string): Promise<number> {
   if (c.workload.run.durationMs !== undefined) return c.workload.run.durationMs * 1e6;
-  const r = await runWorkload({ ...expanded, configs: [c] }, { seed, repeats: 1, version });
+  const r = await runWorkload({ ...expanded, configs: [c] }, { seed, repeats: 1, version, jitWarmup: false });
   return r.configs[0]?.elapsedNs ?? 0;
 }
 
@@ -264,7 +264,7 @@ async function crashConfig(expanded: ExpandedWorkload, c: Configuration, seed: n
     }
   };
   try {
-    await runWorkload({ ...expanded, configs: [c] }, { seed, repeats: 1, version: opts.version, crash: hooks });
+    await runWorkload({ ...expanded, configs: [c] }, { seed, repeats: 1, version: opts.version, crash: hooks, jitWarmup: false });
   } finally {
     held.st?.controller.release(Infinity);
     await loop;
