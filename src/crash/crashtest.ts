@@ -1,7 +1,8 @@
 // daxlab crashtest: runs a workload's CPUs with self-describing stores (content.ts), stops
 // the world at N crash points drawn from the seed in the run's virtual time (points.ts),
 // builds crash images there (image.ts), recovers each and checks the invariants
-// (checks.ts). One run per configuration: the points are visited in order as it goes.
+// (checks.ts). One run of every configuration, on one pool of CPU workers: each
+// configuration's points are visited in order as its run goes.
 //
 // A reproducer names one image: `seed:offsetNs:image@configuration` (offsetNs from the
 // start of the measured part). --replay runs that configuration with that seed, stops at
@@ -145,7 +146,19 @@ export async function crashtest(expanded: ExpandedWorkload, opts: CrashtestOptio
   const out: ConfigCrashResult[] = [];
   // One repeat, no discarded warm-up repeats: the crash points belong to one run.
   const once = (c: Configuration): Configuration => ({ ...c, workload: { ...c.workload, run: { ...c.workload.run, repeats: 1, warmupRepeats: 0 } } });
-  for (const c of configs) out.push(await crashConfig(expanded, once(c), seed, opts));
+  // One run of every configuration: one pool of CPU workers, started once.
+  const plans = new Map<string, ConfigPlan>();
+  for (const c of configs) plans.set(c.name, await planConfig(expanded, once(c), seed, opts));
+  const hooks: CrashRunHooks = {
+    prepare: (c, s, cpus, control) => plans.get(c.name)!.prepare(s, cpus, control),
+    measureStarts: (c, t0) => plans.get(c.name)!.measureStarts(t0),
+  };
+  try {
+    await runWorkload({ ...expanded, configs: configs.map(once) }, { seed, repeats: 1, version: opts.version, crash: hooks, jitWarmup: false });
+  } finally {
+    for (const p of plans.values()) await p.finish();
+  }
+  for (const p of plans.values()) out.push(p.result);
   const violations = zeroCounts();
   for (const r of out) for (const k of VIOLATION_KINDS) violations[k] += r.violations[k];
   return {
@@ -176,7 +189,16 @@ interface RunState {
   control: Int32Array;
 }
 
-async function crashConfig(expanded: ExpandedWorkload, c: Configuration, seed: number, opts: CrashtestOptions): Promise<ConfigCrashResult> {
+/** One configuration's part of the crashtest run: its crash points, the hooks its run calls, and what it found. */
+interface ConfigPlan {
+  result: ConfigCrashResult;
+  prepare(s: SetupResult, cpus: readonly number[], control: Int32Array): CrashTask;
+  measureStarts(t0: number): void;
+  /** Releases the CPUs for good and waits for the visit of the points to end. */
+  finish(): Promise<void>;
+}
+
+async function planConfig(expanded: ExpandedWorkload, c: Configuration, seed: number, opts: CrashtestOptions): Promise<ConfigPlan> {
   const w = c.workload;
   const replay = opts.replay;
   const offsets = replay !== undefined ? Float64Array.of(replay.offsetNs) : drawPoints(seededRng(seed ^ 0x63726173), opts.points, 0, Math.max(1, Math.floor(await horizonNs(expanded, c, seed, opts.version))));
@@ -197,7 +219,7 @@ async function crashConfig(expanded: ExpandedWorkload, c: Configuration, seed: n
   };
   const held: { st: RunState | null } = { st: null };
   let loop: Promise<void> = Promise.resolve();
-  const hooks: CrashRunHooks = {
+  const hooks = {
     prepare(s: SetupResult, cpus: readonly number[], control: Int32Array): CrashTask {
       const files = w.files.map((f) => ({ name: f.name, ino: s.inos[f.name], lines: f.size / 64, fill: f.state === 'written' ? 0x11 : null }));
       const ledger = Ledger.create(files);
@@ -263,11 +285,12 @@ async function crashConfig(expanded: ExpandedWorkload, c: Configuration, seed: n
       st.controller.release(Infinity);
     }
   };
-  try {
-    await runWorkload({ ...expanded, configs: [c] }, { seed, repeats: 1, version: opts.version, crash: hooks, jitWarmup: false });
-  } finally {
-    held.st?.controller.release(Infinity);
-    await loop;
-  }
-  return result;
+  return {
+    result,
+    ...hooks,
+    async finish() {
+      held.st?.controller.release(Infinity);
+      await loop;
+    },
+  };
 }

@@ -65,9 +65,9 @@ export interface RunOptions {
 
 export interface CrashRunHooks {
   /** After setup, before the CPUs start: the run's CPUs (roles and commit thread) and control block; returns what each task carries. */
-  prepare(s: SetupResult, cpus: readonly number[], control: Int32Array): CrashTask;
-  /** The measured part starts at virtual instant t0 (every CPU waits at the barrier). */
-  measureStarts(t0: number): void;
+  prepare(c: Configuration, s: SetupResult, cpus: readonly number[], control: Int32Array): CrashTask;
+  /** The measured part of configuration c starts at virtual instant t0 (every CPU waits at the barrier). */
+  measureStarts(c: Configuration, t0: number): void;
 }
 
 export interface RunProgress {
@@ -361,7 +361,7 @@ async function runRepeat(
     coordinatedOmission: run.coordinatedOmission,
     repeat,
     seed,
-    ...(opts.crash ? { crash: opts.crash.prepare(s, journal ? [...roles.keys(), commitCpu] : [...roles.keys()], cw) } : {}),
+    ...(opts.crash ? { crash: opts.crash.prepare(c, s, journal ? [...roles.keys(), commitCpu] : [...roles.keys()], cw) } : {}),
   };
   const tasks: CpuTask[] = roles.map((role, cpu) => ({ ...common, kind: 'role', cpu, role, ops: counted(role), warmupOps: run.warmupOps }));
   const expectedOps = tasks.reduce((sum, t) => sum + (Number.isFinite(t.ops) ? t.ops + t.warmupOps : 0), 0);
@@ -458,7 +458,7 @@ async function runRepeat(
     journalBefore = readJournalCounters(machine);
     // The last CPU to reach the barrier set every role's clock to the instant the phase starts at.
     t0 = virtual ? vclockMax(machine, tasks.map((t) => t.cpu)) : monoNs();
-    opts.crash?.measureStarts(t0);
+    opts.crash?.measureStarts(c, t0);
     setPhase(cw, PHASE_MEASURE);
     // On the virtual clock each role stops itself at run.durationMs of virtual time (RoleContext).
     const deadline = run.durationMs !== undefined && !virtual ? Date.now() + run.durationMs : Infinity;
