@@ -153,10 +153,15 @@ export async function crashtest(expanded: ExpandedWorkload, opts: CrashtestOptio
     prepare: (c, s, cpus, control) => plans.get(c.name)!.prepare(s, cpus, control),
     measureStarts: (c, t0) => plans.get(c.name)!.measureStarts(t0),
   };
+  // A pending Atomics.waitAsync does not keep Node's event loop alive (nodejs/node#61941):
+  // while every CPU is parked and the main thread waits for the world to stop, nothing else
+  // might, and the process would exit (code 13) in the middle of the run.
+  const alive = setInterval(() => {}, 60_000);
   try {
     await runWorkload({ ...expanded, configs: configs.map(once) }, { seed, repeats: 1, version: opts.version, crash: hooks, jitWarmup: false });
   } finally {
     for (const p of plans.values()) await p.finish();
+    clearInterval(alive);
   }
   for (const p of plans.values()) out.push(p.result);
   const violations = zeroCounts();
