@@ -4,9 +4,10 @@
 // (checks.ts). One run of every configuration, on one pool of CPU workers: each
 // configuration's points are visited in order as its run goes.
 //
-// A reproducer names one image: `seed:offsetNs:image@configuration` (offsetNs from the
-// start of the measured part). --replay runs that configuration with that seed, stops at
-// that one instant and checks that one image.
+// A reproducer names one image: `seed:offsetNs:image:points@configuration` (offsetNs from
+// the start of the measured part; points, the run's point count). --replay runs that
+// configuration with that seed, stops at the same points up to that instant, as the run
+// did, and checks that one image there. (Without `:points` it stops at that instant only.)
 
 import { fsGeometry } from '../machine/layout.js';
 import type { Machine } from '../machine/machine.js';
@@ -40,18 +41,21 @@ export interface Reproducer {
   seed: number;
   offsetNs: number;
   image: number;
+  /** The crash points the run drew (its earlier stops are made again); absent: this instant only. */
+  points?: number;
   config: string;
 }
 
 export function formatReproducer(r: Reproducer): string {
-  return `${r.seed}:${r.offsetNs}:${r.image}@${r.config}`;
+  return `${r.seed}:${r.offsetNs}:${r.image}${r.points === undefined ? '' : `:${r.points}`}@${r.config}`;
 }
 
 /** Parses a reproducer; a RangeError names what is wrong. */
 export function parseReproducer(s: string): Reproducer {
-  const m = /^(\d{1,10}):(\d{1,16}):(\d{1,3})@(.+)$/.exec(s);
-  if (m === null) throw new RangeError(`--replay: expected a reproducer seed:offsetNs:image@configuration as crashtest prints it (e.g. 1:2500000:0@crash-mix), got ${JSON.stringify(s)}`);
-  const r = { seed: Number(m[1]), offsetNs: Number(m[2]), image: Number(m[3]), config: m[4] };
+  const m = /^(\d{1,10}):(\d{1,16}):(\d{1,3})(?::(\d{1,6}))?@(.+)$/.exec(s);
+  if (m === null) throw new RangeError(`--replay: expected a reproducer seed:offsetNs:image:points@configuration as crashtest prints it (e.g. 1:2500000:0:1000@crash-mix), got ${JSON.stringify(s)}`);
+  const r: Reproducer = { seed: Number(m[1]), offsetNs: Number(m[2]), image: Number(m[3]), ...(m[4] === undefined ? {} : { points: Number(m[4]) }), config: m[5] };
+  if (r.points !== undefined && !(r.points >= 1 && r.points <= MAX_POINTS)) throw new RangeError(`--replay: points ${r.points} is out of range (1 to ${MAX_POINTS})`);
   if (r.seed > 2 ** 31 - 1) throw new RangeError(`--replay: seed ${r.seed} is out of range (0 to ${2 ** 31 - 1})`);
   if (r.image >= IMAGES_PER_POINT) throw new RangeError(`--replay: image ${r.image} is out of range (0 to ${IMAGES_PER_POINT - 1})`);
   if (r.offsetNs < 1) throw new RangeError(`--replay: offsetNs must be at least 1, got ${r.offsetNs}`);
@@ -194,6 +198,13 @@ interface RunState {
   control: Int32Array;
 }
 
+/** The run's points up to the reproducer's instant (a RangeError when it is none of them). */
+function replayPoints(all: Float64Array, r: Reproducer): Float64Array {
+  const k = all.indexOf(r.offsetNs);
+  if (k < 0) throw new RangeError(`--replay: ${r.offsetNs} ns is not one of the ${r.points} crash points seed ${r.seed} draws in configuration ${r.config}`);
+  return all.subarray(0, k + 1);
+}
+
 /** One configuration's part of the crashtest run: its crash points, the hooks its run calls, and what it found. */
 interface ConfigPlan {
   result: ConfigCrashResult;
@@ -206,13 +217,14 @@ interface ConfigPlan {
 async function planConfig(expanded: ExpandedWorkload, c: Configuration, seed: number, opts: CrashtestOptions): Promise<ConfigPlan> {
   const w = c.workload;
   const replay = opts.replay;
-  const offsets = replay !== undefined ? Float64Array.of(replay.offsetNs) : drawPoints(seededRng(seed ^ 0x63726173), opts.points, 0, Math.max(1, Math.floor(await horizonNs(expanded, c, seed, opts.version))));
+  const draw = async (n: number) => drawPoints(seededRng(seed ^ 0x63726173), n, 0, Math.max(1, Math.floor(await horizonNs(expanded, c, seed, opts.version))));
+  const offsets = replay === undefined ? await draw(opts.points) : replay.points === undefined ? Float64Array.of(replay.offsetNs) : replayPoints(await draw(replay.points), replay);
   const result: ConfigCrashResult = {
     config: c.name,
     personality: w.fs.personality,
     variant: w.variant,
     seed,
-    pointsRequested: offsets.length,
+    pointsRequested: replay === undefined ? offsets.length : 1,
     points: 0,
     pointsMissed: 0,
     images: 0,
@@ -261,6 +273,11 @@ async function planConfig(expanded: ExpandedWorkload, c: Configuration, seed: nu
           st.controller.release(next);
           continue;
         }
+        // A replay stops where the run stopped, and checks the last point only.
+        if (replay !== undefined && k < offsets.length - 1) {
+          st.controller.release(next);
+          continue;
+        }
         const syncPages = syncWritablePages(st.machine);
         const images = replay !== undefined ? [replay.image] : Array.from({ length: IMAGES_PER_POINT }, (_, i) => i);
         let found = false;
@@ -275,7 +292,7 @@ async function planConfig(expanded: ExpandedWorkload, c: Configuration, seed: nu
             result.totalViolations++;
             found = true;
             if (result.examples.length < MAX_EXAMPLES && !result.examples.some((e) => e.kind === v.kind)) {
-              result.examples.push({ reproducer: formatReproducer({ seed, offsetNs: offsets[k], image: i, config: c.name }), kind: v.kind, detail: v.detail });
+              result.examples.push({ reproducer: formatReproducer({ seed, offsetNs: offsets[k], image: i, points: replay?.points ?? offsets.length, config: c.name }), kind: v.kind, detail: v.detail });
             }
           }
         }
