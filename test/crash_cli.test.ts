@@ -29,7 +29,8 @@ describe('daxlab crashtest: bad input is one line and exit 2', () => {
     ['a point count of 0', ['--points', '0'], /^daxlab: --points: expected an integer from 1 to 100000, got 0/],
     ['a point count beyond the maximum', ['--points', '100001'], /^daxlab: --points: expected an integer from 1 to 100000, got 100001/],
     ['an unknown variant', ['--variant', 'no-such'], /^daxlab: --variant: expected one of none, remove-on-writeback, mapsync-no-sync, punch-drops-dirty-pmd, got "no-such"/],
-    ['a malformed reproducer', ['--replay', '12:xyz'], /^daxlab: --replay: expected a reproducer seed:offsetNs:image@configuration/],
+    ['a malformed reproducer', ['--replay', '12:xyz'], /^daxlab: --replay: expected a reproducer seed:offsetNs:image:points@configuration/],
+    ['a reproducer whose instant is none of the run\'s points', ['--replay', '3:1000:0:20@sync-faults'], /^daxlab: --replay: 1000 ns is not one of the 20 crash points seed 3 draws in configuration sync-faults/],
     ['a reproducer naming no configuration of the workload', ['--replay', '3:1000:0@elsewhere'], /^daxlab: --replay: no configuration "elsewhere" in this workload \(it has: sync-faults\)/],
   ];
   for (const [what, args, message] of cases) {
@@ -69,12 +70,14 @@ describe('daxlab crashtest: output, exit codes and replay', () => {
   }, 120_000);
 
   it('a known-bad design exits 1 with a reproducer, and --replay re-runs to the same violation', () => {
-    const r = daxlab('crashtest', syncFaults, '--points', '20', '--variant', 'mapsync-no-sync');
+    const r = daxlab('crashtest', syncFaults, '--points', '20', '--variant', 'mapsync-no-sync', '--set', 'run.windowNs=250');
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/sync-faults \(ext4, variant mapsync-no-sync, seed 3\): 20 crash points, 40 images checked, \d+ violations/);
-    const m = /mapsync-unreachable: (.*)\n {4}reproduce: daxlab crashtest \S+ --replay (\S+) --variant mapsync-no-sync/.exec(r.stdout);
-    expect(m).not.toBeNull();
-    const again = daxlab('crashtest', syncFaults, '--replay', m![2], '--variant', 'mapsync-no-sync');
+    // The reproducer carries the run's point count (the replay stops where the run did), and
+    // the command line the workload's overrides.
+    const m = /mapsync-unreachable: (.*)\n {4}reproduce: daxlab crashtest \S+ --set run\.windowNs=250 --replay (\d+:\d+:\d:20@sync-faults) --variant mapsync-no-sync/.exec(r.stdout);
+    expect(m, r.stdout).not.toBeNull();
+    const again = daxlab('crashtest', syncFaults, '--set', 'run.windowNs=250', '--replay', m![2], '--variant', 'mapsync-no-sync');
     expect(again.status).toBe(1);
     expect(again.stdout).toMatch(/1 crash points, 1 images checked/);
     expect(again.stdout).toContain(`mapsync-unreachable: ${m![1]}`);

@@ -7,7 +7,7 @@ import { CACHELINE, PAGE_SIZE } from '../src/machine/layout.js';
 // Runs go through the compiled modules: the CPU workers load dist's.
 const { crashtest } = (await import('../dist/src/crash/crashtest.js' as string)) as typeof Crashtest;
 const { describeStuck } = (await import('../dist/src/lab/watchdog.js' as string)) as typeof Watchdog;
-const { expandWorkload } = (await import('../dist/src/workload/expand.js' as string)) as typeof Expand;
+const { expandWorkload, readWorkload } = (await import('../dist/src/workload/expand.js' as string)) as typeof Expand;
 
 /** One storer on a MAP_SYNC mapping of an empty file: every store is to a new page, so every store takes a synchronous fault. */
 function syncFaults(variant: string) {
@@ -23,7 +23,22 @@ function syncFaults(variant: string) {
   });
 }
 
+/** crash-mix's PMD storer and its syncer alone (the other CPUs off), on ext4, for 5 ms. */
+function crashMixPmd(variant: string) {
+  const { raw, source } = readWorkload('crash-mix');
+  const off = [0, 1, 4, 5].map((i) => ({ path: `cpus[${i}].enabled`, value: false }));
+  return expandWorkload(raw, [{ path: 'fs.personality', value: 'ext4' }, { path: 'variant', value: variant }, { path: 'run.durationMs', value: 5 }, ...off], source);
+}
+
 describe('crash points in virtual time', () => {
+  it("catches punch-drops-dirty-pmd on crash-mix's PMD storer (its punches fall inside dirty PMD entries again and again), and the sound model keeps every msync promise", async () => {
+    const bad = await crashtest(crashMixPmd('punch-drops-dirty-pmd'), { points: 60, version: 'test' });
+    expect(bad.violations['sync-lost']).toBeGreaterThan(0);
+    const sound = await crashtest(crashMixPmd('none'), { points: 60, version: 'test' });
+    expect(sound.points).toBe(60);
+    expect(sound.totalViolations).toBe(0);
+  }, 240_000);
+
   it('stops a MAP_SYNC fault between its NEEDDSYNC return and dax_finish_sync_fault with the page not yet writable, and the image keeps every promise', async () => {
     let inWindow = 0;
     const r = await crashtest(syncFaults('none'), {

@@ -54,7 +54,7 @@ export const COST_MEANINGS: Readonly<Record<CostName, string>> = {
     "one block-allocation call's own work outside the group lock: the allocation context, the request's normalisation, the preallocation lookup, loading the buddy, quota (ext4_mb_new_blocks; the search, the journalling and the extent are apart: mbSearchNs, allocJournalNs, extentNs)",
   flushLineNs: 'clwb of one 64-byte line, per line of the flushed range (arch_wb_cache_pmem: writeback, flushUser, metadata)',
   fenceNs: 'sfence/wmb after flushes, per fence (pmem fence)',
-  storeLineNs: "a user store's 64-byte line reaching the device's write-pending queue, per line stored (Vma.store; 0 on DRAM-speed models)",
+  storeLineNs: "a user store's 64-byte line reaching the device's write-pending queue, per line stored (Vma.store)",
   copyBlockNs: 'copying 4 KiB with copy_from_iter_flushcache in write(2) (background copy), pro rata per byte',
   journalBlockWriteNs: 'writing one journal block: descriptor, metadata copy, commit block or fast-commit block (submit_bh); xfs: one log block copied into an iclog (xlog_write)',
   journalFlushNs: 'the REQ_PREFLUSH/REQ_FUA that makes a commit durable, per flush (the pmem driver: nvdimm_flush); xfs: each iclog write has one, and completes that long after it was submitted (xlog_sync)',

@@ -1,11 +1,13 @@
 // daxlab crashtest: runs a workload's CPUs with self-describing stores (content.ts), stops
 // the world at N crash points drawn from the seed in the run's virtual time (points.ts),
 // builds crash images there (image.ts), recovers each and checks the invariants
-// (checks.ts). One run per configuration: the points are visited in order as it goes.
+// (checks.ts). One run of every configuration, on one pool of CPU workers: each
+// configuration's points are visited in order as its run goes.
 //
-// A reproducer names one image: `seed:offsetNs:image@configuration` (offsetNs from the
-// start of the measured part). --replay runs that configuration with that seed, stops at
-// that one instant and checks that one image.
+// A reproducer names one image: `seed:offsetNs:image:points@configuration` (offsetNs from
+// the start of the measured part; points, the run's point count). --replay runs that
+// configuration with that seed, stops at the same points up to that instant, as the run
+// did, and checks that one image there. (Without `:points` it stops at that instant only.)
 
 import { fsGeometry } from '../machine/layout.js';
 import type { Machine } from '../machine/machine.js';
@@ -39,18 +41,21 @@ export interface Reproducer {
   seed: number;
   offsetNs: number;
   image: number;
+  /** The crash points the run drew (its earlier stops are made again); absent: this instant only. */
+  points?: number;
   config: string;
 }
 
 export function formatReproducer(r: Reproducer): string {
-  return `${r.seed}:${r.offsetNs}:${r.image}@${r.config}`;
+  return `${r.seed}:${r.offsetNs}:${r.image}${r.points === undefined ? '' : `:${r.points}`}@${r.config}`;
 }
 
 /** Parses a reproducer; a RangeError names what is wrong. */
 export function parseReproducer(s: string): Reproducer {
-  const m = /^(\d{1,10}):(\d{1,16}):(\d{1,3})@(.+)$/.exec(s);
-  if (m === null) throw new RangeError(`--replay: expected a reproducer seed:offsetNs:image@configuration as crashtest prints it (e.g. 1:2500000:0@crash-mix), got ${JSON.stringify(s)}`);
-  const r = { seed: Number(m[1]), offsetNs: Number(m[2]), image: Number(m[3]), config: m[4] };
+  const m = /^(\d{1,10}):(\d{1,16}):(\d{1,3})(?::(\d{1,6}))?@(.+)$/.exec(s);
+  if (m === null) throw new RangeError(`--replay: expected a reproducer seed:offsetNs:image:points@configuration as crashtest prints it (e.g. 1:2500000:0:1000@crash-mix), got ${JSON.stringify(s)}`);
+  const r: Reproducer = { seed: Number(m[1]), offsetNs: Number(m[2]), image: Number(m[3]), ...(m[4] === undefined ? {} : { points: Number(m[4]) }), config: m[5] };
+  if (r.points !== undefined && !(r.points >= 1 && r.points <= MAX_POINTS)) throw new RangeError(`--replay: points ${r.points} is out of range (1 to ${MAX_POINTS})`);
   if (r.seed > 2 ** 31 - 1) throw new RangeError(`--replay: seed ${r.seed} is out of range (0 to ${2 ** 31 - 1})`);
   if (r.image >= IMAGES_PER_POINT) throw new RangeError(`--replay: image ${r.image} is out of range (0 to ${IMAGES_PER_POINT - 1})`);
   if (r.offsetNs < 1) throw new RangeError(`--replay: offsetNs must be at least 1, got ${r.offsetNs}`);
@@ -145,7 +150,24 @@ export async function crashtest(expanded: ExpandedWorkload, opts: CrashtestOptio
   const out: ConfigCrashResult[] = [];
   // One repeat, no discarded warm-up repeats: the crash points belong to one run.
   const once = (c: Configuration): Configuration => ({ ...c, workload: { ...c.workload, run: { ...c.workload.run, repeats: 1, warmupRepeats: 0 } } });
-  for (const c of configs) out.push(await crashConfig(expanded, once(c), seed, opts));
+  // One run of every configuration: one pool of CPU workers, started once.
+  const plans = new Map<string, ConfigPlan>();
+  for (const c of configs) plans.set(c.name, await planConfig(expanded, once(c), seed, opts));
+  const hooks: CrashRunHooks = {
+    prepare: (c, s, cpus, control) => plans.get(c.name)!.prepare(s, cpus, control),
+    measureStarts: (c, t0) => plans.get(c.name)!.measureStarts(t0),
+  };
+  // A pending Atomics.waitAsync does not keep Node's event loop alive (nodejs/node#61941):
+  // while every CPU is parked and the main thread waits for the world to stop, nothing else
+  // might, and the process would exit (code 13) in the middle of the run.
+  const alive = setInterval(() => {}, 60_000);
+  try {
+    await runWorkload({ ...expanded, configs: configs.map(once) }, { seed, repeats: 1, version: opts.version, crash: hooks, jitWarmup: false });
+  } finally {
+    for (const p of plans.values()) await p.finish();
+    clearInterval(alive);
+  }
+  for (const p of plans.values()) out.push(p.result);
   const violations = zeroCounts();
   for (const r of out) for (const k of VIOLATION_KINDS) violations[k] += r.violations[k];
   return {
@@ -163,7 +185,7 @@ export async function crashtest(expanded: ExpandedWorkload, opts: CrashtestOptio
 /** The measured part's virtual length: run.durationMs, or what a plain run of the configuration lasts. */
 async function horizonNs(expanded: ExpandedWorkload, c: Configuration, seed: number, version: string): Promise<number> {
   if (c.workload.run.durationMs !== undefined) return c.workload.run.durationMs * 1e6;
-  const r = await runWorkload({ ...expanded, configs: [c] }, { seed, repeats: 1, version });
+  const r = await runWorkload({ ...expanded, configs: [c] }, { seed, repeats: 1, version, jitWarmup: false });
   return r.configs[0]?.elapsedNs ?? 0;
 }
 
@@ -176,16 +198,33 @@ interface RunState {
   control: Int32Array;
 }
 
-async function crashConfig(expanded: ExpandedWorkload, c: Configuration, seed: number, opts: CrashtestOptions): Promise<ConfigCrashResult> {
+/** The run's points up to the reproducer's instant (a RangeError when it is none of them). */
+function replayPoints(all: Float64Array, r: Reproducer): Float64Array {
+  const k = all.indexOf(r.offsetNs);
+  if (k < 0) throw new RangeError(`--replay: ${r.offsetNs} ns is not one of the ${r.points} crash points seed ${r.seed} draws in configuration ${r.config}`);
+  return all.subarray(0, k + 1);
+}
+
+/** One configuration's part of the crashtest run: its crash points, the hooks its run calls, and what it found. */
+interface ConfigPlan {
+  result: ConfigCrashResult;
+  prepare(s: SetupResult, cpus: readonly number[], control: Int32Array): CrashTask;
+  measureStarts(t0: number): void;
+  /** Releases the CPUs for good and waits for the visit of the points to end. */
+  finish(): Promise<void>;
+}
+
+async function planConfig(expanded: ExpandedWorkload, c: Configuration, seed: number, opts: CrashtestOptions): Promise<ConfigPlan> {
   const w = c.workload;
   const replay = opts.replay;
-  const offsets = replay !== undefined ? Float64Array.of(replay.offsetNs) : drawPoints(seededRng(seed ^ 0x63726173), opts.points, 0, Math.max(1, Math.floor(await horizonNs(expanded, c, seed, opts.version))));
+  const draw = async (n: number) => drawPoints(seededRng(seed ^ 0x63726173), n, 0, Math.max(1, Math.floor(await horizonNs(expanded, c, seed, opts.version))));
+  const offsets = replay === undefined ? await draw(opts.points) : replay.points === undefined ? Float64Array.of(replay.offsetNs) : replayPoints(await draw(replay.points), replay);
   const result: ConfigCrashResult = {
     config: c.name,
     personality: w.fs.personality,
     variant: w.variant,
     seed,
-    pointsRequested: offsets.length,
+    pointsRequested: replay === undefined ? offsets.length : 1,
     points: 0,
     pointsMissed: 0,
     images: 0,
@@ -197,7 +236,7 @@ async function crashConfig(expanded: ExpandedWorkload, c: Configuration, seed: n
   };
   const held: { st: RunState | null } = { st: null };
   let loop: Promise<void> = Promise.resolve();
-  const hooks: CrashRunHooks = {
+  const hooks = {
     prepare(s: SetupResult, cpus: readonly number[], control: Int32Array): CrashTask {
       const files = w.files.map((f) => ({ name: f.name, ino: s.inos[f.name], lines: f.size / 64, fill: f.state === 'written' ? 0x11 : null }));
       const ledger = Ledger.create(files);
@@ -234,6 +273,11 @@ async function crashConfig(expanded: ExpandedWorkload, c: Configuration, seed: n
           st.controller.release(next);
           continue;
         }
+        // A replay stops where the run stopped, and checks the last point only.
+        if (replay !== undefined && k < offsets.length - 1) {
+          st.controller.release(next);
+          continue;
+        }
         const syncPages = syncWritablePages(st.machine);
         const images = replay !== undefined ? [replay.image] : Array.from({ length: IMAGES_PER_POINT }, (_, i) => i);
         let found = false;
@@ -248,7 +292,7 @@ async function crashConfig(expanded: ExpandedWorkload, c: Configuration, seed: n
             result.totalViolations++;
             found = true;
             if (result.examples.length < MAX_EXAMPLES && !result.examples.some((e) => e.kind === v.kind)) {
-              result.examples.push({ reproducer: formatReproducer({ seed, offsetNs: offsets[k], image: i, config: c.name }), kind: v.kind, detail: v.detail });
+              result.examples.push({ reproducer: formatReproducer({ seed, offsetNs: offsets[k], image: i, points: replay?.points ?? offsets.length, config: c.name }), kind: v.kind, detail: v.detail });
             }
           }
         }
@@ -263,11 +307,12 @@ async function crashConfig(expanded: ExpandedWorkload, c: Configuration, seed: n
       st.controller.release(Infinity);
     }
   };
-  try {
-    await runWorkload({ ...expanded, configs: [c] }, { seed, repeats: 1, version: opts.version, crash: hooks });
-  } finally {
-    held.st?.controller.release(Infinity);
-    await loop;
-  }
-  return result;
+  return {
+    result,
+    ...hooks,
+    async finish() {
+      held.st?.controller.release(Infinity);
+      await loop;
+    },
+  };
 }

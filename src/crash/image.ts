@@ -99,16 +99,30 @@ function equalLine(a: Uint8Array, at: number, b: Uint8Array, bt: number): boolea
 export class SparseImage {
   readonly bytes: Uint8Array;
   private readonly prefixEnd: number;
-  /** Per data block: the overlay lines drawn on it, as (line, source array, source offset). */
-  private overlay = new Map<number, { line: number; src: Uint8Array; at: number }[]>();
-  private readonly ready: Uint8Array;
-  private readyList: number[] = [];
+  // The overlay, per line past the prefix, without an allocation per draw: the draw that set
+  // it (lineGen === gen), its source (SRC_MEDIA, SRC_DATA, or SRC_LOG + CPU) and, for a log
+  // record, where its bytes start in that CPU's section.
+  private readonly lineGen: Int32Array;
+  private readonly lineSrc: Int32Array;
+  private readonly lineAt: Int32Array;
+  private readonly blockGen: Int32Array;
+  private gen = 0;
+  private sections: Uint8Array[] = [];
   private dev: DeviceState | null = null;
 
   constructor(size: number, prefixBlocks: number) {
     this.bytes = new Uint8Array(size);
     this.prefixEnd = prefixBlocks * BLOCK_BYTES;
-    this.ready = new Uint8Array(size / BLOCK_BYTES);
+    const lines = size / CACHELINE;
+    this.lineGen = new Int32Array(lines);
+    this.lineSrc = new Int32Array(lines);
+    this.lineAt = new Int32Array(lines);
+    this.blockGen = new Int32Array(size / BLOCK_BYTES);
+  }
+
+  private source(src: number): Uint8Array {
+    const dev = this.dev!;
+    return src === SRC_MEDIA ? dev.media : src === SRC_DATA ? dev.data : this.sections[src - SRC_LOG];
   }
 
   /** Draws a new image of `dev` (see buildImage); the previous one is gone. */
@@ -116,9 +130,7 @@ export class SparseImage {
     const evict = opts.evict ?? 0.5;
     const reorder = opts.reorder ?? 0.5;
     this.dev = dev;
-    this.overlay.clear();
-    for (const b of this.readyList) this.ready[b] = 0;
-    this.readyList = [];
+    const gen = ++this.gen;
     const img = this.bytes;
     const end = this.prefixEnd;
     if (dev.mode === 'eadr') {
@@ -126,11 +138,12 @@ export class SparseImage {
       return this;
     }
     img.set(dev.media.subarray(0, end));
-    // Lines past the prefix as the draws left them so far (absent: as on the media).
-    const current = new Map<number, { src: Uint8Array; at: number }>();
+    const { lineGen, lineSrc, lineAt } = this;
     if (log !== null) {
+      this.sections.length = 0;
       for (let c = 0; c < log.cpus; c++) {
         const sec = log.section(c);
+        this.sections.push(sec.bytes);
         for (let k = sec.count - 1; k >= 0; k--) {
           if (!(rng() < reorder)) continue;
           const line = sec.lines[k];
@@ -140,8 +153,13 @@ export class SparseImage {
             if (equalLine(img, at, sec.bytes, rec + CACHELINE)) img.set(sec.bytes.subarray(rec, rec + CACHELINE), at);
             continue;
           }
-          const cur = current.get(line) ?? { src: dev.media, at };
-          if (equalLine(cur.src, cur.at, sec.bytes, rec + CACHELINE)) current.set(line, { src: sec.bytes, at: rec });
+          // Lines past the prefix as the draws left them so far (unset: as on the media).
+          const set = lineGen[line] === gen;
+          const cur = set ? this.source(lineSrc[line]) : dev.media;
+          if (!equalLine(cur, set ? lineAt[line] : at, sec.bytes, rec + CACHELINE)) continue;
+          lineGen[line] = gen;
+          lineSrc[line] = SRC_LOG + c;
+          lineAt[line] = rec;
         }
       }
     }
@@ -149,28 +167,39 @@ export class SparseImage {
       if (!(rng() < evict)) continue;
       const at = line * CACHELINE;
       if (at < end) img.set(dev.data.subarray(at, at + CACHELINE), at);
-      else current.set(line, { src: dev.data, at });
-    }
-    for (const [line, v] of current) {
-      const block = Math.floor((line * CACHELINE) / BLOCK_BYTES);
-      let list = this.overlay.get(block);
-      if (list === undefined) this.overlay.set(block, (list = []));
-      list.push({ line, src: v.src, at: v.at });
+      else {
+        lineGen[line] = gen;
+        lineSrc[line] = SRC_DATA;
+        lineAt[line] = at;
+      }
     }
     return this;
   }
 
   /** Makes data block b of the image readable in `bytes`. */
   ensureBlock(b: number): void {
-    if (this.ready[b] !== 0 || b * BLOCK_BYTES < this.prefixEnd) return;
+    const gen = this.gen;
+    if (this.blockGen[b] === gen || b * BLOCK_BYTES < this.prefixEnd) return;
     const dev = this.dev!;
     const at = b * BLOCK_BYTES;
     this.bytes.set((dev.mode === 'eadr' ? dev.data : dev.media).subarray(at, at + BLOCK_BYTES), at);
-    for (const o of this.overlay.get(b) ?? []) this.bytes.set(o.src.subarray(o.at, o.at + CACHELINE), o.line * CACHELINE);
-    this.ready[b] = 1;
-    this.readyList.push(b);
+    if (dev.mode !== 'eadr') {
+      const first = at / CACHELINE;
+      for (let line = first; line < first + LINES_PER_BLOCK; line++) {
+        if (this.lineGen[line] !== gen) continue;
+        const src = this.source(this.lineSrc[line]);
+        const from = this.lineAt[line];
+        this.bytes.set(src.subarray(from, from + CACHELINE), line * CACHELINE);
+      }
+    }
+    this.blockGen[b] = gen;
   }
 }
+
+const SRC_MEDIA = 0;
+const SRC_DATA = 1;
+const SRC_LOG = 2;
+const LINES_PER_BLOCK = BLOCK_BYTES / CACHELINE;
 
 /** The dirty lines of a device's bitmap, lowest first: the order both image builders draw in. */
 function* dirtyLines(dirty: Int32Array): Generator<number> {

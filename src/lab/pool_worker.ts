@@ -5,6 +5,7 @@
 
 import { attachMachine } from '../machine/machine.js';
 import os from 'node:os';
+import { workerData } from 'piscina';
 import { attachCpu, type Cpu } from '../sync/cpu.js';
 import { bindThreadCpu, isVirtual, seedIdleWakeups, unbindThreadCpu } from '../sync/vclock.js';
 import { mountFs } from '../fs/super.js';
@@ -28,8 +29,8 @@ import { isMmFault } from '../mm/mman.js';
 import { isFsError } from '../fs/errno.js';
 import { installCrashHooks } from '../crash/role_content.js';
 
-// Once per worker thread, before its first task (see jit_warmup.ts).
-warmUpJit();
+// Once per worker thread, before its first task (see jit_warmup.ts), unless the run said not to.
+if ((workerData as { jitWarmup?: boolean } | undefined)?.jitWarmup !== false) warmUpJit();
 
 /**
  * Fault injection for the watchdog's tests, on CPU 0, in every repeat or only in repeat N

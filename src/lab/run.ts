@@ -56,13 +56,19 @@ export interface RunOptions {
   version: string;
   /** A crashtest run (crash/crashtest.ts): what the CPUs get, and when the measured part starts. */
   crash?: CrashRunHooks;
+  /**
+   * Whether each CPU worker first trains its JIT on a throwaway machine (jit_warmup.ts; default
+   * true). Virtual-clock figures do not depend on it: crashtest, which only needs the model's
+   * outcome, skips it and saves seconds of host time per worker.
+   */
+  jitWarmup?: boolean;
 }
 
 export interface CrashRunHooks {
   /** After setup, before the CPUs start: the run's CPUs (roles and commit thread) and control block; returns what each task carries. */
-  prepare(s: SetupResult, cpus: readonly number[], control: Int32Array): CrashTask;
-  /** The measured part starts at virtual instant t0 (every CPU waits at the barrier). */
-  measureStarts(t0: number): void;
+  prepare(c: Configuration, s: SetupResult, cpus: readonly number[], control: Int32Array): CrashTask;
+  /** The measured part of configuration c starts at virtual instant t0 (every CPU waits at the barrier). */
+  measureStarts(c: Configuration, t0: number): void;
 }
 
 export interface RunProgress {
@@ -161,7 +167,7 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
   // An empty shard (more shards than configurations) is a valid run of nothing: no pool.
   const maxWorkers = Math.max(0, ...configs.map((c) => workersOf(c.workload)));
   if (maxWorkers > cores && base.run.clock === 'wall') warn(`${maxWorkers} CPU workers (roles and the commit thread) on ${cores} cores: tail latencies include the scheduler`);
-  const pool = maxWorkers === 0 ? null : new Piscina({ filename: POOL_WORKER.href, minThreads: maxWorkers, maxThreads: maxWorkers, idleTimeout: 60_000, concurrentTasksPerWorker: 1 });
+  const pool = maxWorkers === 0 ? null : new Piscina({ filename: POOL_WORKER.href, minThreads: maxWorkers, maxThreads: maxWorkers, idleTimeout: 60_000, concurrentTasksPerWorker: 1, workerData: { jitWarmup: opts.jitWarmup !== false } });
   const results: ConfigResult[] = [];
   // One machine per distinct machine configuration, reused by every repeat (see setupMachine).
   const machines = new Map<string, Machine>();
@@ -356,7 +362,7 @@ async function runRepeat(
     coordinatedOmission: run.coordinatedOmission,
     repeat,
     seed,
-    ...(opts.crash ? { crash: opts.crash.prepare(s, journal ? [...roles.keys(), commitCpu] : [...roles.keys()], cw) } : {}),
+    ...(opts.crash ? { crash: opts.crash.prepare(c, s, journal ? [...roles.keys(), commitCpu] : [...roles.keys()], cw) } : {}),
   };
   const tasks: CpuTask[] = roles.map((role, cpu) => ({ ...common, kind: 'role', cpu, role, ops: counted(role), warmupOps: run.warmupOps }));
   const expectedOps = tasks.reduce((sum, t) => sum + (Number.isFinite(t.ops) ? t.ops + t.warmupOps : 0), 0);
@@ -453,7 +459,7 @@ async function runRepeat(
     journalBefore = readJournalCounters(machine);
     // The last CPU to reach the barrier set every role's clock to the instant the phase starts at.
     t0 = virtual ? vclockMax(machine, tasks.map((t) => t.cpu)) : monoNs();
-    opts.crash?.measureStarts(t0);
+    opts.crash?.measureStarts(c, t0);
     setPhase(cw, PHASE_MEASURE);
     // On the virtual clock each role stops itself at run.durationMs of virtual time (RoleContext).
     const deadline = run.durationMs !== undefined && !virtual ? Date.now() + run.durationMs : Infinity;

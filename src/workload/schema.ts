@@ -91,6 +91,9 @@ export const StorerSchema = z.strictObject({
   flushUser: z.boolean().default(false).describe('clwb + sfence after each store (MAP_SYNC style)'),
   fsyncEvery: int(0, 1e9).default(0).describe('fsync the file after every this many stores (recorded as fsync); 0: never'),
   punchEvery: int(0, 1e9).default(0).describe('punch a one-page hole (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) at a random page of the mapping after every this many stores (counted as punches, not timed); 0: never'),
+  punchPmdEvery: int(0, 1e9)
+    .default(0)
+    .describe('after every this many punches, punch the whole 2 MiB-aligned range around the last one (counted as pmdPunches): the next store there faults into a hole and maps a fresh 2 MiB extent by PMD, so later punches fall inside a PMD-mapped dirty range again; 0: never'),
 });
 
 export const SyncerSchema = z.strictObject({

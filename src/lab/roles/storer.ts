@@ -1,11 +1,12 @@
 // `storer`: stores through a mapping, flat out or at a fixed rate, optionally flushing each
 // store from userspace (clwb + sfence, as a MAP_SYNC program does) or fsyncing the file
 // after every so many stores (with the stores waiting, unlike a separate syncer CPU), and
-// optionally punching a one-page hole in its mapping now and then. A store that finds its
+// optionally punching a one-page hole in its mapping now and then (and, every so many punches,
+// the whole 2 MiB around it, so the range is mapped by a PMD again). A store that finds its
 // page not writable takes the fault inside the store, so its latency includes it. In a
 // crashtest run a store writes the stamp of the 64-byte line it falls in (crash/content.ts).
 
-import { PAGE_SIZE } from '../../machine/layout.js';
+import { PAGE_SIZE, PMD_SIZE } from '../../machine/layout.js';
 import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, vfs_fallocate, vfs_fsync } from '../../fs/inode.js';
 import type { StorerRole } from '../../workload/schema.js';
 import { CONTROL } from '../../machine/run_block.js';
@@ -35,6 +36,7 @@ function storeLoop(ctx: RoleContext, r: StorerRole): void {
   const content = ctx.content;
   let next = 0;
   let last = -1;
+  let punches = 0;
   for (let done = 0; !ctx.shouldStop(done); done++) {
     if (done === ctx.task.warmupOps) last = -1; // the warm-up barrier is not a store's time
     const slot = r.order === 'random' ? Math.floor(ctx.rng() * span) : done % span;
@@ -71,7 +73,20 @@ function storeLoop(ctx: RoleContext, r: StorerRole): void {
       content?.dropping(vma.ino, at, at + PAGE_SIZE);
       vfs_fallocate(ctx.fs, vma.ino, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, at, PAGE_SIZE);
       ctx.count('punches');
+      // The first punch split the 2 MiB extent (and its PMD entry): the pages that stay fault
+      // back as PTEs. Punching all of it lets the next store's PMD fault allocate a fresh
+      // aligned extent, so that seed 003's case (a punch inside a dirty PMD) comes again.
+      if (r.punchPmdEvery > 0 && ++punches % r.punchPmdEvery === 0) punchPmd(ctx, vma, at, content);
     }
     next += intervalNs;
   }
+}
+
+/** Punches the whole PMD-sized range (2 MiB, aligned in the file) around file byte `at`, where it lies inside the mapping. */
+function punchPmd(ctx: RoleContext, vma: { ino: number; pgoff: number; pages: number }, at: number, content: RoleContext['content']): void {
+  const from = at - (at % PMD_SIZE);
+  if (from < vma.pgoff * PAGE_SIZE || from + PMD_SIZE > (vma.pgoff + vma.pages) * PAGE_SIZE) return;
+  content?.dropping(vma.ino, from, from + PMD_SIZE);
+  vfs_fallocate(ctx.fs, vma.ino, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, from, PMD_SIZE);
+  ctx.count('pmdPunches');
 }
