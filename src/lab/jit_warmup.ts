@@ -5,7 +5,8 @@
 // µs per fault, later ones 3-6 µs). So each worker first runs the fault, store, msync,
 // fsync and write(2) paths on a private little machine of its own, for each personality.
 // An unrecorded warm-up inside the run cannot do this job: it would change the state the
-// measured part starts from (allocated blocks, a running transaction).
+// measured part starts from (allocated blocks, a running transaction). Only wall-clock runs
+// warm up (RunOptions.jitWarmup): on the virtual clock the JIT moves no figure.
 
 import { MiB, PAGE_SIZE } from '../machine/layout.js';
 import { attachMachine, createMachine } from '../machine/machine.js';

@@ -57,9 +57,9 @@ export interface RunOptions {
   /** A crashtest run (crash/crashtest.ts): what the CPUs get, and when the measured part starts. */
   crash?: CrashRunHooks;
   /**
-   * Whether each CPU worker first trains its JIT on a throwaway machine (jit_warmup.ts; default
-   * true). Virtual-clock figures do not depend on it: crashtest, which only needs the model's
-   * outcome, skips it and saves seconds of host time per worker.
+   * Whether each CPU worker first trains its JIT on a throwaway machine (jit_warmup.ts).
+   * Default: on the wall clock only. A virtual-clock figure is the model's whatever the host's
+   * JIT is doing, and the warm-up costs seconds of host time per worker on a loaded machine.
    */
   jitWarmup?: boolean;
 }
@@ -167,7 +167,7 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
   // An empty shard (more shards than configurations) is a valid run of nothing: no pool.
   const maxWorkers = Math.max(0, ...configs.map((c) => workersOf(c.workload)));
   if (maxWorkers > cores && base.run.clock === 'wall') warn(`${maxWorkers} CPU workers (roles and the commit thread) on ${cores} cores: tail latencies include the scheduler`);
-  const pool = maxWorkers === 0 ? null : new Piscina({ filename: POOL_WORKER.href, minThreads: maxWorkers, maxThreads: maxWorkers, idleTimeout: 60_000, concurrentTasksPerWorker: 1, workerData: { jitWarmup: opts.jitWarmup !== false } });
+  const pool = maxWorkers === 0 ? null : new Piscina({ filename: POOL_WORKER.href, minThreads: maxWorkers, maxThreads: maxWorkers, idleTimeout: 60_000, concurrentTasksPerWorker: 1, workerData: { jitWarmup: opts.jitWarmup ?? base.run.clock === 'wall' } });
   const results: ConfigResult[] = [];
   // One machine per distinct machine configuration, reused by every repeat (see setupMachine).
   const machines = new Map<string, Machine>();
