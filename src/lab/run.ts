@@ -55,6 +55,23 @@ export interface RunOptions {
   version: string;
   /** A crashtest run (crash/crashtest.ts): what the CPUs get, and when the measured part starts. */
   crash?: CrashRunHooks;
+  /**
+   * CPU worker threads kept by the caller across runs (tune's batches), so that their start and
+   * JIT warm-up are paid once: used when it has threads enough, never destroyed here (the
+   * caller does, also after a failure). A batch already runs its configurations one after
+   * another on the same threads, so a kept pool changes no figure.
+   */
+  pool?: CpuPool;
+}
+
+/** Worker threads for the CPUs of runs, made by createCpuPool. */
+export interface CpuPool {
+  readonly threads: number;
+  readonly piscina: Piscina;
+}
+
+export function createCpuPool(threads: number): CpuPool {
+  return { threads, piscina: new Piscina({ filename: POOL_WORKER.href, minThreads: threads, maxThreads: threads, idleTimeout: 60_000, concurrentTasksPerWorker: 1 }) };
 }
 
 export interface CrashRunHooks {
@@ -160,7 +177,9 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
   // An empty shard (more shards than configurations) is a valid run of nothing: no pool.
   const maxWorkers = Math.max(0, ...configs.map((c) => workersOf(c.workload)));
   if (maxWorkers > cores && base.run.clock === 'wall') warn(`${maxWorkers} CPU workers (roles and the commit thread) on ${cores} cores: tail latencies include the scheduler`);
-  const pool = maxWorkers === 0 ? null : new Piscina({ filename: POOL_WORKER.href, minThreads: maxWorkers, maxThreads: maxWorkers, idleTimeout: 60_000, concurrentTasksPerWorker: 1 });
+  const kept = opts.pool !== undefined && opts.pool.threads >= maxWorkers ? opts.pool.piscina : null;
+  const pool = maxWorkers === 0 ? null : (kept ?? createCpuPool(maxWorkers).piscina);
+  const own = pool !== kept;
   const results: ConfigResult[] = [];
   // One machine per distinct machine configuration, reused by every repeat (see setupMachine).
   const machines = new Map<string, Machine>();
@@ -215,11 +234,11 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
   } catch (e) {
     // Workers stuck in a wait cannot be reclaimed: terminating them makes piscina start
     // replacements mid-teardown (a crash on Node 20). The caller exits the process instead.
-    if (!(e instanceof RunStalledError)) await pool?.destroy();
+    if (!(e instanceof RunStalledError) && own) await pool?.destroy();
     throw e;
   }
   // Stuck workers never end a destroy: the caller exits the process once it has written.
-  if (!stuck) await pool?.destroy();
+  if (!stuck && own) await pool?.destroy();
   return {
     format: RESULTS_FORMAT,
     daxlabVersion: opts.version,
