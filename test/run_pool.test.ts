@@ -1,6 +1,6 @@
 // A configuration's figures are a function of its own workload and seed: the same alone, after
-// another configuration on the same (reused, wiped) machine, and on CPU threads kept across
-// runs (RunOptions.pool, as tune keeps them across its batches). One CPU and no journal, so
+// another configuration on the same (reused, wiped) machine, and on CPU threads and a machine
+// kept across runs (RunOptions.pool, as tune keeps them across its batches). One CPU and no journal, so
 // no two CPUs race within the virtual clock's window and the figures are exact.
 import { describe, expect, it } from 'vitest';
 import type { RunResults } from '../src/measure/results.js';
@@ -46,6 +46,8 @@ describe('a configuration run alone, after another, and on kept threads', () => 
     const pool = run.createCpuPool(1);
     try {
       const kept1 = await run.runWorkload(workload([B]), { version: 't', pool });
+      // B's machine is kept for A (one shape of machine).
+      expect(pool.machines.size).toBe(1);
       const kept2 = await run.runWorkload(workload([A]), { version: 't', pool });
       // The kept threads ran both (two repeats each), and were not destroyed in between.
       expect(pool.piscina.completed).toBe(4);

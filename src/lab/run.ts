@@ -56,22 +56,28 @@ export interface RunOptions {
   /** A crashtest run (crash/crashtest.ts): what the CPUs get, and when the measured part starts. */
   crash?: CrashRunHooks;
   /**
-   * CPU worker threads kept by the caller across runs (tune's batches), so that their start and
-   * JIT warm-up are paid once: used when it has threads enough, never destroyed here (the
-   * caller does, also after a failure). A batch already runs its configurations one after
-   * another on the same threads, so a kept pool changes no figure.
+   * CPU worker threads and machines kept by the caller across runs (tune's batches), so that
+   * the threads' start and JIT warm-up, and a fresh machine's host page faults, are paid once.
+   * The threads are used when there are enough of them and never destroyed here (the caller
+   * does, also after a failure). One run already takes its configurations one after another
+   * on the same threads and machines, so a kept pool changes no figure.
    */
   pool?: CpuPool;
 }
 
-/** Worker threads for the CPUs of runs, made by createCpuPool. */
+/** Worker threads for the CPUs of runs and the machines they ran on, made by createCpuPool. */
 export interface CpuPool {
   readonly threads: number;
   readonly piscina: Piscina;
+  readonly machines: Map<string, Machine>;
 }
 
 export function createCpuPool(threads: number): CpuPool {
-  return { threads, piscina: new Piscina({ filename: POOL_WORKER.href, minThreads: threads, maxThreads: threads, idleTimeout: 60_000, concurrentTasksPerWorker: 1 }) };
+  return {
+    threads,
+    piscina: new Piscina({ filename: POOL_WORKER.href, minThreads: threads, maxThreads: threads, idleTimeout: 60_000, concurrentTasksPerWorker: 1 }),
+    machines: new Map(),
+  };
 }
 
 export interface CrashRunHooks {
@@ -182,7 +188,7 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
   const own = pool !== kept;
   const results: ConfigResult[] = [];
   // One machine per distinct machine configuration, reused by every repeat (see setupMachine).
-  const machines = new Map<string, Machine>();
+  const machines = opts.pool?.machines ?? new Map<string, Machine>();
   let partial = false;
   let failure: string | undefined;
   // CPUs stuck in a wait when the run was interrupted: the pool cannot be reclaimed.

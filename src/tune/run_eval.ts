@@ -1,8 +1,8 @@
 // The evaluator that runs the lab: a batch of (policy, repeat) runs becomes one run of the
 // workload, each request a named configuration that sets the policy and run.seed = seed +
-// repeat. The CPU worker threads are kept across batches (TunePool): a batch of two runs
-// otherwise paid the threads' start and JIT warm-up (jit_warmup.ts), some 10 s under load,
-// for a second of runs.
+// repeat. The CPU worker threads and machines are kept across batches (TunePool): a batch of
+// two runs otherwise paid the threads' start and JIT warm-up (jit_warmup.ts), some 11 s at a
+// load of 13 on 2 cores, and a fresh machine (1-2 s), for two runs of about a second.
 
 import { createCpuPool, runWorkload, workersOf, type CpuPool, type RunProgress } from '../lab/run.js';
 import { expandWorkload } from '../workload/expand.js';
