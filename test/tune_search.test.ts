@@ -103,10 +103,23 @@ describe('tune search', () => {
     const useful = (p: Policy) => 100 - (p['journal.fastCommit'] ? 60 : 0) - (p['journal.commitIntervalMs'] === 1000 ? 10 : 0);
     const ev: Evaluator = async (reqs) => reqs.map((q) => ({ 'p99:sync-fault': useful(q.policy) + wobble(q.policy, q.repeat), journalBlocksPerSec: 1, commitsPerSec: 1 }));
     for (const seed of [1, 2, 3]) {
-      const r = await search(ev, { space: ext4, budget: 48, seed, objective, constraints: [], frontMetrics: front });
-      expect(r.runs).toBeLessThanOrEqual(48);
+      const r = await search(ev, { space: ext4, budget: 56, seed, objective, constraints: [], frontMetrics: front });
+      expect(r.runs).toBeLessThanOrEqual(56);
       expect(r.stages.reduce((n, st) => n + st.runs, 0)).toBe(r.runs);
       expect(recommend(ext4, r.candidates, objective, [])!.label).toBe('commitIntervalMs=1000,fastCommit=true');
+    }
+  });
+
+  it('keeps a knob that matters only beside another: fast commit with the journal it needs, nothing else', async () => {
+    // ordering-tax at 5,000 chmods/s: fast commit helps only with a 32 MiB journal (with a smaller
+    // one a fast commit falls back to a full one), the journal size alone does nothing, and the
+    // mount options do nothing at all.
+    const lat = (p: Policy) => (p['journal.fastCommit'] ? (p['journal.size'] === '32MiB' ? 30 : 250) : 170);
+    const ev: Evaluator = async (reqs) => reqs.map((q) => ({ 'p99:sync-fault': lat(q.policy) + noise(q.repeat) * 10, journalBlocksPerSec: 1, commitsPerSec: 1 }));
+    for (const seed of [1, 5]) {
+      const r = await search(ev, { space: ext4, budget: 56, seed, objective, constraints: [], frontMetrics: front });
+      expect(r.stages.some((st) => st.stage === 'backward elimination')).toBe(true);
+      expect(recommend(ext4, r.candidates, objective, [])!.label).toBe('fastCommit=true,size=32MiB');
     }
   });
 

@@ -15,7 +15,7 @@
 // (recommend.ts's rule) and every constraint holds, and the elimination starts again from the
 // new recommendation until no knob can go. Random samples and the main-effects model carry
 // knobs that do nothing, and the fewest-knobs rule can only choose among measured policies.
-// Rung 0 leaves room for three such reverts when the budget affords the one-at-a-time screen,
+// Rung 0 leaves room for four such reverts when the budget affords the one-at-a-time screen,
 // and the knobs whose screening moved the objective least are tried first.
 // The rest goes where two candidates are too close to call: the best and the runner-up while
 // the U test cannot separate them, then points a median says are dominated but no test has
@@ -84,8 +84,8 @@ export function rungCost(n: number): number {
   return n * RUNG_REPEATS[0] + r1 * (RUNG_REPEATS[1] - RUNG_REPEATS[0]) + r2 * (RUNG_REPEATS[2] - RUNG_REPEATS[1]);
 }
 
-/** Runs rung 0 leaves for backward elimination: three knobs put back at rung 2's repeats. */
-export const ELIMINATION_RESERVE = 3 * RUNG_REPEATS[2];
+/** Runs rung 0 leaves for backward elimination: four knobs put back at rung 2's repeats. */
+export const ELIMINATION_RESERVE = 4 * RUNG_REPEATS[2];
 
 /** The least budget a search takes: two candidates (the default and one other) through every rung. */
 export const MIN_BUDGET = rungCost(2);
@@ -98,7 +98,8 @@ export async function search(evaluator: Evaluator, o: SearchOptions): Promise<Se
   const reserve = Math.max(0, Math.min(ELIMINATION_RESERVE, o.budget - rungCost(screen)));
   let n0 = 2;
   while (n0 < size && rungCost(n0 + 1) + reserve <= o.budget) n0++;
-  n0 = Math.min(n0, size);
+  // A grid that fits goes before the reserve: it has measured every revert once already.
+  n0 = rungCost(size) <= o.budget ? size : Math.min(n0, size);
   const all = enumerate(o.space);
   const grid = n0 >= all.length;
   const cands: Candidate[] = [];
@@ -154,11 +155,18 @@ export async function search(evaluator: Evaluator, o: SearchOptions): Promise<Se
       const rec = recommendedCandidate(o.space, cands, o.objective, o.constraints);
       if (rec === null) return;
       let moved = false;
-      // The knobs whose screening run moved the objective least go first: the budget may not
-      // last for all, and a knob that matters is the one worth keeping untested.
+      // The knobs whose screening run moved the objective least go first (the space's order
+      // among equals): the budget may not last for all, and a knob that matters is the one
+      // worth leaving untested. Repeat by repeat against the default's: on common random
+      // numbers a knob that does nothing moves nothing.
       const effect = (path: string): number => {
         const alone = cands.find((x) => x.key === policyKey({ ...def.policy, [path]: rec.policy[path] }));
-        return alone === undefined || alone.samples.length === 0 ? Infinity : Math.abs(median(objective(alone)) - median(objective(def)));
+        const n = Math.min(alone?.samples.length ?? 0, def.samples.length);
+        if (alone === undefined || n === 0) return Infinity;
+        const [a, d] = [objective(alone), objective(def)];
+        let sum = 0;
+        for (let r = 0; r < n; r++) sum += Math.abs(a[r] - d[r]);
+        return sum / n;
       };
       const order = policyChanges(o.space, rec.policy).sort((a, b) => effect(a.path) - effect(b.path));
       for (const ch of order) {
