@@ -39,6 +39,18 @@ describe('tune recommendation', () => {
     );
   });
 
+  it('takes the fewer knobs when the U test cannot tell them from the best, even with the median past its interval', () => {
+    const best = [10, 10.1, 10.2, 10.3, 10.4, 10.5];
+    // Median 10.65, above the best's six repeats, but two low repeats leave the U test at p > 0.05.
+    const fewer = [1, 2, 10.6, 10.7, 12, 13];
+    const of = (p: (typeof policies)[number], xs: number[]): Candidate => ({ key: policyKey(p), policy: p, samples: xs.map((x) => ({ 'p99:sync-fault': x })) });
+    const two = { ...policies[0], 'journal.fastCommit': true, 'journal.size': '32MiB' };
+    const one = { ...policies[0], 'journal.fastCommit': true };
+    expect(recommend(ext4, [of(two, best), of(one, fewer)], objective, [])!.label).toBe('fastCommit=true');
+    // A clear difference keeps the knob.
+    expect(recommend(ext4, [of(two, best), of(one, best.map((x) => x + 1))], objective, [])!.label).toBe('fastCommit=true,size=32MiB');
+  });
+
   it('spells mount options and mkfs flags as a user types them', () => {
     const p = { ...policies[0], 'journal.commitIntervalMs': 1000, 'journal.maxBatchTimeUs': 0, 'journal.asyncCommit': true, 'journal.fastCommit': true, 'journal.size': '32MiB' };
     expect(commandsFor(ext4, p)).toEqual({

@@ -6,7 +6,8 @@ import { parseConstraint, parseObjective } from '../src/tune/expr.js';
 import type { Sample } from '../src/tune/metrics.js';
 import { recommend } from '../src/tune/recommend.js';
 import { MIN_BUDGET, search, type Evaluator } from '../src/tune/search.js';
-import { policyLabel, restrictSpace, spaceFor, spaceSize, type Policy } from '../src/tune/space.js';
+import { policyKey, policyLabel, restrictSpace, spaceFor, spaceSize, type Policy } from '../src/tune/space.js';
+import { seedOf } from '../src/measure/repeat_stats.js';
 
 const ext4 = spaceFor('ext4');
 
@@ -90,6 +91,36 @@ describe('tune search', () => {
     expect(r.stages.some((s) => s.stage.startsWith('close call'))).toBe(true);
     expect(Math.min(...r.candidates.map((c) => c.samples.length))).toBeGreaterThan(6);
     expect(r.runs).toBeLessThanOrEqual(30);
+  });
+
+  it('drops every knob that does nothing from the recommendation (backward elimination), within the budget', async () => {
+    // Only fast_commit and commit=1 matter; every other knob is inert. A run's figure also
+    // wobbles by up to ±1 µs with the policy and the repeat (the lab's host order within the
+    // virtual clock's window), so an inert knob's screening run can look better than the
+    // default, the main-effects model and random samples carry inert knobs, and only
+    // measuring their reverts tells they do nothing.
+    const wobble = (p: Policy, r: number) => ((seedOf(`${policyKey(p)}|${r}`) % 2001) - 1000) / 1000;
+    const useful = (p: Policy) => 100 - (p['journal.fastCommit'] ? 60 : 0) - (p['journal.commitIntervalMs'] === 1000 ? 10 : 0);
+    const ev: Evaluator = async (reqs) => reqs.map((q) => ({ 'p99:sync-fault': useful(q.policy) + wobble(q.policy, q.repeat), journalBlocksPerSec: 1, commitsPerSec: 1 }));
+    for (const seed of [1, 2, 3]) {
+      const r = await search(ev, { space: ext4, budget: 56, seed, objective, constraints: [], frontMetrics: front });
+      expect(r.runs).toBeLessThanOrEqual(56);
+      expect(r.stages.reduce((n, st) => n + st.runs, 0)).toBe(r.runs);
+      expect(recommend(ext4, r.candidates, objective, [])!.label).toBe('commitIntervalMs=1000,fastCommit=true');
+    }
+  });
+
+  it('keeps a knob that matters only beside another: fast commit with the journal it needs, nothing else', async () => {
+    // ordering-tax at 5,000 chmods/s: fast commit helps only with a 32 MiB journal (with a smaller
+    // one a fast commit falls back to a full one), the journal size alone does nothing, and the
+    // mount options do nothing at all.
+    const lat = (p: Policy) => (p['journal.fastCommit'] ? (p['journal.size'] === '32MiB' ? 30 : 250) : 170);
+    const ev: Evaluator = async (reqs) => reqs.map((q) => ({ 'p99:sync-fault': lat(q.policy) + noise(q.repeat) * 10, journalBlocksPerSec: 1, commitsPerSec: 1 }));
+    for (const seed of [1, 5]) {
+      const r = await search(ev, { space: ext4, budget: 56, seed, objective, constraints: [], frontMetrics: front });
+      expect(r.stages.some((st) => st.stage === 'backward elimination')).toBe(true);
+      expect(recommend(ext4, r.candidates, objective, [])!.label).toBe('fastCommit=true,size=32MiB');
+    }
   });
 
   it('refuses a budget below what one search needs', async () => {

@@ -18,7 +18,7 @@ import { mainLatencyKind } from '../tune/metrics.js';
 import { mergeTunes } from '../tune/merge.js';
 import { checkTuneOutput, writeTuneFolder } from '../tune/output.js';
 import { parseTuneResults, type TuneResults } from '../tune/result.js';
-import { labEvaluator } from '../tune/run_eval.js';
+import { labEvaluator, TunePool } from '../tune/run_eval.js';
 import { MIN_BUDGET } from '../tune/search.js';
 import { prepareTune } from '../tune/situations.js';
 import { runTune } from '../tune/tune.js';
@@ -43,8 +43,8 @@ interface TuneArgs {
   statusInterval: number;
 }
 
-/** Runs per situation when --budget is not given: ordering-tax's three dirtying rates tune in minutes. */
-export const DEFAULT_BUDGET = 32;
+/** Runs per situation when --budget is not given: the rungs (31, with 12 policies in rung 0) and backward elimination (25), ordering-tax's three dirtying rates in a few minutes. */
+export const DEFAULT_BUDGET = 56;
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -102,6 +102,8 @@ export const tuneCommand: CommandModule<object, TuneArgs> = {
     const progress = startProgress(process.stderr, argv.quiet ? 0 : argv.statusInterval * 1000);
     let status = '';
     let result: TuneResults;
+    // One pool of CPU threads for every batch; a failed run exits the process, threads and all.
+    const pool = new TunePool();
     try {
       result = await runTune(setup, {
         source,
@@ -114,9 +116,10 @@ export const tuneCommand: CommandModule<object, TuneArgs> = {
         shard: shard && { index: shard.index, count: shard.count },
         version: pkg.version,
         evaluatorFor: (s) =>
-          labEvaluator(setup, s, { seed, version: pkg.version, where: source, onProgress: (p) => progress.update({ ...p, config: `${status} ${p.config}` }) }),
+          labEvaluator(setup, s, { seed, version: pkg.version, where: source, pool, onProgress: (p) => progress.update({ ...p, config: `${status} ${p.config}` }) }),
         onRuns: (s, spent, budget, stage) => (status = `${s.name}: ${stage}, ${spent}/${budget} runs;`),
       });
+      await pool.destroy();
     } finally {
       progress.stop();
     }

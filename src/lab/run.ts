@@ -60,8 +60,33 @@ export interface RunOptions {
    * Whether each CPU worker first trains its JIT on a throwaway machine (jit_warmup.ts).
    * Default: on the wall clock only. A virtual-clock figure is the model's whatever the host's
    * JIT is doing, and the warm-up costs seconds of host time per worker on a loaded machine.
+   * A kept pool (below) was made with its own choice.
    */
   jitWarmup?: boolean;
+  /**
+   * CPU worker threads and machines kept by the caller across runs (tune's batches), so that
+   * the threads' start, and a fresh machine's host page faults, are paid once.
+   * The threads are used when there are enough of them and never destroyed here (the caller
+   * does, also after a failure). One run already takes its configurations one after another
+   * on the same threads and machines, so a kept pool changes no figure.
+   */
+  pool?: CpuPool;
+}
+
+/** Worker threads for the CPUs of runs and the machines they ran on, made by createCpuPool. */
+export interface CpuPool {
+  readonly threads: number;
+  readonly piscina: Piscina;
+  readonly machines: Map<string, Machine>;
+}
+
+/** A pool of CPU worker threads; jitWarmup: whether each trains its JIT first (wall-clock runs). */
+export function createCpuPool(threads: number, jitWarmup = false): CpuPool {
+  return {
+    threads,
+    piscina: new Piscina({ filename: POOL_WORKER.href, minThreads: threads, maxThreads: threads, idleTimeout: 60_000, concurrentTasksPerWorker: 1, workerData: { jitWarmup } }),
+    machines: new Map(),
+  };
 }
 
 export interface CrashRunHooks {
@@ -167,10 +192,12 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
   // An empty shard (more shards than configurations) is a valid run of nothing: no pool.
   const maxWorkers = Math.max(0, ...configs.map((c) => workersOf(c.workload)));
   if (maxWorkers > cores && base.run.clock === 'wall') warn(`${maxWorkers} CPU workers (roles and the commit thread) on ${cores} cores: tail latencies include the scheduler`);
-  const pool = maxWorkers === 0 ? null : new Piscina({ filename: POOL_WORKER.href, minThreads: maxWorkers, maxThreads: maxWorkers, idleTimeout: 60_000, concurrentTasksPerWorker: 1, workerData: { jitWarmup: opts.jitWarmup ?? base.run.clock === 'wall' } });
+  const kept = opts.pool !== undefined && opts.pool.threads >= maxWorkers ? opts.pool.piscina : null;
+  const pool = maxWorkers === 0 ? null : (kept ?? createCpuPool(maxWorkers, opts.jitWarmup ?? base.run.clock === 'wall').piscina);
+  const own = pool !== kept;
   const results: ConfigResult[] = [];
   // One machine per distinct machine configuration, reused by every repeat (see setupMachine).
-  const machines = new Map<string, Machine>();
+  const machines = opts.pool?.machines ?? new Map<string, Machine>();
   let partial = false;
   let failure: string | undefined;
   // CPUs stuck in a wait when the run was interrupted: the pool cannot be reclaimed.
@@ -222,11 +249,11 @@ export async function runWorkload(expanded: ExpandedWorkload, opts: RunOptions):
   } catch (e) {
     // Workers stuck in a wait cannot be reclaimed: terminating them makes piscina start
     // replacements mid-teardown (a crash on Node 20). The caller exits the process instead.
-    if (!(e instanceof RunStalledError)) await pool?.destroy();
+    if (!(e instanceof RunStalledError) && own) await pool?.destroy();
     throw e;
   }
   // Stuck workers never end a destroy: the caller exits the process once it has written.
-  if (!stuck) await pool?.destroy();
+  if (!stuck && own) await pool?.destroy();
   return {
     format: RESULTS_FORMAT,
     daxlabVersion: opts.version,

@@ -9,9 +9,18 @@
 // third (by the objective, those within the constraints first) get three runs, the best two
 // six, the least from which the order statistics give a 95 % interval of the median. The
 // default climbs every rung too, so the improvement over it has an interval. Whatever the
-// rungs leave of the budget goes where two candidates are too close to call: the best and the
-// runner-up while the U test cannot separate them, then points a median says are dominated
-// but no test has confirmed.
+// rungs leave of the budget goes first to backward elimination: from the policy the
+// recommendation would take, each knob it moves is put back to its default and measured on the
+// same repeats (seeds); the revert is kept when the objective cannot be told from the best's
+// (recommend.ts's rule) and every constraint holds, and the elimination starts again from the
+// new recommendation until no knob can go. Random samples and the main-effects model carry
+// knobs that do nothing, and the fewest-knobs rule can only choose among measured policies.
+// Rung 0 leaves room for four such reverts when the budget affords the one-at-a-time screen,
+// and the knobs whose screening moved the objective least are tried first.
+// The rest goes where two candidates are too close to call: the best and the runner-up while
+// the U test cannot separate them, then points a median says are dominated but no test has
+// confirmed; then elimination once more, with what is left, if the close calls moved the
+// recommendation.
 //
 // Every repeat r of every candidate runs with seed + r (common random numbers): candidates
 // are compared on the same draws, and a knob that changes nothing gives identical figures.
@@ -21,10 +30,12 @@
 
 import { seededRng } from '../util/rng.js';
 import { median } from '../measure/repeat_stats.js';
-import { evaluate, satisfies, type Constraint, type LinearExpr } from './expr.js';
+import { evaluate, type Constraint, type LinearExpr } from './expr.js';
+import { violation } from './feasible.js';
 import type { Sample } from './metrics.js';
 import { clearlyLower, frontStatus } from './pareto.js';
-import { defaultPolicy, enumerate, policyKey, spaceSize, type Policy, type Space } from './space.js';
+import { recommendedCandidate } from './recommend.js';
+import { defaultPolicy, enumerate, policyChanges, policyKey, spaceSize, type Policy, type Space } from './space.js';
 
 export interface RunRequest {
   policy: Policy;
@@ -73,15 +84,22 @@ export function rungCost(n: number): number {
   return n * RUNG_REPEATS[0] + r1 * (RUNG_REPEATS[1] - RUNG_REPEATS[0]) + r2 * (RUNG_REPEATS[2] - RUNG_REPEATS[1]);
 }
 
+/** Runs rung 0 leaves for backward elimination: four knobs put back at rung 2's repeats. */
+export const ELIMINATION_RESERVE = 4 * RUNG_REPEATS[2];
+
 /** The least budget a search takes: two candidates (the default and one other) through every rung. */
 export const MIN_BUDGET = rungCost(2);
 
 export async function search(evaluator: Evaluator, o: SearchOptions): Promise<SearchResult> {
   if (!(Number.isInteger(o.budget) && o.budget >= MIN_BUDGET)) throw new RangeError(`--budget: expected at least ${MIN_BUDGET} runs per situation, got ${o.budget}`);
   const size = spaceSize(o.space);
+  // The one-at-a-time screen (with the default and the model's prediction) comes before the reserve.
+  const screen = Math.min(size, 2 + oneAtATime(o.space, defaultPolicy(o.space)).length);
+  const reserve = Math.max(0, Math.min(ELIMINATION_RESERVE, o.budget - rungCost(screen)));
   let n0 = 2;
-  while (n0 < size && rungCost(n0 + 1) <= o.budget) n0++;
-  n0 = Math.min(n0, size);
+  while (n0 < size && rungCost(n0 + 1) + reserve <= o.budget) n0++;
+  // A grid that fits goes before the reserve: it has measured every revert once already.
+  n0 = rungCost(size) <= o.budget ? size : Math.min(n0, size);
   const all = enumerate(o.space);
   const grid = n0 >= all.length;
   const cands: Candidate[] = [];
@@ -100,7 +118,12 @@ export async function search(evaluator: Evaluator, o: SearchOptions): Promise<Se
     const got = await evaluator(todo.map((t) => ({ policy: t.c.policy, repeat: t.repeat })));
     todo.forEach((t, i) => (t.c.samples[t.repeat] = got[i]));
     runs += todo.length;
-    stages.push({ stage, candidates: new Set(todo.map((t) => t.c)).size, runs: todo.length });
+    const last = stages.at(-1);
+    // Elimination measures one revert at a time: its batches make one stage.
+    if (last?.stage === stage && stage === 'backward elimination') {
+      last.candidates += new Set(todo.map((t) => t.c)).size;
+      last.runs += todo.length;
+    } else stages.push({ stage, candidates: new Set(todo.map((t) => t.c)).size, runs: todo.length });
     o.onRuns?.(runs, o.budget, stage);
   };
   const objective = (c: Candidate) => c.samples.map((s) => evaluate(o.objective, s));
@@ -126,6 +149,46 @@ export async function search(evaluator: Evaluator, o: SearchOptions): Promise<Se
   const r2 = ranked(r1).slice(0, 2);
   await runTo('rung 2', [...r2, def], RUNG_REPEATS[2]);
 
+  /** Puts the recommendation's knobs back to their defaults while the objective cannot tell (see the top). */
+  const eliminate = async (): Promise<void> => {
+    for (;;) {
+      const rec = recommendedCandidate(o.space, cands, o.objective, o.constraints);
+      if (rec === null) return;
+      let moved = false;
+      // The knobs whose screening run moved the objective least go first (the space's order
+      // among equals): the budget may not last for all, and a knob that matters is the one
+      // worth leaving untested. Repeat by repeat against the default's: on common random
+      // numbers a knob that does nothing moves nothing.
+      const effect = (path: string): number => {
+        const alone = cands.find((x) => x.key === policyKey({ ...def.policy, [path]: rec.policy[path] }));
+        const n = Math.min(alone?.samples.length ?? 0, def.samples.length);
+        if (alone === undefined || n === 0) return Infinity;
+        const [a, d] = [objective(alone), objective(def)];
+        let sum = 0;
+        for (let r = 0; r < n; r++) sum += Math.abs(a[r] - d[r]);
+        return sum / n;
+      };
+      const order = policyChanges(o.space, rec.policy).sort((a, b) => effect(a.path) - effect(b.path));
+      for (const ch of order) {
+        const knob = o.space.knobs.find((k) => k.path === ch.path)!;
+        const p = { ...rec.policy, [ch.path]: knob.default };
+        let c = cands.find((x) => x.key === policyKey(p));
+        const missing = rec.samples.length - (c?.samples.length ?? 0);
+        // A revert measured on fewer repeats than the recommendation is no fair comparison.
+        if (missing <= 0 || missing > o.budget - runs) continue;
+        if (c === undefined) cands.push((c = { key: policyKey(p), policy: p, samples: [] }));
+        await runTo('backward elimination', [c], rec.samples.length);
+        // The recommendation changes only when the revert ties it: start again from the new one.
+        if (recommendedCandidate(o.space, cands, o.objective, o.constraints) !== rec) {
+          moved = true;
+          break;
+        }
+      }
+      if (!moved) return;
+    }
+  };
+  await eliminate();
+
   // Close calls, two runs at a time, while the budget lasts.
   for (;;) {
     if (o.budget - runs < 1) break;
@@ -138,6 +201,7 @@ export async function search(evaluator: Evaluator, o: SearchOptions): Promise<Se
     if (unclear === null) break;
     await runTo('close call: unconfirmed domination', unclear, Math.min(MAX_REPEATS, Math.max(...unclear.map((c) => c.samples.length)) + 1));
   }
+  await eliminate();
   return { method: grid ? 'grid' : 'successive-halving', spaceSize: size, runs, budget: o.budget, stages, candidates: cands };
 }
 
@@ -167,18 +231,6 @@ export function mainEffectsBest(space: Space, measured: readonly Candidate[], ob
     }
   }
   return out;
-}
-
-/** How far a candidate's repeats go past the constraints (0: every repeat within every bound). */
-export function violation(samples: readonly Sample[], constraints: readonly Constraint[]): number {
-  let v = 0;
-  for (const s of samples) {
-    for (const c of constraints) {
-      const x = evaluate(c.expr, s);
-      if (!satisfies(c, x)) v += Math.abs(x - c.bound) / Math.max(Math.abs(c.bound), 1e-9) + 1;
-    }
-  }
-  return v;
 }
 
 /** The best two, when the test cannot tell them apart, their medians differ and repeats remain. */
