@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { WorkloadSchema } from '../src/workload/schema.js';
 import { parseTuneResults, tuneJsonSchema } from '../src/tune/result.js';
 import { tuneCsvHeader } from '../src/tune/format.js';
 import { tuneSchemaText } from '../src/measure/schema_file.js';
@@ -89,15 +88,7 @@ describe('daxlab tune', () => {
     expect(prepareTune(JSON.parse(readFileSync(workload, 'utf8')), [{ path: 'cpus[1].rateHz', value: 5 }], workload, {}).situations.map((s) => s.name)).toEqual(['tune-tiny']);
   });
 
-  it.skipIf('log' in WorkloadSchema.shape)('refuses the xfs space while this build has no log.logbsize field, naming it', () => {
-    usage(["--set", "fs.personality=xfs"], /--space: log\.logbsize=\d+: the workload does not take it \(.*log: unknown field/);
-  });
-
-  // The xfs knobs arrive with another branch (the log: { logbsize, logbufs } contract): until
-  // the workload schema takes them, this test is skipped and the one above checks the refusal.
-  const xfsMissing = 'log' in WorkloadSchema.shape ? null : 'log.logbsize and log.logbufs are not workload fields on this branch';
-  if (xfsMissing !== null) console.log(`tune's xfs test skipped: ${xfsMissing}`);
-  it.skipIf(xfsMissing !== null)('tunes the xfs space: logbsize= and logbufs= as XFS mount options', { timeout: 300_000 }, () => {
+  it('tunes the xfs space: logbsize= and logbufs= as XFS mount options', { timeout: 300_000 }, () => {
     const r = daxlab(['tune', workload, '--set', 'fs.personality=xfs', '--set', 'cpus[1].rateHz=1', '--space', 'log.logbsize=32768,262144', '--space', 'log.logbufs=8', '--budget', '12', '--out', 'xfs', '--quiet']);
     expect(r.status, r.stderr).toBe(0);
     const t = parseTuneResults(readFileSync(path.join(tmp, 'xfs', 'tune.json'), 'utf8'));
