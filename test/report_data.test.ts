@@ -149,8 +149,8 @@ describe('sweeps', () => {
     for (const s of p.series) expect(s.x).toEqual([1, 16, 256, 4096]);
     // Four pairs, each crossing marked where summary.txt puts it (all extrapolated in the reference).
     expect(notes).toEqual([]);
-    expect(p.vlines).toContainEqual({ x: expect.closeTo(27378, 0), label: 'k ≈ 27378', colorKey: 'file 64MiB, device 128MiB' });
-    expect(p.caption).toContain('file 64MiB, device 128MiB: k ≈ 27378 (extrapolated)');
+    expect(p.vlines).toContainEqual({ x: expect.closeTo(27338, 0), label: 'k ≈ 27338', colorKey: 'file 64MiB, device 128MiB' });
+    expect(p.caption).toContain('file 64MiB, device 128MiB: k ≈ 27338 (extrapolated)');
     expect(p.series.map((s) => s.label)).toContain('big-hammer, file 64MiB, device 128MiB');
     expect(p.vlines).toHaveLength(4);
   });

@@ -2,7 +2,8 @@
 // it, saying what is missing when it is not there, streaming its progress, and passing on
 // Ctrl-C so that it removes its files before daxlab exits.
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,10 +70,6 @@ export interface HelperRun {
  */
 export function runHelper(helper: string, dir: string, quick: boolean, onProgress: (p: ProgressRaw) => void): Promise<HelperRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(helper, ['--dir', dir, ...(quick ? ['--quick'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const chunks: string[] = [];
-    let pending = '';
-    let stderr = '';
     let interrupted: NodeJS.Signals | null = null;
     const onSignal = (sig: NodeJS.Signals) => {
       interrupted ??= sig;
@@ -80,8 +77,22 @@ export function runHelper(helper: string, dir: string, quick: boolean, onProgres
     };
     const onInt = () => onSignal('SIGINT');
     const onTerm = () => onSignal('SIGTERM');
+    // Before the spawn: the helper may make its folder before spawn() returns, and a Ctrl-C
+    // then must not find Node's default handler, which would leave the helper running. A
+    // handler runs from the event loop, so `child` is set by the time one does.
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
+    let child: ChildProcessByStdio<null, Readable, Readable>;
+    try {
+      child = spawn(helper, ['--dir', dir, ...(quick ? ['--quick'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      throw e;
+    }
+    const chunks: string[] = [];
+    let pending = '';
+    let stderr = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (s: string) => {
       chunks.push(s);
