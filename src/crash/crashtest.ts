@@ -12,7 +12,7 @@
 import { fsGeometry } from '../machine/layout.js';
 import type { Machine } from '../machine/machine.js';
 import { CONTROL } from '../machine/run_block.js';
-import { runWorkload, type CrashRunHooks } from '../lab/run.js';
+import { runWorkload, type RunHooks } from '../lab/run.js';
 import type { SetupResult } from '../lab/setup.js';
 import type { Configuration, ExpandedWorkload } from '../workload/expand.js';
 import type { Workload } from '../workload/schema.js';
@@ -26,7 +26,7 @@ import { PersistLog } from './persist_log.js';
 import { CrashBlock, CrashController, drawPoints } from './points.js';
 import { VIOLATION_KINDS, recoverAndCheck, type SyncPage, type Violation, type ViolationKind } from './checks.js';
 import { syncWritablePages } from './capture.js';
-import type { CrashTask } from './role_content.js';
+import { crashHooksTask, type CrashTask } from './role_content.js';
 
 export const DEFAULT_POINTS = 1000;
 export const MAX_POINTS = 100_000;
@@ -153,8 +153,8 @@ export async function crashtest(expanded: ExpandedWorkload, opts: CrashtestOptio
   // One run of every configuration: one pool of CPU workers, started once.
   const plans = new Map<string, ConfigPlan>();
   for (const c of configs) plans.set(c.name, await planConfig(expanded, once(c), seed, opts));
-  const hooks: CrashRunHooks = {
-    prepare: (c, s, cpus, control) => plans.get(c.name)!.prepare(s, cpus, control),
+  const hooks: RunHooks = {
+    prepare: (c, s, cpus, control) => crashHooksTask(plans.get(c.name)!.prepare(s, cpus, control)),
     measureStarts: (c, t0) => plans.get(c.name)!.measureStarts(t0),
   };
   // A pending Atomics.waitAsync does not keep Node's event loop alive (nodejs/node#61941):
@@ -162,7 +162,7 @@ export async function crashtest(expanded: ExpandedWorkload, opts: CrashtestOptio
   // might, and the process would exit (code 13) in the middle of the run.
   const alive = setInterval(() => {}, 60_000);
   try {
-    await runWorkload({ ...expanded, configs: configs.map(once) }, { seed, repeats: 1, version: opts.version, crash: hooks, jitWarmup: false });
+    await runWorkload({ ...expanded, configs: configs.map(once) }, { seed, repeats: 1, version: opts.version, hooks, jitWarmup: false });
   } finally {
     for (const p of plans.values()) await p.finish();
     clearInterval(alive);

@@ -1,10 +1,12 @@
 // What a role does differently in a crashtest run (lab/roles/*): its stores write stamps
 // (content.ts) and record them in the ledger, and each sync it makes promises the versions
 // written before the call once the call returns. The task carries the shared blocks; each
-// CPU thread builds one of these and installs its crash stop and writeback log.
+// CPU thread imports this module by the URL in its task (lab/cpu_hooks.ts: the lab does not
+// import crashtest) and installs its crash stop and writeback log.
 
 import { CACHELINE, PAGE_SIZE } from '../machine/layout.js';
 import { setWritebackHook } from '../pmem/device.js';
+import type { CpuHooks, CpuHooksTask, Mapped, RoleContent, Stamp } from '../lab/cpu_hooks.js';
 import { Ledger, PROMISE_FLUSH, PROMISE_SYNC, writeStamp, type LedgerFile } from './content.js';
 import { CrashBlock, installCrashStop } from './points.js';
 import { PersistLog } from './persist_log.js';
@@ -18,23 +20,33 @@ export interface CrashTask {
   files: LedgerFile[];
 }
 
-/** Installs the crash stop and the writeback log on this thread's CPU; returns what undoes it. */
-export function installCrashHooks(task: CrashTask, cpu: number): () => void {
+/** What a CPU task carries in a crashtest run: this module, and the crashtest data for it. */
+export function crashHooksTask(task: CrashTask): CpuHooksTask {
+  return { module: import.meta.url, data: task };
+}
+
+/** Installs the crash stop and the writeback log on this thread's CPU (CpuHooksModule's entry). */
+export function attachCpuHooks(data: unknown, cpu: number): CpuHooks {
+  const task = data as CrashTask;
   installCrashStop(new CrashBlock(task.block), cpu);
   setWritebackHook(new PersistLog(task.persist, task.cpus).section(cpu));
-  return () => {
-    installCrashStop(null, cpu);
-    setWritebackHook(null);
+  return {
+    roleContent: () => new CrashContent(task),
+    uninstall: () => {
+      installCrashStop(null, cpu);
+      setWritebackHook(null);
+    },
   };
 }
 
-/** A store target: a mapping's file and where it starts (Vma has these). */
-interface Mapped {
-  ino: number;
-  pgoff: number;
+/** A stamp and the ledger entry it stands for. */
+interface CrashStamp extends Stamp {
+  file: LedgerFile;
+  line: number;
+  version: number;
 }
 
-export class CrashContent {
+export class CrashContent implements RoleContent {
   readonly ledger: Ledger;
   private readonly line = new Uint8Array(CACHELINE);
   private readonly lineWords = new Int32Array(this.line.buffer);
@@ -53,7 +65,7 @@ export class CrashContent {
    * The stamp for the line holding byte `offset` of a mapping, its version issued: returns
    * the line's mapping offset and the bytes to store. Call wrote() after the store returns.
    */
-  stampAt(m: Mapped, offset: number): { at: number; src: Uint8Array; file: LedgerFile; line: number; version: number } {
+  stampAt(m: Mapped, offset: number): CrashStamp {
     const at = offset - (offset % CACHELINE);
     const file = this.fileOf(m.ino);
     const line = (m.pgoff * PAGE_SIZE + at) / CACHELINE;
@@ -62,13 +74,13 @@ export class CrashContent {
     return { at, src: this.line, file, line, version };
   }
 
-  wrote(file: LedgerFile, line: number, version: number): void {
-    this.ledger.wrote(file, line, version);
+  wrote(s: CrashStamp): void {
+    this.ledger.wrote(s.file, s.line, s.version);
   }
 
   /** A userspace flush of the line returned: its version is durable (MAP_SYNC's promise). */
-  flushed(file: LedgerFile, line: number, version: number): void {
-    this.ledger.promise(file, Int32Array.of(version, Atomics.load(this.ledger.revoked, file.base + line)), line, PROMISE_FLUSH);
+  flushed(s: CrashStamp): void {
+    this.ledger.promise(s.file, Int32Array.of(s.version, Atomics.load(this.ledger.revoked, s.file.base + s.line)), s.line, PROMISE_FLUSH);
   }
 
   /** Bytes [offset, offset + len) of file `ino` as stamps, versions issued (write(2)'s source); wroteChunk() after. */

@@ -27,7 +27,7 @@ import type { CpuTask, CpuTaskResult } from './task.js';
 import { warmUpJit } from './jit_warmup.js';
 import { isMmFault } from '../mm/mman.js';
 import { isFsError } from '../fs/errno.js';
-import { installCrashHooks } from '../crash/role_content.js';
+import { loadCpuHooks, type CpuHooks, type CpuHooksModule } from './cpu_hooks.js';
 
 // Once per worker thread, before its first task (see jit_warmup.ts), unless the run said not to.
 if ((workerData as { jitWarmup?: boolean } | undefined)?.jitWarmup !== false) warmUpJit();
@@ -58,23 +58,28 @@ function injectFault(ctx: RoleContext, what: 'hold-tree-lock' | 'vanish'): never
 
 const CORES = os.availableParallelism();
 
-export default function runCpuTask(task: CpuTask): CpuTaskResult {
+export default function runCpuTask(task: CpuTask): CpuTaskResult | Promise<CpuTaskResult> {
+  // An instrumented run's hooks module is imported first (once per thread); a plain run stays synchronous.
+  return task.hooks === undefined ? runTask(task, null) : loadCpuHooks(task.hooks).then((m) => runTask(task, m));
+}
+
+function runTask(task: CpuTask, hooksModule: CpuHooksModule | null): CpuTaskResult {
   const machine = attachMachine(task.descriptor);
   const cpu = attachCpu(machine, task.cpu);
   // On the virtual clock this thread's time is the CPU's, until the task ends.
   bindThreadCpu(cpu, CORES);
   // Its idle wake-ups draw from the run's seed: the same draws on any host (cost/idle_wakeup.ts).
   seedIdleWakeups(task.seed, task.repeat);
-  const uninstall = task.crash ? installCrashHooks(task.crash, task.cpu) : null;
+  const hooks = hooksModule === null ? null : hooksModule.attachCpuHooks(task.hooks!.data, task.cpu);
   try {
-    return runBoundTask(task, cpu);
+    return runBoundTask(task, cpu, hooks);
   } finally {
-    uninstall?.();
+    hooks?.uninstall();
     unbindThreadCpu();
   }
 }
 
-function runBoundTask(task: CpuTask, cpu: Cpu): CpuTaskResult {
+function runBoundTask(task: CpuTask, cpu: Cpu, hooks: CpuHooks | null): CpuTaskResult {
   if (task.kind === 'commit-thread') {
     // Counted from the measured phase on, as the commit records and lock_stat are (run.ts).
     const w = new Int32Array(task.control);
@@ -87,7 +92,7 @@ function runBoundTask(task: CpuTask, cpu: Cpu): CpuTaskResult {
   const fs = mountFs(cpu, { journalPolicy: task.policy });
   const mm = attachMm(cpu, fs, { mode: task.writeback, variant: task.variant });
   const log = new OpLog(ctl, { logIntervalMs: task.logIntervalMs, attribute: task.attribute, coordinatedOmission: task.coordinatedOmission, repeat: task.repeat });
-  const ctx = new RoleContext(cpu, fs, mm, ctl, log, task);
+  const ctx = new RoleContext(cpu, fs, mm, ctl, log, task, hooks === null ? null : hooks.roleContent());
   // The counters report the measured phase, as the histograms do: the warm-up's are taken off.
   let warmup: Record<string, number> = {};
   ctx.onWarmedUp = () => (warmup = cpuCounters(ctx, mm));

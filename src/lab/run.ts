@@ -35,7 +35,7 @@ import { describeStuck, startWatchdog, type Watched } from './watchdog.js';
 import { configResult, type RepeatOutcome } from './collect.js';
 import { journalPolicyOf, machineConfigFor, setupMachine } from './setup.js';
 import type { CpuTask, CpuTaskResult } from './task.js';
-import type { CrashTask } from '../crash/role_content.js';
+import type { CpuHooksTask } from './cpu_hooks.js';
 import type { SetupResult } from './setup.js';
 
 export interface RunOptions {
@@ -54,8 +54,8 @@ export interface RunOptions {
   /** Printed once per warning as they arise (also kept in results.warnings). */
   onWarning?: (w: string) => void;
   version: string;
-  /** A crashtest run (crash/crashtest.ts): what the CPUs get, and when the measured part starts. */
-  crash?: CrashRunHooks;
+  /** An instrumented run (crashtest's): what the CPUs get, and when the measured part starts. */
+  hooks?: RunHooks;
   /**
    * Whether each CPU worker first trains its JIT on a throwaway machine (jit_warmup.ts).
    * Default: on the wall clock only. A virtual-clock figure is the model's whatever the host's
@@ -89,9 +89,9 @@ export function createCpuPool(threads: number, jitWarmup = false): CpuPool {
   };
 }
 
-export interface CrashRunHooks {
+export interface RunHooks {
   /** After setup, before the CPUs start: the run's CPUs (roles and commit thread) and control block; returns what each task carries. */
-  prepare(c: Configuration, s: SetupResult, cpus: readonly number[], control: Int32Array): CrashTask;
+  prepare(c: Configuration, s: SetupResult, cpus: readonly number[], control: Int32Array): CpuHooksTask;
   /** The measured part of configuration c starts at virtual instant t0 (every CPU waits at the barrier). */
   measureStarts(c: Configuration, t0: number): void;
 }
@@ -389,7 +389,7 @@ async function runRepeat(
     coordinatedOmission: run.coordinatedOmission,
     repeat,
     seed,
-    ...(opts.crash ? { crash: opts.crash.prepare(c, s, journal ? [...roles.keys(), commitCpu] : [...roles.keys()], cw) } : {}),
+    ...(opts.hooks ? { hooks: opts.hooks.prepare(c, s, journal ? [...roles.keys(), commitCpu] : [...roles.keys()], cw) } : {}),
   };
   const tasks: CpuTask[] = roles.map((role, cpu) => ({ ...common, kind: 'role', cpu, role, ops: counted(role), warmupOps: run.warmupOps }));
   const expectedOps = tasks.reduce((sum, t) => sum + (Number.isFinite(t.ops) ? t.ops + t.warmupOps : 0), 0);
@@ -486,7 +486,7 @@ async function runRepeat(
     journalBefore = readJournalCounters(machine);
     // The last CPU to reach the barrier set every role's clock to the instant the phase starts at.
     t0 = virtual ? vclockMax(machine, tasks.map((t) => t.cpu)) : monoNs();
-    opts.crash?.measureStarts(c, t0);
+    opts.hooks?.measureStarts(c, t0);
     setPhase(cw, PHASE_MEASURE);
     // On the virtual clock each role stops itself at run.durationMs of virtual time (RoleContext).
     const deadline = run.durationMs !== undefined && !virtual ? Date.now() + run.durationMs : Infinity;

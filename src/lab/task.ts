@@ -11,7 +11,7 @@ import type { EncodedOps } from '../measure/histogram.js';
 import type { EncodedAttribution } from '../measure/attribution.js';
 import type { Role } from '../workload/schema.js';
 import type { IntervalOps } from './op_log.js';
-import type { CrashTask } from '../crash/role_content.js';
+import type { CpuHooksTask } from './cpu_hooks.js';
 
 export interface CpuTask {
   kind: 'role' | 'commit-thread';
@@ -38,8 +38,8 @@ export interface CpuTask {
   coordinatedOmission: boolean;
   repeat: number;
   seed: number;
-  /** A crashtest run: the stop-the-world block, the writeback log and the ledger the roles write stamps into. */
-  crash?: CrashTask;
+  /** An instrumented run (crashtest's stop-the-world, writeback log and ledger): the module each CPU installs, and its data. */
+  hooks?: CpuHooksTask;
 }
 
 export interface CpuTaskResult {

@@ -13,13 +13,13 @@ import type { OpLog } from '../op_log.js';
 import { nowNs } from '../../util/clock.js';
 import { isVirtual } from '../../sync/vclock.js';
 import type { CpuTask } from '../task.js';
-import { CrashContent } from '../../crash/role_content.js';
+import type { RoleContent } from '../cpu_hooks.js';
 
 export class RoleContext {
   readonly rng: Rng;
   readonly counters: Record<string, number> = {};
-  /** In a crashtest run: stores write stamps and syncs record their promises (crash/role_content.ts). */
-  readonly content: CrashContent | null;
+  /** In an instrumented run (crashtest's: stores write stamps, syncs record their promises): what the role calls around them. */
+  readonly content: RoleContent | null;
   private readonly vmas = new Map<string, Vma>();
 
   constructor(
@@ -29,9 +29,10 @@ export class RoleContext {
     readonly ctl: Control,
     readonly log: OpLog,
     readonly task: CpuTask,
+    content: RoleContent | null,
   ) {
     this.rng = seededRng(task.seed * 7919 + task.cpu * 104729 + task.repeat);
-    this.content = task.crash ? new CrashContent(task.crash) : null;
+    this.content = content;
   }
 
   vma(name: string): Vma {

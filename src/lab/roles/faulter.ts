@@ -36,7 +36,7 @@ export function faulter(ctx: RoleContext, r: FaulterRole): void {
     if (stamp !== null) vma.store(stamp.at, stamp.src);
     else if (write) vma.store(offset, word);
     else vma.loadInto(offset, word);
-    if (stamp !== null) ctx.content!.wrote(stamp.file, stamp.line, stamp.version);
+    if (stamp !== null) ctx.content!.wrote(stamp);
     const kind: RecordedOpKind | null =
       vmf.needDsync !== syncs ? 'sync-fault' : c.writeFaults + c.wpFaults !== writes ? 'write-fault' : c.readFaults !== reads ? 'read-fault' : null;
     if (kind === null) {

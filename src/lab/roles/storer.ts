@@ -50,13 +50,13 @@ function storeLoop(ctx: RoleContext, r: StorerRole): void {
     if (stamp === null) vma.store(offset, src);
     else vma.store(stamp.at, stamp.src);
     last = ctx.log.end('store', t0, intervalNs);
-    if (stamp !== null) content!.wrote(stamp.file, stamp.line, stamp.version);
+    if (stamp !== null) content!.wrote(stamp);
     if (r.flushUser) {
       const t1 = ctx.log.begin();
       if (stamp === null) vma.flushUser(offset, r.bytes);
       else vma.flushUser(stamp.at, stamp.src.length);
       ctx.log.end('flushUser', t1);
-      if (stamp !== null) content!.flushed(stamp.file, stamp.line, stamp.version);
+      if (stamp !== null) content!.flushed(stamp);
     }
     if (ctx.task.countStores) {
       Atomics.add(w, CONTROL.stores, 1);

@@ -1,0 +1,31 @@
+// DESIGN.md's one-way data flow: the lab and the model it runs never import crashtest, which
+// drives them (crashtest gives the CPUs its hooks by module URL: src/lab/cpu_hooks.ts).
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const SRC = resolve(import.meta.dirname, '../src');
+const BELOW_CRASH = ['lab', 'machine', 'sync', 'mm', 'dax', 'fs', 'journal', 'pmem'];
+
+/** Every relative module specifier a file names in an import or export (type-only ones too). */
+function specifiers(file: string): string[] {
+  const s = readFileSync(file, 'utf8');
+  return [...s.matchAll(/^\s*(?:import|export)\b[^'"]*?from\s*['"](\.[^'"]+)['"]|^\s*import\s*['"](\.[^'"]+)['"]|\bimport\(\s*['"](\.[^'"]+)['"]/gms)].map((m) => m[1] ?? m[2] ?? m[3]);
+}
+
+describe('layering', () => {
+  it('no file under src/lab or the model layers imports src/crash', () => {
+    const upward: string[] = [];
+    for (const dir of BELOW_CRASH) {
+      for (const f of readdirSync(join(SRC, dir), { recursive: true }) as string[]) {
+        if (!f.endsWith('.ts')) continue;
+        const file = join(SRC, dir, f);
+        for (const spec of specifiers(file)) {
+          const target = relative(SRC, resolve(dirname(file), spec));
+          if (target.startsWith('crash/')) upward.push(`${relative(SRC, file)} -> ${target}`);
+        }
+      }
+    }
+    expect(upward).toEqual([]);
+  });
+});
