@@ -140,11 +140,10 @@ export function msyncer(cpu: Cpu, a: MsyncerArgs): MsyncerResult {
   const pause = new Int32Array(a.pause);
   const touched = new Int32Array(a.touched);
   const range = a.writeback === 'range';
-  const mapping = mm.mappingOf(fs, vma.ino);
   const out: MsyncerResult = { passes: 0, written: 0, checks: 0, rangeChecks: 0, pagesChecked: 0, metadataChecks: 0, violations: [] };
   while (Atomics.load(done, 0) < a.storers) {
     for (let p = 0; p < vma.pages; p++) Atomics.store(touched, p, 0);
-    if (range) dax_writeback_mapping_range(mapping, vma.pgoff * PAGE_SIZE, vma.pgoff * PAGE_SIZE + vma.length - 1);
+    if (range) dax_writeback_mapping_range(mm.mappingOf(fs, vma.ino), vma.pgoff * PAGE_SIZE, vma.pgoff * PAGE_SIZE + vma.length - 1);
     else vma.msync(0, vma.length);
     out.passes++;
     pauseStorers(pause, done, a.storers, out.passes);
@@ -163,6 +162,6 @@ export function msyncer(cpu: Cpu, a: MsyncerArgs): MsyncerResult {
     resumeStorers(pause, done, a.storers, out.passes);
     for (const v of found) if (out.violations.length < 10) out.violations.push(`after ${range ? 'writeback' : 'msync'} ${out.passes}: ${v}`);
   }
-  out.written = mapping.written;
+  out.written = mm.mappingOf(fs, vma.ino).written;
   return out;
 }
