@@ -1,6 +1,6 @@
-// Test CPUs for mm/ (test/mm_workers.test.ts): storers that fault and store through a shared
-// mapping, and a CPU that msyncs it over and over and runs every invariant checker after each
-// msync. Every CPU mounts the file system and attaches the address space itself, then
+// Test CPUs for mm/ (test/mm_workers.test.ts, test/dax_writeback.test.ts): storers that fault
+// and store through a shared mapping, and a CPU that msyncs it (or only writes its DAX entries
+// back) over and over and runs every invariant checker after each pass. Every CPU mounts the file system and attaches the address space itself, then
 // attaches the mapping the main thread made.
 //
 // How the checks after an msync stay sound while storers keep storing:
@@ -28,6 +28,7 @@ import { attachVma } from '../../src/mm/mmap.js';
 import type { VmaRef } from '../../src/mm/memory.js';
 import { checkMm, checkSyncMappings, checkSyncedRange } from '../../src/mm/check.js';
 import { checkIndex } from '../../src/dax/radix_tree_check.js';
+import { dax_writeback_mapping_range } from '../../src/dax/writeback.js';
 import { PAGE_SIZE } from '../../src/machine/layout.js';
 import { pausePoint, pauseStorers, resumeStorers } from './pause.js';
 
@@ -102,10 +103,18 @@ export interface MsyncerArgs {
   done: SharedArrayBuffer;
   pause: SharedArrayBuffer;
   touched: SharedArrayBuffer;
+  /**
+   * 'range': each pass is dax_writeback_mapping_range over the mapping's pages on this CPU's
+   * DaxMapping (mkclean through the rmap) rather than msync: DAX writeback alone, no journal,
+   * so the inode's datasync state is never checked. Default 'msync'.
+   */
+  writeback?: 'msync' | 'range';
 }
 
 export interface MsyncerResult {
   passes: number;
+  /** Entries this CPU's writebacks flushed (DaxMapping.written). */
+  written: number;
   /** Checks run (one after every msync), and in how many of them checkSyncedRange had pages to look at. */
   checks: number;
   rangeChecks: number;
@@ -130,17 +139,19 @@ export function msyncer(cpu: Cpu, a: MsyncerArgs): MsyncerResult {
   const done = new Int32Array(a.done);
   const pause = new Int32Array(a.pause);
   const touched = new Int32Array(a.touched);
-  const out: MsyncerResult = { passes: 0, checks: 0, rangeChecks: 0, pagesChecked: 0, metadataChecks: 0, violations: [] };
+  const range = a.writeback === 'range';
+  const out: MsyncerResult = { passes: 0, written: 0, checks: 0, rangeChecks: 0, pagesChecked: 0, metadataChecks: 0, violations: [] };
   while (Atomics.load(done, 0) < a.storers) {
     for (let p = 0; p < vma.pages; p++) Atomics.store(touched, p, 0);
-    vma.msync(0, vma.length);
+    if (range) dax_writeback_mapping_range(mm.mappingOf(fs, vma.ino), vma.pgoff * PAGE_SIZE, vma.pgoff * PAGE_SIZE + vma.length - 1);
+    else vma.msync(0, vma.length);
     out.passes++;
     pauseStorers(pause, done, a.storers, out.passes);
     const found = [...checkIndex(cpu.machine), ...checkMm(mm), ...checkSyncMappings(mm)];
     // checkSyncedRange over the pages untouched since the msync began (the header says why).
     let marked = 0;
     for (let p = 0; p < vma.pages; p++) if (Atomics.load(touched, p) !== 0) marked++;
-    const metadata = marked === 0 || vma.sync;
+    const metadata = !range && (marked === 0 || vma.sync);
     const untouched = (lblk: number) => Atomics.load(touched, lblk - vma.pgoff) === 0;
     const start = vma.pgoff * PAGE_SIZE;
     found.push(...checkSyncedRange(mm, vma.ino, start, start + vma.length, { metadata, only: untouched }));
@@ -149,7 +160,8 @@ export function msyncer(cpu: Cpu, a: MsyncerArgs): MsyncerResult {
     out.pagesChecked += vma.pages - marked;
     out.checks++;
     resumeStorers(pause, done, a.storers, out.passes);
-    for (const v of found) if (out.violations.length < 10) out.violations.push(`after msync ${out.passes}: ${v}`);
+    for (const v of found) if (out.violations.length < 10) out.violations.push(`after ${range ? 'writeback' : 'msync'} ${out.passes}: ${v}`);
   }
+  out.written = mm.mappingOf(fs, vma.ino).written;
   return out;
 }
