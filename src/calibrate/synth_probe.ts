@@ -5,7 +5,7 @@
 // MAP_SYNC's EOPNOTSUPP leaves them).
 
 import { MergedOps } from '../measure/histogram.js';
-import { opStats } from '../measure/op_stats.js';
+import { seriesStats, type RepeatFigures } from '../probe/stats.js';
 import type { ConfigResult, RunResults } from '../measure/results.js';
 import { PROBE_FORMAT, type Probe, type ProbePrep, type ProbeRow } from '../probe/schema.js';
 import { probeRowName } from '../probe/lab_names.js';
@@ -22,23 +22,8 @@ function row(c: ConfigResult, dax: boolean): ProbeRow | undefined {
   if (setup.mapSync && !dax) return { ...base, status: 'unsupported', reason: 'mmap(MAP_SYNC): EOPNOTSUPP (the filesystem is not mounted with DAX)' };
   const merged = MergedOps.merge([c.encoded]).get('fault');
   if (merged === undefined || merged.count === 0) return undefined;
-  const s = opStats(merged);
-  return {
-    ...base,
-    status: 'measured',
-    rusageFaults: merged.count,
-    fault: {
-      count: s.count,
-      meanNs: s.meanNs,
-      p50Ns: s.p50Ns,
-      p99Ns: s.p99Ns,
-      minNs: s.minNs,
-      maxNs: s.maxNs,
-      repeatMeansNs: c.perRepeat.map((p) => p.ops.fault?.meanNs ?? 0),
-      buckets: s.buckets.map((b) => ({ lowUs: b.lowUs, highUs: b.highUs, count: b.count })),
-      hdr: merged.encode().histogram,
-    },
-  };
+  const repeats = c.perRepeat.map((p) => p.ops.fault).filter((x): x is RepeatFigures => x !== undefined && x.count > 0);
+  return { ...base, status: 'measured', rusageFaults: merged.count, fault: seriesStats(merged, repeats) };
 }
 
 /** The probe a kernel that behaved as the run did would have given; `dax: false` marks MAP_SYNC unsupported. */

@@ -4,7 +4,7 @@
 // figures and a run's are computed alike and merge and compare alike.
 
 import { HIGHEST_NS, OpHistogram } from '../measure/histogram.js';
-import { opStats } from '../measure/op_stats.js';
+import { opStats, type OpStats } from '../measure/op_stats.js';
 import type { ProbeStats } from './schema.js';
 
 function histogramOf(values: Iterable<number>): OpHistogram {
@@ -25,12 +25,19 @@ function histogramOf(values: Iterable<number>): OpHistogram {
 export function statsOf(repeats: readonly (readonly number[])[]): ProbeStats {
   const kept = repeats.filter((r) => r.length > 0);
   if (kept.length === 0) throw new RangeError('a measured series has no values');
-  const all = histogramOf(kept.flat());
+  return seriesStats(histogramOf(kept.flat()), kept.map((r) => opStats(histogramOf(r))));
+}
+
+/** What a series keeps of each repeat. */
+export type RepeatFigures = Pick<OpStats, 'count' | 'meanNs' | 'p50Ns' | 'p99Ns' | 'p999Ns' | 'maxNs'>;
+
+/**
+ * A series' figures from the histogram of all its values and each repeat's figures: shared by
+ * the probe (from a kernel's timed values) and synth_probe (from a lab run's histograms).
+ */
+export function seriesStats(all: OpHistogram, repeats: readonly RepeatFigures[]): ProbeStats {
   const s = opStats(all);
-  const perRepeat = kept.map((r) => {
-    const x = opStats(histogramOf(r));
-    return { count: x.count, meanNs: x.meanNs, p50Ns: x.p50Ns, p99Ns: x.p99Ns, p999Ns: x.p999Ns, maxNs: x.maxNs };
-  });
+  const perRepeat = repeats.map((x) => ({ count: x.count, meanNs: x.meanNs, p50Ns: x.p50Ns, p99Ns: x.p99Ns, p999Ns: x.p999Ns, maxNs: x.maxNs }));
   return {
     count: s.count,
     meanNs: s.meanNs,
@@ -39,7 +46,7 @@ export function statsOf(repeats: readonly (readonly number[])[]): ProbeStats {
     minNs: s.minNs,
     maxNs: s.maxNs,
     repeatMeansNs: perRepeat.map((r) => r.meanNs),
-    buckets: s.buckets,
+    buckets: s.buckets.map((b) => ({ lowUs: b.lowUs, highUs: b.highUs, count: b.count })),
     hdr: all.encode().histogram,
     perRepeat,
   };
