@@ -141,6 +141,11 @@ describe('daxlab calibrate', () => {
     // An existing output is kept without --force.
     const again = daxlab(['calibrate', probe, '-o', 'mine.json']);
     expect([again.status, again.stderr]).toEqual([2, expect.stringMatching(/--out: .*mine\.json exists \(use --force/)]);
+    // With --force it replaces an earlier calibrated profile only, never a file of the user's.
+    writeFileSync(path.join(tmp, 'notes.json'), '{"mine": true}\n');
+    const mineForced = daxlab(['calibrate', probe, '-o', 'notes.json', '--force']);
+    expect([mineForced.status, mineForced.stderr]).toEqual([2, expect.stringMatching(/^daxlab: --out: .*notes\.json is not a profile daxlab wrote; --force replaces only an earlier one/)]);
+    expect(readFileSync(path.join(tmp, 'notes.json'), 'utf8')).toBe('{"mine": true}\n');
 
     const r = daxlab(['run', 'kara-2017', '--profile', file, '--repeats', '1', '--set', 'cpus[0].pages=16', '--set', 'run.warmupRepeats=0', '--out', 'run', '--quiet']);
     expect([r.status, r.stderr]).toEqual([0, expect.stringMatching(/^daxlab: results written to run/)]);

@@ -172,6 +172,11 @@ describe.runIf(canBuild)('daxlab probe --quick on this machine', () => {
     const r = daxlab(['probe', '--raw', raw, '-o', out, '--force']);
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(readFileSync(out, 'utf8')).setup.device.name).toBe('pmem0');
+    // --force replaces an earlier probe.json only, never a file of the user's.
+    const mine = path.join(tmp, 'notes.json');
+    writeFileSync(mine, '{"mine": true}\n');
+    expectUsageError(daxlab(['probe', '--raw', raw, '-o', mine, '--force']), /^daxlab: --out: .*notes\.json is not a probe\.json daxlab wrote; --force replaces only an earlier one/);
+    expect(readFileSync(mine, 'utf8')).toBe('{"mine": true}\n');
   });
 });
 

@@ -15,6 +15,10 @@ import { fidelityRows, formatFidelity, formatSideBySideRows } from '../calibrate
 import { markFitted } from '../calibrate/provenance.js';
 import { parseProbe, type Probe } from '../probe/schema.js';
 import { UsageError } from './errors.js';
+import { checkReplaceable, fieldOf } from './replace_file.js';
+
+/** How a profile calibrate wrote begins its description: what --force may replace. */
+const CALIBRATED_BY = 'Calibrated by daxlab calibrate';
 import { checkCount } from './workload_options.js';
 
 interface CalibrateArgs {
@@ -66,7 +70,7 @@ export const calibrateCommand: CommandModule<object, CalibrateArgs> = {
         describe: "the probe's rows to fit (default: written-nobg-nosync -> trapNs, empty-nobg-nosync -> allocNs, empty-nobg-sync -> commitNs and the idle wake-ups' median, as many as the limit allows); at most a third of the measured rows",
       })
       .option('out', { alias: 'o', type: 'string', describe: 'the profile file to write (default: <probe>-profile.json)' })
-      .option('force', { type: 'boolean', default: false, describe: 'replace --out if it exists' })
+      .option('force', { type: 'boolean', default: false, describe: 'replace --out if it is a profile calibrate wrote before' })
       .option('runs', { type: 'number', default: 1, describe: 'lab runs per measurement (each with its own seed)' })
       .option('repeats', { type: 'number', default: 3, describe: 'measured repeats per run' })
       .option('iterations', { type: 'number', default: 5, describe: 'fixed-point iterations of the fit' })
@@ -84,6 +88,7 @@ export const calibrateCommand: CommandModule<object, CalibrateArgs> = {
     const fit = argv.fit?.flatMap((x) => x.split(',')).filter((x) => x !== '');
     const out = resolve(argv.out ?? `${basename(argv.probe).replace(/\.json$/, '')}-profile.json`);
     if (existsSync(out) && !argv.force) throw new UsageError(`--out: ${out} exists (use --force to replace it)`);
+    if (existsSync(out)) checkReplaceable(out, 'a profile', (j) => String(fieldOf(j, 'description')).startsWith(CALIBRATED_BY));
     let base: ProfileJson;
     try {
       base = JSON.parse(readFileSync(loadProfile(argv.base).file, 'utf8')) as ProfileJson;
@@ -130,7 +135,7 @@ export const calibrateCommand: CommandModule<object, CalibrateArgs> = {
       profile = markFitted(r, origin, 'daxlab calibrate', new Date().toISOString().slice(0, 10), probeName);
     } else console.log('  nothing to fit: every row is a prediction from the base profile');
     profile.name = profileNameFor(out);
-    profile.description = `Calibrated by daxlab calibrate from ${origin}, starting from ${argv.base}: ${plan.fit.map((f) => `${f.param} fitted to ${f.probeRow}`).join(', ') || 'nothing fitted'}`;
+    profile.description = `${CALIBRATED_BY} from ${origin}, starting from ${argv.base}: ${plan.fit.map((f) => `${f.param} fitted to ${f.probeRow}`).join(', ') || 'nothing fitted'}`;
     profile.notes = [
       `fitted rows: ${plan.fit.map((f) => f.probeRow).join(', ') || 'none'}; every other measured row of the probe is a prediction`,
       ...plan.notFitted.map((n) => `${n.param} not fitted (${argv.base}'s value kept): ${n.why}`),

@@ -12,9 +12,10 @@ import { writeFileWhole } from '../report/write.js';
 import { buildProbe } from '../probe/build.js';
 import { requireHelper, runHelper } from '../probe/helper.js';
 import { parseRaw, type ProgressRaw } from '../probe/raw.js';
-import type { Probe } from '../probe/schema.js';
+import { PROBE_FORMAT, type Probe } from '../probe/schema.js';
 import { formatProbeSummary } from '../probe/summary.js';
 import { EXIT_FAILED, UsageError } from './errors.js';
+import { checkReplaceable, fieldOf } from './replace_file.js';
 
 interface ProbeArgs {
   dir?: string;
@@ -53,7 +54,10 @@ function checkOut(out: string, force: boolean): void {
   }
   if (st.isDirectory()) throw new UsageError(`--out: ${out} is a folder; name a file, e.g. ${path.join(out, 'probe.json')}`);
   if (!force) throw new UsageError(`--out: ${out} exists; add --force to replace it`);
+  checkReplaceable(out, 'a probe.json', isProbeJson);
 }
+
+const isProbeJson = (json: unknown) => fieldOf(json, 'schema') === PROBE_FORMAT;
 
 /** A bar on a terminal; elsewhere a status line every statusMs, so a long probe in a log is not silent. */
 function startProgress(stream: NodeJS.WriteStream = process.stderr, statusMs = 5000): { update: (p: ProgressRaw) => void; stop: () => void } {
@@ -91,6 +95,7 @@ function startProgress(stream: NodeJS.WriteStream = process.stderr, statusMs = 5
 function writeProbe(probe: Probe, out: string, force: boolean): void {
   // Checked again: the file may have appeared while the probe ran.
   if (!force && existsSync(out)) throw new UsageError(`--out: ${out} appeared while the probe ran; add --force to replace it`);
+  if (existsSync(out)) checkReplaceable(out, 'a probe.json', isProbeJson);
   writeFileWhole(out, JSON.stringify(probe, null, 2) + '\n');
 }
 
@@ -137,7 +142,7 @@ export const probeCommand: CommandModule<object, ProbeArgs> = {
       .option('raw', { type: 'string', requiresArg: true, describe: 'build probe.json from the output of native/daxprobe run elsewhere (a VM guest)' })
       .option('quick', { type: 'boolean', default: false, describe: 'fewer pages and repeats: seconds rather than minutes' })
       .option('out', { alias: 'o', type: 'string', default: 'probe.json', requiresArg: true, describe: 'the probe.json to write' })
-      .option('force', { type: 'boolean', default: false, describe: 'replace --out if it exists' })
+      .option('force', { type: 'boolean', default: false, describe: 'replace --out if it is an earlier probe.json' })
       .example('$0 probe --dir /mnt/pmem', 'measure the DAX filesystem mounted at /mnt/pmem')
       .example('$0 probe --dir /tmp --quick -o /tmp/probe.json', 'a few seconds on any filesystem (MAP_SYNC rows are unsupported off DAX)')
       .example('$0 probe --raw guest.jsonl -o probe.json', 'from `daxprobe --dir /mnt/pmem > guest.jsonl` run in a VM') as unknown as Argv<ProbeArgs>,
