@@ -28,4 +28,20 @@ describe('layering', () => {
     }
     expect(upward).toEqual([]);
   });
+
+  it('only src/cli imports src/cli: the CLI drives the rest, nothing reaches up into it', () => {
+    const upward: string[] = [];
+    for (const dir of readdirSync(SRC)) {
+      if (dir === 'cli' || !/^[a-z_]+$/.test(dir)) continue;
+      for (const f of readdirSync(join(SRC, dir), { recursive: true }) as string[]) {
+        if (!f.endsWith('.ts')) continue;
+        const file = join(SRC, dir, f);
+        for (const spec of specifiers(file)) {
+          const target = relative(SRC, resolve(dirname(file), spec));
+          if (target.startsWith('cli/')) upward.push(`${relative(SRC, file)} -> ${target}`);
+        }
+      }
+    }
+    expect(upward).toEqual([]);
+  });
 });

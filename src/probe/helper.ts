@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../util/usage_error.js';
 import { parseRawLine, type ProgressRaw } from './raw.js';
 
 /** Where `npm run build` puts the helper; DAXLAB_PROBE_HELPER names another (one built elsewhere). */

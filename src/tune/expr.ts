@@ -5,7 +5,7 @@
 // Latencies are in µs; a bound on one may name its unit (ns, us, µs, ms, s). A mistake exits 2
 // with one line naming the token.
 
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../util/usage_error.js';
 import { isLatency, isMetric, metricHelp, type Sample } from './metrics.js';
 
 export interface LinearExpr {

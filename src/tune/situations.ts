@@ -4,7 +4,7 @@
 // anything but the policy (ordering-tax's dirtying rates and fault spacings), each tuned on
 // its own. A sweep axis over a policy knob gives that knob's values instead.
 
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../util/usage_error.js';
 import { expandWorkload } from '../workload/expand.js';
 import { parsePath, setPath } from '../workload/paths.js';
 import type { Workload } from '../workload/schema.js';

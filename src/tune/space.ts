@@ -4,7 +4,7 @@
 // an unconfigured filesystem does; the recommendation's improvement is measured against it.
 
 import type { FS_PERSONALITIES } from '../fs/ondisk.js';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../util/usage_error.js';
 import { parseSetValue } from '../workload/paths.js';
 
 export type Personality = (typeof FS_PERSONALITIES)[number];
