@@ -2,39 +2,18 @@
 // --shard auto` from a Slurm, Kubernetes or GitLab task's environment, and three shards run
 // at once and merged into what the unsharded run makes.
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseResults, type RunResults } from '../src/measure/results.js';
 import type { RunPlan } from '../src/lab/plan.js';
+import { daxlabIn, daxlabInAsync } from './support/cli_spawn.js';
 
-const cli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 const tmp = mkdtempSync(path.join(tmpdir(), 'daxlab-shard-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** The test's own environment without any scheduler's shard variables it may run under. */
-function cleanEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = { ...process.env, CI: '1' };
-  for (const k of Object.keys(out)) if (/^(SLURM_|JOB_COMPLETION_INDEX$|CI_NODE_|DAXLAB_SHARD_)/.test(k)) delete out[k];
-  return { ...out, ...env };
-}
-
-const daxlab = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-  spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 120_000, cwd: tmp, env: cleanEnv(env) });
-
-function daxlabAsync(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: tmp, env: cleanEnv(env) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const daxlab = (args: string[], env: NodeJS.ProcessEnv = {}) => daxlabIn(tmp, args, env);
+const daxlabAsync = (args: string[], env: NodeJS.ProcessEnv = {}) => daxlabInAsync(tmp, args, env);
 
 /**
  * The shipped smoke workload swept over 4 configurations whose operation counts differ (a

@@ -3,38 +3,21 @@
 // any run; two shards run at once and `tune --merge` joins them into one answer that the JSON
 // schema accepts, with its CSV and report; an earlier tune is replaced only with --force.
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parseTuneResults, tuneJsonSchema } from '../src/tune/result.js';
 import { tuneCsvHeader } from '../src/tune/format.js';
 import { tuneSchemaText } from '../src/measure/schema_file.js';
 import { prepareTune } from '../src/tune/situations.js';
+import { daxlabIn, daxlabInAsync } from './support/cli_spawn.js';
 
-const cli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 const tmp = mkdtempSync(path.join(tmpdir(), 'daxlab-tune-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function cleanEnv(): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = { ...process.env, CI: '1' };
-  for (const k of Object.keys(out)) if (/^(SLURM_|JOB_COMPLETION_INDEX$|CI_NODE_|DAXLAB_SHARD_)/.test(k)) delete out[k];
-  return out;
-}
-const daxlab = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 120_000, cwd: tmp, env: cleanEnv() });
-function daxlabAsync(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: tmp, env: cleanEnv() });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const daxlab = (args: string[]) => daxlabIn(tmp, args);
+const daxlabAsync = (args: string[]) => daxlabInAsync(tmp, args);
 
 /** A MAP_SYNC faulter beside a metadata dirtier, four faults a run, at two dirtying rates. */
 const workload = path.join(tmp, 'tiny.json');
