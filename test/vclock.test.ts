@@ -105,6 +105,36 @@ describe('virtual clock', () => {
       expect(short.drawn).toBe(0);
     });
 
+    it("an SMT sibling's activity decides the idle state: a CPU whose sibling ran wakes from C0, one whose core idled past minIdleNs pays its draw", async () => {
+      // CPU 0 sleeps from 1 µs until CPU 1 wakes it at 50 µs; CPU 2 is CPU 0's sibling (core 0).
+      const machine = (cpuCores: number[]) => virtualMachine({ costs: { wakeupNs: 3000 }, idleWakeup: idle, cpuCores });
+      const draw = idleWakeupNs(idle, wakeStream(5, 0, 0), 0);
+      const withSibling = async (cpuCores: number[], sibling: { fn: string; args: Record<string, number> }) =>
+        (await runCpus(machine(cpuCores), [
+          { cpu: 0, module: 'vclock_scenarios', fn: 'waitForWord', args: { idx: 0, startNs: 1000, seed: 5 } },
+          { cpu: 1, module: 'vclock_scenarios', fn: 'setWord', args: { idx: 0, workNs: 50_000 } },
+          { cpu: 2, module: 'vclock_scenarios', ...sibling },
+          { cpu: 3, module: 'vclock_scenarios', fn: 'setWord', args: { idx: 1, workNs: 60_000 } },
+        ])) as [Woke, number, unknown, number];
+      // The sibling works through 70 µs: the core never left C0, and the wake-up is wakeupNs alone.
+      const busy = { fn: 'setWord', args: { idx: 2, workNs: 70_000 } };
+      const [running] = await withSibling([0, -1, 0, -1], busy);
+      expect(running.woke).toBe(50_000 + 3000);
+      expect(running.drawn).toBe(0);
+      // The same CPUs on cores of their own: CPU 0's core idled 49 µs, and it pays the draw.
+      const [ownCore] = await withSibling([], busy);
+      expect(ownCore.woke).toBe(50_000 + 3000 + draw);
+      expect(ownCore.drawn).toBe(1);
+      // The sibling went to sleep at 30 µs: the core idled 20 µs (minIdleNs) when CPU 0 woke, and the draw is paid.
+      const [slept30] = await withSibling([0, -1, 0, -1], { fn: 'waitForWord', args: { idx: 1, startNs: 30_000 } });
+      expect(slept30.woke).toBe(50_000 + 3000 + draw);
+      expect(slept30.drawn).toBe(1);
+      // At 40 µs: the core idled 10 µs, too short for a deep state.
+      const [slept40] = await withSibling([0, -1, 0, -1], { fn: 'waitForWord', args: { idx: 1, startNs: 40_000 } });
+      expect(slept40.woke).toBe(50_000 + 3000);
+      expect(slept40.drawn).toBe(0);
+    });
+
     it('on the wall clock a wake-up draws nothing: the host pays its own', async () => {
       const machine = createMachine({ cpus: 4, pmemBytes: 4 << 20, mappings: 2, clock: 'wall', idleWakeup: idle });
       const [w] = await wake(machine, 50_000, 5);

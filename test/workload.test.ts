@@ -108,6 +108,21 @@ describe('workload files', () => {
     expect(blocks({ ...base(), device: { size: '4MiB' }, files: [{ name: 'a', size: '1MiB', state: 'empty' }] })).toBe(32); // below mke2fs's least: the lab's own
   });
 
+  it('places CPUs on cores as the workload says: the enabled roles in order, the commit thread, then the setup CPU', () => {
+    const cores = (w: Record<string, unknown>, cpus: number) => machineConfigFor(expandWorkload(w).configs[0].workload, cpus, { costs: ZERO_COSTS, idleWakeup: ZERO_IDLE_WAKEUP }, false).cpuCores;
+    // Nothing placed: every CPU a core of its own.
+    expect(cores(base(), 3)).toEqual([]);
+    const copy = { role: 'background-copy', file: 'b', core: 0 };
+    const files = [...base().files, { name: 'b', size: '2MiB', state: 'empty' }];
+    const placed = { ...base(), files, cpus: [{ role: 'faulter', mapping: 'm', core: 0 }, copy], commitThread: { core: 1 } };
+    expect(cores(placed, 4)).toEqual([0, 0, 1, -1]);
+    // A disabled role takes no slot: the commit thread moves up.
+    expect(cores({ ...placed, cpus: [{ role: 'faulter', mapping: 'm', core: 0 }, { ...copy, enabled: false }] }, 3)).toEqual([0, 1, -1]);
+    expect(errorOf({ ...base(), cpus: [{ role: 'faulter', mapping: 'm', core: -1 }] })).toMatch(/^w\.json: cpus\[0\]\.core: expected number >= 0, got -1$/);
+    expect(errorOf({ ...base(), commitThread: { core: 'first' } })).toMatch(/^w\.json: commitThread\.core: /);
+    expect(errorOf({ ...base(), commitThread: { cpu: 1 } })).toMatch(/^w\.json: commitThread\.cpu: unknown field/);
+  });
+
   it('refuses impossible combinations, naming the fields', () => {
     const sync = base();
     sync.files[0] = { ...sync.files[0], dax: false } as (typeof sync.files)[0];

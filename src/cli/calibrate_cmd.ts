@@ -113,8 +113,10 @@ export const calibrateCommand: CommandModule<object, CalibrateArgs> = {
     const fitIdle = plan.fit.some((f) => f.param === 'commitNs') && Number((base.idleWakeup.medianNs as { ns: number }).ns) > 0;
     if (!fitIdle) console.log('  idleWakeup.medianNs stays as the base gives it: fitted only beside commitNs, from a MAP_SYNC row the probe measured');
 
+    console.log('  the lab runs the faulter, the copy and kjournald2 on cores of their own (a probe\'s copy ran where the scheduler put it, on a free core when there is one)');
     const runOpts = (configsToRun: readonly string[] | null): LabRunOptions => ({
       configs: configsToRun,
+      ownCores: true,
       runs: argv.runs,
       repeats: argv.repeats,
       ...(argv.pages === undefined ? {} : { pages: argv.pages }),

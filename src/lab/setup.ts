@@ -92,7 +92,18 @@ export function machineConfigFor(w: Workload, cpus: number, { costs, idleWakeup 
     windowNs: runClock(w).windowNs ?? DEFAULT_CONFIG.windowNs,
     costs,
     idleWakeup,
+    cpuCores: cpuCoresOf(w, cpus),
   });
+}
+
+/**
+ * The core of each CPU slot (run.ts numbers them: the enabled roles in order, the commit
+ * thread, then the setup CPU), as the workload places them; -1: a core of its own.
+ */
+export function cpuCoresOf(w: Workload, cpus: number): number[] {
+  const placed = [...w.cpus.filter((r) => r.enabled).map((r) => r.core ?? -1), w.commitThread.core ?? -1];
+  if (placed.every((c) => c < 0)) return [];
+  return Array.from({ length: cpus }, (_, i) => placed[i] ?? -1);
 }
 
 /**

@@ -92,6 +92,13 @@ export interface MachineConfig {
    * (src/cost/idle_wakeup.ts; the profile's idleWakeup), charged on the virtual clock.
    */
   idleWakeup: Readonly<IdleWakeup>;
+  /**
+   * The physical core each CPU slot is a hardware thread of (index: the slot); -1, or a slot
+   * past the end: a core of its own. CPUs on one core are SMT siblings: the core's C-state is
+   * the shallowest its threads ask for, so a CPU woken while a sibling ran leaves no deep idle
+   * state (sync/vclock.ts chargeWakeup). Empty: every CPU a core of its own.
+   */
+  cpuCores: readonly number[];
   /** Virtual or wall time (sync/vclock.ts). */
   clock: ClockKind;
   /** Virtual clock only: how far (ns) a CPU may run ahead of the slowest CPU that holds time back. */
@@ -124,6 +131,8 @@ export const DEFAULT_CONFIG: MachineConfig = {
   windowNs: 250,
   // No idle wake-up cost beyond costs.wakeupNs, and no injected cost: the simulator measures itself (profile `zero`).
   idleWakeup: ZERO_IDLE_WAKEUP,
+  // No SMT siblings: every CPU a core of its own.
+  cpuCores: [],
   costs: ZERO_COSTS,
 };
 
@@ -132,6 +141,8 @@ export const MAX_MAPPING_BYTES = 2 ** 32 - PAGE_SIZE;
 
 export const LIMITS = {
   cpus: { min: 1, max: 64 },
+  /** Core numbers a workload may place CPUs on (cpus[i].core, commitThread.core). */
+  cores: { min: 0, max: 255 },
   pmemBytes: { min: 2 * MiB, max: 4 * GiB },
   mappings: { min: 1, max: 1 << 16 },
   indexNodes: { min: 2, max: 1 << 22 },
@@ -658,6 +669,10 @@ export function resolveConfig(partial: MachineConfigInput = {}): MachineConfig {
   checkInt('ptePages', c.ptePages, LIMITS.ptePages.min, LIMITS.ptePages.max);
   checkOneOf('clock', c.clock, CLOCKS);
   checkInt('windowNs', c.windowNs, LIMITS.windowNs.min, LIMITS.windowNs.max);
+  if (!Array.isArray(c.cpuCores) || c.cpuCores.length > c.cpus) {
+    throw new RangeError(`cpuCores: expected an array of at most cpus (${c.cpus}) core numbers, got ${JSON.stringify(c.cpuCores)}`);
+  }
+  c.cpuCores.forEach((core, i) => checkInt(`cpuCores[${i}]`, core, -1, LIMITS.cores.max));
   const g = fsGeometry(c);
   if (g.dataBlocks < 16) {
     throw new RangeError(

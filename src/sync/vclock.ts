@@ -90,6 +90,8 @@ let idle: Readonly<IdleWakeup> = ZERO_IDLE_WAKEUP;
 /** This CPU's stream of idle wake-up draws (seedIdleWakeups), and how many it has drawn. */
 let idleStream = 0;
 let idleDraws = 0;
+/** This CPU's SMT siblings (machine.config.cpuCores): the other CPU slots of its core. */
+let siblings: number[] = [];
 /**
  * The clock may reach this without a look at the others: their minimum plus the window. The
  * others' minimum only grows, except where this CPU wakes one (it then runs at this CPU's
@@ -126,6 +128,7 @@ export function bindThreadCpu(cpu: Cpu, cores = 1): void {
   idle = cpu.machine.config.idleWakeup;
   idleStream = wakeStream(0, 0, me);
   idleDraws = 0;
+  siblings = siblingsOf(cpu.machine.config.cpuCores, me, ncpu);
   floorNs = -Infinity;
   // The CPUs that take part (readied by the main thread, or running): with a core each, a
   // stalled CPU polls the others' clocks a while before it sleeps in the host.
@@ -413,15 +416,43 @@ export function vwait(cpu: Cpu, arr: Int32Array, idx: number, expected: number, 
 
 /**
  * What a CPU woken by an event pays before its task runs: try_to_wake_up and the switch back
- * (wakeupNs) and, when it idled at least idle.minIdleNs, leaving the idle state it entered
- * (a draw, cost/idle_wakeup.ts). The task that slept left its CPU with nothing to run (one task
- * per CPU), so every such wake-up is an idle CPU's. A CPU handed a contended spinlock never
- * slept: it spun, and pays lockHandoffNs instead (vspinUnlockContended).
+ * (wakeupNs) and, when its core idled at least idle.minIdleNs, leaving the idle state the core
+ * entered (a draw, cost/idle_wakeup.ts). The task that slept left its CPU with nothing to run
+ * (one task per CPU), so every such wake-up is an idle CPU's. A CPU handed a contended
+ * spinlock never slept: it spun, and pays lockHandoffNs instead (vspinUnlockContended).
  */
 function chargeWakeup(idleNs: number): void {
   let ns = wakeupNs;
-  if (idle.medianNs > 0 && idleNs > 0 && idleNs >= idle.minIdleNs) ns += idleWakeupNs(idle, idleStream, idleDraws++);
+  if (idle.medianNs > 0 && idleNs > 0 && coreIdleNs(idleNs) >= idle.minIdleNs) ns += idleWakeupNs(idle, idleStream, idleDraws++);
   if (ns > 0) charge(ns);
+}
+
+/**
+ * How long this CPU's core has been idle, given this CPU's own idle period: the shorter of it
+ * and each SMT sibling's. A core enters the shallowest C-state its threads ask for (Intel SDM
+ * vol. 3B, "Core C-states": a core's C-state is the lowest its logical processors request),
+ * so while a sibling runs the core stays in C0, and a thread woken then leaves mwait at once.
+ * A sibling asleep since instant a has been idle (now - a); one running, 0; one with no task, forever.
+ */
+function coreIdleNs(idleNs: number): number {
+  const now = clk[cb + NOW];
+  let m = idleNs;
+  for (const j of siblings) {
+    const s = Atomics.load(st, j * S + VSTATE);
+    if (s === V_OFF) continue;
+    const sib = s === V_BLOCKED || s === V_TIMED ? now - clk[j * C + ARRIVAL] : 0;
+    if (sib < m) m = sib;
+  }
+  return m;
+}
+
+/** The other CPU slots on cpu's core (cpuCores[cpu], -1 or absent: a core of its own). */
+export function siblingsOf(cpuCores: readonly number[], cpu: number, cpus: number): number[] {
+  const core = cpuCores[cpu] ?? -1;
+  if (core < 0) return [];
+  const out: number[] = [];
+  for (let j = 0; j < cpus; j++) if (j !== cpu && cpuCores[j] === core) out.push(j);
+  return out;
 }
 
 /**

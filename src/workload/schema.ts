@@ -67,12 +67,18 @@ export const MappingSchema = z.strictObject({
 });
 
 const enabled = z.boolean().default(true).describe('false: this CPU sits the configuration out');
+const core = int(LIMITS.cores.min, LIMITS.cores.max)
+  .optional()
+  .describe(
+    "the physical core this CPU is a hardware thread of (taskset): CPUs given the same core are SMT siblings, and one woken while a sibling runs leaves no deep idle state, since a core's C-state is the shallowest its threads ask for; default: a core of its own",
+  );
 const ops = int(1, 1e9).optional().describe('operations to time; default run.ops; without either the role runs until the run stops');
 const order = z.enum(['sequential', 'random']).default('sequential');
 
 export const FaulterSchema = z.strictObject({
   role: z.literal('faulter'),
   enabled,
+  core,
   mapping: name,
   access: z.enum(['read', 'write', 'read-write']).default('write').describe('read-write: a read fault, then a write fault on each page'),
   pages: int(1, 1 << 24).optional().describe('pages to fault; default every page of the mapping'),
@@ -83,6 +89,7 @@ export const FaulterSchema = z.strictObject({
 export const StorerSchema = z.strictObject({
   role: z.literal('storer'),
   enabled,
+  core,
   mapping: name,
   ops,
   bytes: int(1, PAGE_SIZE).default(8).describe('bytes per store, within one page'),
@@ -99,6 +106,7 @@ export const StorerSchema = z.strictObject({
 export const SyncerSchema = z.strictObject({
   role: z.literal('syncer'),
   enabled,
+  core,
   mapping: name.optional().describe('msync this mapping'),
   file: name.optional().describe('fsync / fdatasync this file'),
   call: z.enum(['msync', 'fsync', 'fdatasync']).default('msync'),
@@ -110,6 +118,7 @@ export const SyncerSchema = z.strictObject({
 export const BackgroundCopySchema = z.strictObject({
   role: z.literal('background-copy'),
   enabled,
+  core,
   file: name.describe('the file it writes over and over (truncated to 0 and written again)'),
   chunk: size(PAGE_SIZE, '4096').default(64 * 1024).describe('bytes per write(2)'),
   fsyncEvery: int(0, 1e9).default(0).describe('fsync after this many writes; 0: never (as a plain cp)'),
@@ -118,6 +127,7 @@ export const BackgroundCopySchema = z.strictObject({
 export const MetadataDirtierSchema = z.strictObject({
   role: z.literal('metadata-dirtier'),
   enabled,
+  core,
   ops,
   files: int(1, 60_000).default(1024).describe('files it creates at the start and then chmods in turn, never syncing them'),
   rateHz: z.number().min(0).max(1e9).default(0).describe('chmods per second; 0: flat out'),
@@ -222,6 +232,10 @@ export const WorkloadSchema = z.strictObject({
     .default({ personality: 'ext4', writeback: 'tracked' }),
   journal: JournalSchema.default({}),
   log: XfsLogSchema.default({}).describe('xfs only: the log mount options logbsize= and logbufs='),
+  commitThread: z
+    .strictObject({ core })
+    .default({})
+    .describe('the CPU of kjournald2 (ext4) or of the xfs log pushes: core, as a role\'s'),
   files: z.array(FileSchema).min(1),
   mappings: z.array(MappingSchema).default([]),
   cpus: z.array(RoleSchema).min(1),
