@@ -93,6 +93,12 @@ async function main(): Promise<void> {
   const targets = seedTargets();
   const rows = fidelityRows(targets, lab, DEFAULT_FIT);
   const extra = issue8Checks(rows);
+  // The one assumption the seed does not record: where the copy ran. Beside it, the row with
+  // every CPU on a core of its own (as on a machine with a free core, or without SMT).
+  const { rows: ownRows } = await measureLab(PROFILE, { configs: ['empty-bg-sync'], runs: a.runs, repeats: a.repeats, ownCores: true });
+  const [own] = fidelityRows(targets, ownRows, DEFAULT_FIT);
+  const ownChecks = fidelityChecks([own]).filter((c) => c.check.startsWith('empty-bg-sync'));
+  const ownLine = `empty-bg-sync with the copy on a core of its own (not the faulter's SMT sibling): lab avg ${(own.lab!.meanNs / 1000).toFixed(1)} us (lab/tgt ${own.ratio.toFixed(2)}), fullest ${own.labFullest}; ${ownChecks.map((c) => `split ${c.figure}`).join('')}`;
   const costs = results[0].profile.costs;
   const w = results[0].profile.idleWakeup!;
   const text = [
@@ -101,9 +107,12 @@ async function main(): Promise<void> {
     `# idle wake-ups: ${w.distribution}, median ${w.medianNs} ns, sigma ${w.sigma}, after ${w.minIdleNs} ns idle`,
     `# lab avg = plain mean of the faults, all repeats, on the virtual clock; lab/tgt against the middle of the seed's truncated microsecond (avg + 0.5)`,
     `# fitted rows: ${DEFAULT_FIT.join(', ')} (the idle median to empty-nobg-sync's split); the others are predictions`,
+    `# placement (workloads/kara-2017.json): the faulter and the copy on core 0 (SMT siblings), kjournald2 on core 1`,
     '',
     formatFidelity(rows, 'seed').trimEnd(),
     ...extra.map((v) => `${v.pass ? 'PASS ' : 'SHORT'} ${v.check}: ${v.figure}`),
+    '',
+    ownLine,
     '',
     formatSideBySideRows(rows, 'seed').trimEnd(),
   ].join('\n') + '\n';
@@ -129,6 +138,7 @@ async function main(): Promise<void> {
       repeatMeansUs: r.lab!.repeatMeansNs.map((x) => x / 1000),
     })),
     checks: [...fidelityChecks(rows), ...extra],
+    copyOnOwnCore: { labAvgUs: own.lab!.meanNs / 1000, ratio: own.ratio, labFullest: own.labFullest, labBuckets: own.lab!.buckets, checks: ownChecks },
   };
   writeFileAtomic(fileURLToPath(new URL('fidelity.txt', OUT_DIR)), text);
   writeFileAtomic(fileURLToPath(new URL('fidelity.json', OUT_DIR)), `${JSON.stringify(json, null, 2)}\n`);

@@ -27,6 +27,16 @@
 //    of faults below 128 us, the seed's shape. A mixture of C-states would need a weight and
 //    a latency per state, more than the three rows the refit may use can pin down.
 //
+// Whose idle period counts: the core's. A core enters the shallowest C-state its hardware
+// threads ask for (Intel's datasheets, "Core C-states": "a core C-state is determined by the
+// lowest numerical thread state"), so a CPU whose SMT sibling ran while it slept found its core
+// in C0 and pays wakeupNs alone; the draw is paid when the core as a whole idled at least
+// minIdleNs (sync/vclock.ts coreIdleNs). Workloads place CPUs on cores (cpus[i].core,
+// commitThread.core); by default each has a core of its own. Seed 002's background copy is why
+// this matters: with the copy on the faulter's sibling, the faulter's wake-up from a commit
+// costs no draw, and the empty-file MAP_SYNC row gets faster and narrower with the copy
+// running, as the seed's did (112 against 124 us, 96 % below 128 us against 65 %).
+//
 // The draw for a CPU's k-th idle wake-up is a counter-based hash of (seed, repeat, cpu, k):
 // it does not depend on which thread ran first, only on the CPU's own sequence of wake-ups.
 
@@ -40,7 +50,7 @@ export interface IdleWakeup {
   medianNs: number;
   /** The spread: the draw is medianNs * e^(sigma * Z), Z standard normal. */
   sigma: number;
-  /** The shortest idle period (ns) after which waking the CPU costs a draw; shorter ones cost wakeupNs alone. */
+  /** The shortest idle period (ns) of the CPU's core after which waking the CPU costs a draw; shorter ones cost wakeupNs alone. */
   minIdleNs: number;
 }
 
@@ -53,7 +63,8 @@ export const IDLE_WAKEUP_MEANINGS: Readonly<Record<IdleWakeupParam, string>> = {
   medianNs:
     "the median cost of waking a CPU from the idle state it entered when its task slept: the C-state's exit and the idle loop's, beside wakeupNs (sync/vclock.ts vwait)",
   sigma: 'the spread of that cost: a draw is medianNs * e^(sigma * Z), Z standard normal, seeded by the run (cost/idle_wakeup.ts)',
-  minIdleNs: 'the shortest idle period after which a wake-up pays a draw: shorter ones stay in a polling or C1 state, whose exit is within wakeupNs',
+  minIdleNs:
+    "the shortest idle period of the CPU's core (its SMT siblings idle too: a core's C-state is the shallowest its threads request) after which a wake-up pays a draw: shorter ones stay in a polling or C1 state, whose exit is within wakeupNs",
 };
 
 /** The kernel step behind the parameters, for the cost table (costs.ts COST_STEPS has the constants'). */

@@ -95,7 +95,7 @@ export interface MachineConfig {
   /**
    * The physical core each CPU slot is a hardware thread of (index: the slot); -1, or a slot
    * past the end: a core of its own. CPUs on one core are SMT siblings: the core's C-state is
-   * the shallowest its threads ask for, so a CPU woken while a sibling ran leaves no deep idle
+   * the shallowest its threads ask for (Intel datasheets, "Core C-states"), so a CPU woken while a sibling ran leaves no deep idle
    * state (sync/vclock.ts chargeWakeup). Empty: every CPU a core of its own.
    */
   cpuCores: readonly number[];

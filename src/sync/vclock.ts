@@ -429,8 +429,9 @@ function chargeWakeup(idleNs: number): void {
 
 /**
  * How long this CPU's core has been idle, given this CPU's own idle period: the shorter of it
- * and each SMT sibling's. A core enters the shallowest C-state its threads ask for (Intel SDM
- * vol. 3B, "Core C-states": a core's C-state is the lowest its logical processors request),
+ * and each SMT sibling's. A core enters the shallowest C-state its threads ask for ("a core
+ * C-state is determined by the lowest numerical thread state": Intel's datasheets, e.g. 2nd
+ * Generation Intel Core Processor Family Desktop, vol. 1, section 4.2.4 "Core C-states"),
  * so while a sibling runs the core stays in C0, and a thread woken then leaves mwait at once.
  * A sibling asleep since instant a has been idle (now - a); one running, 0; one with no task, forever.
  */
