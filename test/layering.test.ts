@@ -29,6 +29,20 @@ describe('layering', () => {
     expect(upward).toEqual([]);
   });
 
+  it('src/measure, the results every tool reads and writes, imports none of the tools built on it', () => {
+    const TOOLS = ['lab/', 'crash/', 'tune/', 'probe/', 'calibrate/', 'cli/', 'schema/'];
+    const upward: string[] = [];
+    for (const f of readdirSync(join(SRC, 'measure'), { recursive: true }) as string[]) {
+      if (!f.endsWith('.ts')) continue;
+      const file = join(SRC, 'measure', f);
+      for (const spec of specifiers(file)) {
+        const target = relative(SRC, resolve(dirname(file), spec));
+        if (TOOLS.some((t) => target.startsWith(t))) upward.push(`${relative(SRC, file)} -> ${target}`);
+      }
+    }
+    expect(upward).toEqual([]);
+  });
+
   it('only src/cli imports src/cli: the CLI drives the rest, nothing reaches up into it', () => {
     const upward: string[] = [];
     for (const dir of readdirSync(SRC)) {

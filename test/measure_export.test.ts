@@ -8,7 +8,7 @@ import { reportedKinds } from '../src/measure/reported_kinds.js';
 import { EXPORT_FORMATS, formatRunTables, OutputExistsError, parseExportFormats, safeFileName, writeRunFolder, checkOutput } from '../src/measure/export.js';
 import { parseResults, resultsJsonSchema } from '../src/measure/results.js';
 import { parseSeedBlocks } from '../src/measure/seed_format.js';
-import { resultsSchemaText } from '../src/measure/schema_file.js';
+import { resultsSchemaText } from '../src/schema/schema_file.js';
 import { latencies, makeConfig, makeRun, sampleAttribution } from './support/run_results.js';
 
 const ALL = new Set(EXPORT_FORMATS);

@@ -7,7 +7,7 @@ import { decodeFromCompressedBase64 } from 'hdr-histogram-js';
 import { parseRaw } from '../src/probe/raw.js';
 import { buildProbe } from '../src/probe/build.js';
 import { parseProbe, probeJsonSchema, ProbeSchema, type Probe } from '../src/probe/schema.js';
-import { probeSchemaText } from '../src/measure/schema_file.js';
+import { probeSchemaText } from '../src/schema/schema_file.js';
 import { probeToRunResults } from '../src/probe/to_results.js';
 import { labConfigName, probeRowName } from '../src/probe/lab_names.js';
 import { formatProbeSummary } from '../src/probe/summary.js';

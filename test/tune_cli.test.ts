@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parseTuneResults, tuneJsonSchema } from '../src/tune/result.js';
 import { tuneCsvHeader } from '../src/tune/format.js';
-import { tuneSchemaText } from '../src/measure/schema_file.js';
+import { tuneSchemaText } from '../src/schema/schema_file.js';
 import { prepareTune } from '../src/tune/situations.js';
 import { daxlabIn, daxlabInAsync } from './support/cli_spawn.js';
 

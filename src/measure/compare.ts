@@ -30,7 +30,7 @@ import {
   smallestP,
 } from './repeat_stats.js';
 import type { ConfigResult, RunResults } from './results.js';
-import { isProbeResults } from '../probe/marker.js';
+import { isProbeResults } from './probe_marker.js';
 
 export const COMPARED_FIGURES = [
   { label: 'mean', field: 'meanNs' },

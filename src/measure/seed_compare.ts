@@ -5,7 +5,7 @@ import { KARA_2017_ROWS, formatSideBySide, type SideBySideRow } from './seed_for
 import type { RunResults } from './results.js';
 import { MergedOps } from './histogram.js';
 import { trimmedMeanNs } from './trimmed_mean.js';
-import { isProbeResults } from '../probe/marker.js';
+import { isProbeResults } from './probe_marker.js';
 
 /** '' when no configuration has a seed row's name. */
 export function formatSeedComparison(r: RunResults): string {

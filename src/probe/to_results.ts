@@ -9,7 +9,7 @@ import { ENCODED_OPS_FORMAT, HIGHEST_NS, LOWEST_NS, MergedOps, SIGNIFICANT_DIGIT
 import { opStatsByKind } from '../measure/op_stats.js';
 import { RESULTS_FORMAT, RunResultsSchema, type ConfigResult, type RepeatResult, type RunResults } from '../measure/results.js';
 import { labConfigName } from './lab_names.js';
-import { isProbeResults, PROBE_VARIANT, PROBE_WORKLOAD } from './marker.js';
+import { isProbeResults, PROBE_VARIANT, PROBE_WORKLOAD } from '../measure/probe_marker.js';
 import type { Probe, ProbeStats } from './schema.js';
 
 export { isProbeResults };

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { SCHEMA_FILES, writeSchemaFile } from './schema_file.js';
 
-// dist/src/measure/schema_cli.js -> the repository root.
+// dist/src/schema/schema_cli.js -> the repository root.
 const dir = process.argv[2] ?? fileURLToPath(new URL('../../../schema/', import.meta.url));
 for (const s of SCHEMA_FILES) {
   const target = path.join(dir, s.file);

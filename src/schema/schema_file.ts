@@ -2,7 +2,7 @@
 // test compares each committed file with its text here so the two cannot drift.
 
 import { renameSync, writeFileSync } from 'node:fs';
-import { resultsJsonSchema } from './results.js';
+import { resultsJsonSchema } from '../measure/results.js';
 import { tuneJsonSchema } from '../tune/result.js';
 import { probeJsonSchema } from '../probe/schema.js';
 
