@@ -392,9 +392,16 @@ function unregister(at = 0): boolean {
  */
 export function vwait(cpu: Cpu, arr: Int32Array, idx: number, expected: number, timeoutNs = Infinity): 'ok' | 'not-equal' | 'timed-out' {
   if (bound === null) return Atomics.wait(arr, idx, expected, timeoutNs === Infinity ? undefined : timeoutNs / 1e6);
+  return sleepOnWord(cpu, arr, idx, expected, (asleepAt) => (timeoutNs === Infinity ? Infinity : asleepAt + Math.max(0, timeoutNs)));
+}
+
+/**
+ * Sleeps on arr[idx] while it holds `expected`, until woken or until the deadline
+ * deadlineFrom(asleepAt) gives (Infinity: none), read under the scheduler lock with the word.
+ */
+function sleepOnWord(cpu: Cpu, arr: Int32Array, idx: number, expected: number, deadlineFrom: (asleepAt: number) => number): 'ok' | 'not-equal' | 'timed-out' {
   const region = keyRegion(cpu, arr);
   const at = keyAt(arr, idx);
-  const timed = timeoutNs !== Infinity;
   schedLock();
   // Counted before the word is read: a waker changes the word, then reads the count (both
   // Atomics operations, so ordered), and so either sees this sleeper or was seen by it.
@@ -405,10 +412,11 @@ export function vwait(cpu: Cpu, arr: Int32Array, idx: number, expected: number, 
     return 'not-equal';
   }
   const asleepAt = clk[cb + NOW];
-  register(region, at, timed ? V_TIMED : V_BLOCKED, timed ? asleepAt + Math.max(0, timeoutNs) : Infinity);
+  const d = deadlineFrom(asleepAt);
+  register(region, at, d === Infinity ? V_BLOCKED : V_TIMED, d);
   schedUnlock();
   kickTimeWaiters();
-  const r = sleepUntilWoken(timed, () => Atomics.load(arr, idx) !== expected);
+  const r = sleepUntilWoken(d !== Infinity, () => Atomics.load(arr, idx) !== expected);
   // Woken by an event (a timer's expiry is its own instant).
   if (r === 'ok') chargeWakeup(clk[cb + NOW] - asleepAt);
   return r;
@@ -467,23 +475,7 @@ export function vwaitTimer(cpu: Cpu, arr: Int32Array, idx: number, expected: num
     const d = deadlineNs();
     return vwait(cpu, arr, idx, expected, d === Infinity ? Infinity : Math.max(0, d - monoNs()));
   }
-  const region = keyRegion(cpu, arr);
-  const at = keyAt(arr, idx);
-  schedLock();
-  Atomics.add(vs, VSCHED.sleepers, 1);
-  if (Atomics.load(arr, idx) !== expected) {
-    Atomics.sub(vs, VSCHED.sleepers, 1);
-    schedUnlock();
-    return 'not-equal';
-  }
-  const asleepAt = clk[cb + NOW];
-  const d = Math.max(asleepAt, deadlineNs());
-  register(region, at, d === Infinity ? V_BLOCKED : V_TIMED, d);
-  schedUnlock();
-  kickTimeWaiters();
-  const r = sleepUntilWoken(false, () => Atomics.load(arr, idx) !== expected);
-  if (r === 'ok') chargeWakeup(clk[cb + NOW] - asleepAt);
-  return r;
+  return sleepOnWord(cpu, arr, idx, expected, (asleepAt) => Math.max(asleepAt, deadlineNs()));
 }
 
 /**
