@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <mntent.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -576,6 +577,50 @@ static pid_t spawn_child(void (*body)(int ready), const char *what) {
 
 static char g_copySrc[PATH_MAX + 32];
 
+// Where the copy ran beside the faulter. The lab's idle wake-ups depend on it (a core's
+// C-state is the shallowest its threads ask for: a faulter whose SMT sibling runs the copy
+// wakes from C0), so each bg row counts, fault by fault, whether the copy's last CPU was the
+// faulter's own, its SMT sibling, another core's, or not known yet.
+#define MAX_CPUS 4096
+static int g_coreOf[MAX_CPUS];       // package << 16 | core_id per CPU; -1 where unreadable
+static volatile int *g_copyCpu;      // the copy's CPU at its last write (shared with the child)
+struct placement {
+  long sameCpu, smtSibling, otherCore, unknown;
+};
+
+static void read_topology(void) {
+  for (int c = 0; c < MAX_CPUS; c++) {
+    char path[128];
+    long core = -1, pkg = -1;
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/topology/core_id", c);
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+      if (fscanf(f, "%ld", &core) != 1) core = -1;
+      fclose(f);
+    }
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/topology/physical_package_id", c);
+    f = fopen(path, "r");
+    if (f != NULL) {
+      if (fscanf(f, "%ld", &pkg) != 1) pkg = -1;
+      fclose(f);
+    }
+    g_coreOf[c] = core < 0 || pkg < 0 ? -1 : (int)((pkg << 16) | (core & 0xffff));
+  }
+  g_copyCpu = mmap(NULL, sizeof *g_copyCpu, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (g_copyCpu == MAP_FAILED) die("mmap (shared word): %s", strerror(errno));
+  *g_copyCpu = -1;
+}
+
+// Counts where the copy ran at one fault of the faulter's, which runs on CPU `me`.
+static void note_placement(struct placement *pl, int me) {
+  int cp = *g_copyCpu;
+  if (me < 0 || cp < 0 || me >= MAX_CPUS || cp >= MAX_CPUS) pl->unknown++;
+  else if (cp == me) pl->sameCpu++;
+  else if (g_coreOf[me] >= 0 && g_coreOf[me] == g_coreOf[cp]) pl->smtSibling++;
+  else if (g_coreOf[me] >= 0 && g_coreOf[cp] >= 0) pl->otherCore++;
+  else pl->unknown++;
+}
+
 // Seed 002's background copy: a file on the same filesystem copied in a loop, as cp would (no fsync).
 static void copier(int ready) {
   char dst[sizeof g_copySrc + 8];
@@ -589,6 +634,7 @@ static void copier(int ready) {
     ssize_t n;
     while ((n = read(in, buf, sizeof buf)) > 0) {
       if (write(out, buf, (size_t)n) != n) _exit(1);
+      *g_copyCpu = sched_getcpu();
       if (!told) {
         told = write(ready, "r", 1) == 1;
         close(ready);
@@ -623,7 +669,7 @@ struct cfg {
 // One run of a fault configuration: a fresh file, one timed store per page (or per 2 MiB).
 // Returns 0, or -1 with the reason. fallbacks counts the PMD runs' 2 MiB regions that were
 // not mapped whole by their first fault (a store to the region's last page faulted).
-static int fault_run(const struct cfg *c, const struct params *P, uint64_t *ns, int *n, long *faults, int *fallbacks, char *reason, size_t rlen) {
+static int fault_run(const struct cfg *c, const struct params *P, uint64_t *ns, int *n, long *faults, int *fallbacks, struct placement *pl, char *reason, size_t rlen) {
   size_t stride = c->huge ? PMD : PAGE;
   int count = c->huge ? P->pmdRegions : P->pages;
   size_t size = stride * (size_t)count;
@@ -641,6 +687,7 @@ static int fault_run(const struct cfg *c, const struct params *P, uint64_t *ns, 
     uint64_t t0 = now_ns();
     *(volatile char *)(p + (size_t)i * stride) = 1;
     ns[i] = now_ns() - t0;
+    if (c->bg) note_placement(pl, sched_getcpu());  // after the timed store, outside its time
   }
   *faults = faults_now() - f0;
   *n = count;
@@ -713,17 +760,23 @@ static void fault_rows(const struct params *P, int mapSyncOk, const char *mapSyn
     for (int i = 0; i < nc; i++) {
       struct cfg *c = &cfgs[i];
       if (c->unsupported) continue;
+      *g_copyCpu = -1;
       pid_t bg = c->bg ? spawn_child(copier, "background copy") : 0;
       int n = 0, fallbacks = 0;
       long faults = 0;
-      int rc = fault_run(c, P, ns, &n, &faults, &fallbacks, reason, sizeof reason);
+      struct placement pl = {0, 0, 0, 0};
+      int rc = fault_run(c, P, ns, &n, &faults, &fallbacks, &pl, reason, sizeof reason);
       if (bg) kill_child(bg);
       CHECK_STOP();
       if (rc != 0) {
         unsupported_row(c, reason);
       } else {
         row_head(c);
-        fprintf(g_out, ",\"repeat\":%d,\"status\":\"measured\",\"faults\":%ld,\"fallbacks\":%d,\"ns\":", r, faults, fallbacks);
+        fprintf(g_out, ",\"repeat\":%d,\"status\":\"measured\",\"faults\":%ld,\"fallbacks\":%d,", r, faults, fallbacks);
+        if (c->bg)
+          fprintf(g_out, "\"copyPlacement\":{\"sameCpu\":%ld,\"smtSibling\":%ld,\"otherCore\":%ld,\"unknown\":%ld},", pl.sameCpu, pl.smtSibling,
+                  pl.otherCore, pl.unknown);
+        fputs("\"ns\":", g_out);
         json_ns_array(g_out, ns, n);
         end_record();
       }
@@ -987,6 +1040,7 @@ int main(int argc, char **argv) {
   json_str_or_null(g_out, msOk ? NULL : msReason);
   end_record();
 
+  read_topology();
   make_copy_source(P);
   fault_rows(P, msOk, msReason);
   fsync_series(P);

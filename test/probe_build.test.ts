@@ -14,7 +14,8 @@ import { formatProbeSummary } from '../src/probe/summary.js';
 import { compareRuns } from '../src/measure/compare.js';
 import { MergedOps } from '../src/measure/histogram.js';
 import { formatRunTables } from '../src/measure/run_tables.js';
-import { daxRecords, linesOf, nonDaxRecords, SETUP } from './support/probe_raw.js';
+import { daxRecords, linesOf, nonDaxRecords, rowRecord, SETUP } from './support/probe_raw.js';
+import { copyPlacementOf } from '../src/probe/placement.js';
 import { makeConfig, makeRun } from './support/run_results.js';
 
 const dax = (): Probe => buildProbe(parseRaw(linesOf(daxRecords()), 'dax.jsonl'));
@@ -59,6 +60,38 @@ describe('probe.json from helper output', () => {
     expect(r.status).toBe('unsupported');
     expect(r.reason).toMatch(/^no PMD mapping: in 1 of 4 2 MiB regions/);
     expect(r.fault).toBeUndefined();
+  });
+
+  it("sums where the background copy ran over a bg row's repeats, and says what the lab makes of it", () => {
+    const withCopy = (pl: [number, number, number, number][]): Probe => {
+      const recs = daxRecords();
+      const bg = pl.map(([sameCpu, smtSibling, otherCore, unknown], repeat) =>
+        rowRecord('empty-bg-sync', repeat, [800_000, 800_000, 800_000, 800_000], { copyPlacement: { sameCpu, smtSibling, otherCore, unknown } }),
+      );
+      recs.splice(recs.length - 1, 0, ...bg);
+      return buildProbe(parseRaw(linesOf(recs), 'bg.jsonl'));
+    };
+    const sibling = withCopy([
+      [1, 2, 1, 0],
+      [0, 3, 1, 0],
+    ]);
+    expect(row(sibling, 'empty-bg-sync').copyPlacement).toEqual({ sameCpu: 1, smtSibling: 5, otherCore: 2, unknown: 0 });
+    // Rows without the copy record no placement.
+    expect(row(sibling, 'empty-nobg-sync').copyPlacement).toBeUndefined();
+    expect(ProbeSchema.safeParse(sibling).success).toBe(true);
+    const v = copyPlacementOf(sibling)!;
+    expect(v).toMatchObject({ known: 8, onSibling: true });
+    expect(v.line).toBe(
+      "the background copy ran on the faulter's SMT sibling at 63 % of 8 faults, on another core at 25 %, time-sharing the faulter's CPU at 13 %: the lab runs it on the faulter's sibling (kara-2017's placement)",
+    );
+    expect(formatProbeSummary(sibling)).toContain(v.line);
+    // Half on the sibling is not most: a core of its own. Unknown faults count for neither side.
+    const apart = copyPlacementOf(withCopy([[0, 2, 2, 9]]))!;
+    expect(apart).toMatchObject({ known: 4, onSibling: false });
+    expect(apart.line).toMatch(/: the lab gives it a core of its own$/);
+    expect(copyPlacementOf(withCopy([[4, 0, 0, 0]]))!.line).toMatch(/time-sharing the faulter's CPU at 100 %: the lab gives it a core of its own \(it cannot time-share a CPU: every task has one\)$/);
+    // A probe from before the field: nothing to say.
+    expect(copyPlacementOf(dax())).toBeNull();
   });
 
   it('keeps fsync and the ordering tax per k and per pause, sorted', () => {

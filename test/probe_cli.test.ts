@@ -117,6 +117,10 @@ describe.runIf(canBuild)('daxlab probe --quick on this machine', () => {
     // Two repeats of 64 pages, each one timed store.
     for (const r of plain) expect(r, r.name).toMatchObject({ status: 'measured', repeats: 2, fault: { count: 128 } });
     for (const r of plain) expect(r.rusageFaults, r.name).toBeGreaterThan(0);
+    // Where the copy ran, at each of the bg row's timed faults.
+    const pl = plain.find((r) => r.bg)!.copyPlacement!;
+    expect(pl.sameCpu + pl.smtSibling + pl.otherCore + pl.unknown).toBe(128);
+    expect(run.stdout).toMatch(/^ {2}the background copy ran /m);
     expect(probe.fsync.map((f) => [f.dirtyPages, f.status, f.fsync?.count])).toEqual([
       [1, 'measured', 2],
       [16, 'measured', 2],

@@ -8,6 +8,7 @@ import { basename, resolve } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadProfile } from '../cost/profile.js';
 import { fitProfile, type ProfileJson } from '../calibrate/fit.js';
+import { copyPlacementOf } from '../probe/placement.js';
 import { calibrationConfigNames, measureLabProfile, type LabRunOptions } from '../calibrate/lab_rows.js';
 import { planFit } from '../calibrate/plan.js';
 import { probeTargets } from '../calibrate/target.js';
@@ -113,10 +114,15 @@ export const calibrateCommand: CommandModule<object, CalibrateArgs> = {
     const fitIdle = plan.fit.some((f) => f.param === 'commitNs') && Number((base.idleWakeup.medianNs as { ns: number }).ns) > 0;
     if (!fitIdle) console.log('  idleWakeup.medianNs stays as the base gives it: fitted only beside commitNs, from a MAP_SYNC row the probe measured');
 
-    console.log('  the lab runs the faulter, the copy and kjournald2 on cores of their own (a probe\'s copy ran where the scheduler put it, on a free core when there is one)');
+    const placement = copyPlacementOf(probe);
+    console.log(
+      placement === null
+        ? "  the probe did not record where its background copy ran: the lab gives it a core of its own (as the scheduler does when one is free)"
+        : `  ${placement.line}`,
+    );
     const runOpts = (configsToRun: readonly string[] | null): LabRunOptions => ({
       configs: configsToRun,
-      ownCores: true,
+      ownCores: !(placement?.onSibling ?? false),
       runs: argv.runs,
       repeats: argv.repeats,
       ...(argv.pages === undefined ? {} : { pages: argv.pages }),

@@ -2,7 +2,7 @@
 // figures (stats.ts), unsupported series with the reason the helper gave, and the verdict
 // on DAX said in one sentence a user can act on.
 
-import { PROBE_PREPS, type Probe, type ProbeFsync, type ProbeOrderingTax, type ProbeRow } from './schema.js';
+import { PROBE_PREPS, type CopyPlacement, type Probe, type ProbeFsync, type ProbeOrderingTax, type ProbeRow } from './schema.js';
 import { PROBE_FORMAT, ProbeSchema } from './schema.js';
 import type { FsyncRaw, RawProbe, RowRaw, TaxRaw } from './raw.js';
 import { statsOf } from './stats.js';
@@ -48,7 +48,16 @@ function buildRow(records: readonly RowRaw[]): ProbeRow {
       rusageFaults,
     };
   }
-  return { ...head, status: 'measured', rusageFaults, fault: statsOf(ok.map((r) => r.ns)) };
+  const placement = sumPlacements(ok.map((r) => r.copyPlacement));
+  return { ...head, status: 'measured', rusageFaults, fault: statsOf(ok.map((r) => r.ns)), ...(placement ? { copyPlacement: placement } : {}) };
+}
+
+/** The repeats' copy placements added up; undefined when no repeat has one (a row without the copy). */
+function sumPlacements(ps: readonly (CopyPlacement | undefined)[]): CopyPlacement | undefined {
+  const have = ps.filter((p): p is CopyPlacement => p !== undefined);
+  if (have.length === 0) return undefined;
+  const sum = (k: keyof CopyPlacement) => have.reduce((s, p) => s + p[k], 0);
+  return { sameCpu: sum('sameCpu'), smtSibling: sum('smtSibling'), otherCore: sum('otherCore'), unknown: sum('unknown') };
 }
 
 function buildFsync(records: readonly FsyncRaw[]): ProbeFsync {

@@ -5,7 +5,7 @@
 
 import { z } from 'zod';
 import { formatPath } from '../util/format_path.js';
-import { PROBE_PAUSES_MS, PROBE_PREPS, ProbeDeviceSchema } from './schema.js';
+import { CopyPlacementSchema, PROBE_PAUSES_MS, PROBE_PREPS, ProbeDeviceSchema } from './schema.js';
 
 export const HELPER_FORMAT = 'daxprobe/1';
 
@@ -40,7 +40,7 @@ const MapSyncRecord = z.object({ type: z.literal('mapsync'), supported: z.boolea
 const rowFields = { name: z.string(), prep: z.enum(PROBE_PREPS), mapSync: z.boolean(), bg: z.boolean(), huge: z.boolean() };
 
 const RowRecord = z.discriminatedUnion('status', [
-  z.object({ type: z.literal('row'), ...rowFields, status: z.literal('measured'), repeat: count, faults: count, fallbacks: count, ns: nsArray }),
+  z.object({ type: z.literal('row'), ...rowFields, status: z.literal('measured'), repeat: count, faults: count, fallbacks: count, copyPlacement: CopyPlacementSchema.optional(), ns: nsArray }),
   z.object({ type: z.literal('row'), ...rowFields, status: z.literal('unsupported'), reason: z.string() }),
 ]);
 

@@ -72,6 +72,12 @@ export const ProbeSetupSchema = z.object({
     .describe('median cost of a clock_gettime(CLOCK_MONOTONIC) pair with nothing between: every timed figure includes it once'),
 });
 
+export const CopyPlacementSchema = z
+  .object({ sameCpu: count, smtSibling: count, otherCore: count, unknown: count })
+  .describe(
+    "where the background copy ran at each timed fault (its CPU at its last write against the faulter's, by /sys/devices/system/cpu/cpuN/topology): time-sharing the faulter's CPU, on its SMT sibling, on another core, or not known (the copy had not written yet, or no topology)",
+  );
+
 export const ProbeRowSchema = z.object({
   name: z.string(),
   prep: z.enum(PROBE_PREPS).describe('prealloc: fallocate (unwritten extents); empty: ftruncate (a hole); written: pwrite'),
@@ -83,6 +89,7 @@ export const ProbeRowSchema = z.object({
   repeats: count,
   rusageFaults: count.optional().describe('page faults getrusage counted during the timed stores, summed over repeats'),
   fault: ProbeStatsSchema.optional().describe('the time of each first store to a page (one fault each)'),
+  copyPlacement: CopyPlacementSchema.optional().describe('bg rows: where the copy ran, fault by fault, summed over repeats (probes before this field have none)'),
 });
 
 export const ProbeFsyncSchema = z.object({
@@ -123,6 +130,7 @@ export type ProbeStats = z.infer<typeof ProbeStatsSchema>;
 export type ProbeSetup = z.infer<typeof ProbeSetupSchema>;
 export type ProbeDevice = z.infer<typeof ProbeDeviceSchema>;
 export type ProbeRow = z.infer<typeof ProbeRowSchema>;
+export type CopyPlacement = z.infer<typeof CopyPlacementSchema>;
 export type ProbeFsync = z.infer<typeof ProbeFsyncSchema>;
 export type ProbeOrderingTax = z.infer<typeof ProbeOrderingTaxSchema>;
 export type Probe = z.infer<typeof ProbeSchema>;

@@ -3,6 +3,7 @@
 
 import { formatAligned, formatUs } from '../measure/text_table.js';
 import type { Probe, ProbeStats } from './schema.js';
+import { copyPlacementOf } from './placement.js';
 
 function statCells(s: ProbeStats | undefined): string[] {
   if (s === undefined) return ['', '', '', '', ''];
@@ -92,7 +93,8 @@ export function formatProbeSummary(p: Probe): string {
       `not measured (${missing.length}):\n` + [...byReason].map(([reason, whats]) => `  ${whats.join(', ')}: ${reason}\n`).join(''),
     );
   }
-  const notes = faultCountNotes(p);
+  const placement = copyPlacementOf(p);
+  const notes = [...faultCountNotes(p), ...(placement === null ? [] : [placement.line])];
   if (notes.length > 0) parts.push('notes:\n' + notes.map((n) => `  ${n}\n`).join(''));
   return parts.join('\n');
 }

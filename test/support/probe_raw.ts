@@ -27,7 +27,8 @@ const REFUSED = 'mmap(MAP_SHARED_VALIDATE | MAP_SYNC): EOPNOTSUPP (Operation not
 
 type Rec = Record<string, unknown>;
 
-function row(name: string, repeat: number, ns: number[], over: Rec = {}): Rec {
+/** One measured row record of a repeat, its prep, bg, sync and pmd read from the name. */
+export function rowRecord(name: string, repeat: number, ns: number[], over: Rec = {}): Rec {
   const [prep, bg, sync, pmd] = name.split('-');
   return {
     type: 'row',
@@ -56,19 +57,19 @@ export function daxRecords(): Rec[] {
     SETUP,
     { type: 'mapsync', supported: true, reason: null },
     // empty-nobg-sync: repeat 0 means 1000 µs, repeat 1 means 2000 µs.
-    row('empty-nobg-sync', 0, [900_000, 1_000_000, 1_000_000, 1_100_000]),
+    rowRecord('empty-nobg-sync', 0, [900_000, 1_000_000, 1_000_000, 1_100_000]),
     { type: 'progress', done: 1, total: 9, what: 'empty-nobg-sync, repeat 1' },
-    row('empty-nobg-nosync', 0, [10_000, 12_000, 14_000, 16_000]),
-    row('prealloc-nobg-sync', 0, [600_000, 600_000, 600_000, 600_000]),
-    row('written-nobg-nosync', 0, [3_000, 3_000, 3_000, 3_000]),
-    row('empty-nobg-sync-pmd', 0, [5_000_000, 5_000_000]),
-    row('written-nobg-nosync-pmd', 0, [40_000, 40_000], { fallbacks: 1 }),
-    row('empty-nobg-sync', 1, [2_000_000, 2_000_000, 2_000_000, 2_000_000]),
-    row('empty-nobg-nosync', 1, [10_000, 12_000, 14_000, 16_000]),
-    row('prealloc-nobg-sync', 1, [600_000, 600_000, 600_000, 600_000]),
-    row('written-nobg-nosync', 1, [3_000, 3_000, 3_000, 3_000]),
-    row('empty-nobg-sync-pmd', 1, [5_000_000, 5_000_000]),
-    row('written-nobg-nosync-pmd', 1, [40_000, 40_000]),
+    rowRecord('empty-nobg-nosync', 0, [10_000, 12_000, 14_000, 16_000]),
+    rowRecord('prealloc-nobg-sync', 0, [600_000, 600_000, 600_000, 600_000]),
+    rowRecord('written-nobg-nosync', 0, [3_000, 3_000, 3_000, 3_000]),
+    rowRecord('empty-nobg-sync-pmd', 0, [5_000_000, 5_000_000]),
+    rowRecord('written-nobg-nosync-pmd', 0, [40_000, 40_000], { fallbacks: 1 }),
+    rowRecord('empty-nobg-sync', 1, [2_000_000, 2_000_000, 2_000_000, 2_000_000]),
+    rowRecord('empty-nobg-nosync', 1, [10_000, 12_000, 14_000, 16_000]),
+    rowRecord('prealloc-nobg-sync', 1, [600_000, 600_000, 600_000, 600_000]),
+    rowRecord('written-nobg-nosync', 1, [3_000, 3_000, 3_000, 3_000]),
+    rowRecord('empty-nobg-sync-pmd', 1, [5_000_000, 5_000_000]),
+    rowRecord('written-nobg-nosync-pmd', 1, [40_000, 40_000]),
     { type: 'fsync', dirtyPages: 1, repeat: 0, status: 'measured', ns: [20_000, 30_000] },
     { type: 'fsync', dirtyPages: 16, repeat: 0, status: 'measured', ns: [200_000, 300_000] },
     { type: 'tax', pauseMs: 0, mapSync: true, repeat: 0, status: 'measured', faults: 3, ns: [900_000, 900_000, 900_000] },
@@ -87,8 +88,8 @@ export function nonDaxRecords(): Rec[] {
     refusedRow('empty-nobg-sync'),
     refusedRow('prealloc-nobg-sync'),
     { type: 'tax', pauseMs: 0, mapSync: true, status: 'unsupported', reason: REFUSED },
-    row('empty-nobg-nosync', 0, [10_000, 12_000, 14_000, 16_000]),
-    row('empty-nobg-nosync', 1, [11_000, 13_000, 15_000, 17_000]),
+    rowRecord('empty-nobg-nosync', 0, [10_000, 12_000, 14_000, 16_000]),
+    rowRecord('empty-nobg-nosync', 1, [11_000, 13_000, 15_000, 17_000]),
     { type: 'fsync', dirtyPages: 1, repeat: 0, status: 'measured', ns: [4_000_000, 5_000_000] },
     { type: 'tax', pauseMs: 0, mapSync: false, repeat: 0, status: 'measured', faults: 3, ns: [15_000, 15_000, 15_000] },
     { type: 'baseline', nullSyscallNs: 250, pageCacheFaultNs: null },
