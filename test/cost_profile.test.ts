@@ -61,11 +61,6 @@ function validProfile(): { name: string; description: string; costs: Record<stri
 const cli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 const daxlab = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, CI: '1' } });
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
-}
-
 describe('shipped cost profiles', () => {
   it('load, every constant with a value and a source', () => {
     expect(shippedProfileNames()).toEqual(expect.arrayContaining(SHIPPED));
@@ -308,27 +303,30 @@ describe('injection', () => {
 });
 
 describe('ndelay', () => {
-  // The one test of the host's time (the wall clock's busy-wait): a VM that loses its core
-  // for a while moves the median, so it gets two more tries; the model's figures are tested
-  // on the virtual clock, exactly.
-  it('busy-waits about as long as asked (median within 20 % of 20 µs)', { retry: 2 }, () => {
+  // The one test of the host's time (the wall clock's busy-wait). Load only lengthens a busy-wait
+  // (the thread loses its core), so the test bounds the fastest of many tries, which a loaded
+  // host leaves alone, and never a median or a single try: a figure a busy CI machine could move
+  // is not asserted. The model's figures are tested on the virtual clock, exactly.
+  const fastest = (ns: number, tries = 201) => {
+    let best = Infinity;
+    for (let i = 0; i < tries; i++) {
+      const t0 = nowNs();
+      ndelay(ns);
+      best = Math.min(best, nowNs() - t0);
+    }
+    return best;
+  };
+
+  it('busy-waits at least as long as asked, and its fastest try is within 20 % of 20 µs', () => {
     calibrateNdelay();
-    const measure = (ns: number) => {
-      const xs: number[] = [];
-      for (let i = 0; i < 201; i++) {
-        const t0 = nowNs();
-        ndelay(ns);
-        xs.push(nowNs() - t0);
-      }
-      return median(xs);
-    };
-    measure(20_000); // warm up
-    expect(Math.abs(measure(20_000) - 20_000)).toBeLessThan(0.2 * 20_000);
-    expect(measure(300)).toBeLessThan(5_000);
-    expect(measure(0)).toBeLessThan(5_000);
-    const t0 = nowNs();
-    ndelay(-1);
-    ndelay(Number.NaN);
-    expect(nowNs() - t0).toBeLessThan(1e6);
+    fastest(20_000, 21); // warm up
+    const t = fastest(20_000);
+    // The loop stops early by at most two clock reads' worth, and a caller's two reads add them back.
+    expect(t).toBeGreaterThanOrEqual(0.95 * 20_000);
+    expect(t).toBeLessThan(1.2 * 20_000);
+    expect(fastest(300)).toBeLessThan(5_000);
+    expect(fastest(0)).toBeLessThan(5_000);
+    expect(fastest(-1, 21)).toBeLessThan(5_000);
+    expect(fastest(Number.NaN, 21)).toBeLessThan(5_000);
   });
 });
