@@ -62,6 +62,19 @@ describe('daxlab plan', () => {
       ['fs.personality=ext4', 5, 2],
       ['fs.personality=xfs', 5, 2],
     ]);
+    expect(shipped.cores).toEqual([]);
+    expect(t.stdout).not.toMatch(/^cores:/m);
+  });
+
+  it('says which CPUs the workload puts on shared cores (SMT siblings), in text and JSON', () => {
+    const t = daxlab(['plan', 'kara-2017']);
+    expect(t.status, t.stderr).toBe(0);
+    expect(t.stdout).toMatch(/\ncores: 0: cpus\[0\] faulter, cpus\[1\] background-copy; 1: the commit thread; any other CPU on a core of its own\n/);
+    const moved = JSON.parse(daxlab(['plan', 'kara-2017', '--set', 'cpus[1].core=1', '--json']).stdout) as RunPlan;
+    expect(moved.cores).toEqual([
+      { core: 0, cpus: ['cpus[0] faulter'] },
+      { core: 1, cpus: ['cpus[1] background-copy', 'the commit thread'] },
+    ]);
   });
 
   it('groups the configurations by shard as run --shard I/N splits them, empty shards included', () => {

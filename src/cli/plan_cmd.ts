@@ -47,6 +47,10 @@ export function formatPlan(plan: RunPlan): string {
   const workers = Math.max(0, ...plan.configurations.map((c) => c.workers));
   let text = `${plan.workload}: ${plural(plan.total, 'configuration')}${split}, seed ${plan.seed} (${plan.source})\n`;
   if (plan.configurations.length > 0) text += `${plan.shard === null ? 'a run' : "this shard's run"} starts ${plural(workers, 'worker thread')} (the most one configuration needs)\n`;
+  // Siblings change how an idle CPU wakes (a core's C-state is its threads' shallowest): worth seeing before a run.
+  if (plan.cores.length > 0) {
+    text += `cores: ${plan.cores.map((c) => `${c.core}: ${c.cpus.join(', ')}`).join('; ')}; any other CPU on a core of its own\n`;
+  }
   text += '\n';
   // The overrides are shown only where the name does not already spell them.
   const withSet = plan.configurations.some((c) => formatParams(c.params) !== c.name);

@@ -33,6 +33,20 @@ export interface RunPlan {
   shards: { index: number; configurations: number }[];
   /** The configurations listed, in the order they run. */
   configurations: PlannedConfig[];
+  /** The cores the workload places CPUs on (cpus[i].core, commitThread.core), each with its CPUs; empty: every CPU a core of its own. */
+  cores: { core: number; cpus: string[] }[];
+}
+
+/** The workload's shared cores: which roles (cpus[i] and their role) and kernel thread sit on each core number given. */
+export function placedCores(w: ExpandedWorkload['base']): { core: number; cpus: string[] }[] {
+  const byCore = new Map<number, string[]>();
+  const put = (core: number | undefined, what: string) => {
+    if (core === undefined) return;
+    byCore.set(core, [...(byCore.get(core) ?? []), what]);
+  };
+  w.cpus.forEach((r, i) => put(r.core, `cpus[${i}] ${r.role}`));
+  put(w.commitThread.core, 'the commit thread');
+  return [...byCore].sort((a, b) => a[0] - b[0]).map(([core, cpus]) => ({ core, cpus }));
 }
 
 export interface PlanOptions {
@@ -71,5 +85,6 @@ export function planRun(expanded: ExpandedWorkload, source: string, opts: PlanOp
     shard: opts.shard?.index ?? null,
     shards,
     configurations: listed,
+    cores: placedCores(base),
   };
 }
