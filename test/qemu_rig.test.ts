@@ -1,5 +1,5 @@
 // The QEMU rig's parts that run without QEMU: probe-qemu.sh refuses bad options before it
-// installs or boots anything, and the guest's two C programs build static and tell a
+// installs or boots anything, and the guest's C programs (statx_dax.c, daxprobe --check) build static and tell a
 // filesystem without DAX (this machine's temporary folder) for what it is.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -18,9 +18,10 @@ function script(args: string[]) {
   return spawnSync('bash', [path.join(rig, 'probe-qemu.sh'), ...args], { encoding: 'utf8', env });
 }
 
+/** Builds a C program of the rig (or the path given, from the repository) as the rig does: static. */
 function buildStatic(source: string, dir: string): string {
   const out = path.join(dir, path.basename(source, '.c'));
-  const r = spawnSync('cc', ['-O2', '-static', '-o', out, path.join(rig, source)], { encoding: 'utf8' });
+  const r = spawnSync('cc', ['-O2', '-static', '-o', out, source.includes('/') ? path.join(repo, source) : path.join(rig, source)], { encoding: 'utf8' });
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
   return out;
@@ -34,6 +35,7 @@ describe('probe-qemu.sh options', () => {
     [['--check', '--timeout', '10m'], "probe:qemu: --timeout must be a whole number of seconds, got '10m'"],
     [['--check', '--nice', '-30'], "probe:qemu: --nice must be an integer from -20 to 19, got '-30'"],
     [['--check', '--bin', '/bin/sh'], 'probe:qemu: --check and --bin exclude each other'],
+    [['--check', '--args', '3'], 'probe:qemu: --check takes no --args (it runs daxprobe --dir $DAXLAB_DIR --check)'],
     [['--bin', '/nonexistent/daxprobe'], 'probe:qemu: --bin: /nonexistent/daxprobe is not an executable file'],
   ])('%j: one line naming the option, exit 2', (args, message) => {
     const r = script(args);
@@ -64,20 +66,25 @@ describe.skipIf(!hasCc)("the guest's C programs, on a filesystem without DAX", (
     }
   });
 
-  it('mapsync_check finds MAP_SYNC refused (EOPNOTSUPP) and fails', () => {
+  it('daxprobe --check (the rig\'s --check) finds MAP_SYNC refused (EOPNOTSUPP) and fails, leaving no file', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'qemu-rig-'));
     try {
-      const bin = buildStatic('mapsync_check.c', dir);
-      const r = spawnSync(bin, ['1'], { encoding: 'utf8', cwd: dir });
+      const bin = buildStatic('native/daxprobe.c', dir);
+      const data = path.join(dir, 'mnt');
+      spawnSync('mkdir', [data]);
+      const r = spawnSync(bin, ['--dir', data, '--check'], { encoding: 'utf8' });
       const lines = r.stdout.trim().split('\n');
+      expect(lines[0]).toMatch(/^statx STATX_ATTR_DAX: (no|the kernel does not say)$/);
       for (const prep of ['prealloc', 'empty', 'written']) {
-        expect(lines).toContain(`${prep} map_sync error=Operation not supported`);
-        expect(lines.some((l) => l.startsWith(`${prep} map_shared repeat=0 faults=512 `) && l.endsWith(' dax=0'))).toBe(true);
+        expect(lines).toContain(`${prep} map_sync error=mmap(MAP_SHARED_VALIDATE | MAP_SYNC): EOPNOTSUPP (Operation not supported): the filesystem does not map this file with DAX`);
+        expect(lines.some((l) => new RegExp(`^${prep} map_shared repeat=2 faults=512 rusage=\\d+ mean_ns=\\d+ p50_ns=\\d+$`).test(l))).toBe(true);
       }
-      expect(lines.at(-1)).toBe('mapsync_check: FAILED');
+      expect(lines.at(-1)).toBe('daxprobe --check: FAILED');
       expect(r.status).toBe(1);
-      // It removes its file, also after a refused mapping.
-      expect(spawnSync('ls', ['-A', dir], { encoding: 'utf8' }).stdout.trim().split('\n').sort()).toEqual(['mapsync_check']);
+      // It removes its private folder, also after a refused mapping.
+      expect(spawnSync('ls', ['-A', data], { encoding: 'utf8' }).stdout).toBe('');
+      // --check is alone: not with --quick or --out.
+      expect(spawnSync(bin, ['--dir', data, '--check', '--quick'], { encoding: 'utf8' }).status).toBe(2);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -11,8 +11,8 @@ usage: npm run probe:qemu -- [--bin FILE --args "ARGS" | --check] [options]
   --bin FILE         static x86-64 executable to run in the guest (cc -O2 -static)
   --args "ARGS"      its arguments, one string, word-split by the guest's shell;
                      $DAXLAB_DIR there names the DAX mount (also the working directory)
-  --check            instead of --bin: build and run scripts/qemu/mapsync_check.c, which
-                     proves that MAP_SYNC mappings work in the guest
+  --check            instead of --bin and --args: build native/daxprobe.c and run
+                     daxprobe --check, which proves that MAP_SYNC mappings work in the guest
   --out FILE         where the program's stdout goes (default: qemu-probe.out);
                      FILE.log gets the guest's console, its setup, jbd2 statistics and dmesg
   --timeout SECONDS  kill the guest after this long (default 1800)
@@ -62,6 +62,8 @@ done
 [[ -z $NICE || ($NICE =~ ^-?[0-9]+$ && $NICE -ge -20 && $NICE -le 19) ]] || bad "--nice must be an integer from -20 to 19, got '$NICE'"
 if ((CHECK)); then
   [[ -z $BIN ]] || bad "--check and --bin exclude each other"
+  [[ -z $ARGS ]] || bad "--check takes no --args (it runs daxprobe --dir \$DAXLAB_DIR --check)"
+  ARGS='--dir "$DAXLAB_DIR" --check'
 else
   [[ -n $BIN ]] || bad "--bin FILE (a static executable) or --check is required"
   [[ -f $BIN && -x $BIN ]] || bad "--bin: $BIN is not an executable file"
@@ -80,7 +82,7 @@ build_guest "$CACHE"
 JOB=$(mktemp -d "$CACHE/job.XXXXXX")
 trap 'rm -rf "$JOB"' EXIT  # widened once QEMU runs
 if ((CHECK)); then
-  cc -O2 -static -o "$JOB/bin" "$RIG/mapsync_check.c"
+  cc -O2 -static -o "$JOB/bin" "$RIG/../../native/daxprobe.c"
 else
   install -m 0755 "$BIN" "$JOB/bin"
 fi
