@@ -1,0 +1,42 @@
+// calibrate's sections for the probe's fsync and ordering-tax series: per row the probe's
+// mean and p99, the lab's, and lab/probe of the means; a row the probe did not measure is
+// listed with its reason. Short, in the aligned-table style of `daxlab show`.
+
+import { formatAligned, formatUs } from '../measure/text_table.js';
+import type { SeriesKind, SeriesRow } from './series.js';
+import { SERIES_DIFFERENCES, type SeriesCounts } from './series_workloads.js';
+
+function title(kind: SeriesKind, c: SeriesCounts): string {
+  if (kind === 'fsync') {
+    const rounds = c.fsync === null ? '' : `, ${c.fsync.rounds} per repeat`;
+    return `fsync after k dirty pages of a written, mapped file (predicted, not fitted; fsyncs timed${rounds})`;
+  }
+  const t = c.tax;
+  const what = t === null ? '' : `, ${t.faults} faults per repeat beside a CPU chmod-ing ${t.dirtierFiles} files flat out`;
+  return `ordering tax: write faults on an empty file paced pause ms apart (predicted, not fitted${what})`;
+}
+
+const ratio = (r: SeriesRow) => (r.probe !== null && r.lab !== null && r.probe.meanNs > 0 ? (r.lab.meanNs / r.probe.meanNs).toFixed(2) : '-');
+
+/** One section per series the probe has rows of; '' when it has none. */
+export function formatSeries(rows: readonly SeriesRow[], counts: SeriesCounts): string {
+  const out: string[] = [];
+  for (const kind of ['fsync', 'tax'] as const) {
+    const rs = rows.filter((r) => r.series === kind);
+    if (rs.length === 0) continue;
+    const table = [
+      ['row', 'probe mean', 'probe p99', 'lab mean', 'lab p99', 'lab/probe', ''],
+      ...rs.map((r) => [
+        r.name,
+        r.probe === null ? '-' : formatUs(r.probe.meanNs),
+        r.probe === null ? '-' : formatUs(r.probe.p99Ns),
+        r.lab === null ? '-' : formatUs(r.lab.meanNs),
+        r.lab === null ? '-' : formatUs(r.lab.p99Ns),
+        ratio(r),
+        r.unsupported === undefined ? '' : `not measured: ${r.unsupported}`,
+      ]),
+    ];
+    out.push(`${title(kind, counts)}, us`, formatAligned(table, { indent: '  ', align: ['l', 'r', 'r', 'r', 'r', 'r', 'l'] }).trimEnd(), `  lab: ${SERIES_DIFFERENCES[kind]}`, '');
+  }
+  return out.join('\n');
+}
