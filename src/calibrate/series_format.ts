@@ -4,7 +4,7 @@
 
 import { formatAligned, formatUs } from '../measure/text_table.js';
 import type { SeriesKind, SeriesRow } from './series.js';
-import { SERIES_DIFFERENCES, type SeriesCounts } from './series_workloads.js';
+import { seriesDifference, type SeriesCounts } from './series_workloads.js';
 
 function title(kind: SeriesKind, c: SeriesCounts): string {
   if (kind === 'fsync') {
@@ -36,7 +36,8 @@ export function formatSeries(rows: readonly SeriesRow[], counts: SeriesCounts): 
         r.unsupported === undefined ? '' : `not measured: ${r.unsupported}`,
       ]),
     ];
-    out.push(`${title(kind, counts)}, us`, formatAligned(table, { indent: '  ', align: ['l', 'r', 'r', 'r', 'r', 'r', 'l'] }).trimEnd(), `  lab: ${SERIES_DIFFERENCES[kind]}`, '');
+    const round = rs.reduce((sum, r) => sum + (r.probe?.meanNs ?? 0), 0);
+    out.push(`${title(kind, counts)}, us`, formatAligned(table, { indent: '  ', align: ['l', 'r', 'r', 'r', 'r', 'r', 'l'] }).trimEnd(), `  lab: ${seriesDifference(kind, round > 0 ? round : NaN)}`, '');
   }
   return out.join('\n');
 }

@@ -14,7 +14,12 @@
 //          pages (a sequential storer moves on by its store's size, so one store a page is a
 //          4 KiB one) through a mapping of the file's first k pages, fsyncing after every k
 //          stores; its first k stores and their fsync are the warm-up (run.warmupOps), as
-//          the probe's untimed first pass. The stores are not timed, on either side.
+//          the probe's untimed first pass. The stores are not timed, on either side. So the
+//          lab's fsyncs of one k follow back to back, where the probe's had the other k's
+//          between them: which matters, because a store moves mtime only when the 4 ms jiffy
+//          has ticked since the last (file_update_time), and only then does the fsync commit
+//          the journal. A storer has one fsyncEvery, and its rateHz pacing would have to be
+//          the lab's own time for the other k's, which the run has not measured yet.
 //   tax    The probe's dirtier is one process running through all the tax runs; the lab's
 //          starts with each configuration and repeat, its files created and committed first.
 //          The probe sleeps pause ms between one fault's end and the next one's start
@@ -32,11 +37,18 @@ import { PROBE_PAUSES_MS, type Probe } from '../probe/schema.js';
 export const MAP_SYNC_FLAGS = ['MAP_SHARED_VALIDATE', 'MAP_SYNC'];
 export const MAP_SHARED_FLAGS = ['MAP_SHARED'];
 
-/** What calibrate prints of how the lab's runs differ from the probe's (the header says more). */
-export const SERIES_DIFFERENCES = {
-  fsync: 'the lab runs each k on its own (the probe interleaves them in one file) with 4 KiB stores (the probe stores one byte a page); stores untimed on both sides',
-  tax: "the lab's dirtier starts with each configuration (the probe's runs through all of them), and its faults start pause ms apart (the probe sleeps pause ms after each)",
-} as const;
+/**
+ * What calibrate prints of how the lab's runs differ from the probe's (the header says more);
+ * probeRoundNs, the probe's fsync means added up: about how far apart its fsyncs of one k were.
+ */
+export function seriesDifference(kind: 'fsync' | 'tax', probeRoundNs = NaN): string {
+  if (kind === 'tax') return "the lab's dirtier starts with each configuration (the probe's ran through all of them), and its faults start pause ms apart (the probe sleeps pause ms after each)";
+  const round = Number.isFinite(probeRoundNs) ? ` (its fsync means add up to ${(probeRoundNs / 1e6).toFixed(2)} ms)` : '';
+  return (
+    `the probe ran the other k's between two fsyncs of one k${round}; the lab runs each k on its own, back to back, so fewer of its stores ` +
+    'see the 4 ms jiffy tick that moves mtime and makes the fsync commit; 4 KiB stores (the probe stores a byte a page), untimed on both sides'
+  );
+}
 
 /** A workload's machine: the device, filesystem and journal the series run on (kara-2017's). */
 export interface MachineParts {
