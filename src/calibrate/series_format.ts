@@ -7,13 +7,9 @@ import type { SeriesKind, SeriesRow } from './series.js';
 import { seriesDifference, type SeriesCounts } from './series_workloads.js';
 
 function title(kind: SeriesKind, c: SeriesCounts): string {
-  if (kind === 'fsync') {
-    const rounds = c.fsync === null ? '' : `, ${c.fsync.rounds} per repeat`;
-    return `fsync after k dirty pages of a written, mapped file (predicted, not fitted; fsyncs timed${rounds})`;
-  }
+  if (kind === 'fsync') return `fsync after k dirty pages of a written, mapped file, us (predicted${c.fsync === null ? '' : `; ${c.fsync.rounds} fsyncs a repeat`})`;
   const t = c.tax;
-  const what = t === null ? '' : `, ${t.faults} faults per repeat beside a CPU chmod-ing ${t.dirtierFiles} files flat out`;
-  return `ordering tax: write faults on an empty file paced pause ms apart (predicted, not fitted${what})`;
+  return `ordering tax, us (predicted${t === null ? '' : `; ${t.faults} faults a repeat, pause ms apart, beside ${t.dirtierFiles} files chmod-ed flat out`})`;
 }
 
 const ratio = (r: SeriesRow) => (r.probe !== null && r.lab !== null && r.probe.meanNs > 0 ? (r.lab.meanNs / r.probe.meanNs).toFixed(2) : '-');
@@ -37,7 +33,7 @@ export function formatSeries(rows: readonly SeriesRow[], counts: SeriesCounts): 
       ]),
     ];
     const round = rs.reduce((sum, r) => sum + (r.probe?.meanNs ?? 0), 0);
-    out.push(`${title(kind, counts)}, us`, formatAligned(table, { indent: '  ', align: ['l', 'r', 'r', 'r', 'r', 'r', 'l'] }).trimEnd(), `  lab: ${seriesDifference(kind, round > 0 ? round : NaN)}`, '');
+    out.push(title(kind, counts), formatAligned(table, { indent: '  ', align: ['l', 'r', 'r', 'r', 'r', 'r', 'l'] }).trimEnd(), ...seriesDifference(kind, round > 0 ? round : NaN).map((l, i) => `${i === 0 ? '  lab: ' : '       '}${l}`), '');
   }
   return out.join('\n');
 }

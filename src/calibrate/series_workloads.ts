@@ -38,16 +38,21 @@ export const MAP_SYNC_FLAGS = ['MAP_SHARED_VALIDATE', 'MAP_SYNC'];
 export const MAP_SHARED_FLAGS = ['MAP_SHARED'];
 
 /**
- * What calibrate prints of how the lab's runs differ from the probe's (the header says more);
- * probeRoundNs, the probe's fsync means added up: about how far apart its fsyncs of one k were.
+ * What calibrate prints of how the lab's runs differ from the probe's (the header says more),
+ * a few lines; probeRoundNs, the probe's fsync means added up: about how far apart its fsyncs
+ * of one k were.
  */
-export function seriesDifference(kind: 'fsync' | 'tax', probeRoundNs = NaN): string {
-  if (kind === 'tax') return "the lab's dirtier starts with each configuration (the probe's ran through all of them), and its faults start pause ms apart (the probe sleeps pause ms after each)";
+export function seriesDifference(kind: 'fsync' | 'tax', probeRoundNs = NaN): string[] {
+  if (kind === 'tax') {
+    return ["the lab's dirtier starts with each configuration (the probe's ran through all of them), and its", 'faults start pause ms apart (the probe sleeps pause ms after each)'];
+  }
   const round = Number.isFinite(probeRoundNs) ? ` (its fsync means add up to ${(probeRoundNs / 1e6).toFixed(2)} ms)` : '';
-  return (
-    `the probe ran the other k's between two fsyncs of one k${round}; the lab runs each k on its own, back to back, so fewer of its stores ` +
-    'see the 4 ms jiffy tick that moves mtime and makes the fsync commit; 4 KiB stores (the probe stores a byte a page), untimed on both sides'
-  );
+  return [
+    'each k on its own, fsyncs back to back; between two fsyncs of one k the probe ran the other',
+    `k's${round}: time for the 4 ms jiffy to tick, move mtime and so`,
+    "make an fsync commit, which the lab's small fsyncs rarely see. 4 KiB stores (the probe's: a",
+    'byte a page), untimed on both sides',
+  ];
 }
 
 /** A workload's machine: the device, filesystem and journal the series run on (kara-2017's). */
