@@ -26,7 +26,7 @@ import { expandWorkload } from '../src/workload/expand.js';
 const cli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 // The lab's CPU workers load compiled JS: runs go through dist/ (npm run build).
 const { measureLab, measureLabProfile } = (await import(new URL('../dist/src/calibrate/lab_rows.js', import.meta.url).href)) as typeof import('../src/calibrate/lab_rows.js');
-const { measureSeries, runSeriesWorkloads } = (await import(new URL('../dist/src/calibrate/series.js', import.meta.url).href)) as typeof import('../src/calibrate/series.js');
+const { labFigures, measureSeries, runFsyncSeries, runSeriesWorkloads } = (await import(new URL('../dist/src/calibrate/series.js', import.meta.url).href)) as typeof import('../src/calibrate/series.js');
 const tmp = mkdtempSync(path.join(tmpdir(), 'daxlab-calibrate-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const daxlab = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 240_000, cwd: tmp, env: { ...process.env, CI: '1' } });
@@ -46,7 +46,8 @@ beforeAll(async () => {
   // The series as calibrate's workloads run them, one repeat, with the known profile.
   const setup = { machine: calibrationMachine(), profile: KNOWN, repeats: 1 };
   const pairs = SERIES.tax!.pausesMs.flatMap((pauseMs) => [false, true].map((mapSync) => ({ pauseMs, mapSync })));
-  const series = await runSeriesWorkloads([fsyncWorkload(SERIES.fsync!, setup), probeTaxWorkload(SERIES.tax!, setup, pairs)], 1);
+  const fsync = await runFsyncSeries(SERIES.fsync!, SERIES.fsync!.dirtyPages, setup, 1);
+  const series = [...fsync.results, ...(await runSeriesWorkloads([probeTaxWorkload(SERIES.tax!, setup, pairs)], 1))];
   daxProbe = parseProbeData(synthProbe(results[0], { dax: true, createdAt: '2026-12-04T12:00:00.000Z', series }));
   plainProbe = parseProbeData(synthProbe(results[0], { dax: false, createdAt: '2026-12-04T12:00:00.000Z', series }));
 }, 120_000);
@@ -122,8 +123,11 @@ describe("the lab's workloads for a probe's fsync and ordering-tax series", () =
       expect(w.mappings[0]).toMatchObject({ flags: ['MAP_SHARED'], offset: 0, length: k * PAGE });
       // k stores of a page each, then an fsync, two rounds; the first k and their fsync are the warm-up.
       expect(w.cpus).toEqual([expect.objectContaining({ role: 'storer', bytes: PAGE, order: 'sequential', fsyncEvery: k, ops: 2 * k })]);
-      expect([w.run.warmupOps, w.run.repeats, w.device]).toEqual([k, 3, karaDevice]);
+      expect([w.run.warmupOps, w.run.repeats, w.run.coordinatedOmission, w.device]).toEqual([k, 3, false, karaDevice]);
     }
+    // Paced: each k's k stores spread over the period, so its rounds are that far apart.
+    const paced = expandWorkload(fsyncWorkload(SERIES.fsync!, { machine: calibrationMachine(), profile: KNOWN, repeats: 1 }, [1, 8], 2e6)).configs;
+    expect(paced.map((x) => (x.workload.cpus[0] as { rateHz: number }).rateHz)).toEqual([500, 4000]);
     expect(tax.map((x) => x.name)).toEqual(['tax-0ms-nosync', 'tax-0ms-sync', 'tax-10ms-nosync', 'tax-10ms-sync']);
     for (const x of tax) {
       const [, ms, sync] = /^tax-(\d+)ms-(sync|nosync)$/.exec(x.name)!;
@@ -182,6 +186,16 @@ describe("predicting a probe's series", () => {
     // Not one figure for all: a MAP_SYNC fault waits for a commit, a plain one does not.
     const mean = (n: string) => rows.find((r) => r.name === n)!.probe!.meanNs;
     expect(mean('tax-0ms-sync')).toBeGreaterThan(2 * mean('tax-0ms-nosync'));
+  }, 120_000);
+
+  it("paces the fsync rounds as far apart as a round of every k's stores and fsyncs takes, once that has settled", async () => {
+    const setup = { machine: calibrationMachine(), profile: KNOWN, repeats: 1 };
+    const r = await runFsyncSeries(SERIES.fsync!, [1, 8], setup, 1);
+    expect([r.settled, r.passes >= 2]).toEqual([true, true]);
+    const round = [1, 8].reduce((sum, k) => sum + labFigures(r.results, `fsync-${k}-pages`, 'fsync')!.meanNs + k * labFigures(r.results, `fsync-${k}-pages`, 'store')!.meanNs, 0);
+    expect(Math.abs(round / r.periodNs - 1)).toBeLessThanOrEqual(0.01);
+    // The figures are those of the run paced at that period.
+    expect(r.results[0].configs.map((c) => c.params['cpus[0].rateHz'])).toEqual([1e9 / r.periodNs, 8e9 / r.periodNs]);
   }, 120_000);
 
   it('lists a row the probe marked unsupported with its reason, and does not run it', async () => {

@@ -11,7 +11,7 @@ import { fsyncConfigName, taxConfigName } from '../probe/lab_names.js';
 import type { Probe, ProbeStats } from '../probe/schema.js';
 import { expandWorkload, readWorkload } from '../workload/expand.js';
 import { CALIBRATION_WORKLOAD, withProfileFile } from './lab_rows.js';
-import { fsyncWorkload, probeTaxWorkload, seriesCounts, type MachineParts, type SeriesCounts } from './series_workloads.js';
+import { fsyncWorkload, probeTaxWorkload, seriesCounts, type MachineParts, type SeriesCounts, type SeriesRunSetup } from './series_workloads.js';
 
 export type SeriesKind = 'fsync' | 'tax';
 
@@ -64,25 +64,66 @@ export interface SeriesRunOptions {
   machine?: MachineParts;
 }
 
-/** The workloads that run the probe's measured series rows (none for a series with no measured row). */
-export function seriesWorkloads(p: Probe, profile: string, o: { repeats: number; machine: MachineParts }): { counts: SeriesCounts; workloads: Record<string, unknown>[] } {
+/** What the lab runs of a probe's series: its counts, the k's and the (pause, MAP_SYNC) pairs it measured. */
+export function seriesPlan(p: Probe): { counts: SeriesCounts; fsyncKs: number[]; taxPairs: { pauseMs: number; mapSync: boolean }[] } {
   const counts = seriesCounts(p);
+  const fsyncKs = counts.fsync === null ? [] : p.fsync.filter((f) => f.status === 'measured' && figures(f.fsync) !== null).map((f) => f.dirtyPages);
+  const taxPairs = counts.tax === null ? [] : p.orderingTax.filter((t) => t.status === 'measured' && figures(t.fault) !== null).map(({ pauseMs, mapSync }) => ({ pauseMs, mapSync }));
+  return { counts, fsyncKs, taxPairs };
+}
+
+/** The workloads that run the probe's measured series rows (none for a series with no measured row); fsync's rounds paced periodNs apart. */
+export function seriesWorkloads(p: Probe, profile: string, o: { repeats: number; machine: MachineParts; periodNs?: number }): { counts: SeriesCounts; workloads: Record<string, unknown>[] } {
+  const { counts, fsyncKs, taxPairs } = seriesPlan(p);
   const setup = { machine: o.machine, profile, repeats: o.repeats };
   const workloads: Record<string, unknown>[] = [];
-  const fsyncRows = p.fsync.filter((f) => f.status === 'measured' && figures(f.fsync) !== null);
-  if (counts.fsync !== null && fsyncRows.length > 0) workloads.push(fsyncWorkload(counts.fsync, setup, fsyncRows.map((f) => f.dirtyPages)));
-  const taxRows = p.orderingTax.filter((t) => t.status === 'measured' && figures(t.fault) !== null);
-  if (counts.tax !== null && taxRows.length > 0) workloads.push(probeTaxWorkload(counts.tax, setup, taxRows));
+  if (counts.fsync !== null && fsyncKs.length > 0) workloads.push(fsyncWorkload(counts.fsync, setup, fsyncKs, o.periodNs ?? 0));
+  if (counts.tax !== null && taxPairs.length > 0) workloads.push(probeTaxWorkload(counts.tax, setup, taxPairs));
   return { counts, workloads };
 }
 
+/** The most runs of the fsync series while its pacing settles, and how close is settled. */
+export const FSYNC_PASSES = 8;
+export const PERIOD_TOLERANCE = 0.01;
+
+/** The fsync series as the lab runs it, paced: its runs, the period, the passes it took and whether the period settled. */
+export interface FsyncSeriesRun {
+  results: RunResults[];
+  periodNs: number;
+  passes: number;
+  settled: boolean;
+}
+
+/**
+ * The fsync series with each k's rounds paced as far apart as one round of every k takes in
+ * the lab (its k stores and its fsync, means over the runs), the probe's interleaving in time
+ * (series_workloads.ts says why it matters): run back to back first, then again at the period
+ * the last run gave until it moves by at most PERIOD_TOLERANCE. The figures are the last run's.
+ */
+export async function runFsyncSeries(c: NonNullable<SeriesCounts['fsync']>, ks: readonly number[], setup: SeriesRunSetup, runs: number): Promise<FsyncSeriesRun> {
+  let periodNs = 0;
+  for (let pass = 1; ; pass++) {
+    const results = await runSeriesWorkloads([fsyncWorkload(c, setup, ks, periodNs)], runs);
+    const next = ks.reduce((sum, k) => {
+      const name = fsyncConfigName(k);
+      return sum + (labFigures(results, name, 'fsync')?.meanNs ?? 0) + k * (labFigures(results, name, 'store')?.meanNs ?? 0);
+    }, 0);
+    const settled = periodNs > 0 && Math.abs(next - periodNs) <= PERIOD_TOLERANCE * periodNs;
+    if (settled || pass === FSYNC_PASSES || !(next > 0)) return { results, periodNs, passes: pass, settled };
+    periodNs = next;
+  }
+}
+
 /** The series rows with the lab's figures: the probe's measured rows run with `profile` (a profile file's JSON). */
-export async function measureSeries(profile: object, p: Probe, o: SeriesRunOptions): Promise<{ counts: SeriesCounts; rows: SeriesRow[]; results: RunResults[] }> {
+export async function measureSeries(profile: object, p: Probe, o: SeriesRunOptions): Promise<{ counts: SeriesCounts; rows: SeriesRow[]; results: RunResults[]; fsync: FsyncSeriesRun | null }> {
   return withProfileFile(profile, async (file) => {
-    const { counts, workloads } = seriesWorkloads(p, file, { repeats: o.repeats, machine: o.machine ?? calibrationMachine() });
-    const results = await runSeriesWorkloads(workloads, o.runs);
+    const { counts, fsyncKs, taxPairs } = seriesPlan(p);
+    const setup = { machine: o.machine ?? calibrationMachine(), profile: file, repeats: o.repeats };
+    const fsync = counts.fsync !== null && fsyncKs.length > 0 ? await runFsyncSeries(counts.fsync, fsyncKs, setup, o.runs) : null;
+    const tax = counts.tax !== null && taxPairs.length > 0 ? await runSeriesWorkloads([probeTaxWorkload(counts.tax, setup, taxPairs)], o.runs) : [];
+    const results = [...(fsync?.results ?? []), ...tax];
     const rows = seriesTargets(p).map((t) => (t.unsupported === undefined ? { ...t, lab: labFigures(results, t.name, TIMED[t.series]) } : t));
-    return { counts, rows, results };
+    return { counts, rows, results, fsync };
   });
 }
 

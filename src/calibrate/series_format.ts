@@ -3,7 +3,7 @@
 // listed with its reason. Short, in the aligned-table style of `daxlab show`.
 
 import { formatAligned, formatUs } from '../measure/text_table.js';
-import type { SeriesKind, SeriesRow } from './series.js';
+import { PERIOD_TOLERANCE, type FsyncSeriesRun, type SeriesKind, type SeriesRow } from './series.js';
 import { seriesDifference, type SeriesCounts } from './series_workloads.js';
 
 function title(kind: SeriesKind, c: SeriesCounts): string {
@@ -14,8 +14,8 @@ function title(kind: SeriesKind, c: SeriesCounts): string {
 
 const ratio = (r: SeriesRow) => (r.probe !== null && r.lab !== null && r.probe.meanNs > 0 ? (r.lab.meanNs / r.probe.meanNs).toFixed(2) : '-');
 
-/** One section per series the probe has rows of; '' when it has none. */
-export function formatSeries(rows: readonly SeriesRow[], counts: SeriesCounts): string {
+/** One section per series the probe has rows of; '' when it has none. `fsync`: how the lab paced the fsync series. */
+export function formatSeries(rows: readonly SeriesRow[], counts: SeriesCounts, fsync: Pick<FsyncSeriesRun, 'periodNs' | 'passes' | 'settled'> | null = null): string {
   const out: string[] = [];
   for (const kind of ['fsync', 'tax'] as const) {
     const rs = rows.filter((r) => r.series === kind);
@@ -32,8 +32,9 @@ export function formatSeries(rows: readonly SeriesRow[], counts: SeriesCounts): 
         r.unsupported === undefined ? '' : `not measured: ${r.unsupported}`,
       ]),
     ];
-    const round = rs.reduce((sum, r) => sum + (r.probe?.meanNs ?? 0), 0);
-    out.push(title(kind, counts), formatAligned(table, { indent: '  ', align: ['l', 'r', 'r', 'r', 'r', 'r', 'l'] }).trimEnd(), ...seriesDifference(kind, round > 0 ? round : NaN).map((l, i) => `${i === 0 ? '  lab: ' : '       '}${l}`), '');
+    const lab = [...seriesDifference(kind, fsync?.periodNs ?? NaN)];
+    if (kind === 'fsync' && fsync !== null && !fsync.settled) lab.push(`(the period had not settled within ${PERIOD_TOLERANCE * 100} % after ${fsync.passes} runs: the last run's figures)`);
+    out.push(title(kind, counts), formatAligned(table, { indent: '  ', align: ['l', 'r', 'r', 'r', 'r', 'r', 'l'] }).trimEnd(), ...lab.map((l, i) => `${i === 0 ? '  lab: ' : '       '}${l}`), '');
   }
   return out.join('\n');
 }

@@ -14,12 +14,13 @@
 //          pages (a sequential storer moves on by its store's size, so one store a page is a
 //          4 KiB one) through a mapping of the file's first k pages, fsyncing after every k
 //          stores; its first k stores and their fsync are the warm-up (run.warmupOps), as
-//          the probe's untimed first pass. The stores are not timed, on either side. So the
-//          lab's fsyncs of one k follow back to back, where the probe's had the other k's
-//          between them: which matters, because a store moves mtime only when the 4 ms jiffy
-//          has ticked since the last (file_update_time), and only then does the fsync commit
-//          the journal. A storer has one fsyncEvery, and its rateHz pacing would have to be
-//          the lab's own time for the other k's, which the run has not measured yet.
+//          the probe's untimed first pass. The stores are not timed, on either side. The
+//          probe's fsyncs of one k had the other k's between them, which matters: a store
+//          moves mtime only when the 4 ms jiffy has ticked since the last (file_update_time),
+//          and only then does the fsync commit the journal. So the lab paces each k's rounds
+//          (the storer's rateHz) as far apart as one round of all k's takes in the lab: its
+//          stores and fsyncs of every k, found by running them again at the period the last
+//          run gave until it settles (series.ts, runFsyncSeries).
 //   tax    The probe's dirtier is one process running through all the tax runs; the lab's
 //          starts with each configuration and repeat, its files created and committed first.
 //          The probe sleeps pause ms between one fault's end and the next one's start
@@ -37,21 +38,16 @@ import { PROBE_PAUSES_MS, type Probe } from '../probe/schema.js';
 export const MAP_SYNC_FLAGS = ['MAP_SHARED_VALIDATE', 'MAP_SYNC'];
 export const MAP_SHARED_FLAGS = ['MAP_SHARED'];
 
-/**
- * What calibrate prints of how the lab's runs differ from the probe's (the header says more),
- * a few lines; probeRoundNs, the probe's fsync means added up: about how far apart its fsyncs
- * of one k were.
- */
-export function seriesDifference(kind: 'fsync' | 'tax', probeRoundNs = NaN): string[] {
+/** What calibrate prints of how the lab's runs differ from the probe's (the header says more), a few lines; periodNs, fsync's pacing. */
+export function seriesDifference(kind: 'fsync' | 'tax', periodNs = NaN): string[] {
   if (kind === 'tax') {
     return ["the lab's dirtier starts with each configuration (the probe's ran through all of them), and its", 'faults start pause ms apart (the probe sleeps pause ms after each)'];
   }
-  const round = Number.isFinite(probeRoundNs) ? ` (its fsync means add up to ${(probeRoundNs / 1e6).toFixed(2)} ms)` : '';
+  const period = Number.isFinite(periodNs) ? ` (${(periodNs / 1e6).toFixed(2)} ms)` : '';
   return [
-    'each k on its own, fsyncs back to back; between two fsyncs of one k the probe ran the other',
-    `k's${round}: time for the 4 ms jiffy to tick, move mtime and so`,
-    "make an fsync commit, which the lab's small fsyncs rarely see. 4 KiB stores (the probe's: a",
-    'byte a page), untimed on both sides',
+    "each k on its own, its rounds as far apart as a round of every k's stores and fsyncs takes in the",
+    `lab${period}: the probe's interleaving in time, not in one file; 4 KiB stores (the probe's: a byte`,
+    'a page), untimed on both sides',
   ];
 }
 
@@ -158,8 +154,12 @@ export interface SeriesRunSetup {
   repeats: number;
 }
 
-/** The lab's fsync-<k>-pages configurations: one per k of the probe's. */
-export function fsyncWorkload(c: NonNullable<SeriesCounts['fsync']>, s: SeriesRunSetup, only: readonly number[] = c.dirtyPages): Record<string, unknown> {
+/**
+ * The lab's fsync-<k>-pages configurations: one per k of the probe's. periodNs > 0 paces each
+ * k's rounds that far apart (its k stores spread over the period, the fsync after the last),
+ * as the probe's were by the other k's between them; 0: back to back.
+ */
+export function fsyncWorkload(c: NonNullable<SeriesCounts['fsync']>, s: SeriesRunSetup, only: readonly number[] = c.dirtyPages, periodNs = 0): Record<string, unknown> {
   return {
     name: 'calibrate-fsync',
     description: "fsync after k dirty pages of a written, mapped file: the probe's fsync series",
@@ -168,10 +168,17 @@ export function fsyncWorkload(c: NonNullable<SeriesCounts['fsync']>, s: SeriesRu
     mappings: [{ name: 'map', file: 'data', flags: MAP_SHARED_FLAGS, madvise: 'MADV_NOHUGEPAGE', offset: 0, length: PAGE_SIZE }],
     cpus: [{ role: 'storer', mapping: 'map', bytes: PAGE_SIZE, order: 'sequential', ops: c.rounds, fsyncEvery: 1 }],
     profile: s.profile,
-    run: { repeats: s.repeats, warmupRepeats: 0, warmupOps: 1, seed: 1 },
+    // Uncorrected store times: the pacing's period is made of them (series.ts), and the probe corrects nothing.
+    run: { repeats: s.repeats, warmupRepeats: 0, warmupOps: 1, seed: 1, coordinatedOmission: false },
     configs: only.map((k) => ({
       name: `fsync-${k}-pages`,
-      set: { 'mappings[0].length': k * PAGE_SIZE, 'cpus[0].fsyncEvery': k, 'cpus[0].ops': k * c.rounds, 'run.warmupOps': k },
+      set: {
+        'mappings[0].length': k * PAGE_SIZE,
+        'cpus[0].fsyncEvery': k,
+        'cpus[0].ops': k * c.rounds,
+        'run.warmupOps': k,
+        ...(periodNs > 0 ? { 'cpus[0].rateHz': (k * 1e9) / periodNs } : {}),
+      },
     })),
   };
 }

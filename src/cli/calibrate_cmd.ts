@@ -168,7 +168,7 @@ export const calibrateCommand: CommandModule<object, CalibrateArgs> = {
     if (argv.series) {
       const s = await measureSeries(profile, probe, { runs: argv.runs, repeats: argv.repeats });
       for (const n of s.counts.notes) console.log(`  ${n}`);
-      const text = formatSeries(s.rows, s.counts);
+      const text = formatSeries(s.rows, s.counts, s.fsync);
       console.log(text === '' ? 'the probe has no fsync or ordering-tax rows to predict\n' : text);
     } else console.log("fsync and ordering-tax series not predicted (--no-series)\n");
 
