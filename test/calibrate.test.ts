@@ -20,7 +20,7 @@ import { loadProfile } from '../src/cost/profile.js';
 import { parseProbe, parseProbeData, type Probe } from '../src/probe/schema.js';
 import { parseResults } from '../src/measure/results.js';
 import { fsyncWorkload, probeTaxWorkload, seriesCounts, type SeriesCounts } from '../src/calibrate/series_workloads.js';
-import { calibrationMachine, seriesWorkloads } from '../src/calibrate/series.js';
+import { calibrationMachine, seriesPlan } from '../src/calibrate/series.js';
 import { expandWorkload } from '../src/workload/expand.js';
 
 const cli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
@@ -114,8 +114,10 @@ describe("the lab's workloads for a probe's fsync and ordering-tax series", () =
 
   it('mirror the counts the probe records: each k, its rounds and a file of the largest k pages; the tax faults, dirtier files, pauses and MAP_SYNC', () => {
     expect(seriesCounts(daxProbe)).toEqual(SERIES);
-    const { workloads } = seriesWorkloads(daxProbe, KNOWN, { repeats: 3, machine: calibrationMachine() });
-    const [fsync, tax] = workloads.map((w) => expandWorkload(w).configs);
+    const plan = seriesPlan(daxProbe);
+    const setup = { machine: calibrationMachine(), profile: KNOWN, repeats: 3 };
+    const fsync = expandWorkload(fsyncWorkload(plan.counts.fsync!, setup, plan.fsyncKs)).configs;
+    const tax = expandWorkload(probeTaxWorkload(plan.counts.tax!, setup, plan.taxPairs)).configs;
     expect(fsync.map((x) => x.name)).toEqual(['fsync-1-pages', 'fsync-8-pages']);
     for (const [i, k] of [1, 8].entries()) {
       const w = fsync[i].workload;
@@ -157,10 +159,13 @@ describe("the lab's workloads for a probe's fsync and ordering-tax series", () =
   });
 
   it('leave out the rows the probe could not measure', () => {
-    const { workloads } = seriesWorkloads(plainProbe, KNOWN, { repeats: 1, machine: calibrationMachine() });
-    expect(workloads.map((w) => expandWorkload(w).configs.map((x) => x.name))).toEqual([
-      ['fsync-1-pages', 'fsync-8-pages'],
-      ['tax-0ms-nosync', 'tax-10ms-nosync'],
+    const plan = seriesPlan(plainProbe);
+    expect([plan.fsyncKs, plan.taxPairs]).toEqual([
+      [1, 8],
+      [
+        { pauseMs: 0, mapSync: false },
+        { pauseMs: 10, mapSync: false },
+      ],
     ]);
   });
 });

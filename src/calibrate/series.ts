@@ -72,16 +72,6 @@ export function seriesPlan(p: Probe): { counts: SeriesCounts; fsyncKs: number[];
   return { counts, fsyncKs, taxPairs };
 }
 
-/** The workloads that run the probe's measured series rows (none for a series with no measured row); fsync's rounds paced periodNs apart. */
-export function seriesWorkloads(p: Probe, profile: string, o: { repeats: number; machine: MachineParts; periodNs?: number }): { counts: SeriesCounts; workloads: Record<string, unknown>[] } {
-  const { counts, fsyncKs, taxPairs } = seriesPlan(p);
-  const setup = { machine: o.machine, profile, repeats: o.repeats };
-  const workloads: Record<string, unknown>[] = [];
-  if (counts.fsync !== null && fsyncKs.length > 0) workloads.push(fsyncWorkload(counts.fsync, setup, fsyncKs, o.periodNs ?? 0));
-  if (counts.tax !== null && taxPairs.length > 0) workloads.push(probeTaxWorkload(counts.tax, setup, taxPairs));
-  return { counts, workloads };
-}
-
 /** The most runs of the fsync series while its pacing settles, and how close is settled. */
 export const FSYNC_PASSES = 8;
 export const PERIOD_TOLERANCE = 0.01;
