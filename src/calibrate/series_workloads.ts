@@ -7,7 +7,7 @@
 // ordering tax's setup is shared with bench/kernel_shape.ts (taxWorkload).
 //
 // Where the lab's roles cannot do what the probe did, the lab's way is said here and in
-// SERIES_DIFFERENCES (calibrate prints them):
+// seriesDifference (calibrate prints it):
 //   fsync  The probe dirties the first k pages of one file of max-k pages with a one-byte
 //          store each, for every k in turn, round after round, after one untimed fsync of
 //          the whole file. The lab runs each k as its own configuration: a storer of whole
@@ -20,7 +20,9 @@
 //          and only then does the fsync commit the journal. So the lab paces each k's rounds
 //          (the storer's rateHz) as far apart as one round of all k's takes in the lab: its
 //          stores and fsyncs of every k, found by running them again at the period the last
-//          run gave until it settles (series.ts, runFsyncSeries).
+//          run gave until it settles (series.ts, runFsyncSeries). A paced storer spreads its k
+//          stores over the period where the probe's came together before the fsync; either
+//          way the jiffy ticks, or not, somewhere between two fsyncs.
 //   tax    The probe's dirtier is one process running through all the tax runs; the lab's
 //          starts with each configuration and repeat, its files created and committed first.
 //          The probe sleeps pause ms between one fault's end and the next one's start
