@@ -8,8 +8,9 @@
 // Runs two workloads through the CLI, on the virtual clock: the seed's faults (512 write
 // faults into a 2 MiB file, every page its own 4 KiB fault as the kernel runs did with
 // MADV_NOHUGEPAGE) in seven configurations, and the ordering tax (30 MAP_SYNC or plain
-// faults beside a CPU that chmods files it never syncs) at three fault spacings and three
-// dirtying rates. Writes results/kernel-shape/shape.{txt,json}.
+// faults beside a CPU that chmods files it never syncs; src/calibrate/series_workloads.ts
+// builds it, as for calibrate's prediction of a probe's tax series) at three fault spacings
+// and three dirtying rates. Writes results/kernel-shape/shape.{txt,json}.
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,12 +20,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../src/util/package_root.js';
 import { parseResults, type RunResults } from '../src/measure/results.js';
+import { MAP_SHARED_FLAGS, MAP_SYNC_FLAGS, taxWorkload } from '../src/calibrate/series_workloads.js';
 
 const ROOT = fileURLToPath(packageRoot());
 const CLI = join(ROOT, 'dist/src/cli/main.js');
 const OUT = join(ROOT, 'results/kernel-shape');
 
-const SYNC = ['MAP_SHARED_VALIDATE', 'MAP_SYNC'];
+const SYNC = MAP_SYNC_FLAGS;
 
 /** The seed's faults, in the configurations KERNEL-REF.md measured. */
 function seedFaults(profile: string, repeats: number): object {
@@ -67,21 +69,20 @@ const RATES_HZ = [1, 5000, 50000];
 /** The ordering tax: faults beside a metadata dirtier, at each spacing and rate, with and without MAP_SYNC. */
 function orderingTax(profile: string, repeats: number): object {
   return {
-    name: 'kernel-shape-tax',
-    description: 'MAP_SYNC and plain faults beside a CPU that dirties unrelated metadata',
-    device: { size: '256MiB', mode: 'ramdisk' },
-    fs: { personality: 'ext4' },
-    files: [{ name: 'data', size: '4MiB', state: 'empty' }],
-    mappings: [{ name: 'map', file: 'data', flags: SYNC, madvise: 'MADV_NOHUGEPAGE' }],
-    cpus: [
-      { role: 'faulter', mapping: 'map', access: 'write', pages: 30, intervalUs: 0 },
-      { role: 'metadata-dirtier', files: 4096, rateHz: 1 },
-    ],
-    profile,
-    run: { repeats, warmupRepeats: 0, seed: 1 },
+    ...taxWorkload({
+      name: 'kernel-shape-tax',
+      description: 'MAP_SYNC and plain faults beside a CPU that dirties unrelated metadata',
+      machine: { device: { size: '256MiB', mode: 'ramdisk' }, fs: { personality: 'ext4' } },
+      profile,
+      repeats,
+      faults: 30,
+      fileBytes: 4 << 20,
+      dirtierFiles: 4096,
+      dirtierRateHz: 1,
+    }),
     configs: [
-      { name: 'sync', set: { 'mappings[0].flags': SYNC } },
-      { name: 'nosync', set: { 'mappings[0].flags': ['MAP_SHARED'] } },
+      { name: 'sync', set: { 'mappings[0].flags': MAP_SYNC_FLAGS } },
+      { name: 'nosync', set: { 'mappings[0].flags': MAP_SHARED_FLAGS } },
     ],
     sweep: { 'cpus[0].intervalUs': SPACINGS_US, 'cpus[1].rateHz': RATES_HZ },
   };

@@ -52,6 +52,8 @@ describe('probe.json from helper output', () => {
     expect(p.createdAt).toBe(SETUP.startedAt);
     expect(p.quick).toBe(true);
     expect(p.setup).toMatchObject({ statxDax: true, cpus: 2, timerNs: 25, device: { name: 'pmem0', namespaceMode: 'fsdax' } });
+    // The counts calibrate's lab runs of the series mirror (src/calibrate/series_workloads.ts).
+    expect([p.setup.pages, p.setup.taxFaults, p.setup.dirtierFiles]).toEqual([SETUP.pages, SETUP.taxFaults, SETUP.dirtierFiles]);
     expect(p.dax).toEqual({ isDax: true, reason: null });
   });
 

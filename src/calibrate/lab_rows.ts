@@ -97,11 +97,16 @@ export async function measureLab(profile: string, o: LabRunOptions): Promise<{ r
 
 /** measureLab() with a profile not on disk (a candidate of a fit): written to a private temporary file for the run. */
 export async function measureLabProfile(profile: object, o: LabRunOptions): Promise<{ rows: LabRow[]; results: RunResults[] }> {
+  return withProfileFile(profile, (file) => measureLab(file, o));
+}
+
+/** Runs `use` with the profile written to a private temporary file (workloads name profiles by path), removed after. */
+export async function withProfileFile<T>(profile: object, use: (file: string) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'daxlab-calibrate-'));
   try {
     const file = join(dir, 'profile.json');
     writeFileSync(file, `${JSON.stringify(profile, null, 2)}\n`);
-    return await measureLab(file, o);
+    return await use(file);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -14,6 +14,8 @@ import { planFit } from '../calibrate/plan.js';
 import { probeTargets } from '../calibrate/target.js';
 import { fidelityRows, formatFidelity, formatSideBySideRows } from '../calibrate/fidelity.js';
 import { markFitted } from '../calibrate/provenance.js';
+import { measureSeries } from '../calibrate/series.js';
+import { formatSeries } from '../calibrate/series_format.js';
 import { parseProbe, type Probe } from '../probe/schema.js';
 import { UsageError } from './errors.js';
 import { checkReplaceable, fieldOf } from './replace_file.js';
@@ -33,6 +35,7 @@ interface CalibrateArgs {
   iterations: number;
   pages?: number;
   warmupRepeats?: number;
+  series: boolean;
 }
 
 /** The largest probe.json read: a full probe with its histograms is a few hundred KiB. */
@@ -77,8 +80,15 @@ export const calibrateCommand: CommandModule<object, CalibrateArgs> = {
       .option('iterations', { type: 'number', default: 5, describe: 'fixed-point iterations of the fit' })
       .option('pages', { type: 'number', describe: "faults per repeat (the workload's 512 by default; fewer for a quick look)" })
       .option('warmup-repeats', { type: 'number', describe: "discarded repeats before the measured ones (the workload's by default)" })
+      .option('series', {
+        type: 'boolean',
+        default: true,
+        describe:
+          "also predict the probe's fsync and ordering-tax series with the fitted profile, beside the probe's (never fitted to; --runs and --repeats apply, each repeat doing what one of the probe's did); --no-series: the fault rows only",
+      })
       .example('$0 calibrate probe.json -o my-profile.json', 'fit the default rows, then: daxlab run kara-2017 --profile my-profile.json')
-      .example('$0 calibrate probe.json --fit written-nobg-nosync empty-nobg-sync', 'fit two rows, predict the rest') as unknown as Argv<CalibrateArgs>,
+      .example('$0 calibrate probe.json --fit written-nobg-nosync empty-nobg-sync', 'fit two rows, predict the rest')
+      .example('$0 calibrate probe.json --no-series', "the fault rows only: skip the fsync and ordering-tax series (the slower part)") as unknown as Argv<CalibrateArgs>,
   handler: async (argv: ArgumentsCamelCase<CalibrateArgs>) => {
     checkCount('--runs', argv.runs, 1, 100);
     checkCount('--repeats', argv.repeats, 1, 1000);
@@ -155,6 +165,12 @@ export const calibrateCommand: CommandModule<object, CalibrateArgs> = {
     console.log('');
     console.log(formatSideBySideRows(rows, 'probe'));
     console.log(formatFidelity(rows, 'probe'));
+    if (argv.series) {
+      const s = await measureSeries(profile, probe, { runs: argv.runs, repeats: argv.repeats });
+      for (const n of s.counts.notes) console.log(`  ${n}`);
+      const text = formatSeries(s.rows, s.counts, s.fsync);
+      console.log(text === '' ? 'the probe has no fsync or ordering-tax rows to predict\n' : text);
+    } else console.log("fsync and ordering-tax series not predicted (--no-series)\n");
 
     // Validated as `run --profile` will read it, then renamed into place: whole or nothing.
     const tmp = `${out}.tmp-${process.pid}`;

@@ -16,3 +16,13 @@ export function probeRowName(r: { prep: ProbePrep; bg: boolean; mapSync: boolean
 export function labConfigName(r: { prep: ProbePrep; bg: boolean; mapSync: boolean; huge: boolean }): string {
   return `${LAB_STATE[r.prep]}-${r.bg ? 'bg' : 'nobg'}-${r.mapSync ? 'sync' : 'nosync'}${r.huge ? '-pmd' : ''}`;
 }
+
+/** The run configuration of a probe's fsync row (`daxlab show probe.json`, calibrate's lab runs). */
+export function fsyncConfigName(dirtyPages: number): string {
+  return `fsync-${dirtyPages}-pages`;
+}
+
+/** The run configuration of a probe's ordering-tax row. */
+export function taxConfigName(t: { pauseMs: number; mapSync: boolean }): string {
+  return `tax-${t.pauseMs}ms-${t.mapSync ? 'sync' : 'nosync'}`;
+}

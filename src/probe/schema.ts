@@ -70,6 +70,9 @@ export const ProbeSetupSchema = z.object({
   timerNs: ns
     .optional()
     .describe('median cost of a clock_gettime(CLOCK_MONOTONIC) pair with nothing between: every timed figure includes it once'),
+  pages: count.optional().describe('4 KiB faults per repeat of a fault row (probes before this field have none)'),
+  taxFaults: count.optional().describe('paced faults per repeat of an ordering-tax row (probes before this field have none)'),
+  dirtierFiles: count.optional().describe('files the ordering tax\'s metadata dirtier chmods in turn (probes before this field have none)'),
 });
 
 export const CopyPlacementSchema = z

@@ -8,7 +8,7 @@
 import { ENCODED_OPS_FORMAT, HIGHEST_NS, LOWEST_NS, MergedOps, SIGNIFICANT_DIGITS, type EncodedOps, type RecordedOpKind } from '../measure/histogram.js';
 import { opStatsByKind } from '../measure/op_stats.js';
 import { RESULTS_FORMAT, RunResultsSchema, type ConfigResult, type RepeatResult, type RunResults } from '../measure/results.js';
-import { labConfigName } from './lab_names.js';
+import { fsyncConfigName, labConfigName, taxConfigName } from './lab_names.js';
 import { isProbeResults, PROBE_VARIANT, PROBE_WORKLOAD } from '../measure/probe_marker.js';
 import type { Probe, ProbeStats } from './schema.js';
 
@@ -72,12 +72,12 @@ export function probeToRunResults(p: Probe, version: string, where = 'probe.json
     configs.push(configOf(`${where}: rows[${i}].fault`, name, params, 'write-fault', r.fault, counters));
   });
   p.fsync.forEach((f, i) => {
-    const name = `fsync-${f.dirtyPages}-pages`;
+    const name = fsyncConfigName(f.dirtyPages);
     if (f.status !== 'measured' || f.fsync === undefined) notMeasured(name, f.reason);
     else configs.push(configOf(`${where}: fsync[${i}].fsync`, name, { dirtyPages: f.dirtyPages }, 'fsync', f.fsync));
   });
   p.orderingTax.forEach((t, i) => {
-    const name = `tax-${t.pauseMs}ms-${t.mapSync ? 'sync' : 'nosync'}`;
+    const name = taxConfigName(t);
     if (t.status !== 'measured' || t.fault === undefined) notMeasured(name, t.reason);
     else configs.push(configOf(`${where}: orderingTax[${i}].fault`, name, { pauseMs: t.pauseMs, mapSync: t.mapSync, dirtier: 'chmod' }, 'write-fault', t.fault));
   });
