@@ -27,6 +27,7 @@ import { packageRoot } from '../util/package_root.js';
 import { COST_KINDS, COST_MEANINGS, COST_NAMES, MAX_COST_NS, type CostKind, type CostName, type Costs } from './costs.js';
 import { IDLE_WAKEUP_DISTRIBUTIONS, IDLE_WAKEUP_MEANINGS, MAX_IDLE_NS, MAX_SIGMA, type IdleWakeup, type IdleWakeupDistribution, type IdleWakeupParam } from './idle_wakeup.js';
 import { formatPath } from '../util/format_path.js';
+import { parseJsonText } from '../util/json_input.js';
 
 export { COST_MEANINGS, COST_NAMES, ZERO_COSTS, resolveCosts, type CostName, type Costs } from './costs.js';
 
@@ -225,12 +226,7 @@ export function loadProfile(nameOrPath: string): CostProfile {
     if (e instanceof RangeError) throw e;
     throw new RangeError(`profile ${nameOrPath}: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw new RangeError(`profile ${nameOrPath}: not JSON (${(e as Error).message})`);
-  }
+  const data = parseJsonText(text, `profile ${nameOrPath}`);
   const r = ProfileSchema.safeParse(data);
   if (!r.success) throw new RangeError(`profile ${nameOrPath}: ${issueLine(r.error.issues[0])}`);
   const p = r.data;

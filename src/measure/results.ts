@@ -14,6 +14,7 @@ import { CLOCKS } from '../machine/layout.js';
 
 export { formatPath };
 import { STEP_NAMES, type StepName } from './steps.js';
+import { jsonSchemaOf, parseJsonWith } from '../util/json_input.js';
 
 export const RESULTS_FORMAT = 'daxlab-results-1';
 
@@ -189,21 +190,10 @@ export type RunResults = z.infer<typeof RunResultsSchema>;
 
 /** The JSON Schema (draft 2020-12) of results.json. */
 export function resultsJsonSchema(): object {
-  return { $id: 'https://daxlab.dev/schema/results.schema.json', title: 'daxlab results.json', ...z.toJSONSchema(RunResultsSchema) };
+  return jsonSchemaOf(RunResultsSchema, 'results.schema.json', 'daxlab results.json');
 }
 
 /** Parses a results.json text; the error names the first field that does not fit. */
 export function parseResults(text: string, where = 'results.json'): RunResults {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw new RangeError(`${where}: not JSON (${(e as Error).message})`);
-  }
-  const r = RunResultsSchema.safeParse(data);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new RangeError(`${where}: ${formatPath(i.path)}: ${i.message}`);
-  }
-  return r.data;
+  return parseJsonWith(RunResultsSchema, text, where);
 }

@@ -15,7 +15,7 @@
 // not by the name string.
 
 import { z } from 'zod';
-import { formatPath } from '../util/format_path.js';
+import { jsonSchemaOf, parseJsonWith, validateJson } from '../util/json_input.js';
 
 export const PROBE_FORMAT = 'daxlab-probe/1';
 
@@ -140,7 +140,7 @@ export type Probe = z.infer<typeof ProbeSchema>;
 
 /** The JSON Schema (draft 2020-12) of probe.json. */
 export function probeJsonSchema(): object {
-  return { $id: 'https://daxlab.dev/schema/probe.schema.json', title: 'daxlab probe.json', ...z.toJSONSchema(ProbeSchema) };
+  return jsonSchemaOf(ProbeSchema, 'probe.schema.json', 'daxlab probe.json');
 }
 
 /** True when the parsed JSON claims to be a probe (its `schema` field), before full validation. */
@@ -150,21 +150,10 @@ export function looksLikeProbe(data: unknown): boolean {
 
 /** Validates parsed probe.json data; the error is one line naming the first field that does not fit. */
 export function parseProbeData(data: unknown, where = 'probe.json'): Probe {
-  const r = ProbeSchema.safeParse(data);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new RangeError(`${where}: ${formatPath(i.path)}: ${i.message}`);
-  }
-  return r.data;
+  return validateJson(ProbeSchema, data, where);
 }
 
 /** Parses a probe.json text. */
 export function parseProbe(text: string, where = 'probe.json'): Probe {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw new RangeError(`${where}: not JSON (${(e as Error).message})`);
-  }
-  return parseProbeData(data, where);
+  return parseJsonWith(ProbeSchema, text, where);
 }

@@ -2,7 +2,7 @@
 // type and schema/tune.schema.json are derived (`npm run schema`; a test keeps them in step).
 
 import { z } from 'zod';
-import { formatPath } from '../util/format_path.js';
+import { jsonSchemaOf, parseJsonWith } from '../util/json_input.js';
 
 export const TUNE_FORMAT = 'daxlab-tune-1';
 
@@ -79,20 +79,9 @@ export type TunePoint = z.infer<typeof PointSchema>;
 export type TuneSituation = z.infer<typeof SituationSchema>;
 
 export function tuneJsonSchema(): object {
-  return { $id: 'https://daxlab.dev/schema/tune.schema.json', title: 'daxlab tune.json', ...z.toJSONSchema(TuneResultsSchema) };
+  return jsonSchemaOf(TuneResultsSchema, 'tune.schema.json', 'daxlab tune.json');
 }
 
 export function parseTuneResults(text: string, where = 'tune.json'): TuneResults {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw new RangeError(`${where}: not JSON (${(e as Error).message})`);
-  }
-  const r = TuneResultsSchema.safeParse(data);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new RangeError(`${where}: ${formatPath(i.path)}: ${i.message}`);
-  }
-  return r.data;
+  return parseJsonWith(TuneResultsSchema, text, where);
 }
