@@ -13,49 +13,34 @@ function specifiers(file: string): string[] {
   return [...s.matchAll(/^\s*(?:import|export)\b[^'"]*?from\s*['"](\.[^'"]+)['"]|^\s*import\s*['"](\.[^'"]+)['"]|\bimport\(\s*['"](\.[^'"]+)['"]/gms)].map((m) => m[1] ?? m[2] ?? m[3]);
 }
 
-describe('layering', () => {
-  it('no file under src/lab or the model layers imports src/crash', () => {
-    const upward: string[] = [];
-    for (const dir of BELOW_CRASH) {
-      for (const f of readdirSync(join(SRC, dir), { recursive: true }) as string[]) {
-        if (!f.endsWith('.ts')) continue;
-        const file = join(SRC, dir, f);
-        for (const spec of specifiers(file)) {
-          const target = relative(SRC, resolve(dirname(file), spec));
-          if (target.startsWith('crash/')) upward.push(`${relative(SRC, file)} -> ${target}`);
-        }
+/** Each import from a file under the folders `dirs` into a folder `into` accepts, as `file -> target` (paths under src/). */
+function importsInto(dirs: readonly string[], into: (target: string) => boolean): string[] {
+  const found: string[] = [];
+  for (const dir of dirs) {
+    for (const f of readdirSync(join(SRC, dir), { recursive: true }) as string[]) {
+      if (!f.endsWith('.ts')) continue;
+      const file = join(SRC, dir, f);
+      for (const spec of specifiers(file)) {
+        const target = relative(SRC, resolve(dirname(file), spec));
+        if (into(target)) found.push(`${relative(SRC, file)} -> ${target}`);
       }
     }
-    expect(upward).toEqual([]);
+  }
+  return found;
+}
+
+describe('layering', () => {
+  it('no file under src/lab or the model layers imports src/crash', () => {
+    expect(importsInto(BELOW_CRASH, (t) => t.startsWith('crash/'))).toEqual([]);
   });
 
   it('src/measure, the results every tool reads and writes, imports none of the tools built on it', () => {
     const TOOLS = ['lab/', 'crash/', 'tune/', 'probe/', 'calibrate/', 'cli/', 'schema/'];
-    const upward: string[] = [];
-    for (const f of readdirSync(join(SRC, 'measure'), { recursive: true }) as string[]) {
-      if (!f.endsWith('.ts')) continue;
-      const file = join(SRC, 'measure', f);
-      for (const spec of specifiers(file)) {
-        const target = relative(SRC, resolve(dirname(file), spec));
-        if (TOOLS.some((t) => target.startsWith(t))) upward.push(`${relative(SRC, file)} -> ${target}`);
-      }
-    }
-    expect(upward).toEqual([]);
+    expect(importsInto(['measure'], (t) => TOOLS.some((tool) => t.startsWith(tool)))).toEqual([]);
   });
 
   it('only src/cli imports src/cli: the CLI drives the rest, nothing reaches up into it', () => {
-    const upward: string[] = [];
-    for (const dir of readdirSync(SRC)) {
-      if (dir === 'cli' || !/^[a-z_]+$/.test(dir)) continue;
-      for (const f of readdirSync(join(SRC, dir), { recursive: true }) as string[]) {
-        if (!f.endsWith('.ts')) continue;
-        const file = join(SRC, dir, f);
-        for (const spec of specifiers(file)) {
-          const target = relative(SRC, resolve(dirname(file), spec));
-          if (target.startsWith('cli/')) upward.push(`${relative(SRC, file)} -> ${target}`);
-        }
-      }
-    }
-    expect(upward).toEqual([]);
+    const others = readdirSync(SRC).filter((dir) => dir !== 'cli' && /^[a-z_]+$/.test(dir));
+    expect(importsInto(others, (t) => t.startsWith('cli/'))).toEqual([]);
   });
 });
