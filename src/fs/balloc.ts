@@ -48,6 +48,7 @@ import { FS_ALLOC, FS_GROUP, LOCK_CLASS } from '../machine/layout.js';
 import { jbd2_complete_transaction, jbd2_transaction_committed, type Handle } from '../journal/journal.js';
 import { spin_lock, spin_unlock } from '../sync/spinlock.js';
 import { charge } from '../sync/vclock.js';
+import { atomicMax } from '../sync/atomic_max.js';
 import { STEP, stepEnter, stepLeave } from '../measure/steps.js';
 import { FsError } from './errno.js';
 import { BITS_PER_BITMAP_BLOCK, bitmapWord } from './ondisk.js';
@@ -255,11 +256,7 @@ export function ext4_mb_free_metadata(fs: Fs, tid: number, start: number, len: n
   Atomics.add(fs.alloc, FS_ALLOC.busyBlocks, added);
   // A sequence no commit reaches (xfs: the freeing transaction is still open) is not a commit to force for.
   if (tid === XFS_BUSY_OPEN) return;
-  for (let max = Atomics.load(fs.alloc, FS_ALLOC.busyTidMax); tid > max; ) {
-    const seen = Atomics.compareExchange(fs.alloc, FS_ALLOC.busyTidMax, max, tid);
-    if (seen === max) break;
-    max = seen;
-  }
+  atomicMax(fs.alloc, FS_ALLOC.busyTidMax, tid);
 }
 
 /**

@@ -44,6 +44,7 @@
 import { BLOCK_SIZE, FS_ALLOC, FS_BUF, FS_INODE, JOURNAL, JOURNAL_TIMES, XLOG_CTX_RING, type FsGeometry } from '../machine/layout.js';
 import { INODE, PERSONALITY_CODE, SUPERBLOCK, imageWords, inodeBlock, inodeWord, sbWord } from '../fs/ondisk.js';
 import { vnotify } from '../sync/vclock.js';
+import { atomicMax } from '../sync/atomic_max.js';
 import { nowNs } from '../util/clock.js';
 import { STEP, stepEnter, stepLeave } from '../measure/steps.js';
 import { BJ_Metadata } from './buffers.js';
@@ -270,11 +271,7 @@ function xfs_extent_busy_commit(j: Journal, t: XfsTrans, seq: number): void {
   for (let i = 0; i < t.busy.length; i += 2) {
     for (let b = t.busy[i]; b < t.busy[i] + t.busy[i + 1]; b++) if (v.fsBusyTid[b] === XFS_BUSY_OPEN) v.fsBusyTid[b] = seq;
   }
-  for (let max = Atomics.load(v.fsAlloc, FS_ALLOC.busyTidMax); seq > max; ) {
-    const seen = Atomics.compareExchange(v.fsAlloc, FS_ALLOC.busyTidMax, max, seq);
-    if (seen === max) break;
-    max = seen;
-  }
+  atomicMax(v.fsAlloc, FS_ALLOC.busyTidMax, seq);
 }
 
 /**
